@@ -1,0 +1,790 @@
+//! Configuration: the TOML file, the `MESURE_*` environment overlay, and validation.
+//!
+//! Loading happens in three steps, so that a broken file is reported in one go:
+//! 1. the file is parsed as a plain TOML table (a syntax error stops here: nothing else can be
+//!    read reliably);
+//! 2. environment overrides are written into that table (read from an injected iterator, so
+//!    tests never touch the process environment);
+//! 3. the table is walked key by key into [`Config`]. Every unknown key and every invalid value
+//!    becomes a [`ConfigError`] carrying its key path (`sites[1].retention`), and all of them are
+//!    returned together.
+//!
+//! This module does not start anything; [`crate::app`] turns a `Config` into running stages.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ipnet::IpNet;
+use toml::{Table, Value};
+
+/// Longest retention PRIVACY.md E1 allows (CNIL: data kept at most 25 months).
+pub const MAX_RETENTION_MONTHS: u32 = 25;
+/// Retention when a site does not say.
+pub const DEFAULT_RETENTION_DAYS: u32 = 180;
+
+/// A validated configuration. Built only by [`Config::load`] / [`Config::from_toml`].
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    /// Peers allowed to set `X-Forwarded-For` / `Forwarded` / `X-Real-IP`.
+    pub trusted_proxies: Vec<IpNet>,
+    pub clickhouse: ClickHouseConfig,
+    pub geo: GeoConfig,
+    pub privacy: PrivacyConfig,
+    pub spool: SpoolConfig,
+    pub ingest: IngestConfig,
+    pub sink: SinkConfig,
+    /// How long `serve` may take to drain and flush on SIGTERM before it gives up.
+    pub shutdown_timeout: Duration,
+    pub sites: Vec<SiteConfig>,
+}
+
+#[derive(Clone)]
+pub struct ClickHouseConfig {
+    pub url: String,
+    pub database: String,
+    pub user: String,
+    pub password: String,
+}
+
+// Hand-written so a password never reaches a log line through `{:?}`.
+impl fmt::Debug for ClickHouseConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClickHouseConfig")
+            .field("url", &self.url)
+            .field("database", &self.database)
+            .field("user", &self.user)
+            .field(
+                "password",
+                &if self.password.is_empty() { "" } else { "***" },
+            )
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct GeoConfig {
+    /// Path of a GeoIP2/GeoLite2/DB-IP City `.mmdb`; `None` leaves the geo columns empty.
+    pub database: Option<PathBuf>,
+    /// Mask the address (IPv4 /24, IPv6 /48) before the look-up.
+    pub mask_before_lookup: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrivacyProfile {
+    /// PRIVACY.md enforced: DNT and GPC cannot be switched off.
+    Strict,
+    /// The operator may relax DNT/GPC handling (and the summary says so).
+    Custom,
+}
+
+#[derive(Debug, Clone)]
+pub struct PrivacyConfig {
+    pub profile: PrivacyProfile,
+    pub honor_dnt: bool,
+    pub honor_gpc: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct SpoolConfig {
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct IngestConfig {
+    /// Capacity of the bounded channel between the HTTP edge and the writer.
+    pub channel_capacity: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct SinkConfig {
+    /// An INSERT is ended after this many rows...
+    pub batch_max_rows: u64,
+    /// ...or this many (uncompressed) bytes...
+    pub batch_max_bytes: u64,
+    /// ...or this long after it started, whichever comes first.
+    pub batch_period: Duration,
+}
+
+/// How long a site's events are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retention {
+    Days(u32),
+    Months(u32),
+}
+
+impl Retention {
+    /// The retention in whole days, rounded *down* for months (a month counts as 30.436875 days,
+    /// the Gregorian average), so that a row is never kept longer than promised.
+    pub fn days(self) -> u32 {
+        match self {
+            Retention::Days(d) => d,
+            Retention::Months(m) => (f64::from(m) * 30.436875).floor() as u32,
+        }
+    }
+
+    fn parse(text: &str) -> Result<Retention, String> {
+        let text = text.trim();
+        let (digits, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+            Some(at) => text.split_at(at),
+            None => return Err(format!("{text:?} has no unit: write \"180d\" or \"13mo\"")),
+        };
+        let n: u32 = digits
+            .parse()
+            .map_err(|_| format!("{text:?} is not a number of days or months"))?;
+        let retention = match unit {
+            "d" => Retention::Days(n),
+            "mo" => Retention::Months(n),
+            _ => {
+                return Err(format!(
+                    "unit {unit:?} in {text:?}: use \"d\" (days) or \"mo\" (months)"
+                ));
+            }
+        };
+        if n == 0 {
+            return Err("retention must be at least one day".into());
+        }
+        if retention.days() > Retention::Months(MAX_RETENTION_MONTHS).days() {
+            return Err(format!(
+                "{text:?} exceeds the {MAX_RETENTION_MONTHS} months PRIVACY.md E1 allows"
+            ));
+        }
+        Ok(retention)
+    }
+}
+
+impl fmt::Display for Retention {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Retention::Days(d) => write!(f, "{d} days"),
+            Retention::Months(m) => write!(f, "{m} months"),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SiteConfig {
+    pub id: u32,
+    /// Host names this site's pages are served from (lower case).
+    pub domains: Vec<String>,
+    pub retention: Retention,
+    /// Query parameters kept in stored URLs; everything else is dropped (PRIVACY.md D1).
+    pub keep_query: Vec<String>,
+}
+
+/// One problem in the configuration, with the key path it concerns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub path: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            write!(f, "{}", self.message)
+        } else {
+            write!(f, "{}: {}", self.path, self.message)
+        }
+    }
+}
+
+/// Every problem found in one configuration.
+#[derive(Debug, Clone, thiserror::Error)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{} error(s) in the configuration:", self.0.len())?;
+        for e in &self.0 {
+            writeln!(f, "  - {e}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Environment variable → key path it overrides.
+const ENV_OVERRIDES: &[(&str, &[&str])] = &[
+    ("MESURE_LISTEN", &["listen"]),
+    ("MESURE_CLICKHOUSE_URL", &["clickhouse", "url"]),
+    ("MESURE_CLICKHOUSE_DATABASE", &["clickhouse", "database"]),
+    ("MESURE_CLICKHOUSE_USER", &["clickhouse", "user"]),
+    ("MESURE_CLICKHOUSE_PASSWORD", &["clickhouse", "password"]),
+    ("MESURE_GEO_DATABASE", &["geo", "database"]),
+    ("MESURE_SPOOL_DIR", &["spool", "dir"]),
+];
+
+impl Config {
+    /// Reads `path`, overlays `env` (pairs of name and value, normally `std::env::vars()`), and
+    /// validates. Relative paths in the file stay relative to the working directory.
+    pub fn load(
+        path: &Path,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigErrors> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigErrors(vec![ConfigError {
+                path: String::new(),
+                message: format!("cannot read {}: {e}", path.display()),
+            }])
+        })?;
+        Config::from_toml(&text, env)
+    }
+
+    /// Parses and validates configuration text; see the module documentation.
+    pub fn from_toml(
+        text: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigErrors> {
+        let mut table: Table = text.parse().map_err(|e: toml::de::Error| {
+            ConfigErrors(vec![ConfigError {
+                path: String::new(),
+                message: format!("not valid TOML: {}", e.message()),
+            }])
+        })?;
+        apply_env(&mut table, env);
+        let mut errors = Vec::new();
+        let config = build(table, &mut errors);
+        match config {
+            Some(config) if errors.is_empty() => Ok(config),
+            _ => Err(ConfigErrors(errors)),
+        }
+    }
+
+    pub fn site(&self, id: u32) -> Option<&SiteConfig> {
+        self.sites.iter().find(|s| s.id == id)
+    }
+}
+
+fn apply_env(table: &mut Table, env: impl IntoIterator<Item = (String, String)>) {
+    let env: HashMap<String, String> = env.into_iter().collect();
+    for (name, path) in ENV_OVERRIDES {
+        let Some(value) = env.get(*name) else {
+            continue;
+        };
+        let mut cursor = &mut *table;
+        for key in &path[..path.len() - 1] {
+            let entry = cursor
+                .entry(key.to_string())
+                .or_insert_with(|| Value::Table(Table::new()));
+            if !entry.is_table() {
+                *entry = Value::Table(Table::new());
+            }
+            cursor = entry.as_table_mut().expect("just made a table");
+        }
+        cursor.insert(
+            path[path.len() - 1].to_string(),
+            Value::String(value.clone()),
+        );
+    }
+}
+
+/// Walks one TOML table, taking known keys out of it; what is left at the end is unknown.
+struct Section<'e> {
+    path: String,
+    table: Table,
+    errors: &'e mut Vec<ConfigError>,
+}
+
+impl<'e> Section<'e> {
+    fn new(path: impl Into<String>, table: Table, errors: &'e mut Vec<ConfigError>) -> Self {
+        Section {
+            path: path.into(),
+            table,
+            errors,
+        }
+    }
+
+    fn key_path(&self, key: &str) -> String {
+        if self.path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{}.{key}", self.path)
+        }
+    }
+
+    fn error(&mut self, key: &str, message: impl Into<String>) {
+        let path = self.key_path(key);
+        self.errors.push(ConfigError {
+            path,
+            message: message.into(),
+        });
+    }
+
+    fn take(&mut self, key: &str, expected: &str) -> Option<Value> {
+        let value = self.table.remove(key)?;
+        if value.type_str() == expected {
+            Some(value)
+        } else {
+            let found = value.type_str();
+            self.error(key, format!("expected {expected}, found {found}"));
+            None
+        }
+    }
+
+    fn string(&mut self, key: &str) -> Option<String> {
+        self.take(key, "string")
+            .and_then(|v| v.as_str().map(str::to_owned))
+    }
+
+    fn bool(&mut self, key: &str, default: bool) -> bool {
+        self.take(key, "boolean")
+            .and_then(|v| v.as_bool())
+            .unwrap_or(default)
+    }
+
+    fn integer(&mut self, key: &str, range: std::ops::RangeInclusive<i64>) -> Option<i64> {
+        let n = self.take(key, "integer")?.as_integer()?;
+        if range.contains(&n) {
+            Some(n)
+        } else {
+            self.error(
+                key,
+                format!("{n} is outside {}..={}", range.start(), range.end()),
+            );
+            None
+        }
+    }
+
+    fn string_list(&mut self, key: &str) -> Option<Vec<String>> {
+        let items = self.take(key, "array")?;
+        let mut out = Vec::new();
+        for (i, item) in items.as_array()?.iter().enumerate() {
+            match item.as_str() {
+                Some(s) => out.push(s.to_owned()),
+                None => self.error(&format!("{key}[{i}]"), "expected string"),
+            }
+        }
+        Some(out)
+    }
+
+    fn duration(&mut self, key: &str, default: Duration) -> Duration {
+        let Some(text) = self.string(key) else {
+            return default;
+        };
+        match parse_duration(&text) {
+            Ok(d) => d,
+            Err(message) => {
+                self.error(key, message);
+                default
+            }
+        }
+    }
+
+    fn section(&mut self, key: &str) -> Section<'_> {
+        let table = match self.take(key, "table") {
+            Some(Value::Table(t)) => t,
+            _ => Table::new(),
+        };
+        let path = self.key_path(key);
+        Section::new(path, table, self.errors)
+    }
+
+    /// Reports every key nobody took.
+    fn finish(self) {
+        for key in self.table.keys() {
+            let path = if self.path.is_empty() {
+                key.clone()
+            } else {
+                format!("{}.{key}", self.path)
+            };
+            self.errors.push(ConfigError {
+                path,
+                message: "unknown key".into(),
+            });
+        }
+    }
+}
+
+/// `"500ms"`, `"2s"`, `"5m"`, `"1h"`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let at = text
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("{text:?} has no unit (ms, s, m, h)"))?;
+    let (digits, unit) = text.split_at(at);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration"))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(n)),
+        "s" => Ok(Duration::from_secs(n)),
+        "m" => Ok(Duration::from_secs(n * 60)),
+        "h" => Ok(Duration::from_secs(n * 3600)),
+        _ => Err(format!(
+            "unknown unit {unit:?} in {text:?} (use ms, s, m or h)"
+        )),
+    }
+}
+
+fn build(table: Table, errors: &mut Vec<ConfigError>) -> Option<Config> {
+    let mut root = Section::new("", table, errors);
+
+    let listen = match root.string("listen") {
+        None => Some(SocketAddr::from(([127, 0, 0, 1], 8080))),
+        Some(text) => match text.parse() {
+            Ok(addr) => Some(addr),
+            Err(_) => {
+                root.error("listen", format!("{text:?} is not an address:port"));
+                None
+            }
+        },
+    };
+
+    let mut trusted_proxies = Vec::new();
+    for (i, text) in root
+        .string_list("trusted_proxies")
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
+        // A bare address means just that host.
+        let parsed = text
+            .parse::<IpNet>()
+            .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from));
+        match parsed {
+            Ok(net) => trusted_proxies.push(net),
+            Err(_) => root.error(
+                &format!("trusted_proxies[{i}]"),
+                format!("{text:?} is not an address or CIDR network"),
+            ),
+        }
+    }
+
+    let shutdown_timeout = root.duration("shutdown_timeout", Duration::from_secs(30));
+
+    let clickhouse = {
+        let mut s = root.section("clickhouse");
+        let url = s
+            .string("url")
+            .unwrap_or_else(|| "http://127.0.0.1:8123".into());
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            s.error(
+                "url",
+                format!("{url:?} must start with http:// or https://"),
+            );
+        }
+        let database = s.string("database").unwrap_or_else(|| "mesure".into());
+        if database.is_empty()
+            || !database
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            s.error(
+                "database",
+                format!("{database:?} must be letters, digits and underscores"),
+            );
+        }
+        let user = s.string("user").unwrap_or_else(|| "default".into());
+        let password = s.string("password").unwrap_or_default();
+        s.finish();
+        ClickHouseConfig {
+            url,
+            database,
+            user,
+            password,
+        }
+    };
+
+    let geo = {
+        let mut s = root.section("geo");
+        let database = s
+            .string("database")
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from);
+        let mask_before_lookup = s.bool("mask_before_lookup", false);
+        s.finish();
+        GeoConfig {
+            database,
+            mask_before_lookup,
+        }
+    };
+
+    let privacy = {
+        let mut s = root.section("privacy");
+        let profile = match s.string("profile").as_deref() {
+            None | Some("strict") => PrivacyProfile::Strict,
+            Some("custom") => PrivacyProfile::Custom,
+            Some(other) => {
+                s.error(
+                    "profile",
+                    format!("{other:?} is not \"strict\" or \"custom\""),
+                );
+                PrivacyProfile::Strict
+            }
+        };
+        let honor_dnt = s.bool("honor_dnt", true);
+        let honor_gpc = s.bool("honor_gpc", true);
+        if profile == PrivacyProfile::Strict {
+            if !honor_dnt {
+                s.error(
+                    "honor_dnt",
+                    "cannot be false under privacy.profile = \"strict\" (PRIVACY.md C1)",
+                );
+            }
+            if !honor_gpc {
+                s.error(
+                    "honor_gpc",
+                    "cannot be false under privacy.profile = \"strict\" (PRIVACY.md C2)",
+                );
+            }
+        }
+        s.finish();
+        PrivacyConfig {
+            profile,
+            honor_dnt,
+            honor_gpc,
+        }
+    };
+
+    let spool = {
+        let mut s = root.section("spool");
+        let dir = s.string("dir").unwrap_or_else(|| "var/spool".into());
+        s.finish();
+        SpoolConfig {
+            dir: PathBuf::from(dir),
+        }
+    };
+
+    let ingest = {
+        let mut s = root.section("ingest");
+        let channel_capacity = s
+            .integer("channel_capacity", 1..=10_000_000)
+            .unwrap_or(65_536) as usize;
+        s.finish();
+        IngestConfig { channel_capacity }
+    };
+
+    let sink = {
+        let mut s = root.section("sink");
+        let batch_max_rows = s
+            .integer("batch_max_rows", 1..=10_000_000)
+            .unwrap_or(100_000) as u64;
+        let batch_max_bytes = s
+            .integer("batch_max_bytes", 1024..=1 << 34)
+            .unwrap_or(64 << 20) as u64;
+        let batch_period = s.duration("batch_period", Duration::from_secs(1));
+        if batch_period.is_zero() {
+            s.error("batch_period", "must be longer than zero");
+        }
+        s.finish();
+        SinkConfig {
+            batch_max_rows,
+            batch_max_bytes,
+            batch_period,
+        }
+    };
+
+    let sites = build_sites(&mut root);
+    root.finish();
+
+    Some(Config {
+        listen: listen?,
+        trusted_proxies,
+        clickhouse,
+        geo,
+        privacy,
+        spool,
+        ingest,
+        sink,
+        shutdown_timeout,
+        sites,
+    })
+}
+
+fn build_sites(root: &mut Section<'_>) -> Vec<SiteConfig> {
+    let entries = match root.take("sites", "array") {
+        Some(Value::Array(entries)) => entries,
+        _ => {
+            root.error("sites", "at least one [[sites]] entry is needed");
+            return Vec::new();
+        }
+    };
+    let mut sites = Vec::new();
+    let mut ids = HashSet::new();
+    let mut domains_seen: HashMap<String, u32> = HashMap::new();
+    for (i, entry) in entries.into_iter().enumerate() {
+        let path = format!("sites[{i}]");
+        let Value::Table(table) = entry else {
+            root.errors.push(ConfigError {
+                path,
+                message: "expected a table".into(),
+            });
+            continue;
+        };
+        let mut s = Section::new(path, table, root.errors);
+        let id = s.integer("id", 1..=i64::from(u32::MAX)).map(|n| n as u32);
+        if id.is_none() && !s.errors.iter().any(|e| e.path == s.key_path("id")) {
+            s.error("id", "missing (a positive integer)");
+        }
+        if let Some(id) = id
+            && !ids.insert(id)
+        {
+            s.error("id", format!("site id {id} is defined twice"));
+        }
+        let mut domains = Vec::new();
+        for (j, domain) in s
+            .string_list("domains")
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+        {
+            let domain = domain.trim().trim_end_matches('.').to_ascii_lowercase();
+            let valid = !domain.is_empty()
+                && domain
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == ':');
+            if !valid {
+                s.error(
+                    &format!("domains[{j}]"),
+                    format!("{domain:?} is not a host name"),
+                );
+                continue;
+            }
+            if let Some(id) = id
+                && let Some(other) = domains_seen.insert(domain.clone(), id)
+                && other != id
+            {
+                s.error(
+                    &format!("domains[{j}]"),
+                    format!("{domain:?} already belongs to site {other}"),
+                );
+            }
+            domains.push(domain);
+        }
+        if domains.is_empty() {
+            s.error("domains", "at least one domain is needed");
+        }
+        let retention = match s.string("retention") {
+            None => Retention::Days(DEFAULT_RETENTION_DAYS),
+            Some(text) => Retention::parse(&text).unwrap_or_else(|message| {
+                s.error("retention", message);
+                Retention::Days(DEFAULT_RETENTION_DAYS)
+            }),
+        };
+        let keep_query = s.string_list("keep_query").unwrap_or_default();
+        s.finish();
+        if let Some(id) = id {
+            sites.push(SiteConfig {
+                id,
+                domains,
+                retention,
+                keep_query,
+            });
+        }
+    }
+    sites
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+        [[sites]]
+        id = 1
+        domains = ["example.org"]
+    "#;
+
+    fn no_env() -> Vec<(String, String)> {
+        Vec::new()
+    }
+
+    #[test]
+    fn minimal_file_gets_documented_defaults() {
+        let c = Config::from_toml(MINIMAL, no_env()).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.clickhouse.database, "mesure");
+        assert!(c.privacy.honor_dnt && c.privacy.honor_gpc);
+        assert_eq!(c.sites[0].retention, Retention::Days(180));
+    }
+
+    #[test]
+    fn every_mistake_is_reported_at_once_with_its_path() {
+        let text = r#"
+            listen = "nowhere"
+            colour = "blue"
+            [clickhouse]
+            url = "ftp://x"
+            [[sites]]
+            id = 1
+            domains = ["example.org"]
+            retention = "30y"
+            [[sites]]
+            id = 1
+            domains = []
+        "#;
+        let errors = Config::from_toml(text, no_env()).unwrap_err().0;
+        let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
+        for expected in [
+            "listen",
+            "colour",
+            "clickhouse.url",
+            "sites[0].retention",
+            "sites[1].id",
+            "sites[1].domains",
+        ] {
+            assert!(
+                paths.contains(&expected),
+                "{expected} missing from {errors:?}"
+            );
+        }
+        assert_eq!(errors.len(), 6, "{errors:?}");
+    }
+
+    #[test]
+    fn env_overrides_file_values() {
+        let env = vec![
+            ("MESURE_LISTEN".to_string(), "0.0.0.0:9999".to_string()),
+            (
+                "MESURE_CLICKHOUSE_DATABASE".to_string(),
+                "other".to_string(),
+            ),
+            ("UNRELATED".to_string(), "x".to_string()),
+        ];
+        let c = Config::from_toml(MINIMAL, env).unwrap();
+        assert_eq!(c.listen.to_string(), "0.0.0.0:9999");
+        assert_eq!(c.clickhouse.database, "other");
+    }
+
+    #[test]
+    fn retention_units_and_limit() {
+        assert_eq!(Retention::parse("180d"), Ok(Retention::Days(180)));
+        assert_eq!(Retention::parse("13mo").unwrap().days(), 395);
+        assert!(Retention::parse("25mo").is_ok());
+        assert!(Retention::parse("26mo").is_err());
+        assert!(Retention::parse("800d").is_err());
+        assert!(Retention::parse("0d").is_err());
+        assert!(Retention::parse("12").is_err());
+        assert!(Retention::parse("12w").is_err());
+    }
+
+    #[test]
+    fn strict_profile_refuses_dnt_off() {
+        let text = format!("[privacy]\nhonor_dnt = false\n{MINIMAL}");
+        let errors = Config::from_toml(&text, no_env()).unwrap_err().0;
+        assert_eq!(errors[0].path, "privacy.honor_dnt");
+        let text = format!("[privacy]\nprofile = \"custom\"\nhonor_dnt = false\n{MINIMAL}");
+        assert!(
+            !Config::from_toml(&text, no_env())
+                .unwrap()
+                .privacy
+                .honor_dnt
+        );
+    }
+
+    #[test]
+    fn wrong_types_are_named() {
+        let text = format!("listen = 8080\n[sink]\nbatch_max_rows = \"many\"\n{MINIMAL}");
+        let errors = Config::from_toml(&text, no_env()).unwrap_err().0;
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.path == "listen" && e.message.contains("expected string"))
+        );
+        assert!(errors.iter().any(|e| e.path == "sink.batch_max_rows"));
+    }
+}

@@ -1,0 +1,149 @@
+//! Strict `application/x-www-form-urlencoded` decoding for tracking requests.
+//!
+//! Unlike `form_urlencoded::parse`, which decodes anything lossily, this rejects what a real
+//! tracker never sends: a `%` not followed by two hex digits, or bytes that are not UTF-8 once
+//! decoded. Such a request is answered 400 (structurally malformed), not silently mangled.
+//! Values are borrowed from the request when no decoding is needed.
+
+use std::borrow::Cow;
+
+use percent_encoding::percent_decode;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParamsError {
+    #[error("bad percent-encoding in parameter {0}")]
+    BadEscape(usize),
+    #[error("parameter {0} is not UTF-8 once decoded")]
+    NotUtf8(usize),
+}
+
+/// Decoded parameters in request order. Later values of a repeated key win in [`Params::get`],
+/// as in PHP (Matomo) where the request body overrides the query string.
+#[derive(Debug, Default, Clone)]
+pub struct Params<'a> {
+    pairs: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+}
+
+impl<'a> Params<'a> {
+    /// Decodes `input` (a query string without `?`, or a form body) and appends its pairs.
+    pub fn extend_from(&mut self, input: &'a str) -> Result<(), ParamsError> {
+        for (index, piece) in input.split('&').enumerate() {
+            if piece.is_empty() {
+                continue;
+            }
+            let (key, value) = piece.split_once('=').unwrap_or((piece, ""));
+            let key = decode(key, index)?;
+            let value = decode(value, index)?;
+            self.pairs.push((key, value));
+        }
+        Ok(())
+    }
+
+    pub fn parse(input: &'a str) -> Result<Params<'a>, ParamsError> {
+        let mut params = Params::default();
+        params.extend_from(input)?;
+        Ok(params)
+    }
+
+    /// The last value given for `key`.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_ref())
+    }
+
+    /// The last value for `key`, unless it is empty.
+    pub fn non_empty(&self, key: &str) -> Option<&str> {
+        self.get(key).filter(|v| !v.is_empty())
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.pairs.iter().map(|(k, v)| (k.as_ref(), v.as_ref()))
+    }
+
+    pub fn len(&self) -> usize {
+        self.pairs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pairs.is_empty()
+    }
+}
+
+fn decode(raw: &str, index: usize) -> Result<Cow<'_, str>, ParamsError> {
+    if !raw.bytes().any(|b| b == b'%' || b == b'+') {
+        return Ok(Cow::Borrowed(raw));
+    }
+    // Validate escapes first: percent_decode passes a malformed `%zz` through untouched.
+    let bytes = raw.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let ok = i + 2 < bytes.len()
+                && bytes[i + 1].is_ascii_hexdigit()
+                && bytes[i + 2].is_ascii_hexdigit();
+            if !ok {
+                return Err(ParamsError::BadEscape(index));
+            }
+            i += 3;
+        } else {
+            i += 1;
+        }
+    }
+    let spaced: Cow<'_, str> = if raw.contains('+') {
+        Cow::Owned(raw.replace('+', " "))
+    } else {
+        Cow::Borrowed(raw)
+    };
+    let decoded = percent_decode(spaced.as_bytes())
+        .decode_utf8()
+        .map_err(|_| ParamsError::NotUtf8(index))?;
+    Ok(Cow::Owned(decoded.into_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_and_borrows() {
+        let p = Params::parse(
+            "idsite=1&rec=1&url=https%3A%2F%2Fex.org%2Fa%20b&action_name=Hello+world&empty=&flag",
+        )
+        .unwrap();
+        assert_eq!(p.get("idsite"), Some("1"));
+        assert_eq!(p.get("url"), Some("https://ex.org/a b"));
+        assert_eq!(p.get("action_name"), Some("Hello world"));
+        assert_eq!(p.get("empty"), Some(""));
+        assert_eq!(p.non_empty("empty"), None);
+        assert_eq!(p.get("flag"), Some(""));
+        assert!(matches!(p.pairs[0].1, Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn later_values_win() {
+        let mut p = Params::parse("a=1&b=2").unwrap();
+        p.extend_from("a=3").unwrap();
+        assert_eq!(p.get("a"), Some("3"));
+    }
+
+    #[test]
+    fn rejects_bad_escapes_and_non_utf8() {
+        assert_eq!(
+            Params::parse("a=%zz").unwrap_err(),
+            ParamsError::BadEscape(0)
+        );
+        assert_eq!(
+            Params::parse("a=1&b=%4").unwrap_err(),
+            ParamsError::BadEscape(1)
+        );
+        assert_eq!(Params::parse("a=%").unwrap_err(), ParamsError::BadEscape(0));
+        assert_eq!(
+            Params::parse("a=%ff%fe").unwrap_err(),
+            ParamsError::NotUtf8(0)
+        );
+        assert!(Params::parse("a=%C3%A9").is_ok());
+    }
+}

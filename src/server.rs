@@ -1,0 +1,131 @@
+//! The one HTTP listener: accepts connections, routes each request, and shuts down gracefully.
+//!
+//! Tracking endpoints go to [`crate::ingest`]; `/healthz`, `/readyz` and `/metrics` are answered
+//! here. Routing is a plain `match` on the path: the hot path pays for nothing else.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::body::Incoming;
+use hyper::header::CONTENT_TYPE;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+
+use crate::ingest::{Body, Ingest, plain};
+use crate::telemetry::metrics::Metrics;
+
+/// Everything a request may need.
+pub struct Routes {
+    pub ingest: Ingest,
+    pub metrics: Metrics,
+    pub clickhouse: clickhouse::Client,
+}
+
+impl Routes {
+    async fn route(&self, request: Request<Incoming>, _peer: SocketAddr) -> Response<Body> {
+        let (endpoint, response) = match request.uri().path() {
+            "/matomo.php" | "/piwik.php" => ("matomo", self.ingest.matomo(request).await),
+            "/healthz" => ("healthz", plain(StatusCode::OK, "ok\n")),
+            "/readyz" => ("readyz", self.readiness().await),
+            "/metrics" if request.method() == Method::GET => ("metrics", self.metrics_page()),
+            _ => ("other", plain(StatusCode::NOT_FOUND, "not found\n")),
+        };
+        self.metrics
+            .http_requests
+            .with_label_values(&[endpoint, response.status().as_str()])
+            .inc();
+        response
+    }
+
+    /// Ready when ClickHouse answers and every migration is recorded.
+    async fn readiness(&self) -> Response<Body> {
+        let check = tokio::time::timeout(
+            Duration::from_secs(2),
+            crate::store::migrations::all_applied(&self.clickhouse),
+        );
+        match check.await {
+            Ok(Ok(true)) => plain(StatusCode::OK, "ready\n"),
+            Ok(Ok(false)) => plain(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "degraded: migrations not applied\n",
+            ),
+            Ok(Err(error)) => {
+                tracing::debug!(%error, "readiness check failed");
+                plain(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "degraded: ClickHouse unreachable\n",
+                )
+            }
+            Err(_) => plain(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "degraded: ClickHouse timed out\n",
+            ),
+        }
+    }
+
+    fn metrics_page(&self) -> Response<Body> {
+        let mut response = plain(StatusCode::OK, &self.metrics.render());
+        response.headers_mut().insert(
+            CONTENT_TYPE,
+            hyper::header::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        );
+        response
+    }
+}
+
+/// Serves `listener` until `shutdown` resolves, then stops accepting and waits (at most
+/// `drain_timeout`) for requests in flight to finish. Returns whether they all finished.
+pub async fn serve(
+    listener: TcpListener,
+    routes: Arc<Routes>,
+    shutdown: impl Future<Output = ()>,
+    drain_timeout: Duration,
+) -> bool {
+    let builder = auto::Builder::new(TokioExecutor::new());
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(pair) => pair,
+                    Err(error) => {
+                        // Typically EMFILE: back off briefly rather than spin.
+                        tracing::warn!(%error, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let routes = routes.clone();
+                let service = service_fn(move |request| {
+                    let routes = routes.clone();
+                    async move { Ok::<_, Infallible>(routes.route(request, peer).await) }
+                });
+                let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
+                let connection = graceful.watch(connection);
+                tokio::spawn(async move {
+                    // Client resets and timeouts are normal at this edge; nothing to report.
+                    let _ = connection.await;
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    tracing::info!("stopped accepting; finishing requests in flight");
+    match tokio::time::timeout(drain_timeout, graceful.shutdown()).await {
+        Ok(()) => true,
+        Err(_) => {
+            tracing::warn!(timeout = ?drain_timeout, "requests still in flight at the drain deadline");
+            false
+        }
+    }
+}

@@ -1,0 +1,180 @@
+//! Numbered SQL migrations from `schema/`, embedded in the binary.
+//!
+//! `apply` creates the database and the `schema_migrations` ledger if needed, then runs every
+//! migration not yet recorded, in order, and records it. Statements use `IF NOT EXISTS`, so two
+//! collectors migrating at once converge; re-running is a no-op. A failing migration stops with
+//! an error naming its file.
+
+use clickhouse::Client;
+
+use crate::config::ClickHouseConfig;
+
+/// One migration file.
+#[derive(Debug, Clone, Copy)]
+pub struct Migration {
+    pub version: u32,
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+macro_rules! migration {
+    ($version:literal, $file:literal) => {
+        Migration {
+            version: $version,
+            name: $file,
+            sql: include_str!(concat!("../../schema/", $file)),
+        }
+    };
+}
+
+/// Every migration, in order. A unit test checks that this list matches `schema/`.
+pub const MIGRATIONS: &[Migration] = &[migration!(1, "0001_events.sql")];
+
+#[derive(Debug, thiserror::Error)]
+pub enum MigrationError {
+    #[error("ClickHouse unreachable or refused the migration ledger: {0}")]
+    Ledger(#[source] clickhouse::error::Error),
+    #[error("migration {file} failed: {source}")]
+    Failed {
+        file: &'static str,
+        #[source]
+        source: clickhouse::error::Error,
+    },
+}
+
+/// What `apply` did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Applied {
+    pub newly_applied: Vec<&'static str>,
+    pub already_applied: usize,
+}
+
+const LEDGER_DDL: &str = "CREATE TABLE IF NOT EXISTS schema_migrations \
+    (version UInt32, name String, applied_at DateTime DEFAULT now()) \
+    ENGINE = MergeTree ORDER BY version";
+
+/// Applies `migrations` (normally [`MIGRATIONS`]) to the configured database.
+pub async fn apply(
+    config: &ClickHouseConfig,
+    migrations: &[Migration],
+) -> Result<Applied, MigrationError> {
+    let server = crate::store::server_client(config);
+    // The database name was validated as [A-Za-z0-9_]+ by the config, so quoting it is safe.
+    server
+        .query(&format!(
+            "CREATE DATABASE IF NOT EXISTS `{}`",
+            config.database
+        ))
+        .execute()
+        .await
+        .map_err(MigrationError::Ledger)?;
+    let client = crate::store::client(config);
+    client
+        .query(LEDGER_DDL)
+        .execute()
+        .await
+        .map_err(MigrationError::Ledger)?;
+    let done: Vec<u32> = client
+        .query("SELECT DISTINCT version FROM schema_migrations")
+        .fetch_all()
+        .await
+        .map_err(MigrationError::Ledger)?;
+
+    let mut applied = Applied::default();
+    for migration in migrations {
+        if done.contains(&migration.version) {
+            applied.already_applied += 1;
+            continue;
+        }
+        run_one(&client, migration)
+            .await
+            .map_err(|source| MigrationError::Failed {
+                file: migration.name,
+                source,
+            })?;
+        tracing::info!(migration = migration.name, "applied schema migration");
+        applied.newly_applied.push(migration.name);
+    }
+    Ok(applied)
+}
+
+/// Whether every migration is recorded (for `/readyz`).
+pub async fn all_applied(client: &Client) -> clickhouse::error::Result<bool> {
+    let done: Vec<u32> = client
+        .query("SELECT DISTINCT version FROM schema_migrations")
+        .fetch_all()
+        .await?;
+    Ok(MIGRATIONS.iter().all(|m| done.contains(&m.version)))
+}
+
+async fn run_one(client: &Client, migration: &Migration) -> clickhouse::error::Result<()> {
+    for statement in statements(migration.sql) {
+        client.query(&statement).execute().await?;
+    }
+    client
+        .query("INSERT INTO schema_migrations (version, name) VALUES (?, ?)")
+        .bind(migration.version)
+        .bind(migration.name)
+        .execute()
+        .await
+}
+
+/// Splits a file into statements: `--` comment lines are dropped, a `;` ending a line ends a
+/// statement. (The ClickHouse HTTP interface takes one statement per request.)
+pub fn statements(sql: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    for line in sql.lines() {
+        let trimmed = line.trim();
+        if trimmed.starts_with("--") || trimmed.is_empty() {
+            continue;
+        }
+        current.push_str(line);
+        current.push('\n');
+        if trimmed.ends_with(';') {
+            let statement = current.trim().trim_end_matches(';').trim().to_string();
+            if !statement.is_empty() {
+                out.push(statement);
+            }
+            current.clear();
+        }
+    }
+    if !current.trim().is_empty() {
+        out.push(current.trim().to_string());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_schema_file_is_listed_in_order() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/schema");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.ends_with(".sql"))
+            .collect();
+        files.sort();
+        let listed: Vec<&str> = MIGRATIONS.iter().map(|m| m.name).collect();
+        assert_eq!(files, listed);
+        for (i, m) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(m.version as usize, i + 1);
+            assert!(m.name.starts_with(&format!("{:04}_", m.version)));
+        }
+    }
+
+    #[test]
+    fn statements_split_on_line_ending_semicolons() {
+        let sql = "-- comment; not a statement\nCREATE TABLE a (x String DEFAULT ';')\nENGINE = Log;\n\nALTER TABLE a ADD COLUMN y UInt8;\n";
+        assert_eq!(
+            statements(sql),
+            vec![
+                "CREATE TABLE a (x String DEFAULT ';')\nENGINE = Log",
+                "ALTER TABLE a ADD COLUMN y UInt8"
+            ]
+        );
+    }
+}

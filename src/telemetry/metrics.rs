@@ -1,0 +1,177 @@
+//! Every Prometheus metric mesure exports, defined in one place.
+//!
+//! Labels are small closed sets (endpoint, status, reason). No label ever carries an IP, a
+//! visitor id or a URL. `dashboards/` may only use names defined here (a test checks it).
+
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
+};
+
+/// Why a tracking request stored nothing. The label values are part of the metric contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeclineReason {
+    /// The visitor opted out (PRIVACY.md C3).
+    OptOut,
+    Dnt,
+    Gpc,
+    Bot,
+    /// `idsite` / domain names no configured site.
+    UnknownSite,
+    /// Missing `rec=1`, a URL that is not http(s), or a parameter the protocol refuses.
+    Invalid,
+    /// The queue to the writer is full: answered 503.
+    Overload,
+}
+
+impl DeclineReason {
+    pub const ALL: [DeclineReason; 7] = [
+        DeclineReason::OptOut,
+        DeclineReason::Dnt,
+        DeclineReason::Gpc,
+        DeclineReason::Bot,
+        DeclineReason::UnknownSite,
+        DeclineReason::Invalid,
+        DeclineReason::Overload,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeclineReason::OptOut => "optout",
+            DeclineReason::Dnt => "dnt",
+            DeclineReason::Gpc => "gpc",
+            DeclineReason::Bot => "bot",
+            DeclineReason::UnknownSite => "unknown_site",
+            DeclineReason::Invalid => "invalid",
+            DeclineReason::Overload => "overload",
+        }
+    }
+}
+
+/// The metrics of one running collector.
+#[derive(Clone)]
+pub struct Metrics {
+    pub registry: Registry,
+    /// `mesure_http_requests_total{endpoint, status}`
+    pub http_requests: IntCounterVec,
+    /// `mesure_events_accepted_total`
+    pub events_accepted: IntCounter,
+    /// `mesure_events_declined_total{reason}`
+    pub events_declined: IntCounterVec,
+    /// `mesure_events_written_total`: rows ClickHouse acknowledged.
+    pub events_written: IntCounter,
+    /// `mesure_insert_failures_total`: INSERTs that failed and were retried.
+    pub insert_failures: IntCounter,
+    /// `mesure_insert_batch_rows`
+    pub insert_batch_rows: Histogram,
+    /// `mesure_insert_duration_seconds`
+    pub insert_duration: Histogram,
+    /// `mesure_channel_depth`: events waiting between ingest and the writer.
+    pub channel_depth: IntGauge,
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let registry = Registry::new();
+        let http_requests = IntCounterVec::new(
+            Opts::new(
+                "mesure_http_requests_total",
+                "HTTP requests answered, by endpoint and status code",
+            ),
+            &["endpoint", "status"],
+        )
+        .expect("valid metric");
+        let events_accepted = IntCounter::new(
+            "mesure_events_accepted_total",
+            "Tracking events accepted and queued for storage",
+        )
+        .expect("valid metric");
+        let events_declined = IntCounterVec::new(
+            Opts::new(
+                "mesure_events_declined_total",
+                "Tracking requests that stored nothing, by reason",
+            ),
+            &["reason"],
+        )
+        .expect("valid metric");
+        let events_written = IntCounter::new(
+            "mesure_events_written_total",
+            "Events acknowledged by ClickHouse",
+        )
+        .expect("valid metric");
+        let insert_failures = IntCounter::new(
+            "mesure_insert_failures_total",
+            "INSERTs into ClickHouse that failed (their rows are kept and retried)",
+        )
+        .expect("valid metric");
+        let insert_batch_rows = Histogram::with_opts(
+            HistogramOpts::new(
+                "mesure_insert_batch_rows",
+                "Rows per INSERT acknowledged by ClickHouse",
+            )
+            .buckets(prometheus::exponential_buckets(1.0, 4.0, 10).expect("valid buckets")),
+        )
+        .expect("valid metric");
+        let insert_duration = Histogram::with_opts(
+            HistogramOpts::new("mesure_insert_duration_seconds", "Time to end one INSERT")
+                .buckets(prometheus::exponential_buckets(0.001, 2.5, 12).expect("valid buckets")),
+        )
+        .expect("valid metric");
+        let channel_depth = IntGauge::new(
+            "mesure_channel_depth",
+            "Events queued between ingest and the writer",
+        )
+        .expect("valid metric");
+
+        for collector in [
+            Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(events_accepted.clone()),
+            Box::new(events_declined.clone()),
+            Box::new(events_written.clone()),
+            Box::new(insert_failures.clone()),
+            Box::new(insert_batch_rows.clone()),
+            Box::new(insert_duration.clone()),
+            Box::new(channel_depth.clone()),
+        ] {
+            registry
+                .register(collector)
+                .expect("metric names are unique");
+        }
+        // Every reason shows up as 0 from the start, so rates and alerts work before the first one.
+        for reason in DeclineReason::ALL {
+            events_declined.with_label_values(&[reason.as_str()]);
+        }
+        Metrics {
+            registry,
+            http_requests,
+            events_accepted,
+            events_declined,
+            events_written,
+            insert_failures,
+            insert_batch_rows,
+            insert_duration,
+            channel_depth,
+        }
+    }
+
+    pub fn declined(&self, reason: DeclineReason) {
+        self.events_declined
+            .with_label_values(&[reason.as_str()])
+            .inc();
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut out = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut out)
+            .expect("text encoding cannot fail");
+        String::from_utf8(out).expect("exposition is UTF-8")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
