@@ -1,1 +1,11 @@
+//! Integration tests: the real binary, a real ClickHouse (started by the tests), real HTTP over
+//! loopback. One test binary so one ClickHouse serves the whole run.
 
+#[path = "../common/mod.rs"]
+mod common;
+
+mod cli;
+mod migrations;
+mod shutdown;
+mod storage;
+mod tracking;

@@ -1,0 +1,338 @@
+//! Shared test harness: a private ClickHouse server per test process, unique databases, and the
+//! real `mesure` binary started as a child process on a free loopback port.
+//!
+//! Nothing here depends on a server someone else started. The ClickHouse instance is started by
+//! `scripts/clickhouse.sh` (the same script developers use) in a temporary directory, and a
+//! small watchdog process stops it by PID once the test process has exited, because Rust's test
+//! harness runs no code at the end of a run.
+
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+pub const REPO: &str = env!("CARGO_MANIFEST_DIR");
+
+/// A free TCP port on 127.0.0.1 (bound and released; the kernel does not hand it out again at once).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// One private ClickHouse server.
+pub struct ClickHouse {
+    pub dir: PathBuf,
+    pub http_port: u16,
+    pub tcp_port: u16,
+}
+
+impl ClickHouse {
+    /// Starts a new private instance in a fresh temporary directory.
+    pub fn start() -> ClickHouse {
+        let dir = tempfile::Builder::new()
+            .prefix("mesure-ch-")
+            .tempdir()
+            .unwrap()
+            .keep();
+        let ch = ClickHouse {
+            dir,
+            http_port: free_port(),
+            tcp_port: free_port(),
+        };
+        ch.start_again();
+        // Stop this instance by PID when the test process is gone, whatever happened.
+        let script = format!(
+            "while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; '{repo}/scripts/clickhouse.sh' stop '{dir}'; rm -rf '{dir}'",
+            pid = std::process::id(),
+            repo = REPO,
+            dir = ch.dir.display()
+        );
+        Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the ClickHouse watchdog");
+        ch
+    }
+
+    /// (Re)starts the server on the same ports and data directory.
+    pub fn start_again(&self) {
+        let status = Command::new(format!("{REPO}/scripts/clickhouse.sh"))
+            .arg("start")
+            .arg(&self.dir)
+            .arg(self.http_port.to_string())
+            .arg(self.tcp_port.to_string())
+            .status()
+            .expect("run scripts/clickhouse.sh");
+        assert!(
+            status.success(),
+            "ClickHouse did not start (see {})",
+            self.dir.display()
+        );
+    }
+
+    pub fn stop(&self) {
+        let status = Command::new(format!("{REPO}/scripts/clickhouse.sh"))
+            .arg("stop")
+            .arg(&self.dir)
+            .status()
+            .expect("run scripts/clickhouse.sh");
+        assert!(status.success());
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.http_port)
+    }
+
+    /// Runs `sql` and returns the response body (TabSeparated), panicking on an error.
+    pub async fn query(&self, sql: &str) -> String {
+        let response = reqwest::Client::new()
+            .post(self.url())
+            .body(sql.to_string())
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let body = response.text().await.unwrap();
+        assert!(
+            status.is_success(),
+            "query failed ({status}): {sql}\n{body}"
+        );
+        body
+    }
+
+    /// Runs a query returning one number.
+    pub async fn count(&self, sql: &str) -> u64 {
+        let text = self.query(sql).await;
+        text.trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("not a number: {text:?} from {sql}"))
+    }
+}
+
+/// The ClickHouse shared by every test of this process that does not need to stop it.
+pub fn clickhouse() -> &'static ClickHouse {
+    static SHARED: OnceLock<ClickHouse> = OnceLock::new();
+    SHARED.get_or_init(ClickHouse::start)
+}
+
+/// A database name no other test uses.
+pub fn unique_database(prefix: &str) -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "t_{prefix}_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A configuration file's text for one collector.
+pub struct CollectorConfig {
+    pub listen_port: u16,
+    pub clickhouse_url: String,
+    pub database: String,
+    /// `sink.batch_period`: how long rows may wait before an INSERT ends.
+    pub batch_period: String,
+    /// Extra TOML appended after the generated keys (sites, sections).
+    pub extra: String,
+}
+
+impl CollectorConfig {
+    pub fn new(ch: &ClickHouse, database: &str) -> CollectorConfig {
+        CollectorConfig {
+            listen_port: free_port(),
+            clickhouse_url: ch.url(),
+            database: database.to_string(),
+            batch_period: "200ms".to_string(),
+            extra: DEMO_SITES.to_string(),
+        }
+    }
+
+    pub fn render(&self, dir: &Path) -> String {
+        format!(
+            "listen = \"127.0.0.1:{port}\"\nshutdown_timeout = \"20s\"\n\n[clickhouse]\nurl = \"{url}\"\ndatabase = \"{db}\"\n\n[spool]\ndir = \"{spool}\"\n\n[sink]\nbatch_period = \"{period}\"\n\n{extra}\n",
+            port = self.listen_port,
+            url = self.clickhouse_url,
+            db = self.database,
+            spool = dir.join("spool").display(),
+            period = self.batch_period,
+            extra = self.extra
+        )
+    }
+}
+
+/// Sites most tests use.
+pub const DEMO_SITES: &str = r#"
+[[sites]]
+id = 1
+domains = ["example.org", "www.example.org"]
+
+[[sites]]
+id = 2
+domains = ["shop.example.net"]
+retention = "13mo"
+"#;
+
+/// A running `mesure serve` child process.
+pub struct Collector {
+    pub child: Child,
+    pub port: u16,
+    pub dir: PathBuf,
+}
+
+impl Collector {
+    /// Writes the config and starts `mesure serve`; waits until `/healthz` answers.
+    pub async fn start(config: &CollectorConfig) -> Collector {
+        let dir = tempfile::Builder::new()
+            .prefix("mesure-collector-")
+            .tempdir()
+            .unwrap()
+            .keep();
+        Collector::start_in(config, dir).await
+    }
+
+    /// Like `start`, in a given directory (to restart a collector on the same files).
+    pub async fn start_in(config: &CollectorConfig, dir: PathBuf) -> Collector {
+        let path = dir.join("mesure.toml");
+        std::fs::write(&path, config.render(&dir)).unwrap();
+        let stdout = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("stdout.log"))
+            .unwrap();
+        let stderr = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("stderr.log"))
+            .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_mesure"))
+            .arg("serve")
+            .arg("--config")
+            .arg(&path)
+            .env(
+                "RUST_LOG",
+                std::env::var("MESURE_TEST_LOG").unwrap_or_else(|_| "mesure=debug,info".into()),
+            )
+            .env_remove("MESURE_CONFIG")
+            .stdin(Stdio::null())
+            .stdout(stdout)
+            .stderr(stderr)
+            .spawn()
+            .expect("start mesure");
+        let mut collector = Collector {
+            child,
+            port: config.listen_port,
+            dir,
+        };
+        collector.wait_healthy().await;
+        collector
+    }
+
+    async fn wait_healthy(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let client = reqwest::Client::new();
+        loop {
+            if let Ok(r) = client.get(self.url("/healthz")).send().await
+                && r.status().is_success()
+            {
+                return;
+            }
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!(
+                    "mesure exited with {status} during start-up:\n{}",
+                    self.stderr()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "mesure not healthy after 30 s:\n{}",
+                self.stderr()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(self.dir.join("stderr.log")).unwrap_or_default()
+    }
+
+    pub fn stdout(&self) -> String {
+        std::fs::read_to_string(self.dir.join("stdout.log")).unwrap_or_default()
+    }
+
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Sends SIGTERM and waits for the exit status (at most `within`).
+    pub async fn terminate(mut self, within: Duration) -> std::process::ExitStatus {
+        self.signal("TERM");
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "mesure still running {within:?} after SIGTERM:\n{}",
+                self.stderr()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for Collector {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        // Keep the logs of a failed test for reading; tidy up after a passing one.
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// Polls `check` until it returns `Some`, for at most `within`.
+pub async fn eventually<T, F, Fut>(within: Duration, mut check: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(value) = check().await {
+            return Some(value);
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Percent-encodes a value for a query string.
+pub fn enc(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
