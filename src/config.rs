@@ -561,7 +561,7 @@ fn build(table: Table, errors: &mut Vec<ConfigError>) -> Option<Config> {
         let mut s = root.section("sink");
         let batch_max_rows = s
             .integer("batch_max_rows", 1..=10_000_000)
-            .unwrap_or(100_000) as u64;
+            .unwrap_or(20_000) as u64;
         let batch_max_bytes = s
             .integer("batch_max_bytes", 1024..=1 << 34)
             .unwrap_or(64 << 20) as u64;

@@ -27,8 +27,15 @@ pub fn wants_image(params: &Params<'_>) -> bool {
     params.get("send_image") != Some("0")
 }
 
-/// Interprets one Matomo hit received at `now` (Unix seconds).
-pub fn interpret(params: &Params<'_>, sites: &HashMap<u32, SiteConfig>, now: u32) -> Outcome {
+/// Interprets one Matomo hit received at `now` (Unix seconds). `referer_header` is the HTTP
+/// `Referer` of the request: a plain `<img>` pixel cannot send `url`, and then the page that
+/// embeds it is the page viewed.
+pub fn interpret(
+    params: &Params<'_>,
+    referer_header: Option<&str>,
+    sites: &HashMap<u32, SiteConfig>,
+    now: u32,
+) -> Outcome {
     if params.get("rec") != Some("1") {
         return Outcome::Declined(DeclineReason::Invalid);
     }
@@ -39,10 +46,8 @@ pub fn interpret(params: &Params<'_>, sites: &HashMap<u32, SiteConfig>, now: u32
     else {
         return Outcome::Declined(DeclineReason::UnknownSite);
     };
-    let Some(page) = params
-        .get("url")
-        .and_then(|u| clean_page_url(u, &site.keep_query))
-    else {
+    let page_url = params.non_empty("url").or(referer_header);
+    let Some(page) = page_url.and_then(|u| clean_page_url(u, &site.keep_query)) else {
         return Outcome::Declined(DeclineReason::Invalid);
     };
     let page_title = params
@@ -86,7 +91,12 @@ mod tests {
     }
 
     fn run(query: &str) -> Outcome {
-        interpret(&Params::parse(query).unwrap(), &sites(), 1_700_000_000)
+        interpret(
+            &Params::parse(query).unwrap(),
+            None,
+            &sites(),
+            1_700_000_000,
+        )
     }
 
     #[test]
@@ -135,6 +145,28 @@ mod tests {
             run("idsite=7&rec=1"),
             Outcome::Declined(DeclineReason::Invalid)
         );
+    }
+
+    #[test]
+    fn a_pixel_without_url_uses_the_referer_header() {
+        let params = Params::parse("idsite=7&rec=1").unwrap();
+        let Outcome::Accepted(e) = interpret(
+            &params,
+            Some("https://example.org/from/img?x=1"),
+            &sites(),
+            1,
+        ) else {
+            panic!("declined")
+        };
+        assert_eq!(e.url_path, "/from/img");
+        let params =
+            Params::parse("idsite=7&rec=1&url=https%3A%2F%2Fexample.org%2Fexplicit").unwrap();
+        let Outcome::Accepted(e) =
+            interpret(&params, Some("https://example.org/header"), &sites(), 1)
+        else {
+            panic!("declined")
+        };
+        assert_eq!(e.url_path, "/explicit");
     }
 
     #[test]

@@ -15,7 +15,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
+use hyper::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, REFERER, RETRY_AFTER};
 use hyper::{Method, Request, Response, StatusCode};
 use tokio::sync::mpsc;
 
@@ -62,6 +62,11 @@ impl Ingest {
             return plain(StatusCode::METHOD_NOT_ALLOWED, "use GET or POST\n");
         }
         let query = request.uri().query().unwrap_or("").to_owned();
+        let referer = request
+            .headers()
+            .get(REFERER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         if query.len() > MAX_QUERY_BYTES {
             return plain(StatusCode::URI_TOO_LONG, "query string over 8 KiB\n");
         }
@@ -94,10 +99,10 @@ impl Ingest {
         } else {
             no_content()
         };
-        match matomo::interpret(&params, &self.sites, unix_now()) {
+        match matomo::interpret(&params, referer.as_deref(), &self.sites, unix_now()) {
             Outcome::Accepted(event) => {
-                if let Err(status) = self.enqueue(*event) {
-                    return status;
+                if !self.enqueue(*event) {
+                    return overloaded();
                 }
             }
             Outcome::Declined(reason) => self.metrics.declined(reason),
@@ -105,23 +110,15 @@ impl Ingest {
         answer
     }
 
-    /// Queues an accepted event for the writer, or answers 503 when the queue is full.
-    fn enqueue(&self, event: Event) -> Result<(), Response<Body>> {
-        match self.events.try_send(event) {
-            Ok(()) => {
-                self.metrics.events_accepted.inc();
-                Ok(())
-            }
-            Err(_) => {
-                // Full (or closing for shutdown): refuse explicitly, never drop silently.
-                self.metrics.declined(DeclineReason::Overload);
-                let mut response =
-                    plain(StatusCode::SERVICE_UNAVAILABLE, "overloaded, retry later\n");
-                response
-                    .headers_mut()
-                    .insert(RETRY_AFTER, hyper::header::HeaderValue::from_static("1"));
-                Err(response)
-            }
+    /// Queues an accepted event for the writer; `false` when the queue is full (or closing for
+    /// shutdown), which the caller answers with 503: refused explicitly, never dropped silently.
+    fn enqueue(&self, event: Event) -> bool {
+        if self.events.try_send(event).is_ok() {
+            self.metrics.events_accepted.inc();
+            true
+        } else {
+            self.metrics.declined(DeclineReason::Overload);
+            false
         }
     }
 }
@@ -179,6 +176,15 @@ pub fn no_content() -> Response<Body> {
         CACHE_CONTROL,
         hyper::header::HeaderValue::from_static("no-store"),
     );
+    response
+}
+
+/// 503 with `Retry-After`: the queue to the writer is full.
+pub fn overloaded() -> Response<Body> {
+    let mut response = plain(StatusCode::SERVICE_UNAVAILABLE, "overloaded, retry later\n");
+    response
+        .headers_mut()
+        .insert(RETRY_AFTER, hyper::header::HeaderValue::from_static("1"));
     response
 }
 

@@ -35,6 +35,7 @@ pub struct ClickHouse {
 
 impl ClickHouse {
     /// Starts a new private instance in a fresh temporary directory.
+    #[allow(clippy::zombie_processes)]
     pub fn start() -> ClickHouse {
         let dir = tempfile::Builder::new()
             .prefix("mesure-ch-")

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Load benchmark: wrk against the Matomo pixel endpoint on loopback, and against a bare hyper
+# server answering 204 (the reference) with the same connections and duration.
+#
+#   benches/load.sh [DURATION_SECONDS] [CONNECTIONS]        (defaults: 10 s, 64 connections)
+#
+# Prints requests/s for each server, the ratio, and checks that the number of rows in
+# ClickHouse equals the number of 2xx answers mesure gave. Exits non-zero if they differ.
+# Everything it starts (ClickHouse, mesure, the reference) is stopped by PID when it ends.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+duration=${1:-10}
+connections=${2:-64}
+threads=1
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
+work=$(mktemp -d /tmp/mesure-load.XXXXXX)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  scripts/clickhouse.sh stop "$work/clickhouse" || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+command -v wrk >/dev/null || { echo "installing wrk" >&2; apt-get install -y -qq wrk >/dev/null; }
+cargo build --release --bins --quiet
+bin=$CARGO_TARGET_DIR/release
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+ch_http=$(free_port); ch_tcp=$(free_port); mesure_port=$(free_port); ref_port=$(free_port)
+scripts/clickhouse.sh start "$work/clickhouse" "$ch_http" "$ch_tcp"
+
+cat >"$work/mesure.toml" <<TOML
+listen = "127.0.0.1:$mesure_port"
+trusted_proxies = ["127.0.0.1/32"]
+[clickhouse]
+url = "http://127.0.0.1:$ch_http"
+database = "load"
+[spool]
+dir = "$work/spool"
+[[sites]]
+id = 1
+domains = ["example.org"]
+TOML
+
+RUST_LOG=info "$bin/mesure" serve --config "$work/mesure.toml" 2>"$work/mesure.log" &
+mesure_pid=$!; pids+=("$mesure_pid")
+"$bin/bare-hyper" "127.0.0.1:$ref_port" &
+pids+=($!)
+for _ in $(seq 1 100); do
+  curl -fsS "http://127.0.0.1:$mesure_port/healthz" >/dev/null 2>&1 && curl -fsS -o /dev/null "http://127.0.0.1:$ref_port/" && break
+  sleep 0.1
+done
+
+# Pin the servers and the load generator to different cores where there are two.
+pin_load=""; pin_server=""
+if [ "$(nproc)" -ge 2 ]; then pin_load="taskset -c 1"; pin_server="taskset -c 0"; fi
+[ -n "$pin_server" ] && for pid in "${pids[@]}"; do taskset -a -p -c 0 "$pid" >/dev/null; done
+
+run_wrk() { $pin_load wrk -t"$threads" -c"$connections" -d"${duration}s" --latency -s benches/pixel.lua "$1"; }
+echo "== reference: bare hyper (204) =="
+ref_out=$(run_wrk "http://127.0.0.1:$ref_port")
+echo "$ref_out" | grep -E "Requests/sec|Latency|99%"
+echo "== mesure: /matomo.php =="
+mesure_out=$(run_wrk "http://127.0.0.1:$mesure_port")
+echo "$mesure_out" | grep -E "Requests/sec|Latency|99%|Non-2xx"
+
+rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$mesure_pid/status")
+# The server's own count of 2xx answers: wrk does not see the answers to requests still in
+# flight when its duration ends, but those hits were accepted and are stored.
+served_2xx=$(curl -fsS "http://127.0.0.1:$mesure_port/metrics" |
+  awk '/^mesure_http_requests_total\{endpoint="matomo",status="2/ {n += $2} END {print n + 0}')
+# Stop mesure with SIGTERM: it flushes every accepted event before exiting.
+kill -TERM "$mesure_pid"; wait "$mesure_pid" || { echo "mesure exited non-zero" >&2; tail "$work/mesure.log" >&2; exit 1; }
+
+ref_rps=$(echo "$ref_out" | awk '/Requests\/sec/ {print $2}')
+mesure_rps=$(echo "$mesure_out" | awk '/Requests\/sec/ {print $2}')
+total=$(echo "$mesure_out" | awk '/requests in/ {print $1}')
+non2xx=$(echo "$mesure_out" | awk '/Non-2xx/ {print $5}'); non2xx=${non2xx:-0}
+wrk_2xx=$((total - non2xx))
+rows=$(curl -fsS "http://127.0.0.1:$ch_http/" --data-binary "SELECT count() FROM load.events")
+ratio=$(python3 -c "print(f'{$mesure_rps / $ref_rps * 100:.1f}')")
+echo
+echo "reference requests/s: $ref_rps"
+echo "mesure requests/s:    $mesure_rps (${ratio}% of the reference)"
+echo "mesure peak RSS:      $((rss_kb / 1024)) MiB"
+echo "2xx answers: $served_2xx (wrk saw $wrk_2xx)   rows in ClickHouse: $rows"
+if [ "$served_2xx" != "$rows" ]; then
+  echo "FAIL: rows in ClickHouse differ from 2xx answers" >&2
+  exit 1
+fi
+echo "OK: every 2xx answer is a row"
