@@ -13,9 +13,7 @@ use hyper_util::server::conn::auto;
 
 #[tokio::main]
 async fn main() {
-    let address = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "127.0.0.1:8090".into());
+    let address = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:8090".into());
     let listener = tokio::net::TcpListener::bind(&address).await.expect("bind");
     let builder = auto::Builder::new(TokioExecutor::new());
     loop {
@@ -28,9 +26,7 @@ async fn main() {
             *response.status_mut() = StatusCode::NO_CONTENT;
             Ok::<_, Infallible>(response)
         });
-        let connection = builder
-            .serve_connection(TokioIo::new(stream), service)
-            .into_owned();
+        let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
         tokio::spawn(async move {
             let _ = connection.await;
         });

@@ -1,56 +1,74 @@
 //! Wires the stages together and owns start-up and shutdown order.
 //!
-//! Start: migrate → start the writer → bind → serve.
+//! Start: migrate → geo database → salts → background tasks (salt rotation, geo reload, visit
+//! sweep) → start the writer → serve.
 //! Stop (SIGTERM/SIGINT, or the `shutdown` future in tests): stop accepting → finish requests in
 //! flight → close the channel → flush the writer → return. All of it under
 //! `shutdown_timeout`; a missed deadline is logged and reported as an error.
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use tokio::net::TcpListener;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
+use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::ingest::Ingest;
+use crate::privacy::Privacy;
+use crate::privacy::geo::Geo;
+use crate::privacy::salts::SaltKeeper;
+use crate::privacy::visits::Visits;
 use crate::server::{Routes, serve};
 use crate::sink::Writer;
 use crate::store;
 use crate::telemetry::metrics::Metrics;
 
+/// How long a collector that creates a period's salt waits for others doing the same.
+const SALT_SETTLE: Duration = Duration::from_secs(2);
+/// How often the geo database file is checked for replacement.
+const GEO_RELOAD_EVERY: Duration = Duration::from_secs(10);
+/// Live visits remembered at most (about 100 bytes each).
+const MAX_LIVE_VISITS: usize = 2_000_000;
+
 /// Runs the collector on an already bound `listener` until `shutdown` resolves.
-pub async fn run(
-    config: Config,
-    listener: TcpListener,
-    shutdown: impl Future<Output = ()>,
-) -> anyhow::Result<()> {
+pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     let applied = store::migrations::apply(&config.clickhouse, store::migrations::MIGRATIONS)
         .await
         .context("applying schema migrations")?;
-    tracing::info!(
-        new = applied.newly_applied.len(),
-        already = applied.already_applied,
-        "schema up to date"
-    );
+    tracing::info!(new = applied.newly_applied.len(), already = applied.already_applied, "schema up to date");
 
     let metrics = Metrics::new();
     let client = store::client(&config.clickhouse);
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let (stop_background, background_stopped) = watch::channel(false);
+
+    let geo = Arc::new(Geo::open(config.geo.database.as_deref(), config.geo.mask_before_lookup)?);
+    match geo.database_type() {
+        Some(kind) => tracing::info!(kind, build_epoch = geo.build_epoch(), "geo database loaded"),
+        None => tracing::warn!("no geo.database configured: country, region and city stay empty"),
+    }
+    let salts = SaltKeeper::start(client.clone(), clock.clone(), SALT_SETTLE)
+        .await
+        .context("loading the visitor salts from ClickHouse")?;
+    let privacy = Arc::new(Privacy { geo: geo.clone(), salts: salts.clone(), visits: Visits::new(MAX_LIVE_VISITS) });
+    tokio::spawn(salts.run(background_stopped.clone()));
+    tokio::spawn(reload_geo(geo, background_stopped.clone()));
+    tokio::spawn(sweep_visits(privacy.clone(), clock.clone(), background_stopped.clone()));
+
     let (events_tx, events_rx) = mpsc::channel(config.ingest.channel_capacity);
-    let (writer, writer_handle) = Writer::new(
-        client.clone(),
-        config.sink.clone(),
-        metrics.clone(),
-        events_rx,
-    );
+    let (writer, writer_handle) = Writer::new(client.clone(), config.sink.clone(), metrics.clone(), events_rx);
     let deadline = config.shutdown_timeout;
     let writer_task = tokio::spawn(writer.run(deadline));
 
     let routes = Arc::new(Routes {
-        ingest: Ingest::new(&config, events_tx, metrics.clone()),
+        ingest: Ingest::new(&config, privacy, clock, events_tx, metrics.clone()),
         metrics,
         clickhouse: client,
+        public_https: config.public_url.as_deref().is_some_and(|u| u.starts_with("https://")),
+        trusted_proxies: config.trusted_proxies.clone(),
     });
     tracing::info!(address = %listener.local_addr()?, sites = config.sites.len(), "listening");
 
@@ -61,35 +79,54 @@ pub async fn run(
         tracing::info!("shutdown requested");
     };
     let drained = serve(listener, routes.clone(), stopping, deadline).await;
-    let elapsed = started_stopping
-        .get()
-        .map(|t| t.elapsed())
-        .unwrap_or_default();
+    let elapsed = started_stopping.get().map(|t| t.elapsed()).unwrap_or_default();
 
     // The connections are gone; dropping the routes drops the last sender, and the writer
     // drains whatever is queued.
     drop(routes);
+    let _ = stop_background.send(true);
     writer_handle.drain();
     let remaining = deadline.saturating_sub(elapsed);
-    let report = match tokio::time::timeout(
-        remaining + std::time::Duration::from_secs(1),
-        writer_task,
-    )
-    .await
-    {
+    let report = match tokio::time::timeout(remaining + std::time::Duration::from_secs(1), writer_task).await {
         Ok(joined) => joined.context("writer task panicked")?,
         Err(_) => {
             anyhow::bail!("shutdown deadline of {deadline:?} missed while flushing to ClickHouse")
         }
     };
     if report.undelivered > 0 || !drained {
-        anyhow::bail!(
-            "shutdown deadline of {deadline:?} missed: {} accepted events not delivered",
-            report.undelivered
-        );
+        anyhow::bail!("shutdown deadline of {deadline:?} missed: {} accepted events not delivered", report.undelivered);
     }
     tracing::info!(written = report.written, "stopped cleanly");
     Ok(())
+}
+
+/// Re-opens the geo database when its file is replaced.
+async fn reload_geo(geo: Arc<Geo>, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(GEO_RELOAD_EVERY) => {}
+            _ = stop.changed() => return,
+        }
+        match geo.reload_if_changed() {
+            Ok(true) => {
+                tracing::info!(kind = geo.database_type(), build_epoch = geo.build_epoch(), "geo database reloaded")
+            }
+            Ok(false) => {}
+            Err(error) => tracing::warn!(%error, "geo database changed but cannot be read; keeping the previous one"),
+        }
+    }
+}
+
+/// Forgets visits idle for more than 30 minutes, once a minute.
+async fn sweep_visits(privacy: Arc<Privacy>, clock: Arc<dyn Clock>, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+            _ = stop.changed() => return,
+        }
+        let removed = privacy.visits.sweep(clock.now());
+        tracing::debug!(removed, live = privacy.visits.len(), "swept idle visits");
+    }
 }
 
 /// Resolves on SIGTERM or SIGINT.

@@ -29,6 +29,9 @@ pub const DEFAULT_RETENTION_DAYS: u32 = 180;
 #[derive(Debug, Clone)]
 pub struct Config {
     pub listen: SocketAddr,
+    /// The collector's public base URL (`https://stats.example.org`), used in the opt-out link
+    /// and the privacy summary. Optional.
+    pub public_url: Option<String>,
     /// Peers allowed to set `X-Forwarded-For` / `Forwarded` / `X-Real-IP`.
     pub trusted_proxies: Vec<IpNet>,
     pub clickhouse: ClickHouseConfig,
@@ -57,10 +60,7 @@ impl fmt::Debug for ClickHouseConfig {
             .field("url", &self.url)
             .field("database", &self.database)
             .field("user", &self.user)
-            .field(
-                "password",
-                &if self.password.is_empty() { "" } else { "***" },
-            )
+            .field("password", &if self.password.is_empty() { "" } else { "***" })
             .finish()
     }
 }
@@ -132,25 +132,19 @@ impl Retention {
             Some(at) => text.split_at(at),
             None => return Err(format!("{text:?} has no unit: write \"180d\" or \"13mo\"")),
         };
-        let n: u32 = digits
-            .parse()
-            .map_err(|_| format!("{text:?} is not a number of days or months"))?;
+        let n: u32 = digits.parse().map_err(|_| format!("{text:?} is not a number of days or months"))?;
         let retention = match unit {
             "d" => Retention::Days(n),
             "mo" => Retention::Months(n),
             _ => {
-                return Err(format!(
-                    "unit {unit:?} in {text:?}: use \"d\" (days) or \"mo\" (months)"
-                ));
+                return Err(format!("unit {unit:?} in {text:?}: use \"d\" (days) or \"mo\" (months)"));
             }
         };
         if n == 0 {
             return Err("retention must be at least one day".into());
         }
         if retention.days() > Retention::Months(MAX_RETENTION_MONTHS).days() {
-            return Err(format!(
-                "{text:?} exceeds the {MAX_RETENTION_MONTHS} months PRIVACY.md E1 allows"
-            ));
+            return Err(format!("{text:?} exceeds the {MAX_RETENTION_MONTHS} months PRIVACY.md E1 allows"));
         }
         Ok(retention)
     }
@@ -173,6 +167,9 @@ pub struct SiteConfig {
     pub retention: Retention,
     /// Query parameters kept in stored URLs; everything else is dropped (PRIVACY.md D1).
     pub keep_query: Vec<String>,
+    /// SHA-256 (hex) of the site's server token (Matomo `token_auth`). Only requests carrying
+    /// the token may set `cip`, `cid` or a back-dated `cdt` (PRIVACY.md D4).
+    pub token_auth_sha256: Option<[u8; 32]>,
 }
 
 /// One problem in the configuration, with the key path it concerns.
@@ -184,11 +181,7 @@ pub struct ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.path.is_empty() {
-            write!(f, "{}", self.message)
-        } else {
-            write!(f, "{}: {}", self.path, self.message)
-        }
+        if self.path.is_empty() { write!(f, "{}", self.message) } else { write!(f, "{}: {}", self.path, self.message) }
     }
 }
 
@@ -220,10 +213,7 @@ const ENV_OVERRIDES: &[(&str, &[&str])] = &[
 impl Config {
     /// Reads `path`, overlays `env` (pairs of name and value, normally `std::env::vars()`), and
     /// validates. Relative paths in the file stay relative to the working directory.
-    pub fn load(
-        path: &Path,
-        env: impl IntoIterator<Item = (String, String)>,
-    ) -> Result<Config, ConfigErrors> {
+    pub fn load(path: &Path, env: impl IntoIterator<Item = (String, String)>) -> Result<Config, ConfigErrors> {
         let text = std::fs::read_to_string(path).map_err(|e| {
             ConfigErrors(vec![ConfigError {
                 path: String::new(),
@@ -234,15 +224,9 @@ impl Config {
     }
 
     /// Parses and validates configuration text; see the module documentation.
-    pub fn from_toml(
-        text: &str,
-        env: impl IntoIterator<Item = (String, String)>,
-    ) -> Result<Config, ConfigErrors> {
+    pub fn from_toml(text: &str, env: impl IntoIterator<Item = (String, String)>) -> Result<Config, ConfigErrors> {
         let mut table: Table = text.parse().map_err(|e: toml::de::Error| {
-            ConfigErrors(vec![ConfigError {
-                path: String::new(),
-                message: format!("not valid TOML: {}", e.message()),
-            }])
+            ConfigErrors(vec![ConfigError { path: String::new(), message: format!("not valid TOML: {}", e.message()) }])
         })?;
         apply_env(&mut table, env);
         let mut errors = Vec::new();
@@ -266,18 +250,13 @@ fn apply_env(table: &mut Table, env: impl IntoIterator<Item = (String, String)>)
         };
         let mut cursor = &mut *table;
         for key in &path[..path.len() - 1] {
-            let entry = cursor
-                .entry(key.to_string())
-                .or_insert_with(|| Value::Table(Table::new()));
+            let entry = cursor.entry(key.to_string()).or_insert_with(|| Value::Table(Table::new()));
             if !entry.is_table() {
                 *entry = Value::Table(Table::new());
             }
             cursor = entry.as_table_mut().expect("just made a table");
         }
-        cursor.insert(
-            path[path.len() - 1].to_string(),
-            Value::String(value.clone()),
-        );
+        cursor.insert(path[path.len() - 1].to_string(), Value::String(value.clone()));
     }
 }
 
@@ -290,27 +269,16 @@ struct Section<'e> {
 
 impl<'e> Section<'e> {
     fn new(path: impl Into<String>, table: Table, errors: &'e mut Vec<ConfigError>) -> Self {
-        Section {
-            path: path.into(),
-            table,
-            errors,
-        }
+        Section { path: path.into(), table, errors }
     }
 
     fn key_path(&self, key: &str) -> String {
-        if self.path.is_empty() {
-            key.to_string()
-        } else {
-            format!("{}.{key}", self.path)
-        }
+        if self.path.is_empty() { key.to_string() } else { format!("{}.{key}", self.path) }
     }
 
     fn error(&mut self, key: &str, message: impl Into<String>) {
         let path = self.key_path(key);
-        self.errors.push(ConfigError {
-            path,
-            message: message.into(),
-        });
+        self.errors.push(ConfigError { path, message: message.into() });
     }
 
     fn take(&mut self, key: &str, expected: &str) -> Option<Value> {
@@ -325,14 +293,11 @@ impl<'e> Section<'e> {
     }
 
     fn string(&mut self, key: &str) -> Option<String> {
-        self.take(key, "string")
-            .and_then(|v| v.as_str().map(str::to_owned))
+        self.take(key, "string").and_then(|v| v.as_str().map(str::to_owned))
     }
 
     fn bool(&mut self, key: &str, default: bool) -> bool {
-        self.take(key, "boolean")
-            .and_then(|v| v.as_bool())
-            .unwrap_or(default)
+        self.take(key, "boolean").and_then(|v| v.as_bool()).unwrap_or(default)
     }
 
     fn integer(&mut self, key: &str, range: std::ops::RangeInclusive<i64>) -> Option<i64> {
@@ -340,10 +305,7 @@ impl<'e> Section<'e> {
         if range.contains(&n) {
             Some(n)
         } else {
-            self.error(
-                key,
-                format!("{n} is outside {}..={}", range.start(), range.end()),
-            );
+            self.error(key, format!("{n} is outside {}..={}", range.start(), range.end()));
             None
         }
     }
@@ -385,15 +347,8 @@ impl<'e> Section<'e> {
     /// Reports every key nobody took.
     fn finish(self) {
         for key in self.table.keys() {
-            let path = if self.path.is_empty() {
-                key.clone()
-            } else {
-                format!("{}.{key}", self.path)
-            };
-            self.errors.push(ConfigError {
-                path,
-                message: "unknown key".into(),
-            });
+            let path = if self.path.is_empty() { key.clone() } else { format!("{}.{key}", self.path) };
+            self.errors.push(ConfigError { path, message: "unknown key".into() });
         }
     }
 }
@@ -401,21 +356,15 @@ impl<'e> Section<'e> {
 /// `"500ms"`, `"2s"`, `"5m"`, `"1h"`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let at = text
-        .find(|c: char| !c.is_ascii_digit())
-        .ok_or_else(|| format!("{text:?} has no unit (ms, s, m, h)"))?;
+    let at = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(|| format!("{text:?} has no unit (ms, s, m, h)"))?;
     let (digits, unit) = text.split_at(at);
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration"))?;
+    let n: u64 = digits.parse().map_err(|_| format!("{text:?} is not a duration"))?;
     match unit {
         "ms" => Ok(Duration::from_millis(n)),
         "s" => Ok(Duration::from_secs(n)),
         "m" => Ok(Duration::from_secs(n * 60)),
         "h" => Ok(Duration::from_secs(n * 3600)),
-        _ => Err(format!(
-            "unknown unit {unit:?} in {text:?} (use ms, s, m or h)"
-        )),
+        _ => Err(format!("unknown unit {unit:?} in {text:?} (use ms, s, m or h)")),
     }
 }
 
@@ -434,72 +383,55 @@ fn build(table: Table, errors: &mut Vec<ConfigError>) -> Option<Config> {
     };
 
     let mut trusted_proxies = Vec::new();
-    for (i, text) in root
-        .string_list("trusted_proxies")
-        .unwrap_or_default()
-        .iter()
-        .enumerate()
-    {
+    for (i, text) in root.string_list("trusted_proxies").unwrap_or_default().iter().enumerate() {
         // A bare address means just that host.
-        let parsed = text
-            .parse::<IpNet>()
-            .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from));
+        let parsed = text.parse::<IpNet>().or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from));
         match parsed {
             Ok(net) => trusted_proxies.push(net),
-            Err(_) => root.error(
-                &format!("trusted_proxies[{i}]"),
-                format!("{text:?} is not an address or CIDR network"),
-            ),
+            Err(_) => {
+                root.error(&format!("trusted_proxies[{i}]"), format!("{text:?} is not an address or CIDR network"))
+            }
         }
     }
 
     let shutdown_timeout = root.duration("shutdown_timeout", Duration::from_secs(30));
+    let public_url = root.string("public_url").map(|u| u.trim_end_matches('/').to_string());
+    if let Some(url) = &public_url
+        && !(url.starts_with("http://") || url.starts_with("https://"))
+    {
+        root.error("public_url", format!("{url:?} must start with http:// or https://"));
+    }
 
     let clickhouse = {
         let mut s = root.section("clickhouse");
-        let url = s
-            .string("url")
-            .unwrap_or_else(|| "http://127.0.0.1:8123".into());
+        let url = s.string("url").unwrap_or_else(|| "http://127.0.0.1:8123".into());
         if !(url.starts_with("http://") || url.starts_with("https://")) {
-            s.error(
-                "url",
-                format!("{url:?} must start with http:// or https://"),
-            );
+            s.error("url", format!("{url:?} must start with http:// or https://"));
         }
         let database = s.string("database").unwrap_or_else(|| "mesure".into());
-        if database.is_empty()
-            || !database
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_')
-        {
-            s.error(
-                "database",
-                format!("{database:?} must be letters, digits and underscores"),
-            );
+        if database.is_empty() || !database.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            s.error("database", format!("{database:?} must be letters, digits and underscores"));
         }
         let user = s.string("user").unwrap_or_else(|| "default".into());
         let password = s.string("password").unwrap_or_default();
         s.finish();
-        ClickHouseConfig {
-            url,
-            database,
-            user,
-            password,
-        }
+        ClickHouseConfig { url, database, user, password }
     };
 
     let geo = {
         let mut s = root.section("geo");
-        let database = s
-            .string("database")
-            .filter(|p| !p.is_empty())
-            .map(PathBuf::from);
+        let database = s.string("database").filter(|p| !p.is_empty()).map(PathBuf::from);
+        if let Some(path) = &database
+            && !path.is_file()
+        {
+            s.error(
+                "database",
+                format!("{} does not exist (remove the key to run without geolocation)", path.display()),
+            );
+        }
         let mask_before_lookup = s.bool("mask_before_lookup", false);
         s.finish();
-        GeoConfig {
-            database,
-            mask_before_lookup,
-        }
+        GeoConfig { database, mask_before_lookup }
     };
 
     let privacy = {
@@ -508,10 +440,7 @@ fn build(table: Table, errors: &mut Vec<ConfigError>) -> Option<Config> {
             None | Some("strict") => PrivacyProfile::Strict,
             Some("custom") => PrivacyProfile::Custom,
             Some(other) => {
-                s.error(
-                    "profile",
-                    format!("{other:?} is not \"strict\" or \"custom\""),
-                );
+                s.error("profile", format!("{other:?} is not \"strict\" or \"custom\""));
                 PrivacyProfile::Strict
             }
         };
@@ -519,62 +448,40 @@ fn build(table: Table, errors: &mut Vec<ConfigError>) -> Option<Config> {
         let honor_gpc = s.bool("honor_gpc", true);
         if profile == PrivacyProfile::Strict {
             if !honor_dnt {
-                s.error(
-                    "honor_dnt",
-                    "cannot be false under privacy.profile = \"strict\" (PRIVACY.md C1)",
-                );
+                s.error("honor_dnt", "cannot be false under privacy.profile = \"strict\" (PRIVACY.md C1)");
             }
             if !honor_gpc {
-                s.error(
-                    "honor_gpc",
-                    "cannot be false under privacy.profile = \"strict\" (PRIVACY.md C2)",
-                );
+                s.error("honor_gpc", "cannot be false under privacy.profile = \"strict\" (PRIVACY.md C2)");
             }
         }
         s.finish();
-        PrivacyConfig {
-            profile,
-            honor_dnt,
-            honor_gpc,
-        }
+        PrivacyConfig { profile, honor_dnt, honor_gpc }
     };
 
     let spool = {
         let mut s = root.section("spool");
         let dir = s.string("dir").unwrap_or_else(|| "var/spool".into());
         s.finish();
-        SpoolConfig {
-            dir: PathBuf::from(dir),
-        }
+        SpoolConfig { dir: PathBuf::from(dir) }
     };
 
     let ingest = {
         let mut s = root.section("ingest");
-        let channel_capacity = s
-            .integer("channel_capacity", 1..=10_000_000)
-            .unwrap_or(65_536) as usize;
+        let channel_capacity = s.integer("channel_capacity", 1..=10_000_000).unwrap_or(65_536) as usize;
         s.finish();
         IngestConfig { channel_capacity }
     };
 
     let sink = {
         let mut s = root.section("sink");
-        let batch_max_rows = s
-            .integer("batch_max_rows", 1..=10_000_000)
-            .unwrap_or(20_000) as u64;
-        let batch_max_bytes = s
-            .integer("batch_max_bytes", 1024..=1 << 34)
-            .unwrap_or(64 << 20) as u64;
+        let batch_max_rows = s.integer("batch_max_rows", 1..=10_000_000).unwrap_or(20_000) as u64;
+        let batch_max_bytes = s.integer("batch_max_bytes", 1024..=1 << 34).unwrap_or(64 << 20) as u64;
         let batch_period = s.duration("batch_period", Duration::from_secs(1));
         if batch_period.is_zero() {
             s.error("batch_period", "must be longer than zero");
         }
         s.finish();
-        SinkConfig {
-            batch_max_rows,
-            batch_max_bytes,
-            batch_period,
-        }
+        SinkConfig { batch_max_rows, batch_max_bytes, batch_period }
     };
 
     let sites = build_sites(&mut root);
@@ -582,6 +489,7 @@ fn build(table: Table, errors: &mut Vec<ConfigError>) -> Option<Config> {
 
     Some(Config {
         listen: listen?,
+        public_url,
         trusted_proxies,
         clickhouse,
         geo,
@@ -608,10 +516,7 @@ fn build_sites(root: &mut Section<'_>) -> Vec<SiteConfig> {
     for (i, entry) in entries.into_iter().enumerate() {
         let path = format!("sites[{i}]");
         let Value::Table(table) = entry else {
-            root.errors.push(ConfigError {
-                path,
-                message: "expected a table".into(),
-            });
+            root.errors.push(ConfigError { path, message: "expected a table".into() });
             continue;
         };
         let mut s = Section::new(path, table, root.errors);
@@ -625,32 +530,19 @@ fn build_sites(root: &mut Section<'_>) -> Vec<SiteConfig> {
             s.error("id", format!("site id {id} is defined twice"));
         }
         let mut domains = Vec::new();
-        for (j, domain) in s
-            .string_list("domains")
-            .unwrap_or_default()
-            .into_iter()
-            .enumerate()
-        {
+        for (j, domain) in s.string_list("domains").unwrap_or_default().into_iter().enumerate() {
             let domain = domain.trim().trim_end_matches('.').to_ascii_lowercase();
             let valid = !domain.is_empty()
-                && domain
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == ':');
+                && domain.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == ':');
             if !valid {
-                s.error(
-                    &format!("domains[{j}]"),
-                    format!("{domain:?} is not a host name"),
-                );
+                s.error(&format!("domains[{j}]"), format!("{domain:?} is not a host name"));
                 continue;
             }
             if let Some(id) = id
                 && let Some(other) = domains_seen.insert(domain.clone(), id)
                 && other != id
             {
-                s.error(
-                    &format!("domains[{j}]"),
-                    format!("{domain:?} already belongs to site {other}"),
-                );
+                s.error(&format!("domains[{j}]"), format!("{domain:?} already belongs to site {other}"));
             }
             domains.push(domain);
         }
@@ -665,14 +557,30 @@ fn build_sites(root: &mut Section<'_>) -> Vec<SiteConfig> {
             }),
         };
         let keep_query = s.string_list("keep_query").unwrap_or_default();
+        for (j, key) in keep_query.iter().enumerate() {
+            if crate::enrich::url::is_identifying(key) {
+                s.error(
+                    &format!("keep_query[{j}]"),
+                    format!("{key:?} identifies people and is never stored (PRIVACY.md D1)"),
+                );
+            }
+        }
+        let token_auth_sha256 = s.string("token_auth_sha256").and_then(|text| {
+            let mut digest = [0u8; 32];
+            match hex::decode_to_slice(text.trim(), &mut digest) {
+                Ok(()) => Some(digest),
+                Err(_) => {
+                    s.error(
+                        "token_auth_sha256",
+                        "expected 64 hex digits: the SHA-256 of the token (`printf %s TOKEN | sha256sum`)",
+                    );
+                    None
+                }
+            }
+        });
         s.finish();
         if let Some(id) = id {
-            sites.push(SiteConfig {
-                id,
-                domains,
-                retention,
-                keep_query,
-            });
+            sites.push(SiteConfig { id, domains, retention, keep_query, token_auth_sha256 });
         }
     }
     sites
@@ -718,18 +626,9 @@ mod tests {
         "#;
         let errors = Config::from_toml(text, no_env()).unwrap_err().0;
         let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
-        for expected in [
-            "listen",
-            "colour",
-            "clickhouse.url",
-            "sites[0].retention",
-            "sites[1].id",
-            "sites[1].domains",
-        ] {
-            assert!(
-                paths.contains(&expected),
-                "{expected} missing from {errors:?}"
-            );
+        for expected in ["listen", "colour", "clickhouse.url", "sites[0].retention", "sites[1].id", "sites[1].domains"]
+        {
+            assert!(paths.contains(&expected), "{expected} missing from {errors:?}");
         }
         assert_eq!(errors.len(), 6, "{errors:?}");
     }
@@ -738,10 +637,7 @@ mod tests {
     fn env_overrides_file_values() {
         let env = vec![
             ("MESURE_LISTEN".to_string(), "0.0.0.0:9999".to_string()),
-            (
-                "MESURE_CLICKHOUSE_DATABASE".to_string(),
-                "other".to_string(),
-            ),
+            ("MESURE_CLICKHOUSE_DATABASE".to_string(), "other".to_string()),
             ("UNRELATED".to_string(), "x".to_string()),
         ];
         let c = Config::from_toml(MINIMAL, env).unwrap();
@@ -767,12 +663,23 @@ mod tests {
         let errors = Config::from_toml(&text, no_env()).unwrap_err().0;
         assert_eq!(errors[0].path, "privacy.honor_dnt");
         let text = format!("[privacy]\nprofile = \"custom\"\nhonor_dnt = false\n{MINIMAL}");
-        assert!(
-            !Config::from_toml(&text, no_env())
-                .unwrap()
-                .privacy
-                .honor_dnt
-        );
+        assert!(!Config::from_toml(&text, no_env()).unwrap().privacy.honor_dnt);
+    }
+
+    #[test]
+    fn privacy_breaking_settings_are_refused() {
+        let text = r#"
+            [geo]
+            database = "/nonexistent/city.mmdb"
+            [[sites]]
+            id = 1
+            domains = ["example.org"]
+            keep_query = ["q", "email"]
+            token_auth_sha256 = "not-hex"
+        "#;
+        let errors = Config::from_toml(text, no_env()).unwrap_err().0;
+        let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(paths, vec!["geo.database", "sites[0].keep_query[1]", "sites[0].token_auth_sha256"], "{errors:?}");
     }
 
     #[test]
@@ -780,11 +687,7 @@ mod tests {
         let text = format!("listen = 8080\n[sink]\nbatch_max_rows = \"many\"\n{MINIMAL}");
         let errors = Config::from_toml(&text, no_env()).unwrap_err().0;
         assert_eq!(errors.len(), 2, "{errors:?}");
-        assert!(
-            errors
-                .iter()
-                .any(|e| e.path == "listen" && e.message.contains("expected string"))
-        );
+        assert!(errors.iter().any(|e| e.path == "listen" && e.message.contains("expected string")));
         assert!(errors.iter().any(|e| e.path == "sink.batch_max_rows"));
     }
 }

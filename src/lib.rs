@@ -20,12 +20,15 @@
 #![forbid(unsafe_code)]
 
 pub mod app;
+pub mod clock;
 pub mod config;
 pub mod enrich;
 pub mod event;
 pub mod ingest;
+pub mod privacy;
 pub mod server;
 pub mod sink;
 pub mod store;
 pub mod summary;
 pub mod telemetry;
+pub mod web;

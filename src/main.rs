@@ -8,11 +8,7 @@ use clap::{Parser, Subcommand};
 use mesure::config::Config;
 
 #[derive(Parser)]
-#[command(
-    name = "mesure",
-    version,
-    about = "Privacy-first web-analytics collector"
-)]
+#[command(name = "mesure", version, about = "Privacy-first web-analytics collector")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -54,10 +50,7 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     mesure::telemetry::init_logging();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     let result = runtime.block_on(async {
         match command {
             "serve" => serve(config).await,
@@ -75,23 +68,16 @@ fn main() -> ExitCode {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("binding {}", config.listen))?;
+    let listener =
+        tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
     mesure::app::run(config, listener, mesure::app::termination_signal()).await
 }
 
 async fn migrate(config: Config) -> anyhow::Result<()> {
-    let applied =
-        mesure::store::migrations::apply(&config.clickhouse, mesure::store::migrations::MIGRATIONS)
-            .await?;
+    let applied = mesure::store::migrations::apply(&config.clickhouse, mesure::store::migrations::MIGRATIONS).await?;
     for name in &applied.newly_applied {
         println!("applied {name}");
     }
-    println!(
-        "{} migration(s) applied, {} already present",
-        applied.newly_applied.len(),
-        applied.already_applied
-    );
+    println!("{} migration(s) applied, {} already present", applied.newly_applied.len(), applied.already_applied);
     Ok(())
 }

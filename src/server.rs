@@ -26,56 +26,54 @@ pub struct Routes {
     pub ingest: Ingest,
     pub metrics: Metrics,
     pub clickhouse: clickhouse::Client,
+    /// Whether the collector is reached over HTTPS (its `public_url`), for the `Secure` cookie.
+    pub public_https: bool,
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Routes {
-    async fn route(&self, request: Request<Incoming>, _peer: SocketAddr) -> Response<Body> {
+    async fn route(&self, request: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
         let (endpoint, response) = match request.uri().path() {
-            "/matomo.php" | "/piwik.php" => ("matomo", self.ingest.matomo(request).await),
+            "/matomo.php" | "/piwik.php" => ("matomo", self.ingest.matomo(request, peer).await),
+            "/optout" => {
+                let secure = self.public_https || self.forwarded_https(&request, peer);
+                ("optout", crate::web::optout::handle(request, secure).await)
+            }
             "/healthz" => ("healthz", plain(StatusCode::OK, "ok\n")),
             "/readyz" => ("readyz", self.readiness().await),
             "/metrics" if request.method() == Method::GET => ("metrics", self.metrics_page()),
             _ => ("other", plain(StatusCode::NOT_FOUND, "not found\n")),
         };
-        self.metrics
-            .http_requests
-            .with_label_values(&[endpoint, response.status().as_str()])
-            .inc();
+        self.metrics.http_requests.with_label_values(&[endpoint, response.status().as_str()]).inc();
         response
+    }
+
+    /// `X-Forwarded-Proto: https` from a trusted proxy.
+    fn forwarded_https(&self, request: &Request<Incoming>, peer: SocketAddr) -> bool {
+        self.trusted_proxies.iter().any(|net| net.contains(&peer.ip()))
+            && request.headers().get("x-forwarded-proto").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"))
     }
 
     /// Ready when ClickHouse answers and every migration is recorded.
     async fn readiness(&self) -> Response<Body> {
-        let check = tokio::time::timeout(
-            Duration::from_secs(2),
-            crate::store::migrations::all_applied(&self.clickhouse),
-        );
+        let check =
+            tokio::time::timeout(Duration::from_secs(2), crate::store::migrations::all_applied(&self.clickhouse));
         match check.await {
             Ok(Ok(true)) => plain(StatusCode::OK, "ready\n"),
-            Ok(Ok(false)) => plain(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "degraded: migrations not applied\n",
-            ),
+            Ok(Ok(false)) => plain(StatusCode::SERVICE_UNAVAILABLE, "degraded: migrations not applied\n"),
             Ok(Err(error)) => {
                 tracing::debug!(%error, "readiness check failed");
-                plain(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "degraded: ClickHouse unreachable\n",
-                )
+                plain(StatusCode::SERVICE_UNAVAILABLE, "degraded: ClickHouse unreachable\n")
             }
-            Err(_) => plain(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "degraded: ClickHouse timed out\n",
-            ),
+            Err(_) => plain(StatusCode::SERVICE_UNAVAILABLE, "degraded: ClickHouse timed out\n"),
         }
     }
 
     fn metrics_page(&self) -> Response<Body> {
         let mut response = plain(StatusCode::OK, &self.metrics.render());
-        response.headers_mut().insert(
-            CONTENT_TYPE,
-            hyper::header::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-        );
+        response
+            .headers_mut()
+            .insert(CONTENT_TYPE, hyper::header::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
         response
     }
 }

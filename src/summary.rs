@@ -14,11 +14,7 @@ pub fn render(config: &Config) -> String {
     let _ = writeln!(
         out,
         "  IP address: used only to find the visitor's city{}, then discarded; never stored or logged",
-        if config.geo.mask_before_lookup {
-            " (after masking to /24 or /48)"
-        } else {
-            ""
-        }
+        if config.geo.mask_before_lookup { " (after masking to /24 or /48)" } else { "" }
     );
     if config.geo.database.is_none() {
         let _ = writeln!(out, "  geolocation: off (no geo.database configured)");
@@ -51,11 +47,7 @@ pub fn render(config: &Config) -> String {
     }
     let _ = writeln!(out, "\neffective settings");
     let _ = writeln!(out, "  listen = {}", config.listen);
-    let proxies: Vec<String> = config
-        .trusted_proxies
-        .iter()
-        .map(|p| p.to_string())
-        .collect();
+    let proxies: Vec<String> = config.trusted_proxies.iter().map(|p| p.to_string()).collect();
     let _ = writeln!(out, "  trusted_proxies = [{}]", proxies.join(", "));
     let _ = writeln!(
         out,
@@ -65,12 +57,7 @@ pub fn render(config: &Config) -> String {
     let _ = writeln!(
         out,
         "  geo.database = {}",
-        config
-            .geo
-            .database
-            .as_ref()
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|| "(none)".into())
+        config.geo.database.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "(none)".into())
     );
     let _ = writeln!(out, "  spool.dir = {}", config.spool.dir.display());
     let _ = writeln!(

@@ -1,4 +1,5 @@
 //! Enrichment: turning what a tracker sent into the columns analysts break down by, keeping
 //! only what the privacy rules allow. This stage never sees the IP address.
 
+pub mod language;
 pub mod url;

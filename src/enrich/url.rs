@@ -74,28 +74,18 @@ pub fn clean_page_url(raw: &str, keep_query: &[String]) -> Option<PageUrl> {
 /// The host of a referrer URL, or `""` when there is none or it is not http(s).
 pub fn referrer_host(raw: &str) -> String {
     parse_http(raw)
-        .and_then(|u| {
-            u.host_str().map(|h| {
-                h.trim_start_matches('[')
-                    .trim_end_matches(']')
-                    .to_ascii_lowercase()
-            })
-        })
+        .and_then(|u| u.host_str().map(|h| h.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase()))
         .unwrap_or_default()
 }
 
 /// Whether a parameter name is a known identifier.
 pub fn is_identifying(key: &str) -> bool {
-    IDENTIFYING_PARAMS
-        .iter()
-        .any(|p| p.eq_ignore_ascii_case(key))
+    IDENTIFYING_PARAMS.iter().any(|p| p.eq_ignore_ascii_case(key))
 }
 
 fn parse_http(raw: &str) -> Option<Url> {
     let url = Url::parse(raw.trim()).ok()?;
-    matches!(url.scheme(), "http" | "https")
-        .then_some(url)
-        .filter(|u| u.host_str().is_some_and(|h| !h.is_empty()))
+    matches!(url.scheme(), "http" | "https").then_some(url).filter(|u| u.host_str().is_some_and(|h| !h.is_empty()))
 }
 
 #[cfg(test)]
@@ -109,13 +99,7 @@ mod tests {
     #[test]
     fn query_and_fragment_are_dropped_by_default() {
         let u = clean_page_url("https://Site.example/p?email=a@b.c&q=x#frag", &[]).unwrap();
-        assert_eq!(
-            u,
-            PageUrl {
-                host: "site.example".into(),
-                path: "/p".into()
-            }
-        );
+        assert_eq!(u, PageUrl { host: "site.example".into(), path: "/p".into() });
     }
 
     #[test]
@@ -139,10 +123,7 @@ mod tests {
 
     #[test]
     fn referrer_is_host_only() {
-        assert_eq!(
-            referrer_host("https://www.Google.com/search?q=secret"),
-            "www.google.com"
-        );
+        assert_eq!(referrer_host("https://www.Google.com/search?q=secret"), "www.google.com");
         assert_eq!(referrer_host("http://[2001:db8::1]:8080/x"), "2001:db8::1");
         assert_eq!(referrer_host("android-app://com.x"), "");
         assert_eq!(referrer_host("not a url"), "");

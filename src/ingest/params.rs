@@ -47,11 +47,7 @@ impl<'a> Params<'a> {
 
     /// The last value given for `key`.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.pairs
-            .iter()
-            .rev()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_ref())
+        self.pairs.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_ref())
     }
 
     /// The last value for `key`, unless it is empty.
@@ -81,9 +77,7 @@ fn decode(raw: &str, index: usize) -> Result<Cow<'_, str>, ParamsError> {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' {
-            let ok = i + 2 < bytes.len()
-                && bytes[i + 1].is_ascii_hexdigit()
-                && bytes[i + 2].is_ascii_hexdigit();
+            let ok = i + 2 < bytes.len() && bytes[i + 1].is_ascii_hexdigit() && bytes[i + 2].is_ascii_hexdigit();
             if !ok {
                 return Err(ParamsError::BadEscape(index));
             }
@@ -92,14 +86,8 @@ fn decode(raw: &str, index: usize) -> Result<Cow<'_, str>, ParamsError> {
             i += 1;
         }
     }
-    let spaced: Cow<'_, str> = if raw.contains('+') {
-        Cow::Owned(raw.replace('+', " "))
-    } else {
-        Cow::Borrowed(raw)
-    };
-    let decoded = percent_decode(spaced.as_bytes())
-        .decode_utf8()
-        .map_err(|_| ParamsError::NotUtf8(index))?;
+    let spaced: Cow<'_, str> = if raw.contains('+') { Cow::Owned(raw.replace('+', " ")) } else { Cow::Borrowed(raw) };
+    let decoded = percent_decode(spaced.as_bytes()).decode_utf8().map_err(|_| ParamsError::NotUtf8(index))?;
     Ok(Cow::Owned(decoded.into_owned()))
 }
 
@@ -109,10 +97,8 @@ mod tests {
 
     #[test]
     fn decodes_and_borrows() {
-        let p = Params::parse(
-            "idsite=1&rec=1&url=https%3A%2F%2Fex.org%2Fa%20b&action_name=Hello+world&empty=&flag",
-        )
-        .unwrap();
+        let p = Params::parse("idsite=1&rec=1&url=https%3A%2F%2Fex.org%2Fa%20b&action_name=Hello+world&empty=&flag")
+            .unwrap();
         assert_eq!(p.get("idsite"), Some("1"));
         assert_eq!(p.get("url"), Some("https://ex.org/a b"));
         assert_eq!(p.get("action_name"), Some("Hello world"));
@@ -131,19 +117,10 @@ mod tests {
 
     #[test]
     fn rejects_bad_escapes_and_non_utf8() {
-        assert_eq!(
-            Params::parse("a=%zz").unwrap_err(),
-            ParamsError::BadEscape(0)
-        );
-        assert_eq!(
-            Params::parse("a=1&b=%4").unwrap_err(),
-            ParamsError::BadEscape(1)
-        );
+        assert_eq!(Params::parse("a=%zz").unwrap_err(), ParamsError::BadEscape(0));
+        assert_eq!(Params::parse("a=1&b=%4").unwrap_err(), ParamsError::BadEscape(1));
         assert_eq!(Params::parse("a=%").unwrap_err(), ParamsError::BadEscape(0));
-        assert_eq!(
-            Params::parse("a=%ff%fe").unwrap_err(),
-            ParamsError::NotUtf8(0)
-        );
+        assert_eq!(Params::parse("a=%ff%fe").unwrap_err(), ParamsError::NotUtf8(0));
         assert!(Params::parse("a=%C3%A9").is_ok());
     }
 }

@@ -60,16 +60,7 @@ impl Writer {
         events: mpsc::Receiver<Event>,
     ) -> (Writer, WriterHandle) {
         let (drain_tx, drain_rx) = oneshot::channel();
-        (
-            Writer {
-                client,
-                limits,
-                metrics,
-                events,
-                drain: drain_rx,
-            },
-            WriterHandle { drain: drain_tx },
-        )
+        (Writer { client, limits, metrics, events, drain: drain_rx }, WriterHandle { drain: drain_tx })
     }
 
     fn new_inserter(&self) -> Inserter<Event> {
@@ -134,10 +125,7 @@ impl Writer {
                 Err(error) => {
                     self.metrics.insert_failures.inc();
                     tracing::warn!(%error, rows = unacknowledged.len(), "INSERT failed; keeping the rows and retrying");
-                    match self
-                        .retry(&mut inserter, &unacknowledged, flush_deadline)
-                        .await
-                    {
+                    match self.retry(&mut inserter, &unacknowledged, flush_deadline).await {
                         Some(rows) => {
                             report.written += rows;
                             unacknowledged.clear();
@@ -170,41 +158,24 @@ impl Writer {
     }
 
     /// Ends the current INSERT if a limit is reached (or `force`); returns the rows it carried.
-    async fn end_insert(
-        &self,
-        inserter: &mut Inserter<Event>,
-        force: bool,
-    ) -> clickhouse::error::Result<u64> {
+    async fn end_insert(&self, inserter: &mut Inserter<Event>, force: bool) -> clickhouse::error::Result<u64> {
         if !force && inserter.pending().rows == 0 {
             // Let the period restart rather than firing an empty INSERT.
             inserter.commit().await?;
             return Ok(0);
         }
         let started = Instant::now();
-        let quantities = if force {
-            inserter.force_commit().await?
-        } else {
-            inserter.commit().await?
-        };
+        let quantities = if force { inserter.force_commit().await? } else { inserter.commit().await? };
         if quantities.rows > 0 {
-            self.metrics
-                .insert_duration
-                .observe(started.elapsed().as_secs_f64());
-            self.metrics
-                .insert_batch_rows
-                .observe(quantities.rows as f64);
+            self.metrics.insert_duration.observe(started.elapsed().as_secs_f64());
+            self.metrics.insert_batch_rows.observe(quantities.rows as f64);
             self.metrics.events_written.inc_by(quantities.rows);
         }
         Ok(quantities.rows)
     }
 
     /// Re-sends `rows` in fresh INSERTs until one succeeds; `None` if the deadline passes first.
-    async fn retry(
-        &self,
-        inserter: &mut Inserter<Event>,
-        rows: &[Event],
-        deadline: Option<Instant>,
-    ) -> Option<u64> {
+    async fn retry(&self, inserter: &mut Inserter<Event>, rows: &[Event], deadline: Option<Instant>) -> Option<u64> {
         let mut attempt: u32 = 0;
         loop {
             let pause = backoff(attempt, jitter_seed());
@@ -229,11 +200,7 @@ impl Writer {
             };
             match result {
                 Ok(written) => {
-                    tracing::info!(
-                        rows = written,
-                        attempts = attempt,
-                        "INSERT succeeded after retrying"
-                    );
+                    tracing::info!(rows = written, attempts = attempt, "INSERT succeeded after retrying");
                     return Some(written);
                 }
                 Err(error) => {
@@ -248,19 +215,15 @@ impl Writer {
 /// Capped exponential back-off with full jitter: a pause drawn from `[0, min(cap, start·2^n)]`.
 /// `seed` supplies the randomness (any u64), which keeps this a pure function for tests.
 pub fn backoff(attempt: u32, seed: u64) -> Duration {
-    let ceiling = BACKOFF_START
-        .saturating_mul(1u32 << attempt.min(16))
-        .min(BACKOFF_CAP);
+    let ceiling = BACKOFF_START.saturating_mul(1u32 << attempt.min(16)).min(BACKOFF_CAP);
     let fraction = (seed % 1_000_001) as f64 / 1_000_000.0;
     ceiling.mul_f64(fraction).max(Duration::from_millis(10))
 }
 
 fn jitter_seed() -> u64 {
     // Not security-relevant: only spreads retries of several collectors apart.
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
     u64::from(nanos).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 11
 }
 

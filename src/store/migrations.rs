@@ -19,16 +19,12 @@ pub struct Migration {
 
 macro_rules! migration {
     ($version:literal, $file:literal) => {
-        Migration {
-            version: $version,
-            name: $file,
-            sql: include_str!(concat!("../../schema/", $file)),
-        }
+        Migration { version: $version, name: $file, sql: include_str!(concat!("../../schema/", $file)) }
     };
 }
 
 /// Every migration, in order. A unit test checks that this list matches `schema/`.
-pub const MIGRATIONS: &[Migration] = &[migration!(1, "0001_events.sql")];
+pub const MIGRATIONS: &[Migration] = &[migration!(1, "0001_events.sql"), migration!(2, "0002_salts.sql")];
 
 #[derive(Debug, thiserror::Error)]
 pub enum MigrationError {
@@ -54,26 +50,16 @@ const LEDGER_DDL: &str = "CREATE TABLE IF NOT EXISTS schema_migrations \
     ENGINE = MergeTree ORDER BY version";
 
 /// Applies `migrations` (normally [`MIGRATIONS`]) to the configured database.
-pub async fn apply(
-    config: &ClickHouseConfig,
-    migrations: &[Migration],
-) -> Result<Applied, MigrationError> {
+pub async fn apply(config: &ClickHouseConfig, migrations: &[Migration]) -> Result<Applied, MigrationError> {
     let server = crate::store::server_client(config);
     // The database name was validated as [A-Za-z0-9_]+ by the config, so quoting it is safe.
     server
-        .query(&format!(
-            "CREATE DATABASE IF NOT EXISTS `{}`",
-            config.database
-        ))
+        .query(&format!("CREATE DATABASE IF NOT EXISTS `{}`", config.database))
         .execute()
         .await
         .map_err(MigrationError::Ledger)?;
     let client = crate::store::client(config);
-    client
-        .query(LEDGER_DDL)
-        .execute()
-        .await
-        .map_err(MigrationError::Ledger)?;
+    client.query(LEDGER_DDL).execute().await.map_err(MigrationError::Ledger)?;
     let done: Vec<u32> = client
         .query("SELECT DISTINCT version FROM schema_migrations")
         .fetch_all()
@@ -86,12 +72,7 @@ pub async fn apply(
             applied.already_applied += 1;
             continue;
         }
-        run_one(&client, migration)
-            .await
-            .map_err(|source| MigrationError::Failed {
-                file: migration.name,
-                source,
-            })?;
+        run_one(&client, migration).await.map_err(|source| MigrationError::Failed { file: migration.name, source })?;
         tracing::info!(migration = migration.name, "applied schema migration");
         applied.newly_applied.push(migration.name);
     }
@@ -100,10 +81,7 @@ pub async fn apply(
 
 /// Whether every migration is recorded (for `/readyz`).
 pub async fn all_applied(client: &Client) -> clickhouse::error::Result<bool> {
-    let done: Vec<u32> = client
-        .query("SELECT DISTINCT version FROM schema_migrations")
-        .fetch_all()
-        .await?;
+    let done: Vec<u32> = client.query("SELECT DISTINCT version FROM schema_migrations").fetch_all().await?;
     Ok(MIGRATIONS.iter().all(|m| done.contains(&m.version)))
 }
 
@@ -171,10 +149,7 @@ mod tests {
         let sql = "-- comment; not a statement\nCREATE TABLE a (x String DEFAULT ';')\nENGINE = Log;\n\nALTER TABLE a ADD COLUMN y UInt8;\n";
         assert_eq!(
             statements(sql),
-            vec![
-                "CREATE TABLE a (x String DEFAULT ';')\nENGINE = Log",
-                "ALTER TABLE a ADD COLUMN y UInt8"
-            ]
+            vec!["CREATE TABLE a (x String DEFAULT ';')\nENGINE = Log", "ALTER TABLE a ADD COLUMN y UInt8"]
         );
     }
 }

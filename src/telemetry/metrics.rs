@@ -3,10 +3,7 @@
 //! Labels are small closed sets (endpoint, status, reason). No label ever carries an IP, a
 //! visitor id or a URL. `dashboards/` may only use names defined here (a test checks it).
 
-use prometheus::{
-    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
-    TextEncoder,
-};
+use prometheus::{Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
 
 /// Why a tracking request stored nothing. The label values are part of the metric contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,18 +17,21 @@ pub enum DeclineReason {
     UnknownSite,
     /// Missing `rec=1`, a URL that is not http(s), or a parameter the protocol refuses.
     Invalid,
+    /// `cip`, `cid` or a back-dated `cdt` without the site's token (PRIVACY.md D4).
+    Unauthorized,
     /// The queue to the writer is full: answered 503.
     Overload,
 }
 
 impl DeclineReason {
-    pub const ALL: [DeclineReason; 7] = [
+    pub const ALL: [DeclineReason; 8] = [
         DeclineReason::OptOut,
         DeclineReason::Dnt,
         DeclineReason::Gpc,
         DeclineReason::Bot,
         DeclineReason::UnknownSite,
         DeclineReason::Invalid,
+        DeclineReason::Unauthorized,
         DeclineReason::Overload,
     ];
 
@@ -43,6 +43,7 @@ impl DeclineReason {
             DeclineReason::Bot => "bot",
             DeclineReason::UnknownSite => "unknown_site",
             DeclineReason::Invalid => "invalid",
+            DeclineReason::Unauthorized => "unauthorized",
             DeclineReason::Overload => "overload",
         }
     }
@@ -74,42 +75,28 @@ impl Metrics {
     pub fn new() -> Metrics {
         let registry = Registry::new();
         let http_requests = IntCounterVec::new(
-            Opts::new(
-                "mesure_http_requests_total",
-                "HTTP requests answered, by endpoint and status code",
-            ),
+            Opts::new("mesure_http_requests_total", "HTTP requests answered, by endpoint and status code"),
             &["endpoint", "status"],
         )
         .expect("valid metric");
-        let events_accepted = IntCounter::new(
-            "mesure_events_accepted_total",
-            "Tracking events accepted and queued for storage",
-        )
-        .expect("valid metric");
+        let events_accepted =
+            IntCounter::new("mesure_events_accepted_total", "Tracking events accepted and queued for storage")
+                .expect("valid metric");
         let events_declined = IntCounterVec::new(
-            Opts::new(
-                "mesure_events_declined_total",
-                "Tracking requests that stored nothing, by reason",
-            ),
+            Opts::new("mesure_events_declined_total", "Tracking requests that stored nothing, by reason"),
             &["reason"],
         )
         .expect("valid metric");
-        let events_written = IntCounter::new(
-            "mesure_events_written_total",
-            "Events acknowledged by ClickHouse",
-        )
-        .expect("valid metric");
+        let events_written =
+            IntCounter::new("mesure_events_written_total", "Events acknowledged by ClickHouse").expect("valid metric");
         let insert_failures = IntCounter::new(
             "mesure_insert_failures_total",
             "INSERTs into ClickHouse that failed (their rows are kept and retried)",
         )
         .expect("valid metric");
         let insert_batch_rows = Histogram::with_opts(
-            HistogramOpts::new(
-                "mesure_insert_batch_rows",
-                "Rows per INSERT acknowledged by ClickHouse",
-            )
-            .buckets(prometheus::exponential_buckets(1.0, 4.0, 10).expect("valid buckets")),
+            HistogramOpts::new("mesure_insert_batch_rows", "Rows per INSERT acknowledged by ClickHouse")
+                .buckets(prometheus::exponential_buckets(1.0, 4.0, 10).expect("valid buckets")),
         )
         .expect("valid metric");
         let insert_duration = Histogram::with_opts(
@@ -117,11 +104,8 @@ impl Metrics {
                 .buckets(prometheus::exponential_buckets(0.001, 2.5, 12).expect("valid buckets")),
         )
         .expect("valid metric");
-        let channel_depth = IntGauge::new(
-            "mesure_channel_depth",
-            "Events queued between ingest and the writer",
-        )
-        .expect("valid metric");
+        let channel_depth =
+            IntGauge::new("mesure_channel_depth", "Events queued between ingest and the writer").expect("valid metric");
 
         for collector in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
@@ -133,9 +117,7 @@ impl Metrics {
             Box::new(insert_duration.clone()),
             Box::new(channel_depth.clone()),
         ] {
-            registry
-                .register(collector)
-                .expect("metric names are unique");
+            registry.register(collector).expect("metric names are unique");
         }
         // Every reason shows up as 0 from the start, so rates and alerts work before the first one.
         for reason in DeclineReason::ALL {
@@ -155,17 +137,13 @@ impl Metrics {
     }
 
     pub fn declined(&self, reason: DeclineReason) {
-        self.events_declined
-            .with_label_values(&[reason.as_str()])
-            .inc();
+        self.events_declined.with_label_values(&[reason.as_str()]).inc();
     }
 
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
         let mut out = Vec::new();
-        TextEncoder::new()
-            .encode(&self.registry.gather(), &mut out)
-            .expect("text encoding cannot fail");
+        TextEncoder::new().encode(&self.registry.gather(), &mut out).expect("text encoding cannot fail");
         String::from_utf8(out).expect("exposition is UTF-8")
     }
 }

@@ -19,11 +19,7 @@ pub const REPO: &str = env!("CARGO_MANIFEST_DIR");
 
 /// A free TCP port on 127.0.0.1 (bound and released; the kernel does not hand it out again at once).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// One private ClickHouse server.
@@ -37,16 +33,8 @@ impl ClickHouse {
     /// Starts a new private instance in a fresh temporary directory.
     #[allow(clippy::zombie_processes)]
     pub fn start() -> ClickHouse {
-        let dir = tempfile::Builder::new()
-            .prefix("mesure-ch-")
-            .tempdir()
-            .unwrap()
-            .keep();
-        let ch = ClickHouse {
-            dir,
-            http_port: free_port(),
-            tcp_port: free_port(),
-        };
+        let dir = tempfile::Builder::new().prefix("mesure-ch-").tempdir().unwrap().keep();
+        let ch = ClickHouse { dir, http_port: free_port(), tcp_port: free_port() };
         ch.start_again();
         // Stop this instance by PID when the test process is gone, whatever happened.
         let script = format!(
@@ -75,11 +63,7 @@ impl ClickHouse {
             .arg(self.tcp_port.to_string())
             .status()
             .expect("run scripts/clickhouse.sh");
-        assert!(
-            status.success(),
-            "ClickHouse did not start (see {})",
-            self.dir.display()
-        );
+        assert!(status.success(), "ClickHouse did not start (see {})", self.dir.display());
     }
 
     pub fn stop(&self) {
@@ -97,27 +81,17 @@ impl ClickHouse {
 
     /// Runs `sql` and returns the response body (TabSeparated), panicking on an error.
     pub async fn query(&self, sql: &str) -> String {
-        let response = reqwest::Client::new()
-            .post(self.url())
-            .body(sql.to_string())
-            .send()
-            .await
-            .unwrap();
+        let response = reqwest::Client::new().post(self.url()).body(sql.to_string()).send().await.unwrap();
         let status = response.status();
         let body = response.text().await.unwrap();
-        assert!(
-            status.is_success(),
-            "query failed ({status}): {sql}\n{body}"
-        );
+        assert!(status.is_success(), "query failed ({status}): {sql}\n{body}");
         body
     }
 
     /// Runs a query returning one number.
     pub async fn count(&self, sql: &str) -> u64 {
         let text = self.query(sql).await;
-        text.trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("not a number: {text:?} from {sql}"))
+        text.trim().parse().unwrap_or_else(|_| panic!("not a number: {text:?} from {sql}"))
     }
 }
 
@@ -130,11 +104,7 @@ pub fn clickhouse() -> &'static ClickHouse {
 /// A database name no other test uses.
 pub fn unique_database(prefix: &str) -> String {
     static NEXT: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "t_{prefix}_{}_{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    )
+    format!("t_{prefix}_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
 /// A configuration file's text for one collector.
@@ -194,11 +164,7 @@ pub struct Collector {
 impl Collector {
     /// Writes the config and starts `mesure serve`; waits until `/healthz` answers.
     pub async fn start(config: &CollectorConfig) -> Collector {
-        let dir = tempfile::Builder::new()
-            .prefix("mesure-collector-")
-            .tempdir()
-            .unwrap()
-            .keep();
+        let dir = tempfile::Builder::new().prefix("mesure-collector-").tempdir().unwrap().keep();
         Collector::start_in(config, dir).await
     }
 
@@ -206,35 +172,20 @@ impl Collector {
     pub async fn start_in(config: &CollectorConfig, dir: PathBuf) -> Collector {
         let path = dir.join("mesure.toml");
         std::fs::write(&path, config.render(&dir)).unwrap();
-        let stdout = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(dir.join("stdout.log"))
-            .unwrap();
-        let stderr = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(dir.join("stderr.log"))
-            .unwrap();
+        let stdout = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("stdout.log")).unwrap();
+        let stderr = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("stderr.log")).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_mesure"))
             .arg("serve")
             .arg("--config")
             .arg(&path)
-            .env(
-                "RUST_LOG",
-                std::env::var("MESURE_TEST_LOG").unwrap_or_else(|_| "mesure=debug,info".into()),
-            )
+            .env("RUST_LOG", std::env::var("MESURE_TEST_LOG").unwrap_or_else(|_| "mesure=debug,info".into()))
             .env_remove("MESURE_CONFIG")
             .stdin(Stdio::null())
             .stdout(stdout)
             .stderr(stderr)
             .spawn()
             .expect("start mesure");
-        let mut collector = Collector {
-            child,
-            port: config.listen_port,
-            dir,
-        };
+        let mut collector = Collector { child, port: config.listen_port, dir };
         collector.wait_healthy().await;
         collector
     }
@@ -249,16 +200,9 @@ impl Collector {
                 return;
             }
             if let Some(status) = self.child.try_wait().unwrap() {
-                panic!(
-                    "mesure exited with {status} during start-up:\n{}",
-                    self.stderr()
-                );
+                panic!("mesure exited with {status} during start-up:\n{}", self.stderr());
             }
-            assert!(
-                Instant::now() < deadline,
-                "mesure not healthy after 30 s:\n{}",
-                self.stderr()
-            );
+            assert!(Instant::now() < deadline, "mesure not healthy after 30 s:\n{}", self.stderr());
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -276,11 +220,7 @@ impl Collector {
     }
 
     pub fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
-            .arg(format!("-{signal}"))
-            .arg(self.child.id().to_string())
-            .status()
-            .unwrap();
+        let status = Command::new("kill").arg(format!("-{signal}")).arg(self.child.id().to_string()).status().unwrap();
         assert!(status.success());
     }
 
@@ -292,11 +232,7 @@ impl Collector {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return status;
             }
-            assert!(
-                Instant::now() < deadline,
-                "mesure still running {within:?} after SIGTERM:\n{}",
-                self.stderr()
-            );
+            assert!(Instant::now() < deadline, "mesure still running {within:?} after SIGTERM:\n{}", self.stderr());
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }

@@ -32,14 +32,8 @@ retention = "3y"
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("3 error(s)"), "{stderr}");
-    assert!(
-        stderr.contains("listen: \"not-an-address\" is not an address:port"),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains("clickhouse.databse: unknown key"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("listen: \"not-an-address\" is not an address:port"), "{stderr}");
+    assert!(stderr.contains("clickhouse.databse: unknown key"), "{stderr}");
     assert!(stderr.contains("sites[0].retention:"), "{stderr}");
 }
 
@@ -53,16 +47,9 @@ domains = ["example.org"]
 retention = "13mo"
 "#,
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("configuration OK"), "{stdout}");
-    assert!(
-        stdout.contains("site 1 (example.org): statistics kept 13 months then deleted"),
-        "{stdout}"
-    );
+    assert!(stdout.contains("site 1 (example.org): statistics kept 13 months then deleted"), "{stdout}");
     assert!(stdout.contains("Do-Not-Track: honoured"), "{stdout}");
 }

@@ -12,12 +12,7 @@ fn migrate(ch: &ClickHouse, db: &str) -> std::process::Output {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("mesure.toml");
     std::fs::write(&path, CollectorConfig::new(ch, db).render(dir.path())).unwrap();
-    Command::new(env!("CARGO_BIN_EXE_mesure"))
-        .arg("migrate")
-        .arg("--config")
-        .arg(&path)
-        .output()
-        .unwrap()
+    Command::new(env!("CARGO_BIN_EXE_mesure")).arg("migrate").arg("--config").arg(&path).output().unwrap()
 }
 
 #[tokio::test]
@@ -25,84 +20,43 @@ async fn fresh_database_gets_every_table_and_rerun_is_a_no_op() {
     let ch = clickhouse();
     let db = unique_database("migrate");
     let first = migrate(ch, &db);
-    assert!(
-        first.status.success(),
-        "{}",
-        String::from_utf8_lossy(&first.stderr)
-    );
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
     let out = String::from_utf8_lossy(&first.stdout);
-    assert!(
-        out.contains(&format!(
-            "{} migration(s) applied, 0 already present",
-            MIGRATIONS.len()
-        )),
-        "{out}"
-    );
+    assert!(out.contains(&format!("{} migration(s) applied, 0 already present", MIGRATIONS.len())), "{out}");
 
-    let tables = ch
-        .query(&format!(
-            "SELECT name FROM system.tables WHERE database = '{db}' ORDER BY name"
-        ))
-        .await;
-    assert_eq!(
-        tables.lines().collect::<Vec<_>>(),
-        vec!["events", "schema_migrations"]
-    );
+    let tables = ch.query(&format!("SELECT name FROM system.tables WHERE database = '{db}' ORDER BY name")).await;
+    assert_eq!(tables.lines().collect::<Vec<_>>(), vec!["events", "schema_migrations"]);
     let schema_before = ch
         .query(&format!("SELECT name, create_table_query FROM system.tables WHERE database = '{db}' ORDER BY name"))
         .await;
-    let ledger_before = ch
-        .count(&format!("SELECT count() FROM {db}.schema_migrations"))
-        .await;
+    let ledger_before = ch.count(&format!("SELECT count() FROM {db}.schema_migrations")).await;
     assert_eq!(ledger_before, MIGRATIONS.len() as u64);
 
     let second = migrate(ch, &db);
     assert!(second.status.success());
     let out = String::from_utf8_lossy(&second.stdout);
-    assert!(
-        out.contains(&format!(
-            "0 migration(s) applied, {} already present",
-            MIGRATIONS.len()
-        )),
-        "{out}"
-    );
+    assert!(out.contains(&format!("0 migration(s) applied, {} already present", MIGRATIONS.len())), "{out}");
     let schema_after = ch
         .query(&format!("SELECT name, create_table_query FROM system.tables WHERE database = '{db}' ORDER BY name"))
         .await;
     assert_eq!(schema_before, schema_after);
-    assert_eq!(
-        ch.count(&format!("SELECT count() FROM {db}.schema_migrations"))
-            .await,
-        ledger_before
-    );
+    assert_eq!(ch.count(&format!("SELECT count() FROM {db}.schema_migrations")).await, ledger_before);
 }
 
 #[tokio::test]
 async fn a_failing_migration_names_its_file() {
     let ch = clickhouse();
     let db = unique_database("badmigration");
-    let config = ClickHouseConfig {
-        url: ch.url(),
-        database: db.clone(),
-        user: "default".into(),
-        password: String::new(),
-    };
+    let config =
+        ClickHouseConfig { url: ch.url(), database: db.clone(), user: "default".into(), password: String::new() };
     let broken = [
         MIGRATIONS[0],
-        Migration {
-            version: 2,
-            name: "0002_broken.sql",
-            sql: "ALTER TABLE events ADD COLUMN oops NoSuchType;",
-        },
+        Migration { version: 2, name: "0002_broken.sql", sql: "ALTER TABLE events ADD COLUMN oops NoSuchType;" },
     ];
     let error = migrations::apply(&config, &broken).await.unwrap_err();
     let message = error.to_string();
     assert!(message.contains("0002_broken.sql"), "{message}");
     // The good one was applied and recorded; the broken one was not.
-    let versions = ch
-        .query(&format!(
-            "SELECT version FROM {db}.schema_migrations ORDER BY version"
-        ))
-        .await;
+    let versions = ch.query(&format!("SELECT version FROM {db}.schema_migrations ORDER BY version")).await;
     assert_eq!(versions.trim(), "1");
 }

@@ -23,11 +23,7 @@ async fn sigterm_flushes_every_answered_hit() {
             let mut answered = 0u64;
             for i in 0..250 {
                 let url = enc(&format!("https://example.org/s/{worker}/{i}"));
-                let r = client
-                    .get(format!("{base}?idsite=1&rec=1&url={url}"))
-                    .send()
-                    .await
-                    .unwrap();
+                let r = client.get(format!("{base}?idsite=1&rec=1&url={url}")).send().await.unwrap();
                 assert_eq!(r.status(), 200);
                 answered += 1;
             }
@@ -38,16 +34,9 @@ async fn sigterm_flushes_every_answered_hit() {
     for t in tasks {
         answered += t.await.unwrap();
     }
-    assert_eq!(
-        ch.count(&format!("SELECT count() FROM {db}.events")).await,
-        0,
-        "written before the signal"
-    );
+    assert_eq!(ch.count(&format!("SELECT count() FROM {db}.events")).await, 0, "written before the signal");
 
     let status = collector.terminate(Duration::from_secs(25)).await;
     assert!(status.success(), "exit status {status}");
-    assert_eq!(
-        ch.count(&format!("SELECT count() FROM {db}.events")).await,
-        answered
-    );
+    assert_eq!(ch.count(&format!("SELECT count() FROM {db}.events")).await, answered);
 }

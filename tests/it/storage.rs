@@ -11,15 +11,9 @@ use crate::common::{clickhouse, unique_database};
 async fn events_round_trip_every_column() {
     let ch = clickhouse();
     let db = unique_database("roundtrip");
-    let config = ClickHouseConfig {
-        url: ch.url(),
-        database: db.clone(),
-        user: "default".into(),
-        password: String::new(),
-    };
-    store::migrations::apply(&config, store::migrations::MIGRATIONS)
-        .await
-        .unwrap();
+    let config =
+        ClickHouseConfig { url: ch.url(), database: db.clone(), user: "default".into(), password: String::new() };
+    store::migrations::apply(&config, store::migrations::MIGRATIONS).await.unwrap();
 
     let mut i = 0u32;
     let mut s = |name: &str| {
@@ -73,17 +67,9 @@ async fn events_round_trip_every_column() {
     insert.write(&event).await.unwrap();
     insert.end().await.unwrap();
 
-    let back: Vec<Event> = client
-        .query("SELECT ?fields FROM events")
-        .fetch_all()
-        .await
-        .unwrap();
+    let back: Vec<Event> = client.query("SELECT ?fields FROM events").fetch_all().await.unwrap();
     let city = event.city.clone();
     assert_eq!(back, vec![event]);
-    let kind = ch
-        .query(&format!(
-            "SELECT event_type, city FROM {db}.events FORMAT TSV"
-        ))
-        .await;
+    let kind = ch.query(&format!("SELECT event_type, city FROM {db}.events FORMAT TSV")).await;
     assert_eq!(kind.trim(), format!("download\t{city}"));
 }

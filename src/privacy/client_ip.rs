@@ -1,0 +1,231 @@
+//! The client's IP address: where it comes from, and the one type that may hold it.
+//!
+//! [`ClientIp`] lives only in the request handler's scope (PRIVACY.md A2). It is not `Clone`,
+//! `Debug`, `Display` or `Serialize`, so it cannot be printed, logged, copied into an event or
+//! sent anywhere by accident; the privacy stage takes it *by value* and drops it there.
+//!
+//! ```compile_fail
+//! # use mesure::privacy::client_ip::ClientIp;
+//! fn leak(ip: ClientIp) -> String { format!("{ip:?}") } // no Debug
+//! ```
+//! ```compile_fail
+//! # use mesure::privacy::client_ip::ClientIp;
+//! fn leak(ip: ClientIp) -> String { format!("{ip}") } // no Display
+//! ```
+//! ```compile_fail
+//! # use mesure::privacy::client_ip::ClientIp;
+//! fn leak(ip: ClientIp) -> String { serde_json::to_string(&ip).unwrap() } // no Serialize
+//! ```
+//! ```compile_fail
+//! # use mesure::privacy::client_ip::ClientIp;
+//! fn copy(ip: &ClientIp) -> ClientIp { ip.clone() } // no Clone
+//! ```
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use hyper::HeaderMap;
+use ipnet::IpNet;
+
+/// The visitor's address, request-scoped.
+pub struct ClientIp(IpAddr);
+
+impl ClientIp {
+    /// Wraps an address (IPv4-mapped IPv6 becomes IPv4).
+    pub fn new(ip: IpAddr) -> ClientIp {
+        ClientIp(canonical(ip))
+    }
+
+    pub(crate) fn addr(&self) -> IpAddr {
+        self.0
+    }
+
+    /// The address as 16 bytes (IPv4 mapped into IPv6), for hashing.
+    pub(crate) fn octets16(&self) -> [u8; 16] {
+        match self.0 {
+            IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
+            IpAddr::V6(v6) => v6.octets(),
+        }
+    }
+
+    /// The network the address belongs to: IPv4 /24, IPv6 /48 (PRIVACY.md A5).
+    pub fn masked(&self) -> ClientIp {
+        ClientIp(mask(self.0))
+    }
+}
+
+/// IPv4 /24, IPv6 /48.
+pub fn mask(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, c, _] = v4.octets();
+            IpAddr::V4(Ipv4Addr::new(a, b, c, 0))
+        }
+        IpAddr::V6(v6) => {
+            let mut octets = v6.octets();
+            octets[6..].fill(0);
+            IpAddr::V6(Ipv6Addr::from(octets))
+        }
+    }
+}
+
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(IpAddr::V6(v6)),
+        v4 => v4,
+    }
+}
+
+/// The client address of a request from `peer` (PRIVACY.md A6). Forwarding headers
+/// (`Forwarded`, else `X-Forwarded-For`, else `X-Real-IP`) count only when the peer is a trusted
+/// proxy; then the right-most address that is not itself a trusted proxy is the client. A
+/// header that cannot be read leaves the peer as the client.
+pub fn resolve(peer: SocketAddr, headers: &HeaderMap, trusted: &[IpNet]) -> ClientIp {
+    let peer_ip = canonical(peer.ip());
+    if !is_trusted(peer_ip, trusted) {
+        return ClientIp(peer_ip);
+    }
+    let chain = forwarded_chain(headers);
+    let Some(chain) = chain else { return ClientIp(peer_ip) };
+    let mut leftmost = None;
+    for hop in chain.iter().rev() {
+        let Some(ip) = hop else { return ClientIp(peer_ip) };
+        let ip = canonical(*ip);
+        if !is_trusted(ip, trusted) {
+            return ClientIp(ip);
+        }
+        leftmost = Some(ip);
+    }
+    // Every hop was a trusted proxy: the first one is as close to the client as we get.
+    ClientIp(leftmost.unwrap_or(peer_ip))
+}
+
+fn is_trusted(ip: IpAddr, trusted: &[IpNet]) -> bool {
+    trusted.iter().any(|net| net.contains(&ip))
+}
+
+/// The hops named by the forwarding headers, left (client side) to right; `None` entries could
+/// not be parsed. `None` when no header is present.
+fn forwarded_chain(headers: &HeaderMap) -> Option<Vec<Option<IpAddr>>> {
+    let joined = |name: &str| -> Option<String> {
+        let values: Vec<&str> = headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).collect();
+        (!values.is_empty()).then(|| values.join(","))
+    };
+    if let Some(forwarded) = joined("forwarded") {
+        let hops = forwarded
+            .split(',')
+            .map(|element| {
+                element.split(';').find_map(|pair| {
+                    let (key, value) = pair.trim().split_once('=')?;
+                    key.trim().eq_ignore_ascii_case("for").then(|| parse_hop(value.trim().trim_matches('"')))
+                })
+            })
+            .map(Option::flatten)
+            .collect();
+        return Some(hops);
+    }
+    if let Some(xff) = joined("x-forwarded-for") {
+        return Some(xff.split(',').map(|hop| parse_hop(hop.trim())).collect());
+    }
+    joined("x-real-ip").map(|v| vec![parse_hop(v.trim())])
+}
+
+/// `1.2.3.4`, `1.2.3.4:80`, `2001:db8::1`, `[2001:db8::1]`, `[2001:db8::1]:80`.
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    if let Ok(ip) = hop.parse::<IpAddr>() {
+        return Some(ip);
+    }
+    if let Ok(addr) = hop.parse::<SocketAddr>() {
+        return Some(addr.ip());
+    }
+    hop.strip_prefix('[').and_then(|h| h.strip_suffix(']')).and_then(|h| h.parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hyper::header::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (k, v) in pairs {
+            map.append(*k, HeaderValue::from_static(v));
+        }
+        map
+    }
+
+    fn client(peer: &str, pairs: &[(&'static str, &'static str)]) -> IpAddr {
+        let trusted: Vec<IpNet> = vec!["127.0.0.1/32".parse().unwrap(), "10.0.0.0/8".parse().unwrap()];
+        resolve(peer.parse().unwrap(), &headers(pairs), &trusted).addr()
+    }
+
+    #[test]
+    fn untrusted_peers_cannot_claim_an_address() {
+        assert_eq!(
+            client("198.51.100.7:5000", &[("x-forwarded-for", "203.0.113.45")]),
+            "198.51.100.7".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(
+            client("198.51.100.7:5000", &[("forwarded", "for=203.0.113.45")]),
+            "198.51.100.7".parse::<IpAddr>().unwrap()
+        );
+    }
+
+    #[test]
+    fn trusted_proxies_are_skipped_from_the_right() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(client("127.0.0.1:1", &[("x-forwarded-for", "203.0.113.45")]), ip("203.0.113.45"));
+        // A client-supplied spoof on the left does not win over what our proxies appended.
+        assert_eq!(
+            client("127.0.0.1:1", &[("x-forwarded-for", "1.1.1.1, 203.0.113.45, 10.1.2.3")]),
+            ip("203.0.113.45")
+        );
+        assert_eq!(
+            client("127.0.0.1:1", &[("x-forwarded-for", "1.1.1.1"), ("x-forwarded-for", "203.0.113.45")]),
+            ip("203.0.113.45")
+        );
+        assert_eq!(client("127.0.0.1:1", &[("x-forwarded-for", "10.0.0.1, 10.0.0.2")]), ip("10.0.0.1"));
+        assert_eq!(client("127.0.0.1:1", &[("x-forwarded-for", "[2001:db8::1]:443")]), ip("2001:db8::1"));
+        assert_eq!(client("127.0.0.1:1", &[("x-forwarded-for", "203.0.113.45:8080")]), ip("203.0.113.45"));
+        assert_eq!(client("127.0.0.1:1", &[("x-real-ip", "203.0.113.45")]), ip("203.0.113.45"));
+    }
+
+    #[test]
+    fn forwarded_header_for_values() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(
+            client("127.0.0.1:1", &[("forwarded", "for=192.0.2.60;proto=http;by=203.0.113.43")]),
+            ip("192.0.2.60")
+        );
+        assert_eq!(
+            client("127.0.0.1:1", &[("forwarded", "for=\"[2001:db8:cafe::17]:4711\"")]),
+            ip("2001:db8:cafe::17")
+        );
+        assert_eq!(client("127.0.0.1:1", &[("forwarded", "for=198.51.100.1, for=10.0.0.9")]), ip("198.51.100.1"));
+        // Forwarded wins over X-Forwarded-For when both are present.
+        assert_eq!(
+            client("127.0.0.1:1", &[("forwarded", "for=192.0.2.60"), ("x-forwarded-for", "192.0.2.61")]),
+            ip("192.0.2.60")
+        );
+    }
+
+    #[test]
+    fn unreadable_hops_fall_back_to_the_peer() {
+        assert_eq!(client("127.0.0.1:1", &[("x-forwarded-for", "garbage")]), "127.0.0.1".parse::<IpAddr>().unwrap());
+        assert_eq!(client("127.0.0.1:1", &[("forwarded", "for=_hidden")]), "127.0.0.1".parse::<IpAddr>().unwrap());
+    }
+
+    #[test]
+    fn mapped_addresses_are_ipv4() {
+        let ip = ClientIp::new("::ffff:203.0.113.45".parse().unwrap());
+        assert_eq!(ip.addr(), "203.0.113.45".parse::<IpAddr>().unwrap());
+    }
+
+    #[test]
+    fn masks() {
+        assert_eq!(mask("203.0.113.45".parse().unwrap()), "203.0.113.0".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            mask("2001:db8:85a3:8d3:1319:8a2e:370:7348".parse().unwrap()),
+            "2001:db8:85a3::".parse::<IpAddr>().unwrap()
+        );
+    }
+}

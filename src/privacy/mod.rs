@@ -1,0 +1,90 @@
+//! The privacy stage: the only place the client's IP address is seen.
+//!
+//! [`Privacy::identify`] takes the [`ClientIp`] *by value*, turns it into a city-level
+//! [`Place`] and a salted visitor id, assigns the visit, and drops the address before it
+//! returns: nothing that leaves this module can carry it (PRIVACY.md A1, A2, B1).
+//!
+//! - [`client_ip`]: which address is the client's (trusted proxies), and the type that holds it;
+//! - [`gate`]: opt-out, DNT, GPC, checked before any other work;
+//! - [`geo`]: city-level look-up in a local `.mmdb`;
+//! - [`salts`]: the rotating salts shared through ClickHouse;
+//! - [`visits`]: sessions, continued across a rotation.
+
+pub mod client_ip;
+pub mod gate;
+pub mod geo;
+pub mod salts;
+pub mod visits;
+
+use std::sync::Arc;
+
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+
+use client_ip::ClientIp;
+use geo::{Geo, Place};
+use salts::{Salt, SaltKeeper};
+use visits::Visits;
+
+/// What the privacy stage lets through about a visitor.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Identity {
+    pub place: Place,
+    pub visitor_id: u64,
+    pub visit_id: u64,
+}
+
+/// What identifies the visitor, besides the address.
+pub enum VisitorKey<'a> {
+    /// Cookieless (the default): the user agent, hashed with the site and the address.
+    UserAgent(&'a str),
+    /// A visitor id sent by the site's server with its token (Matomo `cid`), hashed the same way.
+    ServerId(&'a str),
+}
+
+/// The privacy stage's state.
+pub struct Privacy {
+    pub geo: Arc<Geo>,
+    pub salts: Arc<SaltKeeper>,
+    pub visits: Visits,
+}
+
+impl Privacy {
+    /// Locates and identifies the visitor of `site_id`, consuming the address.
+    pub fn identify(&self, site_id: u32, ip: ClientIp, key: VisitorKey<'_>, now: u64) -> Identity {
+        let place = self.geo.locate(&ip);
+        let salts = self.salts.salts();
+        let visitor_id = visitor_id(&salts.current, site_id, &ip, &key);
+        // Only during the grace after a rotation: the id under the previous salt, to continue a
+        // visit that crosses midnight (B4).
+        let previous_id = salts.previous.as_ref().map(|old| visitor_id_with(old, site_id, &ip, &key));
+        drop(ip);
+        let visit_id = self.visits.visit(visitor_id, previous_id, now);
+        Identity { place, visitor_id, visit_id }
+    }
+}
+
+/// `HMAC-SHA256(salt, site_id ‖ ip ‖ user_agent)` truncated to 64 bits (PRIVACY.md B1). The
+/// address is always 16 bytes (IPv4 mapped), so the concatenation is unambiguous.
+pub fn visitor_id(salt: &Salt, site_id: u32, ip: &ClientIp, key: &VisitorKey<'_>) -> u64 {
+    visitor_id_with(salt, site_id, ip, key)
+}
+
+fn visitor_id_with(salt: &Salt, site_id: u32, ip: &ClientIp, key: &VisitorKey<'_>) -> u64 {
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(salt.key()).expect("HMAC takes any key length");
+    mac.update(&site_id.to_be_bytes());
+    match key {
+        VisitorKey::UserAgent(ua) => {
+            mac.update(&ip.octets16());
+            mac.update(ua.as_bytes());
+        }
+        VisitorKey::ServerId(id) => {
+            // A server-side id does not depend on the address; a tag keeps it apart from
+            // address-based input.
+            mac.update(b"\0cid\0");
+            mac.update(id.as_bytes());
+        }
+    }
+    let digest = mac.finalize().into_bytes();
+    u64::from_be_bytes(digest[..8].try_into().expect("a SHA-256 digest has 32 bytes"))
+}

@@ -1,0 +1,231 @@
+//! Salts for the visitor hash (PRIVACY.md B2–B4), and the task that rotates them.
+//!
+//! - A salt is 32 bytes from the OS CSPRNG, never derived from anything, never logged (the
+//!   [`Salt`] type has no `Debug` that prints it, and zeroes its memory when dropped).
+//! - One salt per period (a UTC day, rotating at 00:00 UTC). It is stored in ClickHouse so every
+//!   collector uses the same one: a collector that finds none for the period inserts a random
+//!   candidate, waits `settle`, and then everyone uses the *smallest* candidate of the period.
+//!   Collectors re-read the period's candidates every minute, so a straggler converges too, and
+//!   candidates that lost are deleted once they are older than a few settle intervals.
+//! - The previous period's salt is kept only for [`VISIT_GRACE`] after the rotation, to continue
+//!   visits that cross it (B4); then it is removed from memory and its partition dropped. A salt
+//!   therefore exists for at most one day plus the grace (about 24 h 35 min) < 48 h (B3).
+//! - Rotation happens in [`SaltKeeper::tick`], from a background task, never inside a request.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use clickhouse::Row;
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use crate::clock::{Clock, DAY};
+
+/// How long after a rotation the previous salt still continues visits: the 30-minute visit
+/// timeout plus a margin for clock skew between collectors.
+pub const VISIT_GRACE: u64 = 35 * 60;
+/// How long a losing candidate may stay, in settle intervals, before it is deleted.
+const LOSER_AGE_SETTLES: u64 = 4;
+
+/// One period's salt.
+pub struct Salt {
+    period: u32,
+    key: Zeroizing<[u8; 32]>,
+}
+
+impl Salt {
+    pub fn period(&self) -> u32 {
+        self.period
+    }
+
+    pub(crate) fn key(&self) -> &[u8; 32] {
+        &self.key
+    }
+
+    fn from_hex(period: u32, hex_text: &str) -> Option<Salt> {
+        let mut key = Zeroizing::new([0u8; 32]);
+        hex::decode_to_slice(hex_text, key.as_mut_slice()).ok()?;
+        Some(Salt { period, key })
+    }
+}
+
+impl std::fmt::Debug for Salt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Salt").field("period", &self.period).finish_non_exhaustive()
+    }
+}
+
+/// The salts in use: the current one, and the previous one during the grace after a rotation.
+#[derive(Debug)]
+pub struct SaltSet {
+    pub current: Salt,
+    pub previous: Option<Salt>,
+}
+
+#[derive(Row, Serialize, Deserialize)]
+struct SaltRow {
+    period: u32,
+    salt: String,
+    created_at: u32,
+}
+
+/// Keeps the salts: loads them at start, rotates and cleans up on each `tick`.
+pub struct SaltKeeper {
+    client: clickhouse::Client,
+    clock: Arc<dyn Clock>,
+    settle: Duration,
+    set: ArcSwap<SaltSet>,
+}
+
+pub fn period_of(now: u64) -> u32 {
+    (now / DAY) as u32
+}
+
+impl SaltKeeper {
+    /// Loads (or creates) the salt of the current period, and the previous one if the rotation
+    /// was less than [`VISIT_GRACE`] ago.
+    pub async fn start(
+        client: clickhouse::Client,
+        clock: Arc<dyn Clock>,
+        settle: Duration,
+    ) -> clickhouse::error::Result<Arc<SaltKeeper>> {
+        let now = clock.now();
+        let period = period_of(now);
+        let current = agreed_salt(&client, period, clock.now(), settle).await?;
+        let previous = if in_grace(now) { smallest(&client, period - 1).await? } else { None };
+        let keeper = SaltKeeper { client, clock, settle, set: ArcSwap::from_pointee(SaltSet { current, previous }) };
+        keeper.clean_storage().await?;
+        Ok(Arc::new(keeper))
+    }
+
+    /// The salts to hash with now. Cheap: an atomic load.
+    pub fn salts(&self) -> arc_swap::Guard<Arc<SaltSet>> {
+        self.set.load()
+    }
+
+    /// Rotates when the period changed, converges on the agreed salt, ends the grace, and deletes
+    /// what must no longer exist. Returns whether it rotated.
+    pub async fn tick(&self) -> clickhouse::error::Result<bool> {
+        let now = self.clock.now();
+        let period = period_of(now);
+        let set = self.set.load_full();
+        let mut rotated = false;
+        if period != set.current.period {
+            let current = agreed_salt(&self.client, period, now, self.settle).await?;
+            // The old current continues visits only if it is the immediately preceding period.
+            let previous = if set.current.period + 1 == period && in_grace(now) {
+                Some(Salt { period: set.current.period, key: set.current.key.clone() })
+            } else {
+                None
+            };
+            self.set.store(Arc::new(SaltSet { current, previous }));
+            rotated = true;
+            tracing::info!(period, "visitor salt rotated");
+        } else if let Some(agreed) = smallest(&self.client, period).await?
+            && agreed.key != set.current.key
+        {
+            // Another collector's candidate is the agreed one: adopt it.
+            let previous = set.previous.as_ref().map(|p| Salt { period: p.period, key: p.key.clone() });
+            self.set.store(Arc::new(SaltSet { current: agreed, previous }));
+            tracing::info!(period, "adopted the salt agreed with other collectors");
+        }
+        let set = self.set.load();
+        if set.previous.is_some() && !in_grace(now) {
+            let current = Salt { period: set.current.period, key: set.current.key.clone() };
+            self.set.store(Arc::new(SaltSet { current, previous: None }));
+        }
+        self.clean_storage().await?;
+        Ok(rotated)
+    }
+
+    /// Drops the partitions of periods no longer in use and deletes losing candidates.
+    async fn clean_storage(&self) -> clickhouse::error::Result<()> {
+        let now = self.clock.now();
+        let set = self.set.load();
+        let oldest_kept = set.previous.as_ref().map_or(set.current.period, |p| p.period);
+        let old: Vec<u32> = self
+            .client
+            .query("SELECT DISTINCT period FROM salts WHERE period < ? OR period > ?")
+            .bind(oldest_kept)
+            .bind(set.current.period)
+            .fetch_all()
+            .await?;
+        for period in old {
+            // Periods after the current one only exist if a clock ran ahead; they go too.
+            self.client.query("ALTER TABLE salts DROP PARTITION ?").bind(period).execute().await?;
+        }
+        let loser_cutoff = now.saturating_sub(self.settle.as_secs().max(1) * LOSER_AGE_SETTLES) as u32;
+        let current_hex = hex::encode(set.current.key.as_slice());
+        let losers: u64 = self
+            .client
+            .query("SELECT count() FROM salts WHERE period = ? AND salt != ? AND created_at < ?")
+            .bind(set.current.period)
+            .bind(&current_hex)
+            .bind(loser_cutoff)
+            .fetch_one()
+            .await?;
+        if losers > 0 {
+            self.client
+                .query("ALTER TABLE salts DELETE WHERE period = ? AND salt != ? AND created_at < ?")
+                .bind(set.current.period)
+                .bind(&current_hex)
+                .bind(loser_cutoff)
+                .execute()
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Runs `tick` at each period boundary and every minute in between, until `shutdown`.
+    pub async fn run(self: Arc<Self>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        loop {
+            let now = self.clock.now();
+            let to_boundary = DAY - now % DAY;
+            let pause = Duration::from_secs(to_boundary.min(60));
+            tokio::select! {
+                _ = tokio::time::sleep(pause) => {}
+                _ = shutdown.changed() => return,
+            }
+            if let Err(error) = self.tick().await {
+                // Keep using the salts we have; the next tick tries again.
+                tracing::warn!(%error, "salt maintenance failed; retrying in a minute");
+            }
+        }
+    }
+}
+
+fn in_grace(now: u64) -> bool {
+    now % DAY < VISIT_GRACE
+}
+
+/// The smallest stored candidate of `period`, if any.
+async fn smallest(client: &clickhouse::Client, period: u32) -> clickhouse::error::Result<Option<Salt>> {
+    let hex_text: Option<String> = client
+        .query("SELECT salt FROM salts WHERE period = ? ORDER BY salt LIMIT 1")
+        .bind(period)
+        .fetch_optional()
+        .await?;
+    Ok(hex_text.and_then(|h| Salt::from_hex(period, &h)))
+}
+
+/// The salt every collector agrees on for `period`, inserting a candidate if there is none.
+async fn agreed_salt(
+    client: &clickhouse::Client,
+    period: u32,
+    now: u64,
+    settle: Duration,
+) -> clickhouse::error::Result<Salt> {
+    if let Some(salt) = smallest(client, period).await? {
+        return Ok(salt);
+    }
+    let mut key = Zeroizing::new([0u8; 32]);
+    getrandom::fill(key.as_mut_slice()).expect("the OS random number generator is available");
+    let row = SaltRow { period, salt: hex::encode(key.as_slice()), created_at: now as u32 };
+    let mut insert = client.insert::<SaltRow>("salts").await?;
+    insert.write(&row).await?;
+    insert.end().await?;
+    // Let collectors that started at the same moment insert theirs, then all pick the smallest.
+    tokio::time::sleep(settle).await;
+    Ok(smallest(client, period).await?.unwrap_or(Salt { period, key }))
+}

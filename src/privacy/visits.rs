@@ -1,0 +1,134 @@
+//! Visits (sessions): which visit a hit belongs to. A visit ends after [`VISIT_TIMEOUT`] without
+//! a hit. Kept in memory, sharded, keyed by visitor id; entries idle past the timeout are swept.
+//!
+//! A visit that crosses the salt rotation continues (PRIVACY.md B4): the caller passes the
+//! visitor id under the previous salt too, and a live visit found under it moves to the new id.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// Idle time that ends a visit (seconds).
+pub const VISIT_TIMEOUT: u64 = 30 * 60;
+const SHARDS: usize = 64;
+
+#[derive(Clone, Copy)]
+struct Entry {
+    visit_id: u64,
+    last_seen: u64,
+}
+
+/// The live visits of this collector.
+pub struct Visits {
+    shards: Vec<Mutex<HashMap<u64, Entry>>>,
+    max_per_shard: usize,
+}
+
+impl Visits {
+    /// At most `max_entries` live visits are remembered; beyond that a hit starts a new visit.
+    pub fn new(max_entries: usize) -> Visits {
+        Visits {
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            max_per_shard: (max_entries / SHARDS).max(1),
+        }
+    }
+
+    fn shard(&self, visitor: u64) -> std::sync::MutexGuard<'_, HashMap<u64, Entry>> {
+        // The visitor id is already a uniform hash: its low bits pick the shard.
+        self.shards[(visitor as usize) % SHARDS].lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The visit of a hit by `visitor` at `now`. `previous` is the visitor's id under the
+    /// previous salt, during the grace after a rotation.
+    pub fn visit(&self, visitor: u64, previous: Option<u64>, now: u64) -> u64 {
+        {
+            let mut shard = self.shard(visitor);
+            if let Some(entry) = shard.get_mut(&visitor)
+                && now.saturating_sub(entry.last_seen) <= VISIT_TIMEOUT
+            {
+                entry.last_seen = entry.last_seen.max(now);
+                return entry.visit_id;
+            }
+        }
+        let continued = previous.and_then(|old| {
+            let mut shard = self.shard(old);
+            let entry = shard.remove(&old)?;
+            (now.saturating_sub(entry.last_seen) <= VISIT_TIMEOUT).then_some(entry.visit_id)
+        });
+        let visit_id = continued.unwrap_or_else(|| new_visit_id(visitor, now));
+        let mut shard = self.shard(visitor);
+        if shard.len() < self.max_per_shard || shard.contains_key(&visitor) {
+            shard.insert(visitor, Entry { visit_id, last_seen: now });
+        }
+        visit_id
+    }
+
+    /// Forgets visits idle past the timeout; returns how many.
+    pub fn sweep(&self, now: u64) -> usize {
+        let mut removed = 0;
+        for shard in &self.shards {
+            let mut shard = shard.lock().unwrap_or_else(|e| e.into_inner());
+            let before = shard.len();
+            shard.retain(|_, e| now.saturating_sub(e.last_seen) <= VISIT_TIMEOUT);
+            removed += before - shard.len();
+        }
+        removed
+    }
+
+    pub fn len(&self) -> usize {
+        self.shards.iter().map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).len()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A visit id from the visitor id and the visit's first second: deterministic, so collectors
+/// that see the same first hit assign the same id.
+fn new_visit_id(visitor: u64, start: u64) -> u64 {
+    // splitmix64 finaliser over the pair: well mixed, cheap, not a secret.
+    let mut z = visitor ^ start.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thirty_minutes_of_silence_ends_a_visit() {
+        let visits = Visits::new(1000);
+        let a = visits.visit(42, None, 1000);
+        assert_eq!(visits.visit(42, None, 1000 + 29 * 60), a);
+        assert_eq!(visits.visit(42, None, 1000 + 29 * 60 + VISIT_TIMEOUT), a, "the timeout counts from the last hit");
+        let b = visits.visit(42, None, 1000 + 29 * 60 + 2 * VISIT_TIMEOUT + 1);
+        assert_ne!(a, b);
+        assert_ne!(visits.visit(43, None, 1000), a, "another visitor, another visit");
+    }
+
+    #[test]
+    fn a_live_visit_moves_to_the_new_id_after_rotation() {
+        let visits = Visits::new(1000);
+        let a = visits.visit(1, None, 100);
+        assert_eq!(visits.visit(2, Some(1), 200), a);
+        assert_eq!(visits.visit(2, None, 300), a);
+        // An idle one does not continue.
+        let c = visits.visit(10, None, 100);
+        assert_ne!(visits.visit(11, Some(10), 100 + VISIT_TIMEOUT + 1), c);
+    }
+
+    #[test]
+    fn sweep_forgets_idle_visits_and_the_bound_holds() {
+        let visits = Visits::new(64);
+        for v in 0..1000u64 {
+            visits.visit(v, None, 0);
+        }
+        let live = visits.len();
+        assert!(live > 0 && live <= 64, "{live}");
+        assert_eq!(visits.sweep(VISIT_TIMEOUT), 0);
+        assert_eq!(visits.sweep(VISIT_TIMEOUT + 1), live);
+        assert!(visits.is_empty());
+    }
+}

@@ -1,0 +1,3 @@
+//! Pages for people: the visitor opt-out page (and, later, the dashboard).
+
+pub mod optout;

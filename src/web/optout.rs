@@ -1,0 +1,183 @@
+//! The opt-out page (PRIVACY.md C3): works without JavaScript, in French or English.
+//!
+//! `GET /optout` says whether this browser is opted out and offers one button; `POST /optout`
+//! (`action=out` or `action=in`) sets or clears the flag and redirects back (303) to the page.
+//! The flag is a first-party cookie on the collector's host: `mesure_optout=1`, `HttpOnly`,
+//! `SameSite=Lax`, `Secure` over HTTPS, kept 13 months (the longest CNIL allows). While it is
+//! set, the gate declines this browser's hits.
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{ACCEPT_LANGUAGE, CACHE_CONTROL, CONTENT_TYPE, HeaderValue, LOCATION, SET_COOKIE};
+use hyper::{Method, Request, Response, StatusCode};
+
+use crate::ingest::{Body, params::Params, plain};
+use crate::privacy::gate::{self, OPTOUT_COOKIE};
+
+/// 13 months, in seconds (395 days).
+const COOKIE_MAX_AGE: u64 = 395 * 86_400;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lang {
+    En,
+    Fr,
+}
+
+impl Lang {
+    fn code(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Fr => "fr",
+        }
+    }
+}
+
+struct Texts {
+    title: &'static str,
+    opted_out: &'static str,
+    counted: &'static str,
+    button_out: &'static str,
+    button_in: &'static str,
+    dnt: &'static str,
+    explain: &'static str,
+    other_language: &'static str,
+}
+
+const EN: Texts = Texts {
+    title: "Audience measurement: your choice",
+    opted_out: "You are opted out. Visits from this browser are not recorded.",
+    counted: "Visits from this browser are counted anonymously: your IP address is used only to find your city and is then discarded, and you cannot be recognised from one day to the next.",
+    button_out: "Opt out: do not count my visits",
+    button_in: "Opt back in",
+    dnt: "Your browser sends a Do-Not-Track or Global Privacy Control signal, so your visits are not recorded in any case.",
+    explain: "Your choice is kept in a cookie on this browser for 13 months. If you delete your cookies, you will need to opt out again.",
+    other_language: "Version française",
+};
+
+const FR: Texts = Texts {
+    title: "Mesure d'audience : votre choix",
+    opted_out: "Vous vous êtes opposé à la mesure d'audience. Les visites de ce navigateur ne sont pas enregistrées.",
+    counted: "Les visites de ce navigateur sont comptées de façon anonyme : votre adresse IP ne sert qu'à trouver votre ville puis est effacée, et vous ne pouvez pas être reconnu d'un jour à l'autre.",
+    button_out: "M'opposer : ne pas compter mes visites",
+    button_in: "Accepter à nouveau la mesure",
+    dnt: "Votre navigateur envoie un signal Do-Not-Track ou Global Privacy Control : vos visites ne sont de toute façon pas enregistrées.",
+    explain: "Votre choix est conservé dans un cookie de ce navigateur pendant 13 mois. Si vous effacez vos cookies, il faudra vous opposer à nouveau.",
+    other_language: "English version",
+};
+
+/// Handles `GET` and `POST` on `/optout`. `secure` says whether the visitor reached us over HTTPS.
+pub async fn handle(request: Request<Incoming>, secure: bool) -> Response<Body> {
+    let lang = language(&request);
+    match *request.method() {
+        Method::GET | Method::HEAD => page(&request, lang),
+        Method::POST => {
+            let body = match Limited::new(request.into_body(), 1024).collect().await {
+                Ok(collected) => collected.to_bytes(),
+                Err(_) => return plain(StatusCode::PAYLOAD_TOO_LARGE, "form too large\n"),
+            };
+            let Ok(text) = std::str::from_utf8(&body) else {
+                return plain(StatusCode::BAD_REQUEST, "form is not UTF-8\n");
+            };
+            let Ok(form) = Params::parse(text) else {
+                return plain(StatusCode::BAD_REQUEST, "malformed form\n");
+            };
+            let lang = match form.get("lang") {
+                Some("fr") => Lang::Fr,
+                Some("en") => Lang::En,
+                _ => lang,
+            };
+            let cookie = match form.get("action") {
+                Some("out") => format!("{OPTOUT_COOKIE}=1; Path=/; Max-Age={COOKIE_MAX_AGE}; HttpOnly; SameSite=Lax"),
+                Some("in") => format!("{OPTOUT_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax"),
+                _ => return plain(StatusCode::BAD_REQUEST, "action must be \"out\" or \"in\"\n"),
+            };
+            let cookie = if secure { format!("{cookie}; Secure") } else { cookie };
+            let mut response = Response::new(Full::new(Bytes::new()));
+            *response.status_mut() = StatusCode::SEE_OTHER;
+            let headers = response.headers_mut();
+            headers.insert(
+                LOCATION,
+                HeaderValue::from_static(if lang == Lang::Fr { "optout?lang=fr" } else { "optout?lang=en" }),
+            );
+            headers.insert(SET_COOKIE, HeaderValue::from_str(&cookie).expect("cookie text is ASCII"));
+            headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
+        _ => plain(StatusCode::METHOD_NOT_ALLOWED, "use GET or POST\n"),
+    }
+}
+
+/// `?lang=fr|en`, else the first of French or English in `Accept-Language`, else English.
+fn language(request: &Request<Incoming>) -> Lang {
+    if let Some(query) = request.uri().query()
+        && let Ok(params) = Params::parse(query)
+    {
+        match params.get("lang") {
+            Some("fr") => return Lang::Fr,
+            Some("en") => return Lang::En,
+            _ => {}
+        }
+    }
+    let accept = request.headers().get(ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    for tag in accept.split(',') {
+        match crate::enrich::language::primary_language(tag).as_str() {
+            "fr" => return Lang::Fr,
+            "en" => return Lang::En,
+            _ => {}
+        }
+    }
+    Lang::En
+}
+
+fn page(request: &Request<Incoming>, lang: Lang) -> Response<Body> {
+    let t = if lang == Lang::Fr { &FR } else { &EN };
+    let opted_out = gate::has_optout_cookie(request.headers());
+    let signal = gate::dnt(request.headers()) || gate::gpc(request.headers());
+    let (state, action, button) =
+        if opted_out { (t.opted_out, "in", t.button_in) } else { (t.counted, "out", t.button_out) };
+    let other = if lang == Lang::Fr { "en" } else { "fr" };
+    let dnt = if signal { format!("<p class=\"signal\">{}</p>", t.dnt) } else { String::new() };
+    let html = format!(
+        r#"<!doctype html>
+<html lang="{code}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<style>
+body {{ font: 1rem/1.5 system-ui, sans-serif; max-width: 36rem; margin: 1.5rem auto; padding: 0 1rem; color: #1a1a1a; background: #fff; }}
+h1 {{ font-size: 1.3rem; }}
+p.state {{ padding: .75rem 1rem; border-left: .3rem solid {accent}; background: #f4f4f4; }}
+button {{ font: inherit; padding: .6rem 1.1rem; border: 2px solid #1a1a1a; border-radius: .3rem; background: #fff; cursor: pointer; }}
+button:focus-visible, a:focus-visible {{ outline: 3px solid #0b57d0; outline-offset: 2px; }}
+.small {{ font-size: .9rem; color: #444; }}
+</style>
+</head>
+<body>
+<main>
+<h1>{title}</h1>
+<p class="state" id="state" role="status">{state}</p>
+{dnt}<form method="post" action="optout">
+<input type="hidden" name="action" value="{action}">
+<input type="hidden" name="lang" value="{code}">
+<button type="submit">{button}</button>
+</form>
+<p class="small">{explain}</p>
+<p class="small"><a href="optout?lang={other}" lang="{other}">{other_language}</a></p>
+</main>
+</body>
+</html>
+"#,
+        code = lang.code(),
+        title = t.title,
+        accent = if opted_out { "#b3261e" } else { "#146c2e" },
+        explain = t.explain,
+        other_language = t.other_language,
+    );
+    let mut response = Response::new(Full::new(Bytes::from(html)));
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
