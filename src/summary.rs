@@ -1,5 +1,5 @@
-//! The effective-configuration and privacy summary that `mesure check-config` prints: short
-//! sentences a privacy notice can quote (PRIVACY.md G1), then the technical settings.
+//! The effective-configuration and privacy summary that `mesure check-config` prints: sentences
+//! a privacy notice can quote (PRIVACY.md G1), per site, then the technical settings.
 
 use std::fmt::Write;
 
@@ -8,42 +8,44 @@ use crate::config::Config;
 /// Renders the summary for a valid configuration.
 pub fn render(config: &Config) -> String {
     let mut out = String::new();
-    let yes_no = |b: bool| if b { "honoured" } else { "NOT honoured" };
+    let honoured = |b: bool| if b { "honoured" } else { "NOT honoured (privacy.profile = \"custom\")" };
+    let ip = match (&config.geo.database, config.geo.mask_before_lookup) {
+        (None, _) => "not used for geolocation (no geo.database); never stored or logged".to_string(),
+        (Some(_), false) => {
+            "used only to find the visitor's city (local database), then discarded; never stored or logged".to_string()
+        }
+        (Some(_), true) => "masked to /24 (IPv4) or /48 (IPv6), used only to find the visitor's city (local \
+                            database), then discarded; never stored or logged"
+            .to_string(),
+    };
+    let optout = match &config.public_url {
+        Some(base) => format!("{base}/optout"),
+        None => "/optout on the collector's host (set public_url for the full link)".to_string(),
+    };
     let _ = writeln!(out, "configuration OK\n");
-    let _ = writeln!(out, "privacy summary");
-    let _ = writeln!(
-        out,
-        "  IP address: used only to find the visitor's city{}, then discarded; never stored or logged",
-        if config.geo.mask_before_lookup { " (after masking to /24 or /48)" } else { "" }
-    );
-    if config.geo.database.is_none() {
-        let _ = writeln!(out, "  geolocation: off (no geo.database configured)");
-    }
-    let _ = writeln!(
-        out,
-        "  identifier: cookieless; a hash of site, IP and user agent with a random salt that changes every day"
-    );
-    let _ = writeln!(
-        out,
-        "  Do-Not-Track: {}; Global Privacy Control: {}",
-        yes_no(config.privacy.honor_dnt),
-        yes_no(config.privacy.honor_gpc)
-    );
-    let _ = writeln!(out, "  opt-out: /optout on the collector's host");
-    let _ = writeln!(out, "  profile: {:?}", config.privacy.profile);
+    let _ = writeln!(out, "privacy summary (quote it in your privacy notice)");
     for site in &config.sites {
+        let _ = writeln!(out, "\nsite {} ({})", site.id, site.domains.join(", "));
+        let _ = writeln!(out, "  retention: {} (then deleted)", site.retention);
         let _ = writeln!(
             out,
-            "  site {} ({}): statistics kept {} then deleted; query strings {}",
-            site.id,
-            site.domains.join(", "),
-            site.retention,
-            if site.keep_query.is_empty() {
-                "dropped".to_string()
-            } else {
-                format!("dropped except {}", site.keep_query.join(", "))
-            }
+            "  identifier: no cookie; a hash of the site, the IP address and the browser's user agent with a \
+             random salt that changes every day at 00:00 UTC, so a visitor cannot be recognised from one day to \
+             the next; old salts are deleted"
         );
+        let _ = writeln!(out, "  IP address: {ip}");
+        let _ = writeln!(
+            out,
+            "  stored: pages (without query string{}), referrer host, country/region/city, browser, OS, device class, language",
+            if site.keep_query.is_empty() { String::new() } else { format!(" except {}", site.keep_query.join(", ")) }
+        );
+        let _ = writeln!(
+            out,
+            "  Do-Not-Track: {}; Global Privacy Control: {}",
+            honoured(config.privacy.honor_dnt),
+            honoured(config.privacy.honor_gpc)
+        );
+        let _ = writeln!(out, "  opt-out: {optout}");
     }
     let _ = writeln!(out, "\neffective settings");
     let _ = writeln!(out, "  listen = {}", config.listen);
@@ -59,6 +61,7 @@ pub fn render(config: &Config) -> String {
         "  geo.database = {}",
         config.geo.database.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "(none)".into())
     );
+    let _ = writeln!(out, "  privacy.profile = {:?}", config.privacy.profile);
     let _ = writeln!(out, "  spool.dir = {}", config.spool.dir.display());
     let _ = writeln!(
         out,

@@ -114,6 +114,10 @@ pub struct CollectorConfig {
     pub database: String,
     /// `sink.batch_period`: how long rows may wait before an INSERT ends.
     pub batch_period: String,
+    /// Top-level keys (before any table).
+    pub head: String,
+    /// `RUST_LOG` for the collector.
+    pub log: String,
     /// Extra TOML appended after the generated keys (sites, sections).
     pub extra: String,
 }
@@ -125,21 +129,29 @@ impl CollectorConfig {
             clickhouse_url: ch.url(),
             database: database.to_string(),
             batch_period: "200ms".to_string(),
-            extra: DEMO_SITES.to_string(),
+            log: std::env::var("MESURE_TEST_LOG").unwrap_or_else(|_| "mesure=debug,info".into()),
+            head: "trusted_proxies = [\"127.0.0.1/32\"]\n".to_string(),
+            extra: format!("[geo]\ndatabase = \"{}\"\n{DEMO_SITES}", test_geo_db().display()),
         }
     }
 
     pub fn render(&self, dir: &Path) -> String {
         format!(
-            "listen = \"127.0.0.1:{port}\"\nshutdown_timeout = \"20s\"\n\n[clickhouse]\nurl = \"{url}\"\ndatabase = \"{db}\"\n\n[spool]\ndir = \"{spool}\"\n\n[sink]\nbatch_period = \"{period}\"\n\n{extra}\n",
+            "listen = \"127.0.0.1:{port}\"\nshutdown_timeout = \"20s\"\n{head}\n[clickhouse]\nurl = \"{url}\"\ndatabase = \"{db}\"\n\n[spool]\ndir = \"{spool}\"\n\n[sink]\nbatch_period = \"{period}\"\n\n{extra}\n",
             port = self.listen_port,
             url = self.clickhouse_url,
             db = self.database,
             spool = dir.join("spool").display(),
             period = self.batch_period,
+            head = self.head,
             extra = self.extra
         )
     }
+}
+
+/// MaxMind's official GeoIP2-City test database (fixture).
+pub fn test_geo_db() -> PathBuf {
+    Path::new(REPO).join("geo/test-data/GeoIP2-City-Test.mmdb")
 }
 
 /// Sites most tests use.
@@ -178,7 +190,7 @@ impl Collector {
             .arg("serve")
             .arg("--config")
             .arg(&path)
-            .env("RUST_LOG", std::env::var("MESURE_TEST_LOG").unwrap_or_else(|_| "mesure=debug,info".into()))
+            .env("RUST_LOG", &config.log)
             .env_remove("MESURE_CONFIG")
             .stdin(Stdio::null())
             .stdout(stdout)

@@ -50,6 +50,6 @@ retention = "13mo"
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("configuration OK"), "{stdout}");
-    assert!(stdout.contains("site 1 (example.org): statistics kept 13 months then deleted"), "{stdout}");
+    assert!(stdout.contains("site 1 (example.org)\n  retention: 13 months (then deleted)"), "{stdout}");
     assert!(stdout.contains("Do-Not-Track: honoured"), "{stdout}");
 }

@@ -6,6 +6,7 @@ mod common;
 
 mod cli;
 mod migrations;
+mod privacy;
 mod shutdown;
 mod storage;
 mod tracking;
