@@ -25,6 +25,7 @@ trap cleanup EXIT
 
 command -v wrk >/dev/null || { echo "installing wrk" >&2; apt-get install -y -qq wrk >/dev/null; }
 cargo build --release --bins --quiet
+geo/fetch-city-db.sh
 bin=$CARGO_TARGET_DIR/release
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -37,6 +38,8 @@ trusted_proxies = ["127.0.0.1/32"]
 [clickhouse]
 url = "http://127.0.0.1:$ch_http"
 database = "load"
+[geo]
+database = "$PWD/geo/GeoLite2-City.mmdb"
 [spool]
 dir = "$work/spool"
 [[sites]]

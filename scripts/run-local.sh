@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Command 1: set up and run mesure with a local ClickHouse on this machine.
-#   - installs Debian's clickhouse-server and curl if they are missing,
+#   - installs Debian's clickhouse-server, curl and npm if they are missing,
+#   - fetches a real city database (geo/fetch-city-db.sh),
 #   - starts a private ClickHouse (data in var/clickhouse, HTTP port 18123),
 #   - builds mesure (release) and runs `mesure serve` with mesure.example.toml (demo site 1),
 #   - prints the snippet to paste into a page.
@@ -10,6 +11,7 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v curl >/dev/null || need_apt+=(curl)
+command -v npm >/dev/null || need_apt+=(npm)
 [ -x /usr/sbin/clickhouse-server ] || need_apt+=(clickhouse-server)
 if [ ${#need_apt[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
@@ -17,6 +19,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
+geo/fetch-city-db.sh   # a real (2019) city database at geo/GeoLite2-City.mmdb; see geo/README.md
 config=${MESURE_CONFIG:-mesure.example.toml}
 scripts/clickhouse.sh start var/clickhouse 18123 19000
 trap 'scripts/clickhouse.sh stop var/clickhouse' EXIT
@@ -40,6 +43,8 @@ Paste this into a page of the demo site (served from localhost):
   })();
 </script>
 <noscript><img src="http://127.0.0.1:8080/matomo.php?idsite=1&rec=1" alt="" style="border:0"></noscript>
+
+The visitor opt-out page: http://127.0.0.1:8080/optout
 
 Rows land in ClickHouse:  curl 'http://127.0.0.1:18123/' --data-binary 'SELECT * FROM mesure.events FORMAT Vertical'
 HTML

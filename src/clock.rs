@@ -33,6 +33,11 @@ impl ManualClock {
         self.0.store(now, Ordering::SeqCst);
     }
 
+    /// The time this clock shows (a shorthand for tests that hold the concrete type).
+    pub fn now_secs(&self) -> u64 {
+        self.0.load(Ordering::SeqCst)
+    }
+
     pub fn advance(&self, seconds: u64) {
         self.0.fetch_add(seconds, Ordering::SeqCst);
     }

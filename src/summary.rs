@@ -36,7 +36,7 @@ pub fn render(config: &Config) -> String {
         let _ = writeln!(out, "  IP address: {ip}");
         let _ = writeln!(
             out,
-            "  stored: pages (without query string{}), referrer host, country/region/city, browser, OS, device class, language",
+            "  stored: pages (without query string{}) and titles, referrer host, country/region/city, language",
             if site.keep_query.is_empty() { String::new() } else { format!(" except {}", site.keep_query.join(", ")) }
         );
         let _ = writeln!(

@@ -4,6 +4,13 @@
 //! `Debug`, `Display` or `Serialize`, so it cannot be printed, logged, copied into an event or
 //! sent anywhere by accident; the privacy stage takes it *by value* and drops it there.
 //!
+//! It can be made and handed on (this compiles, so the failures below are about the traits):
+//! ```
+//! # use mesure::privacy::client_ip::ClientIp;
+//! fn hand_on(ip: ClientIp) -> ClientIp { ip }
+//! let ip = hand_on(ClientIp::new("203.0.113.45".parse().unwrap()));
+//! # drop(ip);
+//! ```
 //! ```compile_fail
 //! # use mesure::privacy::client_ip::ClientIp;
 //! fn leak(ip: ClientIp) -> String { format!("{ip:?}") } // no Debug
@@ -50,6 +57,14 @@ impl ClientIp {
     /// The network the address belongs to: IPv4 /24, IPv6 /48 (PRIVACY.md A5).
     pub fn masked(&self) -> ClientIp {
         ClientIp(mask(self.0))
+    }
+}
+
+// Overwrite the address when the value goes (best effort: it also makes the end of its life an
+// explicit step in the privacy stage).
+impl Drop for ClientIp {
+    fn drop(&mut self) {
+        self.0 = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
     }
 }
 

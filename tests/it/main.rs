@@ -7,6 +7,7 @@ mod common;
 mod cli;
 mod migrations;
 mod privacy;
+mod salts;
 mod shutdown;
 mod storage;
 mod tracking;

@@ -1,0 +1,176 @@
+//! Salts and visits with an injected clock against a real ClickHouse (PRIVACY.md B1–B4), and
+//! two real collectors agreeing on one salt.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mesure::clock::{DAY, ManualClock};
+use mesure::config::ClickHouseConfig;
+use mesure::privacy::client_ip::ClientIp;
+use mesure::privacy::geo::Geo;
+use mesure::privacy::salts::SaltKeeper;
+use mesure::privacy::visits::Visits;
+use mesure::privacy::{Identity, Privacy, VisitorKey};
+use mesure::store;
+
+use crate::common::{ClickHouse, Collector, CollectorConfig, clickhouse, enc, eventually, unique_database};
+
+const D: u64 = 20_500; // a day number (2026-02-16)
+const SETTLE: Duration = Duration::from_millis(100);
+
+fn at(day: u64, h: u64, m: u64) -> u64 {
+    day * DAY + h * 3600 + m * 60
+}
+
+async fn database(ch: &ClickHouse, prefix: &str) -> ClickHouseConfig {
+    let config = ClickHouseConfig {
+        url: ch.url(),
+        database: unique_database(prefix),
+        user: "default".into(),
+        password: String::new(),
+    };
+    store::migrations::apply(&config, store::migrations::MIGRATIONS).await.unwrap();
+    config
+}
+
+async fn privacy(config: &ClickHouseConfig, clock: Arc<ManualClock>) -> Privacy {
+    let salts = SaltKeeper::start(store::client(config), clock, SETTLE).await.unwrap();
+    Privacy { geo: Arc::new(Geo::disabled()), salts, visits: Visits::new(10_000) }
+}
+
+fn identify(p: &Privacy, site: u32, ip: &str, ua: &str, now: u64) -> Identity {
+    p.identify(site, ClientIp::new(ip.parse().unwrap()), VisitorKey::UserAgent(ua), now)
+}
+
+async fn stored_salts(ch: &ClickHouse, db: &str) -> Vec<String> {
+    let text = ch.query(&format!("SELECT period, length(salt) FROM {db}.salts ORDER BY period FORMAT TSV")).await;
+    text.lines().map(str::to_string).collect()
+}
+
+/// B1 and B4: ids differ by site and by day; a visit crossing midnight continues only within
+/// 30 minutes.
+#[tokio::test]
+async fn ids_change_by_site_and_day_and_visits_cross_midnight() {
+    let ch = clickhouse();
+    let config = database(ch, "salts_b1b4").await;
+    let clock = ManualClock::new(at(D, 23, 59));
+    let p = privacy(&config, clock.clone()).await;
+
+    let a = identify(&p, 1, "203.0.113.45", "UA", clock.now_secs());
+    let same = identify(&p, 1, "203.0.113.45", "UA", clock.now_secs());
+    let other_site = identify(&p, 2, "203.0.113.45", "UA", clock.now_secs());
+    let other_ua = identify(&p, 1, "203.0.113.45", "UA2", clock.now_secs());
+    let other_ip = identify(&p, 1, "203.0.113.46", "UA", clock.now_secs());
+    assert_eq!(a.visitor_id, same.visitor_id);
+    assert_eq!(a.visit_id, same.visit_id);
+    for other in [&other_site, &other_ua, &other_ip] {
+        assert_ne!(a.visitor_id, other.visitor_id);
+    }
+    // A second visitor seen at 23:59 too, who comes back at 00:45.
+    let late = identify(&p, 1, "198.51.100.9", "UA", clock.now_secs());
+
+    clock.set(at(D + 1, 0, 1));
+    assert!(p.salts.tick().await.unwrap(), "the period changed: the salt rotates");
+    let after = identify(&p, 1, "203.0.113.45", "UA", clock.now_secs());
+    assert_ne!(after.visitor_id, a.visitor_id, "same inputs on two days → different ids");
+    assert_eq!(after.visit_id, a.visit_id, "23:59 and 00:01 → one visit");
+
+    clock.set(at(D + 1, 0, 45));
+    p.salts.tick().await.unwrap();
+    let back = identify(&p, 1, "198.51.100.9", "UA", clock.now_secs());
+    assert_ne!(back.visit_id, late.visit_id, "23:59 and 00:45 → two visits");
+}
+
+/// B3: only the current and previous salt exist, in memory and in ClickHouse; the previous one
+/// only during the grace after a rotation.
+#[tokio::test]
+async fn only_current_and_previous_salts_exist() {
+    let ch = clickhouse();
+    let config = database(ch, "salts_b3").await;
+    let db = &config.database;
+    let clock = ManualClock::new(at(D, 12, 0));
+    let p = privacy(&config, clock.clone()).await;
+    assert_eq!(stored_salts(ch, db).await, vec![format!("{D}\t64")], "one 256-bit salt, hex");
+
+    for day in [D + 1, D + 2] {
+        clock.set(at(day, 0, 0));
+        assert!(p.salts.tick().await.unwrap());
+        let set = p.salts.salts();
+        assert_eq!(set.current.period() as u64, day);
+        assert_eq!(set.previous.as_ref().map(|s| s.period() as u64), Some(day - 1));
+        drop(set);
+        assert_eq!(stored_salts(ch, db).await, vec![format!("{}\t64", day - 1), format!("{day}\t64")]);
+    }
+    // After the grace, the previous salt is gone from memory and from storage.
+    clock.set(at(D + 2, 0, 36));
+    assert!(!p.salts.tick().await.unwrap());
+    assert!(p.salts.salts().previous.is_none());
+    assert_eq!(stored_salts(ch, db).await, vec![format!("{}\t64", D + 2)]);
+    // The in-memory salt set never prints its key.
+    let printed = format!("{:?}", p.salts.salts());
+    assert!(!printed.contains("key") || printed.contains(".."), "{printed}");
+}
+
+/// B2: salts are random, not derived from the date or the configuration: two deployments on the
+/// same day hash the same input differently.
+#[tokio::test]
+async fn salts_are_random() {
+    let ch = clickhouse();
+    let clock = ManualClock::new(at(D, 9, 0));
+    let one = privacy(&database(ch, "salts_b2a").await, clock.clone()).await;
+    let two = privacy(&database(ch, "salts_b2b").await, clock.clone()).await;
+    let a = identify(&one, 1, "203.0.113.45", "UA", clock.now_secs());
+    let b = identify(&two, 1, "203.0.113.45", "UA", clock.now_secs());
+    assert_ne!(a.visitor_id, b.visitor_id);
+}
+
+/// B3 "every collector uses the same salt": keepers starting at once converge, and the losing
+/// candidates are deleted.
+#[tokio::test]
+async fn keepers_starting_at_once_agree() {
+    let ch = clickhouse();
+    let config = database(ch, "salts_agree").await;
+    let clock = ManualClock::new(at(D, 10, 0));
+    let (one, two) = tokio::join!(privacy(&config, clock.clone()), privacy(&config, clock.clone()));
+    let a = identify(&one, 1, "203.0.113.45", "UA", clock.now_secs());
+    let b = identify(&two, 1, "203.0.113.45", "UA", clock.now_secs());
+    assert_eq!(a.visitor_id, b.visitor_id);
+    clock.advance(60);
+    one.salts.tick().await.unwrap();
+    two.salts.tick().await.unwrap();
+    let db = &config.database;
+    let single = eventually(Duration::from_secs(10), || async {
+        (ch.count(&format!("SELECT count() FROM {db}.salts")).await == 1).then_some(())
+    })
+    .await;
+    assert!(single.is_some(), "losing candidates were not deleted: {:?}", stored_salts(ch, db).await);
+    let c = identify(&one, 1, "203.0.113.45", "UA", clock.now_secs());
+    assert_eq!(c.visitor_id, a.visitor_id);
+}
+
+/// Two real collectors started at the same moment on one ClickHouse give the same visitor id for
+/// the same input.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_collectors_give_the_same_visitor_id() {
+    let ch = clickhouse();
+    let db = unique_database("two_collectors");
+    let (config_one, config_two) = (CollectorConfig::new(ch, &db), CollectorConfig::new(ch, &db));
+    let (one, two) = tokio::join!(Collector::start(&config_one), Collector::start(&config_two));
+    let client = reqwest::Client::new();
+    for (collector, path) in [(&one, "one"), (&two, "two")] {
+        let url =
+            collector.url(&format!("/matomo.php?idsite=1&rec=1&url={}", enc(&format!("https://example.org/{path}"))));
+        let r =
+            client.get(url).header("x-forwarded-for", "203.0.113.45").header("user-agent", "UA").send().await.unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let ids = eventually(Duration::from_secs(15), || async {
+        let text = ch.query(&format!("SELECT visitor_id FROM {db}.events ORDER BY url_path FORMAT TSV")).await;
+        let ids: Vec<String> = text.lines().map(str::to_string).collect();
+        (ids.len() == 2).then_some(ids)
+    })
+    .await
+    .expect("both hits stored");
+    assert_eq!(ids[0], ids[1]);
+    assert_ne!(ids[0], "0");
+}
