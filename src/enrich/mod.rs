@@ -2,4 +2,5 @@
 //! only what the privacy rules allow. This stage never sees the IP address.
 
 pub mod language;
+pub mod user_agent;
 pub mod url;

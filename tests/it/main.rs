@@ -11,3 +11,4 @@ mod salts;
 mod shutdown;
 mod storage;
 mod tracking;
+mod user_agents;
