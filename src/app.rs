@@ -16,7 +16,8 @@ use tokio::sync::{mpsc, watch};
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
-use crate::ingest::Ingest;
+use crate::enrich::Enricher;
+use crate::ingest::{Ingest, Stages};
 use crate::privacy::Privacy;
 use crate::privacy::geo::Geo;
 use crate::privacy::salts::SaltKeeper;
@@ -53,6 +54,8 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Ou
     let salts = SaltKeeper::start(client.clone(), clock.clone(), SALT_SETTLE)
         .await
         .context("loading the visitor salts from ClickHouse")?;
+    let enricher = Arc::new(Enricher::new(config.ingest.user_agent_cache));
+    metrics.register_user_agent_cache(&enricher.user_agents);
     let privacy = Arc::new(Privacy { geo: geo.clone(), salts: salts.clone(), visits: Visits::new(MAX_LIVE_VISITS) });
     tokio::spawn(salts.run(background_stopped.clone()));
     tokio::spawn(reload_geo(geo, background_stopped.clone()));
@@ -64,7 +67,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Ou
     let writer_task = tokio::spawn(writer.run(deadline));
 
     let routes = Arc::new(Routes {
-        ingest: Ingest::new(&config, privacy, clock, events_tx, metrics.clone()),
+        ingest: Ingest::new(&config, Stages { privacy, enricher, clock }, events_tx, metrics.clone()),
         metrics,
         clickhouse: client,
         public_https: config.public_url.as_deref().is_some_and(|u| u.starts_with("https://")),

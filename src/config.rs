@@ -97,6 +97,10 @@ pub struct SpoolConfig {
 pub struct IngestConfig {
     /// Capacity of the bounded channel between the HTTP edge and the writer.
     pub channel_capacity: usize,
+    /// Most requests accepted in one Matomo bulk request.
+    pub bulk_max_requests: usize,
+    /// Distinct user agents whose verdict is cached.
+    pub user_agent_cache: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -170,6 +174,11 @@ pub struct SiteConfig {
     /// SHA-256 (hex) of the site's server token (Matomo `token_auth`). Only requests carrying
     /// the token may set `cip`, `cid` or a back-dated `cdt` (PRIVACY.md D4).
     pub token_auth_sha256: Option<[u8; 32]>,
+    /// Store campaign values (`utm_*`...); when off, only the channel is kept (PRIVACY.md D1).
+    pub store_campaigns: bool,
+    /// Use the tracker's first-party visitor cookie (`_id`), hashed with the salt, instead of
+    /// IP + user agent (PRIVACY.md B5). Off by default: cookieless.
+    pub cookie_mode: bool,
 }
 
 /// One problem in the configuration, with the key path it concerns.
@@ -468,8 +477,10 @@ fn build(table: Table, errors: &mut Vec<ConfigError>) -> Option<Config> {
     let ingest = {
         let mut s = root.section("ingest");
         let channel_capacity = s.integer("channel_capacity", 1..=10_000_000).unwrap_or(65_536) as usize;
+        let bulk_max_requests = s.integer("bulk_max_requests", 1..=10_000).unwrap_or(100) as usize;
+        let user_agent_cache = s.integer("user_agent_cache", 16..=10_000_000).unwrap_or(20_000) as usize;
         s.finish();
-        IngestConfig { channel_capacity }
+        IngestConfig { channel_capacity, bulk_max_requests, user_agent_cache }
     };
 
     let sink = {
@@ -578,9 +589,19 @@ fn build_sites(root: &mut Section<'_>) -> Vec<SiteConfig> {
                 }
             }
         });
+        let store_campaigns = s.bool("store_campaigns", true);
+        let cookie_mode = s.bool("cookie_mode", false);
         s.finish();
         if let Some(id) = id {
-            sites.push(SiteConfig { id, domains, retention, keep_query, token_auth_sha256 });
+            sites.push(SiteConfig {
+                id,
+                domains,
+                retention,
+                keep_query,
+                token_auth_sha256,
+                store_campaigns,
+                cookie_mode,
+            });
         }
     }
     sites

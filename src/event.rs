@@ -77,4 +77,6 @@ pub struct Event {
     pub link_url: String,
     pub prop_keys: Vec<String>,
     pub prop_values: Vec<String>,
+    /// 1 for events that do not count as interaction (do not end a bounce). Migration 0003.
+    pub non_interactive: u8,
 }

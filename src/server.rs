@@ -35,6 +35,7 @@ impl Routes {
     async fn route(&self, request: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
         let (endpoint, response) = match request.uri().path() {
             "/matomo.php" | "/piwik.php" => ("matomo", self.ingest.matomo(request, peer).await),
+            "/api/event" => ("plausible", self.ingest.plausible(request, peer).await),
             "/optout" => {
                 let secure = self.public_https || self.forwarded_https(&request, peer);
                 ("optout", crate::web::optout::handle(request, secure).await)

@@ -21,10 +21,10 @@ pub struct Campaign {
 
 impl Campaign {
     /// Reads the campaign from `(key, value)` pairs of a landing URL's query string.
-    pub fn from_query<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Campaign {
+    pub fn from_query<K: AsRef<str>, V: AsRef<str>>(pairs: impl IntoIterator<Item = (K, V)>) -> Campaign {
         let mut c = Campaign::default();
         for (key, value) in pairs {
-            let key = key.to_ascii_lowercase();
+            let (key, value) = (key.as_ref().to_ascii_lowercase(), value.as_ref());
             if let Some(id) = CLICK_IDS.iter().find(|id| **id == key) {
                 c.click_id.get_or_insert(id);
                 continue;
@@ -66,8 +66,17 @@ impl Campaign {
     pub fn is_paid(&self) -> bool {
         matches!(
             self.medium.as_str(),
-            "cpc" | "ppc" | "paid" | "paidsearch" | "paid_search" | "paid-search" | "cpm" | "display" | "paid_social"
-                | "paidsocial" | "paid-social"
+            "cpc"
+                | "ppc"
+                | "paid"
+                | "paidsearch"
+                | "paid_search"
+                | "paid-search"
+                | "cpm"
+                | "display"
+                | "paid_social"
+                | "paidsocial"
+                | "paid-social"
         )
     }
 }
@@ -82,8 +91,16 @@ mod tests {
 
     #[test]
     fn utm_mtm_pk_and_click_ids() {
-        let c = Campaign::from_query([("utm_source", "Newsletter"), ("utm_medium", "Email"), ("utm_campaign", "Spring"), ("gclid", "abc")]);
-        assert_eq!((c.source.as_str(), c.medium.as_str(), c.name.as_str(), c.click_id), ("newsletter", "email", "spring", Some("gclid")));
+        let c = Campaign::from_query([
+            ("utm_source", "Newsletter"),
+            ("utm_medium", "Email"),
+            ("utm_campaign", "Spring"),
+            ("gclid", "abc"),
+        ]);
+        assert_eq!(
+            (c.source.as_str(), c.medium.as_str(), c.name.as_str(), c.click_id),
+            ("newsletter", "email", "spring", Some("gclid"))
+        );
         let c = Campaign::from_query([("mtm_campaign", "a"), ("pk_kwd", "k")]);
         assert_eq!((c.name.as_str(), c.term.as_str()), ("a", "k"));
         let c = Campaign::default().with_matomo_fallback(Some("From JS"), Some("kw"));

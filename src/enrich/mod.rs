@@ -1,8 +1,97 @@
 //! Enrichment: turning what a tracker sent into the columns analysts break down by, keeping
 //! only what the privacy rules allow. This stage never sees the IP address.
+//!
+//! - [`url`]: page URL → host + path (query and fragment dropped), referrer → host;
+//! - [`campaign`]: `utm_*`, `mtm_*`, `pk_*`, click ids;
+//! - [`referrer`]: channel and source, from our own list (`data/sources.toml`);
+//! - [`user_agent`]: browser, OS, device class and the bot verdict, cached per user agent;
+//! - [`language`]: primary language subtag.
 
 pub mod campaign;
 pub mod language;
 pub mod referrer;
-pub mod user_agent;
 pub mod url;
+pub mod user_agent;
+
+use crate::config::SiteConfig;
+use crate::event::Event;
+use campaign::Campaign;
+use referrer::{Attribution, Sources};
+use url::PageUrl;
+use user_agent::{UaVerdict, UserAgents};
+
+/// The enrichment stage's state: compiled lists and the user-agent cache.
+pub struct Enricher {
+    pub user_agents: UserAgents,
+    pub sources: Sources,
+}
+
+/// What a page view's URL and referrer say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Landing {
+    pub page: PageUrl,
+    pub referrer_host: String,
+    pub attribution: Attribution,
+    pub campaign: Campaign,
+}
+
+/// The raw page context a tracker sent.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RawPage<'a> {
+    pub url: &'a str,
+    pub referrer: Option<&'a str>,
+    /// Keep the fragment's route (single-page apps routing on the hash).
+    pub hash_route: bool,
+    /// Matomo's `_rcn` / `_rck` campaign name and keyword.
+    pub campaign_name: Option<&'a str>,
+    pub campaign_keyword: Option<&'a str>,
+}
+
+impl Enricher {
+    pub fn new(user_agent_cache: usize) -> Enricher {
+        Enricher { user_agents: UserAgents::new(user_agent_cache), sources: Sources::default() }
+    }
+
+    /// Page, referrer, channel and campaign of a hit; `None` when the URL is not http(s).
+    pub fn landing(&self, site: &SiteConfig, raw: RawPage<'_>) -> Option<Landing> {
+        let url = url::parse_http(raw.url)?;
+        let page = url::clean(&url, &site.keep_query, raw.hash_route)?;
+        let campaign =
+            Campaign::from_query(url.query_pairs()).with_matomo_fallback(raw.campaign_name, raw.campaign_keyword);
+        let referrer_host = raw.referrer.map(url::referrer_host).unwrap_or_default();
+        let attribution = self.sources.attribute(&referrer_host, &site.domains, &campaign);
+        Some(Landing { page, referrer_host, attribution, campaign })
+    }
+}
+
+impl Landing {
+    /// Writes the landing's columns into `event`; campaign values only if the site stores them.
+    pub fn apply(self, event: &mut Event, store_campaigns: bool) {
+        event.url_host = self.page.host;
+        event.url_path = self.page.path;
+        event.referrer_host = self.referrer_host;
+        event.channel = self.attribution.channel.to_string();
+        event.source = self.attribution.source;
+        if store_campaigns {
+            event.utm_source = self.campaign.source;
+            event.utm_medium = self.campaign.medium;
+            event.utm_campaign = self.campaign.name;
+            event.utm_term = self.campaign.term;
+            event.utm_content = self.campaign.content;
+        } else if !self.campaign.source.is_empty() && event.source == self.campaign.source {
+            // The source column would leak the campaign's utm_source: keep the channel only.
+            event.source.clear();
+        }
+    }
+}
+
+impl UaVerdict {
+    /// Writes browser, OS and device class into `event`.
+    pub fn apply(&self, event: &mut Event) {
+        event.browser.clone_from(&self.browser);
+        event.browser_version.clone_from(&self.browser_version);
+        event.os.clone_from(&self.os);
+        event.os_version.clone_from(&self.os_version);
+        event.device = self.device.to_string();
+    }
+}

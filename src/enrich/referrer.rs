@@ -255,6 +255,8 @@ mod tests {
         let sources = Sources::default();
         assert!(sources.known.len() > 40);
         assert!(Sources::parse("[[source]]\nname = \"A\"\nchannel = \"tv\"\nhosts = [\"a.com\"]").is_err());
-        assert!(Sources::parse("[[source]]\nname = \"A\"\nchannel = \"search\"\nhosts = [\"a.com\", \"a.com\"]").is_err());
+        assert!(
+            Sources::parse("[[source]]\nname = \"A\"\nchannel = \"search\"\nhosts = [\"a.com\", \"a.com\"]").is_err()
+        );
     }
 }

@@ -51,8 +51,14 @@ pub struct PageUrl {
 
 /// Parses a page URL; `None` when it is not an absolute http(s) URL with a host.
 pub fn clean_page_url(raw: &str, keep_query: &[String]) -> Option<PageUrl> {
-    let url = parse_http(raw)?;
-    let host = url.host_str()?.to_ascii_lowercase();
+    clean(&parse_http(raw)?, keep_query, false)
+}
+
+/// Reduces a parsed URL to what may be stored. With `hash_route` (a single-page app that routes
+/// on the fragment, Plausible's `hashMode`), the fragment's path part is kept as the route:
+/// `/app#/orders?id=3` → `/app#/orders`.
+pub fn clean(url: &Url, keep_query: &[String], hash_route: bool) -> Option<PageUrl> {
+    let host = url.host_str()?.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
     let mut path = url.path().to_string();
     if !keep_query.is_empty() && url.query().is_some() {
         let mut kept = form_urlencoded::Serializer::new(String::new());
@@ -67,6 +73,12 @@ pub fn clean_page_url(raw: &str, keep_query: &[String]) -> Option<PageUrl> {
             path.push('?');
             path.push_str(&kept.finish());
         }
+    }
+    if hash_route
+        && let Some(route) = url.fragment().map(|f| f.split(['?', '&']).next().unwrap_or("")).filter(|r| !r.is_empty())
+    {
+        path.push('#');
+        path.push_str(route);
     }
     Some(PageUrl { host, path })
 }
@@ -83,7 +95,8 @@ pub fn is_identifying(key: &str) -> bool {
     IDENTIFYING_PARAMS.iter().any(|p| p.eq_ignore_ascii_case(key))
 }
 
-fn parse_http(raw: &str) -> Option<Url> {
+/// An absolute http(s) URL with a host, or `None`.
+pub fn parse_http(raw: &str) -> Option<Url> {
     let url = Url::parse(raw.trim()).ok()?;
     matches!(url.scheme(), "http" | "https").then_some(url).filter(|u| u.host_str().is_some_and(|h| !h.is_empty()))
 }
@@ -119,6 +132,13 @@ mod tests {
         assert!(clean_page_url("/relative", &[]).is_none());
         assert!(clean_page_url("", &[]).is_none());
         assert_eq!(clean_page_url("http://site:8080", &[]).unwrap().path, "/");
+    }
+
+    #[test]
+    fn hash_routes_keep_only_the_route() {
+        let url = parse_http("https://site/app?x=1#/orders?id=3").unwrap();
+        assert_eq!(clean(&url, &[], true).unwrap().path, "/app#/orders");
+        assert_eq!(clean(&url, &[], false).unwrap().path, "/app");
     }
 
     #[test]

@@ -9,7 +9,8 @@
 //! into one `RegexSet`), and uap-core's `Spider` device.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+
+use prometheus::IntCounter;
 
 use regex::RegexSet;
 use serde::Deserialize;
@@ -31,8 +32,13 @@ pub enum BotReason {
 }
 
 impl BotReason {
-    pub const ALL: [BotReason; 5] =
-        [BotReason::EmptyUserAgent, BotReason::IsBot, BotReason::CrawlerList, BotReason::UapSpider, BotReason::Prefetch];
+    pub const ALL: [BotReason; 5] = [
+        BotReason::EmptyUserAgent,
+        BotReason::IsBot,
+        BotReason::CrawlerList,
+        BotReason::UapSpider,
+        BotReason::Prefetch,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -69,8 +75,9 @@ pub struct UserAgents {
     isbot: isbot::Bots,
     crawlers: RegexSet,
     cache: quick_cache::sync::Cache<String, Arc<UaVerdict>>,
-    hits: AtomicU64,
-    misses: AtomicU64,
+    /// `mesure_user_agent_cache_hits_total` / `..._misses_total` (registered by `Metrics`).
+    pub cache_hits: IntCounter,
+    pub cache_misses: IntCounter,
 }
 
 impl UserAgents {
@@ -91,8 +98,13 @@ impl UserAgents {
             isbot: isbot::Bots::default(),
             crawlers,
             cache: quick_cache::sync::Cache::new(cache_capacity),
-            hits: AtomicU64::new(0),
-            misses: AtomicU64::new(0),
+            cache_hits: IntCounter::new("mesure_user_agent_cache_hits_total", "User-agent verdicts found in the cache")
+                .expect("valid metric"),
+            cache_misses: IntCounter::new(
+                "mesure_user_agent_cache_misses_total",
+                "User agents parsed because their verdict was not cached",
+            )
+            .expect("valid metric"),
         }
     }
 
@@ -100,10 +112,10 @@ impl UserAgents {
     pub fn verdict(&self, user_agent: &str) -> Arc<UaVerdict> {
         let user_agent = cut(user_agent.trim(), MAX_UA_BYTES);
         if let Some(verdict) = self.cache.get(user_agent) {
-            self.hits.fetch_add(1, Ordering::Relaxed);
+            self.cache_hits.inc();
             return verdict;
         }
-        self.misses.fetch_add(1, Ordering::Relaxed);
+        self.cache_misses.inc();
         let verdict = Arc::new(self.parse(user_agent));
         self.cache.insert(user_agent.to_string(), verdict.clone());
         verdict
@@ -111,7 +123,7 @@ impl UserAgents {
 
     /// (cache hits, cache misses) since start.
     pub fn cache_counts(&self) -> (u64, u64) {
-        (self.hits.load(Ordering::Relaxed), self.misses.load(Ordering::Relaxed))
+        (self.cache_hits.get(), self.cache_misses.get())
     }
 
     /// The full, uncached parse.
@@ -146,8 +158,7 @@ impl UserAgents {
 /// Desktop, mobile, tablet or other, from the OS and the markers browsers put in their UA.
 fn device_class(ua: &str, os: &str, device_family: &str) -> &'static str {
     let has = |needle: &str| ua.contains(needle);
-    if device_family == "iPad" || has("iPad") || has("Tablet") || (os == "Android" && !has("Mobile")) || has("Kindle")
-    {
+    if device_family == "iPad" || has("iPad") || has("Tablet") || (os == "Android" && !has("Mobile")) || has("Kindle") {
         return "tablet";
     }
     if has("Mobi") || has("iPhone") || has("iPod") || os == "Android" || has("Windows Phone") || has("BlackBerry") {
@@ -187,23 +198,34 @@ mod tests {
     #[test]
     fn common_browsers() {
         let v = shared().parse("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36");
-        assert_eq!((v.browser.as_str(), v.browser_version.as_str(), v.os.as_str(), v.os_version.as_str(), v.device), ("Chrome", "131", "Windows", "10", "desktop"));
+        assert_eq!(
+            (v.browser.as_str(), v.browser_version.as_str(), v.os.as_str(), v.os_version.as_str(), v.device),
+            ("Chrome", "131", "Windows", "10", "desktop")
+        );
         assert_eq!(v.bot, None);
         let v = shared().parse("Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1");
-        assert_eq!((v.browser.as_str(), v.os.as_str(), v.os_version.as_str(), v.device), ("Mobile Safari", "iOS", "18", "mobile"));
+        assert_eq!(
+            (v.browser.as_str(), v.os.as_str(), v.os_version.as_str(), v.device),
+            ("Mobile Safari", "iOS", "18", "mobile")
+        );
         let v = shared().parse("Mozilla/5.0 (iPad; CPU OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1");
         assert_eq!(v.device, "tablet");
         let v = shared().parse("Mozilla/5.0 (Linux; Android 13; SM-X700) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36");
         assert_eq!((v.os.as_str(), v.device), ("Android", "tablet"));
         let v = shared().parse("Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0");
-        assert_eq!((v.browser.as_str(), v.browser_version.as_str(), v.os.as_str(), v.device), ("Firefox", "133", "Linux", "desktop"));
+        assert_eq!(
+            (v.browser.as_str(), v.browser_version.as_str(), v.os.as_str(), v.device),
+            ("Firefox", "133", "Linux", "desktop")
+        );
     }
 
     #[test]
     fn bots_by_each_detector() {
         assert_eq!(shared().parse("Googlebot/2.1 (+http://www.google.com/bot.html)").bot, Some(BotReason::IsBot));
         assert_eq!(shared().parse("").bot, Some(BotReason::EmptyUserAgent));
-        assert!(shared().parse("Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)").bot.is_some());
+        assert!(
+            shared().parse("Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)").bot.is_some()
+        );
         assert!(shared().parse("curl/8.5.0").bot.is_some());
     }
 

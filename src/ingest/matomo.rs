@@ -1,10 +1,15 @@
 //! The Matomo HTTP Tracking API: decoded parameters → a [`Hit`] or a decline reason.
 //!
-//! Handled here: `idsite`, `rec`, `url`, `action_name`, `urlref`, `send_image`, `rand` (ignored:
-//! it only defeats caches), the overrides `ua` and `lang` (treated like the headers they
-//! replace), and the server-side parameters `cip`, `cid` and `cdt`, honoured only with the
-//! site's `token_auth` (PRIVACY.md D4). `uid` is never read, so never stored. Pure and
-//! synchronous: the HTTP edge does size caps and decoding, the privacy stage the identity.
+//! Handled: page views (`action_name`, `url`, `urlref`), events (`e_c`, `e_a`, `e_n`, `e_v`),
+//! site search (`search`, `search_cat`, `search_count`), outlinks and downloads (`link`,
+//! `download`), goals (`idgoal`, `revenue`), heartbeats (`ping=1`: extends the visit, is not a
+//! page view), `res` (reduced to a screen class), `lang` (primary language), custom dimensions
+//! `dimensionN` (bounded), campaigns (`_rcn`, `_rck` and the URL's `utm_*`/`mtm_*`/`pk_*`), the
+//! visitor cookie `_id` (cookie-mode sites only), the overrides `ua` and `lang` (treated like the
+//! headers they replace), and the server-side parameters `cip`, `cid` and `cdt`, honoured only
+//! with the site's `token_auth` (PRIVACY.md D4). `uid` is never read, so never stored. `rand`
+//! only defeats caches. Pure and synchronous: the HTTP edge does size caps and decoding, the
+//! privacy stage the identity.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -13,31 +18,27 @@ use sha2::{Digest, Sha256};
 
 use crate::config::SiteConfig;
 use crate::enrich::language::primary_language;
-use crate::enrich::url::{clean_page_url, referrer_host};
+use crate::enrich::url::{clean_page_url, parse_http};
+use crate::enrich::{Enricher, RawPage};
 use crate::event::{Event, EventType};
 use crate::ingest::params::Params;
+use crate::ingest::{Hit, VisitorInput, bounded};
 use crate::telemetry::metrics::DeclineReason;
 
 /// Longest page title kept (characters); Matomo truncates too.
 const MAX_TITLE_CHARS: usize = 512;
+/// Longest event category / action / name, search keyword (characters).
+const MAX_LABEL_CHARS: usize = 256;
+/// Custom dimensions kept at most, and their longest value (PRIVACY.md D5).
+const MAX_DIMENSIONS: usize = 20;
+const MAX_DIMENSION_CHARS: usize = 255;
 /// A `cdt` older than this needs the token (seconds).
 pub const CDT_TOLERANCE: u64 = 5 * 60;
 /// A `cdt` this far in the future is refused (clock skew allowance, seconds).
 const CDT_FUTURE_TOLERANCE: u64 = 60;
-
-/// An accepted hit: the event (identity not yet filled in) and what the privacy stage needs.
-#[derive(Debug)]
-pub struct Hit<'p> {
-    pub event: Event,
-    /// When the hit happened (Unix seconds): now, or an authorised `cdt`.
-    pub time: u64,
-    /// `cip`, authorised: the visitor's address as the site's server saw it.
-    pub client_ip: Option<IpAddr>,
-    /// `cid`, authorised: a visitor id from the site's server.
-    pub visitor_id: Option<&'p str>,
-    /// `ua`, replacing the `User-Agent` header.
-    pub user_agent: Option<&'p str>,
-}
+/// The tracker's visitor cookie lives at most 13 months (PRIVACY.md B5): an `_id` whose first
+/// visit (`_idts`) is older is not used.
+const COOKIE_MAX_AGE: u64 = 395 * 86_400;
 
 /// How the tracker wants its answer.
 pub fn wants_image(params: &Params<'_>) -> bool {
@@ -52,11 +53,14 @@ pub struct Headers<'h> {
     pub accept_language: Option<&'h str>,
 }
 
-/// Interprets one Matomo hit received at `now` (Unix seconds).
+/// Interprets one Matomo hit received at `now` (Unix seconds). `bulk_token` is the `token_auth`
+/// of the bulk request that carried this one, if any.
 pub fn interpret<'p>(
     params: &'p Params<'_>,
     headers: Headers<'_>,
+    bulk_token: Option<&str>,
     sites: &HashMap<u32, SiteConfig>,
+    enricher: &Enricher,
     now: u64,
 ) -> Result<Hit<'p>, DeclineReason> {
     if params.get("rec") != Some("1") {
@@ -67,54 +71,138 @@ pub fn interpret<'p>(
         .and_then(|s| s.trim().parse::<u32>().ok())
         .and_then(|id| sites.get(&id))
         .ok_or(DeclineReason::UnknownSite)?;
-    let page_url = params.non_empty("url").or(headers.referer);
-    let page = page_url.and_then(|u| clean_page_url(u, &site.keep_query)).ok_or(DeclineReason::Invalid)?;
+    let page = RawPage {
+        url: params.non_empty("url").or(headers.referer).ok_or(DeclineReason::Invalid)?,
+        referrer: params.non_empty("urlref"),
+        hash_route: false,
+        campaign_name: params.non_empty("_rcn"),
+        campaign_keyword: params.non_empty("_rck"),
+    };
+    let landing = enricher.landing(site, page).ok_or(DeclineReason::Invalid)?;
 
-    let authorised = params.non_empty("token_auth").is_some_and(|token| token_matches(site, token));
+    let token = params.non_empty("token_auth").or(bulk_token);
+    let authorised = token.is_some_and(|token| token_matches(site, token));
     let client_ip = match params.non_empty("cip") {
         None => None,
         Some(_) if !authorised => return Err(DeclineReason::Unauthorized),
         Some(text) => Some(text.trim().parse::<IpAddr>().map_err(|_| DeclineReason::Invalid)?),
     };
-    let visitor_id = match params.non_empty("cid") {
-        None => None,
+    let mut visitor = match params.non_empty("cid") {
+        None => VisitorInput::Cookieless,
         Some(_) if !authorised => return Err(DeclineReason::Unauthorized),
-        Some(cid) if cid.len() <= 64 && cid.bytes().all(|b| b.is_ascii_alphanumeric()) => Some(cid),
+        Some(cid) if is_visitor_id(cid) => VisitorInput::ServerId(cid),
         Some(_) => return Err(DeclineReason::Invalid),
     };
-    let time = match params.non_empty("cdt") {
-        None => now,
-        Some(text) => {
-            let at = parse_cdt(text).ok_or(DeclineReason::Invalid)?;
-            if at > now + CDT_FUTURE_TOLERANCE {
-                return Err(DeclineReason::Invalid);
-            }
-            if at + CDT_TOLERANCE < now && !authorised {
-                return Err(DeclineReason::Unauthorized);
-            }
-            if at + u64::from(site.retention.days()) * 86_400 < now {
-                // Already past the site's retention: storing it would break the promise.
-                return Err(DeclineReason::Invalid);
-            }
-            at.min(now)
+    let time = hit_time(params, site, authorised, now)?;
+    if matches!(visitor, VisitorInput::Cookieless)
+        && site.cookie_mode
+        && let Some(id) = params.non_empty("_id").filter(|id| is_visitor_id(id))
+    {
+        let first_visit = params.get("_idts").and_then(|t| t.parse::<u64>().ok());
+        if first_visit.is_none_or(|first| first + COOKIE_MAX_AGE >= time) {
+            visitor = VisitorInput::Cookie(id);
         }
-    };
+    }
 
-    let page_title = params.get("action_name").map(|t| truncate_chars(t.trim(), MAX_TITLE_CHARS)).unwrap_or_default();
-    let language = params.non_empty("lang").or(headers.accept_language).map(primary_language).unwrap_or_default();
-    let event = Event {
+    let mut event = Event {
         site_id: site.id,
         timestamp: time as u32,
         retention_days: site.retention.days().min(u32::from(u16::MAX)) as u16,
-        event_type: EventType::Pageview,
-        url_host: page.host,
-        url_path: page.path,
-        page_title,
-        referrer_host: params.get("urlref").map(referrer_host).unwrap_or_default(),
-        language,
+        page_title: params.get("action_name").map(|t| bounded(t, MAX_TITLE_CHARS)).unwrap_or_default(),
+        language: params.non_empty("lang").or(headers.accept_language).map(primary_language).unwrap_or_default(),
+        screen_class: params.get("res").map(screen_class).unwrap_or_default().to_string(),
         ..Event::default()
     };
-    Ok(Hit { event, time, client_ip, visitor_id, user_agent: params.get("ua") })
+    landing.apply(&mut event, site.store_campaigns);
+    describe_action(params, &mut event);
+    add_dimensions(params, &mut event);
+    Ok(Hit { event, time, client_ip, visitor, user_agent: params.get("ua") })
+}
+
+/// Sets the event type and its fields from the action parameters.
+fn describe_action(params: &Params<'_>, event: &mut Event) {
+    let label = |key: &str| params.get(key).map(|v| bounded(v, MAX_LABEL_CHARS)).unwrap_or_default();
+    let number = |key: &str| params.get(key).and_then(|v| v.trim().parse::<f64>().ok()).filter(|v| v.is_finite());
+    if params.get("ping") == Some("1") {
+        event.event_type = EventType::Ping;
+    } else if params.non_empty("e_c").is_some() && params.non_empty("e_a").is_some() {
+        event.event_type = EventType::Event;
+        event.event_category = label("e_c");
+        event.event_action = label("e_a");
+        event.event_name = params.non_empty("e_n").map(|_| label("e_n")).unwrap_or_else(|| label("e_a"));
+        event.event_value = number("e_v").unwrap_or(0.0);
+    } else if let Some(goal) = params.get("idgoal").and_then(|g| g.trim().parse::<u32>().ok()).filter(|g| *g > 0) {
+        event.event_type = EventType::Goal;
+        event.goal_id = goal;
+        event.revenue = number("revenue").unwrap_or(0.0);
+    } else if let Some((kind, target)) = params
+        .non_empty("link")
+        .map(|l| (EventType::Outlink, l))
+        .or(params.non_empty("download").map(|d| (EventType::Download, d)))
+    {
+        event.event_type = kind;
+        // The link target is minimised like a page URL (no query, no fragment).
+        event.link_url = parse_http(target)
+            .and_then(|_| clean_page_url(target, &[]))
+            .map(|u| format!("{}{}", u.host, u.path))
+            .unwrap_or_default();
+    } else if params.get("search").is_some() {
+        event.event_type = EventType::Search;
+        event.search_keyword = label("search").to_lowercase();
+        event.search_category = label("search_cat");
+        event.search_count = params.get("search_count").and_then(|c| c.trim().parse().ok()).unwrap_or(0);
+    } else {
+        event.event_type = EventType::Pageview;
+    }
+}
+
+/// `dimension1`..`dimensionN` as custom properties, bounded in count and length (D5).
+fn add_dimensions(params: &Params<'_>, event: &mut Event) {
+    for (key, value) in params.iter() {
+        if event.prop_keys.len() >= MAX_DIMENSIONS {
+            break;
+        }
+        let is_dimension = key
+            .strip_prefix("dimension")
+            .is_some_and(|n| !n.is_empty() && n.len() <= 3 && n.bytes().all(|b| b.is_ascii_digit()));
+        if is_dimension && !value.is_empty() && !event.prop_keys.iter().any(|k| k == key) {
+            event.prop_keys.push(key.to_string());
+            event.prop_values.push(bounded(value, MAX_DIMENSION_CHARS));
+        }
+    }
+}
+
+fn hit_time(params: &Params<'_>, site: &SiteConfig, authorised: bool, now: u64) -> Result<u64, DeclineReason> {
+    let Some(text) = params.non_empty("cdt") else { return Ok(now) };
+    let at = parse_cdt(text).ok_or(DeclineReason::Invalid)?;
+    if at > now + CDT_FUTURE_TOLERANCE {
+        return Err(DeclineReason::Invalid);
+    }
+    if at + CDT_TOLERANCE < now && !authorised {
+        return Err(DeclineReason::Unauthorized);
+    }
+    if at + u64::from(site.retention.days()) * 86_400 < now {
+        // Already past the site's retention: storing it would break the promise.
+        return Err(DeclineReason::Invalid);
+    }
+    Ok(at.min(now))
+}
+
+/// Matomo visitor ids are 16 hex digits; accept up to 64 alphanumerics.
+fn is_visitor_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// `res=1920x1080` → a screen class by width, as Plausible buckets them.
+pub fn screen_class(res: &str) -> &'static str {
+    let width = res.split(['x', 'X']).next().and_then(|w| w.trim().parse::<u32>().ok());
+    match width {
+        None | Some(0) => "",
+        Some(w) if w < 576 => "mobile",
+        Some(w) if w < 992 => "tablet",
+        Some(w) if w < 1440 => "laptop",
+        Some(_) => "desktop",
+    }
 }
 
 fn token_matches(site: &SiteConfig, token: &str) -> bool {
@@ -153,45 +241,84 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-fn truncate_chars(s: &str, max: usize) -> String {
-    match s.char_indices().nth(max) {
-        Some((at, _)) => s[..at].to_string(),
-        None => s.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::Retention;
+    use std::sync::OnceLock;
 
     const NOW: u64 = 1_700_000_000;
 
-    fn sites() -> HashMap<u32, SiteConfig> {
-        let site = SiteConfig {
-            id: 7,
+    fn enricher() -> &'static Enricher {
+        static E: OnceLock<Enricher> = OnceLock::new();
+        E.get_or_init(|| Enricher::new(1000))
+    }
+
+    fn site(id: u32, cookie_mode: bool) -> SiteConfig {
+        SiteConfig {
+            id,
             domains: vec!["example.org".into()],
             retention: Retention::Months(13),
             keep_query: vec![],
             token_auth_sha256: Some(Sha256::digest(b"secret-token").into()),
-        };
-        HashMap::from([(7, site)])
+            store_campaigns: true,
+            cookie_mode,
+        }
+    }
+
+    fn sites() -> HashMap<u32, SiteConfig> {
+        HashMap::from([(7, site(7, false)), (8, site(8, true))])
+    }
+
+    fn hit(query: &str) -> Result<(Event, u64, Option<IpAddr>, String), DeclineReason> {
+        let params = Params::parse(query).unwrap();
+        interpret(&params, Headers::default(), None, &sites(), enricher(), NOW)
+            .map(|h| (h.event, h.time, h.client_ip, format!("{:?}", h.visitor)))
     }
 
     fn run(query: &str) -> Result<Event, DeclineReason> {
-        let params = Params::parse(query).unwrap();
-        interpret(&params, Headers::default(), &sites(), NOW).map(|hit| hit.event)
+        hit(query).map(|h| h.0)
     }
+
+    const PAGE: &str = "idsite=7&rec=1&url=https%3A%2F%2Fexample.org%2Fa";
 
     #[test]
     fn a_pageview_becomes_an_event() {
-        let e = run("idsite=7&rec=1&url=https%3A%2F%2Fexample.org%2Fa%3Fq%3D1&action_name=Home&urlref=https%3A%2F%2Fduckduckgo.com%2F%3Fq%3Dx&rand=42&lang=fr-FR").unwrap();
+        let e = run("idsite=7&rec=1&url=https%3A%2F%2Fexample.org%2Fa%3Fq%3D1%26utm_source%3DNews%26utm_medium%3Demail&action_name=Home&urlref=https%3A%2F%2Fduckduckgo.com%2F%3Fq%3Dx&rand=42&lang=fr-FR&res=1280x800").unwrap();
         assert_eq!((e.site_id, u64::from(e.timestamp), e.retention_days), (7, NOW, 395));
         assert_eq!((e.url_host.as_str(), e.url_path.as_str()), ("example.org", "/a"));
         assert_eq!(e.page_title, "Home");
         assert_eq!(e.referrer_host, "duckduckgo.com");
         assert_eq!(e.event_type, EventType::Pageview);
-        assert_eq!(e.language, "fr");
+        assert_eq!((e.language.as_str(), e.screen_class.as_str()), ("fr", "laptop"));
+        assert_eq!((e.channel.as_str(), e.source.as_str(), e.utm_medium.as_str()), ("email", "news", "email"));
+    }
+
+    #[test]
+    fn every_action_type() {
+        let e = run(&format!("{PAGE}&e_c=Video&e_a=Play&e_n=Intro&e_v=12.5")).unwrap();
+        assert_eq!(
+            (e.event_type, e.event_category.as_str(), e.event_action.as_str(), e.event_name.as_str(), e.event_value),
+            (EventType::Event, "Video", "Play", "Intro", 12.5)
+        );
+        let e = run(&format!("{PAGE}&search=Rust+Books&search_cat=shop&search_count=12")).unwrap();
+        assert_eq!(
+            (e.event_type, e.search_keyword.as_str(), e.search_category.as_str(), e.search_count),
+            (EventType::Search, "rust books", "shop", 12)
+        );
+        let e = run(&format!("{PAGE}&link=https%3A%2F%2Fother.org%2Fx%3Ftoken%3Dy")).unwrap();
+        assert_eq!((e.event_type, e.link_url.as_str()), (EventType::Outlink, "other.org/x"));
+        let e = run(&format!("{PAGE}&download=https%3A%2F%2Fexample.org%2Ff.pdf")).unwrap();
+        assert_eq!((e.event_type, e.link_url.as_str()), (EventType::Download, "example.org/f.pdf"));
+        let e = run(&format!("{PAGE}&idgoal=3&revenue=19.90")).unwrap();
+        assert_eq!((e.event_type, e.goal_id, e.revenue), (EventType::Goal, 3, 19.9));
+        let e = run(&format!("{PAGE}&ping=1")).unwrap();
+        assert_eq!(e.event_type, EventType::Ping);
+        let e = run(&format!("{PAGE}&dimension1=gold&dimension2=&dimension33=x&dimensionx=no")).unwrap();
+        assert_eq!(
+            (e.prop_keys, e.prop_values),
+            (vec!["dimension1".to_string(), "dimension33".into()], vec!["gold".to_string(), "x".into()])
+        );
     }
 
     #[test]
@@ -199,7 +326,7 @@ mod tests {
         use DeclineReason::*;
         assert_eq!(run("idsite=7&url=https%3A%2F%2Fexample.org%2F"), Err(Invalid));
         assert_eq!(run("idsite=7&rec=0&url=https%3A%2F%2Fexample.org%2F"), Err(Invalid));
-        assert_eq!(run("idsite=8&rec=1&url=https%3A%2F%2Fexample.org%2F"), Err(UnknownSite));
+        assert_eq!(run("idsite=9&rec=1&url=https%3A%2F%2Fexample.org%2F"), Err(UnknownSite));
         assert_eq!(run("idsite=x&rec=1&url=https%3A%2F%2Fexample.org%2F"), Err(UnknownSite));
         assert_eq!(run("idsite=7&rec=1&url=ftp%3A%2F%2Fexample.org%2F"), Err(Invalid));
         assert_eq!(run("idsite=7&rec=1"), Err(Invalid));
@@ -208,22 +335,37 @@ mod tests {
     #[test]
     fn server_side_parameters_need_the_token() {
         use DeclineReason::*;
-        let base = "idsite=7&rec=1&url=https%3A%2F%2Fexample.org%2F";
-        assert_eq!(run(&format!("{base}&cip=203.0.113.45")).unwrap_err(), Unauthorized);
-        assert_eq!(run(&format!("{base}&cip=203.0.113.45&token_auth=wrong")).unwrap_err(), Unauthorized);
-        assert_eq!(run(&format!("{base}&cid=0123456789abcdef")).unwrap_err(), Unauthorized);
-        assert_eq!(run(&format!("{base}&cdt={}", NOW - 3600)).unwrap_err(), Unauthorized);
+        assert_eq!(run(&format!("{PAGE}&cip=203.0.113.45")).unwrap_err(), Unauthorized);
+        assert_eq!(run(&format!("{PAGE}&cip=203.0.113.45&token_auth=wrong")).unwrap_err(), Unauthorized);
+        assert_eq!(run(&format!("{PAGE}&cid=0123456789abcdef")).unwrap_err(), Unauthorized);
+        assert_eq!(run(&format!("{PAGE}&cdt={}", NOW - 3600)).unwrap_err(), Unauthorized);
         // A recent cdt is fine without it; a future one never is.
-        assert_eq!(u64::from(run(&format!("{base}&cdt={}", NOW - 60)).unwrap().timestamp), NOW - 60);
-        assert_eq!(run(&format!("{base}&cdt={}", NOW + 3600)).unwrap_err(), Invalid);
+        assert_eq!(u64::from(run(&format!("{PAGE}&cdt={}", NOW - 60)).unwrap().timestamp), NOW - 60);
+        assert_eq!(run(&format!("{PAGE}&cdt={}", NOW + 3600)).unwrap_err(), Invalid);
 
-        let params = Params::parse("idsite=7&rec=1&url=https%3A%2F%2Fexample.org%2F&cip=203.0.113.45&cid=0123456789abcdef&cdt=2023-11-14%2020:13:20&token_auth=secret-token").unwrap();
-        let hit = interpret(&params, Headers::default(), &sites(), NOW).unwrap();
-        assert_eq!(hit.client_ip, Some("203.0.113.45".parse().unwrap()));
-        assert_eq!(hit.visitor_id, Some("0123456789abcdef"));
-        assert_eq!(hit.time, 1_699_992_800);
+        let (_, time, ip, visitor) = hit(&format!(
+            "{PAGE}&cip=203.0.113.45&cid=0123456789abcdef&cdt=2023-11-14%2020:13:20&token_auth=secret-token"
+        ))
+        .unwrap();
+        assert_eq!(ip, Some("203.0.113.45".parse().unwrap()));
+        assert_eq!(visitor, "ServerId(\"0123456789abcdef\")");
+        assert_eq!(time, 1_699_992_800);
         // Older than the site's retention: refused even with the token.
-        assert_eq!(run(&format!("{base}&cdt={}&token_auth=secret-token", NOW - 400 * 86_400)).unwrap_err(), Invalid);
+        assert_eq!(run(&format!("{PAGE}&cdt={}&token_auth=secret-token", NOW - 400 * 86_400)).unwrap_err(), Invalid);
+        // The bulk request's token counts for its items.
+        let query = format!("{PAGE}&cip=203.0.113.45");
+        let params = Params::parse(&query).unwrap();
+        assert!(interpret(&params, Headers::default(), Some("secret-token"), &sites(), enricher(), NOW).is_ok());
+    }
+
+    #[test]
+    fn the_visitor_cookie_counts_only_in_cookie_mode_and_for_13_months() {
+        let cookie = "&_id=0123456789abcdef";
+        assert_eq!(hit(&format!("{PAGE}{cookie}")).unwrap().3, "Cookieless");
+        let cookie_site = PAGE.replace("idsite=7", "idsite=8");
+        assert_eq!(hit(&format!("{cookie_site}{cookie}")).unwrap().3, "Cookie(\"0123456789abcdef\")");
+        let old = NOW - 400 * 86_400;
+        assert_eq!(hit(&format!("{cookie_site}{cookie}&_idts={old}")).unwrap().3, "Cookieless");
     }
 
     #[test]
@@ -241,11 +383,11 @@ mod tests {
     fn a_pixel_without_url_uses_the_referer_header() {
         let params = Params::parse("idsite=7&rec=1").unwrap();
         let headers = Headers { referer: Some("https://example.org/from/img?x=1"), accept_language: Some("de-DE,de") };
-        let hit = interpret(&params, headers, &sites(), NOW).unwrap();
+        let hit = interpret(&params, headers, None, &sites(), enricher(), NOW).unwrap();
         assert_eq!(hit.event.url_path, "/from/img");
         assert_eq!(hit.event.language, "de");
         let params = Params::parse("idsite=7&rec=1&url=https%3A%2F%2Fexample.org%2Fexplicit").unwrap();
-        assert_eq!(interpret(&params, headers, &sites(), NOW).unwrap().event.url_path, "/explicit");
+        assert_eq!(interpret(&params, headers, None, &sites(), enricher(), NOW).unwrap().event.url_path, "/explicit");
     }
 
     #[test]
@@ -253,6 +395,15 @@ mod tests {
         let long = "é".repeat(600);
         let e = run(&format!("idsite=7&rec=1&url=http%3A%2F%2Fx%2F&action_name={long}")).unwrap();
         assert_eq!(e.page_title.chars().count(), MAX_TITLE_CHARS);
+    }
+
+    #[test]
+    fn screen_classes() {
+        assert_eq!(screen_class("375x812"), "mobile");
+        assert_eq!(screen_class("768x1024"), "tablet");
+        assert_eq!(screen_class("1366x768"), "laptop");
+        assert_eq!(screen_class("2560x1440"), "desktop");
+        assert_eq!(screen_class("garbage"), "");
     }
 
     #[test]

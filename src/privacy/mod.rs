@@ -40,6 +40,9 @@ pub enum VisitorKey<'a> {
     UserAgent(&'a str),
     /// A visitor id sent by the site's server with its token (Matomo `cid`), hashed the same way.
     ServerId(&'a str),
+    /// The tracker's first-party visitor cookie (Matomo `_id`) on a cookie-mode site (B5),
+    /// hashed the same way: never stored raw.
+    Cookie(&'a str),
 }
 
 /// The privacy stage's state.
@@ -82,6 +85,10 @@ fn visitor_id_with(salt: &Salt, site_id: u32, ip: &ClientIp, key: &VisitorKey<'_
             // A server-side id does not depend on the address; a tag keeps it apart from
             // address-based input.
             mac.update(b"\0cid\0");
+            mac.update(id.as_bytes());
+        }
+        VisitorKey::Cookie(id) => {
+            mac.update(b"\0_id\0");
             mac.update(id.as_bytes());
         }
     }

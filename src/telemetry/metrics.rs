@@ -69,6 +69,10 @@ pub struct Metrics {
     pub insert_duration: Histogram,
     /// `mesure_channel_depth`: events waiting between ingest and the writer.
     pub channel_depth: IntGauge,
+    /// `mesure_bots_declined_total{detector}`: bot hits by the detector that caught them.
+    pub bots_declined: IntCounterVec,
+    /// `mesure_bulk_requests_total{outcome}`: items of Matomo bulk requests (`tracked`, `invalid`).
+    pub bulk_items: IntCounterVec,
 }
 
 impl Metrics {
@@ -106,6 +110,19 @@ impl Metrics {
         .expect("valid metric");
         let channel_depth =
             IntGauge::new("mesure_channel_depth", "Events queued between ingest and the writer").expect("valid metric");
+        let bots_declined = IntCounterVec::new(
+            Opts::new("mesure_bots_declined_total", "Bot hits declined, by the detector that caught them"),
+            &["detector"],
+        )
+        .expect("valid metric");
+        let bulk_items = IntCounterVec::new(
+            Opts::new(
+                "mesure_bulk_items_total",
+                "Items of Matomo bulk requests, by outcome as reported to the tracker",
+            ),
+            &["outcome"],
+        )
+        .expect("valid metric");
 
         for collector in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
@@ -116,6 +133,8 @@ impl Metrics {
             Box::new(insert_batch_rows.clone()),
             Box::new(insert_duration.clone()),
             Box::new(channel_depth.clone()),
+            Box::new(bots_declined.clone()),
+            Box::new(bulk_items.clone()),
         ] {
             registry.register(collector).expect("metric names are unique");
         }
@@ -133,7 +152,22 @@ impl Metrics {
             insert_batch_rows,
             insert_duration,
             channel_depth,
+            bots_declined,
+            bulk_items,
         }
+    }
+
+    /// Registers the user-agent cache counters (they live in the cache itself).
+    pub fn register_user_agent_cache(&self, user_agents: &crate::enrich::user_agent::UserAgents) {
+        for counter in [&user_agents.cache_hits, &user_agents.cache_misses] {
+            self.registry.register(Box::new(counter.clone())).expect("registered once");
+        }
+    }
+
+    /// Counts a bot hit: the decline reason `bot` and the detector.
+    pub fn bot(&self, detector: crate::enrich::user_agent::BotReason) {
+        self.declined(DeclineReason::Bot);
+        self.bots_declined.with_label_values(&[detector.as_str()]).inc();
     }
 
     pub fn declined(&self, reason: DeclineReason) {

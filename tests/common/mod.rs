@@ -204,7 +204,7 @@ impl Collector {
 
     async fn wait_healthy(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(30);
-        let client = reqwest::Client::new();
+        let client = http();
         loop {
             if let Ok(r) = client.get(self.url("/healthz")).send().await
                 && r.status().is_success()
@@ -279,6 +279,19 @@ where
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// A real browser's user agent (an empty or library user agent is a bot and stores nothing).
+pub const BROWSER_UA: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
+
+/// An HTTP client that presents itself as a browser.
+pub fn http() -> reqwest::Client {
+    browser().build().unwrap()
+}
+
+/// A client builder with the browser user agent, to add a cookie jar or a redirect policy.
+pub fn browser() -> reqwest::ClientBuilder {
+    reqwest::Client::builder().user_agent(BROWSER_UA)
 }
 
 /// Percent-encodes a value for a query string.

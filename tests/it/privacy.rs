@@ -99,7 +99,7 @@ async fn privacy_canary_no_ip_or_user_agent_anywhere() {
     config.extra = site_with_token();
     config.log = "trace".into();
     let collector = Collector::start(&config).await;
-    let client = reqwest::Client::new();
+    let client = crate::common::http();
     let page = enc("https://example.org/canary");
     let url = collector.url(&format!("/matomo.php?idsite=1&rec=1&url={page}"));
 
@@ -182,7 +182,7 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 }
 
 async fn raw_query(ch: &ClickHouse, sql: &str) -> Vec<u8> {
-    let response = reqwest::Client::new().post(ch.url()).body(sql.to_string()).send().await.unwrap();
+    let response = crate::common::http().post(ch.url()).body(sql.to_string()).send().await.unwrap();
     assert!(response.status().is_success(), "{sql}");
     response.bytes().await.unwrap().to_vec()
 }
@@ -194,7 +194,7 @@ async fn geolocation_is_city_level_through_the_pipeline() {
     let ch = clickhouse();
     let db = unique_database("geo");
     let collector = Collector::start(&CollectorConfig::new(ch, &db)).await;
-    let client = reqwest::Client::new();
+    let client = crate::common::http();
     for (ip, path) in
         [("81.2.69.142", "london"), ("2001:218::1", "japan"), ("89.160.20.128", "linkoping"), (CANARY_V4, "unknown")]
     {
@@ -246,7 +246,7 @@ async fn forwarded_addresses_count_only_from_trusted_proxies() {
     config.head = "trusted_proxies = [\"10.0.0.0/8\"]\n".into(); // loopback is not trusted here
     let collector = Collector::start(&config).await;
     let url = collector.url(&format!("/matomo.php?idsite=1&rec=1&url={}", enc("https://example.org/")));
-    let r = reqwest::Client::new().get(url).header("x-forwarded-for", "81.2.69.142").send().await.unwrap();
+    let r = crate::common::http().get(url).header("x-forwarded-for", "81.2.69.142").send().await.unwrap();
     assert_eq!(r.status(), 200);
     wait_rows(ch, &db, 1).await;
     // The claimed London address was ignored: the peer (loopback) is not in the database.
@@ -260,7 +260,7 @@ async fn dnt_and_gpc_are_honoured_and_invisible() {
     let ch = clickhouse();
     let db = unique_database("dntgpc");
     let collector = Collector::start(&CollectorConfig::new(ch, &db)).await;
-    let client = reqwest::Client::new();
+    let client = crate::common::http();
     let cases: &[(&str, &str, bool)] = &[
         ("dnt", "1", false),
         ("dnt", "1 (extension)", false),
@@ -320,7 +320,7 @@ async fn opt_out_and_back_in() {
     let ch = clickhouse();
     let db = unique_database("optout");
     let collector = Collector::start(&CollectorConfig::new(ch, &db)).await;
-    let browser = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let browser = crate::common::browser().cookie_store(true).build().unwrap();
     let hit = |n: &str| {
         collector.url(&format!("/matomo.php?idsite=1&rec=1&url={}", enc(&format!("https://example.org/{n}"))))
     };
@@ -335,7 +335,7 @@ async fn opt_out_and_back_in() {
     browser.get(hit("before")).send().await.unwrap();
 
     // Opt out: a plain form POST, answered 303 with the cookie, back to the page.
-    let no_redirect = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let no_redirect = crate::common::browser().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let r = no_redirect.post(collector.url("/optout")).form(&[("action", "out"), ("lang", "en")]).send().await.unwrap();
     assert_eq!(r.status(), 303);
     let cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();
@@ -372,7 +372,7 @@ async fn urls_are_minimised_and_server_parameters_need_the_token() {
     let mut config = CollectorConfig::new(ch, &db);
     config.extra = site_with_token();
     let collector = Collector::start(&config).await;
-    let client = reqwest::Client::new();
+    let client = crate::common::http();
     let send = |query: String| {
         let client = client.clone();
         let url = collector.url(&format!("/matomo.php?{query}"));

@@ -156,7 +156,7 @@ async fn two_collectors_give_the_same_visitor_id() {
     let db = unique_database("two_collectors");
     let (config_one, config_two) = (CollectorConfig::new(ch, &db), CollectorConfig::new(ch, &db));
     let (one, two) = tokio::join!(Collector::start(&config_one), Collector::start(&config_two));
-    let client = reqwest::Client::new();
+    let client = crate::common::http();
     for (collector, path) in [(&one, "one"), (&two, "two")] {
         let url =
             collector.url(&format!("/matomo.php?idsite=1&rec=1&url={}", enc(&format!("https://example.org/{path}"))));

@@ -13,7 +13,7 @@ async fn sigterm_flushes_every_answered_hit() {
     // the shutdown flush's doing.
     config.batch_period = "10m".into();
     let collector = Collector::start(&config).await;
-    let client = reqwest::Client::new();
+    let client = crate::common::http();
 
     let mut tasks = Vec::new();
     for worker in 0..4 {

@@ -61,6 +61,7 @@ async fn events_round_trip_every_column() {
         link_url: s("link"),
         prop_keys: vec!["a".into(), "b".into()],
         prop_values: vec!["1".into(), "2".into()],
+        non_interactive: 1,
     };
     let client = store::client(&config);
     let mut insert = client.insert::<Event>("events").await.unwrap();

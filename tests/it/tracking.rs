@@ -20,7 +20,7 @@ async fn thousand_pixel_hits_become_thousand_rows() {
     let ch = clickhouse();
     let db = unique_database("e2e");
     let collector = Collector::start(&CollectorConfig::new(ch, &db)).await;
-    let client = reqwest::Client::new();
+    let client = crate::common::http();
 
     let mut tasks = Vec::new();
     for worker in 0..8 {
@@ -81,7 +81,7 @@ async fn filtered_hits_store_nothing_and_look_the_same() {
     let ch = clickhouse();
     let db = unique_database("filtered");
     let collector = Collector::start(&CollectorConfig::new(ch, &db)).await;
-    let client = reqwest::Client::new();
+    let client = crate::common::http();
     let page = enc("https://example.org/");
     let filtered = [
         format!("idsite=99&rec=1&url={page}"),
@@ -125,7 +125,7 @@ async fn malformed_and_oversized_requests_are_refused() {
     let ch = clickhouse();
     let db = unique_database("malformed");
     let collector = Collector::start(&CollectorConfig::new(ch, &db)).await;
-    let client = reqwest::Client::new();
+    let client = crate::common::http();
     let page = enc("https://example.org/");
 
     // Undecodable query and body: 400.

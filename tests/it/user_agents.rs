@@ -37,7 +37,10 @@ fn uap_core_test_cases_give_the_browser_family() {
         let family = if case.family == "Other" { "" } else { case.family.as_str() };
         let major = case.major.as_deref().unwrap_or("");
         if v.browser != family || v.browser_version != major {
-            wrong.push(format!("{:?}: {}/{} instead of {family}/{major}", case.user_agent_string, v.browser, v.browser_version));
+            wrong.push(format!(
+                "{:?}: {}/{} instead of {family}/{major}",
+                case.user_agent_string, v.browser, v.browser_version
+            ));
         }
     }
     assert!(wrong.is_empty(), "{} of {} wrong:\n{}", wrong.len(), cases.test_cases.len(), wrong.join("\n"));
@@ -52,7 +55,8 @@ struct Crawler {
 #[test]
 fn crawler_list_examples_are_bots() {
     let crawlers: Vec<Crawler> =
-        serde_json::from_str(include_str!("../../src/enrich/data/crawler-user-agents/crawler-user-agents.json")).unwrap();
+        serde_json::from_str(include_str!("../../src/enrich/data/crawler-user-agents/crawler-user-agents.json"))
+            .unwrap();
     let instances: Vec<&String> = crawlers.iter().flat_map(|c| &c.instances).collect();
     assert!(instances.len() > 2000);
     let missed: Vec<&&String> = instances.iter().filter(|ua| user_agents().parse(ua).bot.is_none()).collect();

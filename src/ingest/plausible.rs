@@ -1,0 +1,283 @@
+//! The Plausible Events API: `POST /api/event` with a JSON body → one [`Hit`] per site named.
+//!
+//! Accepts the long and short keys of Plausible's trackers (`name`/`n`, `url`/`u`,
+//! `domain`/`d`, `referrer`/`r`, `props`/`p`, `revenue`/`$`, `hashMode`/`h`,
+//! `interactive`/`i`, and the legacy `w` window width), a `props` or `revenue` given as an
+//! object or as a JSON-encoded string, and a comma-separated `domain` (the same event for
+//! several sites). The site is found by domain. Props are bounded (PRIVACY.md D5). Plausible's
+//! special events `Outbound Link: Click` and `File Download` become our outlink and download
+//! types, with the link minimised like a page URL.
+
+use std::collections::HashMap;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::config::SiteConfig;
+use crate::enrich::url::clean_page_url;
+use crate::enrich::{Enricher, RawPage};
+use crate::event::{Event, EventType};
+use crate::ingest::matomo::screen_class;
+use crate::ingest::{Hit, VisitorInput, bounded};
+use crate::telemetry::metrics::DeclineReason;
+
+/// Props kept at most, and the longest key and value (characters).
+pub const MAX_PROPS: usize = 30;
+const MAX_PROP_KEY_CHARS: usize = 64;
+const MAX_PROP_VALUE_CHARS: usize = 256;
+const MAX_NAME_CHARS: usize = 120;
+
+#[derive(Deserialize)]
+struct Payload {
+    #[serde(alias = "n")]
+    name: Option<String>,
+    #[serde(alias = "u")]
+    url: Option<String>,
+    #[serde(alias = "d")]
+    domain: Option<String>,
+    #[serde(alias = "r")]
+    referrer: Option<String>,
+    #[serde(alias = "p")]
+    props: Option<Value>,
+    #[serde(rename = "revenue", alias = "$")]
+    revenue: Option<Value>,
+    #[serde(rename = "hashMode", alias = "h")]
+    hash_mode: Option<Value>,
+    #[serde(alias = "i")]
+    interactive: Option<bool>,
+    /// Legacy tracker: the window's inner width.
+    w: Option<u32>,
+}
+
+/// A body that is not an event: answered 400 with this message (it names the field).
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct BadEvent(pub String);
+
+/// Parses one event body; each named site gives a hit or the reason it was declined.
+pub fn interpret(
+    body: &[u8],
+    domains: &HashMap<String, u32>,
+    sites: &HashMap<u32, SiteConfig>,
+    enricher: &Enricher,
+    now: u64,
+) -> Result<Vec<Result<Hit<'static>, DeclineReason>>, BadEvent> {
+    let payload: Payload =
+        serde_json::from_slice(body).map_err(|e| BadEvent(format!("body is not an event object: {e}")))?;
+    let name = payload
+        .name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| BadEvent("name is required".into()))?;
+    let url = payload.url.as_deref().filter(|u| !u.is_empty()).ok_or_else(|| BadEvent("url is required".into()))?;
+    let domain_list = payload
+        .domain
+        .as_deref()
+        .filter(|d| !d.trim().is_empty())
+        .ok_or_else(|| BadEvent("domain is required".into()))?;
+    let hash_route = match &payload.hash_mode {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::Number(n)) => n.as_u64().is_some_and(|n| n > 0),
+        _ => false,
+    };
+    let props = props(payload.props.as_ref());
+    let revenue = payload.revenue.as_ref().and_then(revenue_amount).unwrap_or(0.0);
+
+    let mut hits = Vec::new();
+    for domain in domain_list.split(',').map(|d| d.trim().trim_start_matches("www.").to_ascii_lowercase()) {
+        let site = domains.get(&domain).or_else(|| domains.get(&format!("www.{domain}"))).and_then(|id| sites.get(id));
+        let Some(site) = site else {
+            hits.push(Err(DeclineReason::UnknownSite));
+            continue;
+        };
+        let page = RawPage { url, referrer: payload.referrer.as_deref(), hash_route, ..RawPage::default() };
+        let Some(landing) = enricher.landing(site, page) else {
+            hits.push(Err(DeclineReason::Invalid));
+            continue;
+        };
+        let mut event = Event {
+            site_id: site.id,
+            timestamp: now as u32,
+            retention_days: site.retention.days().min(u32::from(u16::MAX)) as u16,
+            non_interactive: u8::from(payload.interactive == Some(false)),
+            screen_class: payload.w.map(|w| screen_class(&w.to_string())).unwrap_or_default().to_string(),
+            revenue,
+            ..Event::default()
+        };
+        landing.apply(&mut event, site.store_campaigns);
+        match name {
+            "pageview" => event.event_type = EventType::Pageview,
+            "Outbound Link: Click" | "File Download" => {
+                event.event_type = if name == "File Download" { EventType::Download } else { EventType::Outlink };
+                event.event_name = name.to_string();
+                event.link_url = props
+                    .iter()
+                    .find(|(k, _)| k == "url")
+                    .and_then(|(_, v)| clean_page_url(v, &[]))
+                    .map(|u| format!("{}{}", u.host, u.path))
+                    .unwrap_or_default();
+            }
+            other => {
+                event.event_type = EventType::Event;
+                event.event_name = bounded(other, MAX_NAME_CHARS);
+            }
+        }
+        for (key, value) in &props {
+            // The outbound link's full URL is already reduced to link_url.
+            if key == "url" && matches!(event.event_type, EventType::Outlink | EventType::Download) {
+                continue;
+            }
+            event.prop_keys.push(key.clone());
+            event.prop_values.push(value.clone());
+        }
+        hits.push(Ok(Hit { event, time: now, client_ip: None, visitor: VisitorInput::Cookieless, user_agent: None }));
+    }
+    Ok(hits)
+}
+
+/// Props as bounded `(key, value)` strings; nested values are dropped.
+fn props(value: Option<&Value>) -> Vec<(String, String)> {
+    let parsed;
+    let object = match value {
+        Some(Value::Object(map)) => map,
+        Some(Value::String(text)) => match serde_json::from_str::<Value>(text) {
+            Ok(Value::Object(map)) => {
+                parsed = map;
+                &parsed
+            }
+            _ => return Vec::new(),
+        },
+        _ => return Vec::new(),
+    };
+    object
+        .iter()
+        .filter_map(|(k, v)| {
+            let value = match v {
+                Value::String(s) => s.clone(),
+                Value::Number(n) => n.to_string(),
+                Value::Bool(b) => b.to_string(),
+                _ => return None,
+            };
+            let key = bounded(k, MAX_PROP_KEY_CHARS);
+            (!key.is_empty() && !value.is_empty()).then(|| (key, bounded(&value, MAX_PROP_VALUE_CHARS)))
+        })
+        .take(MAX_PROPS)
+        .collect()
+}
+
+/// `{"currency": "EUR", "amount": "12.50"}` (or that object JSON-encoded) → 12.5.
+fn revenue_amount(value: &Value) -> Option<f64> {
+    let object = match value {
+        Value::Object(map) => map.clone(),
+        Value::String(text) => serde_json::from_str::<serde_json::Map<String, Value>>(text).ok()?,
+        _ => return None,
+    };
+    let amount = match object.get("amount")? {
+        Value::Number(n) => n.as_f64()?,
+        Value::String(s) => s.trim().parse().ok()?,
+        _ => return None,
+    };
+    amount.is_finite().then_some(amount)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Retention;
+    use std::sync::OnceLock;
+
+    fn enricher() -> &'static Enricher {
+        static E: OnceLock<Enricher> = OnceLock::new();
+        E.get_or_init(|| Enricher::new(100))
+    }
+
+    fn run(body: &str) -> Result<Vec<Result<Event, DeclineReason>>, BadEvent> {
+        let site = |id: u32, domain: &str| SiteConfig {
+            id,
+            domains: vec![domain.into()],
+            retention: Retention::Days(180),
+            keep_query: vec![],
+            token_auth_sha256: None,
+            store_campaigns: true,
+            cookie_mode: false,
+        };
+        let sites = HashMap::from([(1, site(1, "example.org")), (2, site(2, "shop.example.net"))]);
+        let domains = HashMap::from([("example.org".to_string(), 1), ("shop.example.net".to_string(), 2)]);
+        interpret(body.as_bytes(), &domains, &sites, enricher(), 1_700_000_000)
+            .map(|hits| hits.into_iter().map(|h| h.map(|h| h.event)).collect())
+    }
+
+    #[test]
+    fn long_and_short_keys() {
+        let long = run(r#"{"name":"pageview","url":"https://example.org/a?utm_source=x","domain":"example.org","referrer":"https://www.google.com/"}"#).unwrap();
+        let short = run(r#"{"n":"pageview","u":"https://example.org/a?utm_source=x","d":"example.org","r":"https://www.google.com/","v":22}"#).unwrap();
+        assert_eq!(long, short);
+        let e = long[0].as_ref().unwrap();
+        assert_eq!(
+            (e.site_id, e.event_type, e.url_path.as_str(), e.referrer_host.as_str()),
+            (1, EventType::Pageview, "/a", "www.google.com")
+        );
+        assert_eq!((e.channel.as_str(), e.utm_source.as_str()), ("campaign", "x"));
+    }
+
+    #[test]
+    fn custom_events_props_revenue_and_interactivity() {
+        let hits = run(r#"{"n":"Signup","u":"https://example.org/","d":"example.org","p":{"plan":"pro","seats":3,"trial":true,"nested":{"x":1}},"$":{"currency":"EUR","amount":"12.50"},"i":false}"#).unwrap();
+        let e = hits[0].as_ref().unwrap();
+        assert_eq!(
+            (e.event_type, e.event_name.as_str(), e.revenue, e.non_interactive),
+            (EventType::Event, "Signup", 12.5, 1)
+        );
+        assert_eq!(e.prop_keys, vec!["plan", "seats", "trial"]);
+        assert_eq!(e.prop_values, vec!["pro", "3", "true"]);
+        // Legacy trackers send props as a JSON string.
+        let hits =
+            run(r#"{"n":"Signup","u":"https://example.org/","d":"example.org","p":"{\"plan\":\"pro\"}"}"#).unwrap();
+        assert_eq!(hits[0].as_ref().unwrap().prop_values, vec!["pro"]);
+    }
+
+    #[test]
+    fn outbound_links_and_downloads() {
+        let hits = run(r#"{"n":"Outbound Link: Click","u":"https://example.org/","d":"example.org","p":{"url":"https://other.org/x?token=1"}}"#).unwrap();
+        let e = hits[0].as_ref().unwrap();
+        assert_eq!((e.event_type, e.link_url.as_str(), e.prop_keys.len()), (EventType::Outlink, "other.org/x", 0));
+        let hits = run(r#"{"n":"File Download","u":"https://example.org/","d":"example.org","p":{"url":"https://example.org/f.pdf"}}"#).unwrap();
+        assert_eq!(hits[0].as_ref().unwrap().event_type, EventType::Download);
+    }
+
+    #[test]
+    fn several_domains_and_unknown_ones() {
+        let hits =
+            run(r#"{"n":"pageview","u":"https://example.org/","d":"example.org,shop.example.net,nope.example"}"#)
+                .unwrap();
+        assert_eq!(hits.len(), 3);
+        assert_eq!(hits[1].as_ref().unwrap().site_id, 2);
+        assert_eq!(hits[2], Err(DeclineReason::UnknownSite));
+        let hits =
+            run(r#"{"n":"pageview","u":"https://example.org/app#/orders?id=1","d":"www.example.org","h":1}"#).unwrap();
+        assert_eq!(hits[0].as_ref().unwrap().url_path, "/app#/orders");
+    }
+
+    #[test]
+    fn bad_bodies_name_the_field() {
+        assert_eq!(run(r#"{"u":"https://example.org/","d":"example.org"}"#).unwrap_err().0, "name is required");
+        assert_eq!(run(r#"{"n":"pageview","d":"example.org"}"#).unwrap_err().0, "url is required");
+        assert_eq!(run(r#"{"n":"pageview","u":"https://example.org/"}"#).unwrap_err().0, "domain is required");
+        assert!(run("not json").is_err());
+        assert_eq!(
+            run(r#"{"n":"pageview","u":"javascript:x","d":"example.org"}"#).unwrap()[0],
+            Err(DeclineReason::Invalid)
+        );
+    }
+
+    #[test]
+    fn props_are_bounded() {
+        let many: Vec<String> = (0..50).map(|i| format!("\"k{i}\":\"{}\"", "v".repeat(1000))).collect();
+        let body = format!(r#"{{"n":"E","u":"https://example.org/","d":"example.org","p":{{{}}}}}"#, many.join(","));
+        let hits = run(&body).unwrap();
+        let e = hits[0].as_ref().unwrap();
+        assert_eq!(e.prop_keys.len(), MAX_PROPS);
+        assert!(e.prop_values.iter().all(|v| v.chars().count() == MAX_PROP_VALUE_CHARS));
+    }
+}
