@@ -1,19 +1,26 @@
 #!/usr/bin/env bash
 # Command 2: the whole test suite. Installs what the tests need when it is missing (Debian's
-# clickhouse-server, curl), then runs the checks and every test. The tests start and stop their
-# own private ClickHouse; nothing needs to be running beforehand.
+# clickhouse-server, chromium, curl, gzip, node/npm; the npm packages of tests/clients), then runs
+# the checks and every test. The tests start and stop their own private ClickHouse; nothing needs
+# to be running beforehand.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v curl >/dev/null || need_apt+=(curl)
+command -v gzip >/dev/null || need_apt+=(gzip)
+command -v node >/dev/null || need_apt+=(nodejs)
+command -v npm >/dev/null || need_apt+=(npm)
 [ -x /usr/sbin/clickhouse-server ] || need_apt+=(clickhouse-server)
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
   echo "installing: ${need_apt[*]}" >&2
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
+# Real third-party tracking clients for tests/it/clients.rs (versions pinned in the lock file).
+(cd tests/clients && npm ci --silent --no-audit --no-fund)
 
 cargo fmt --all -- --check
 cargo clippy --all-targets --quiet -- -D warnings

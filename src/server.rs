@@ -36,6 +36,7 @@ impl Routes {
         let (endpoint, response) = match request.uri().path() {
             "/matomo.php" | "/piwik.php" => ("matomo", self.ingest.matomo(request, peer).await),
             "/api/event" => ("plausible", self.ingest.plausible(request, peer).await),
+            "/mesure.js" => ("script", crate::web::tracker_script()),
             "/optout" => {
                 let secure = self.public_https || self.forwarded_https(&request, peer);
                 ("optout", crate::web::optout::handle(request, secure).await)

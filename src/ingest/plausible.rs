@@ -6,7 +6,7 @@
 //! object or as a JSON-encoded string, and a comma-separated `domain` (the same event for
 //! several sites). The site is found by domain. Props are bounded (PRIVACY.md D5). Plausible's
 //! special events `Outbound Link: Click` and `File Download` become our outlink and download
-//! types, with the link minimised like a page URL.
+//! types, with the link minimised like a page URL; its `engagement` beacon is a heartbeat.
 
 use std::collections::HashMap;
 
@@ -108,6 +108,12 @@ pub fn interpret(
         landing.apply(&mut event, site.store_campaigns);
         match name {
             "pageview" => event.event_type = EventType::Pageview,
+            // The tracker's time-on-page and scroll-depth beacon: extends the visit like a
+            // heartbeat, is neither a page view nor an interaction.
+            "engagement" => {
+                event.event_type = EventType::Ping;
+                event.non_interactive = 1;
+            }
             "Outbound Link: Click" | "File Download" => {
                 event.event_type = if name == "File Download" { EventType::Download } else { EventType::Outlink };
                 event.event_name = name.to_string();

@@ -1,3 +1,25 @@
-//! Pages for people: the visitor opt-out page (and, later, the dashboard).
+//! Pages and files for people and browsers: the visitor opt-out page and our tracker script
+//! (and, later, the dashboard).
 
 pub mod optout;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::header::{ACCESS_CONTROL_ALLOW_ORIGIN, CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
+use hyper::{Response, StatusCode};
+
+use crate::ingest::Body;
+
+/// `mesure.js`, our first-party tracker (under 2 KB gzipped; a test checks it).
+pub const TRACKER_SCRIPT: &str = include_str!("assets/mesure.js");
+
+/// `GET /mesure.js`.
+pub fn tracker_script() -> Response<Body> {
+    let mut response = Response::new(Full::new(Bytes::from_static(TRACKER_SCRIPT.as_bytes())));
+    *response.status_mut() = StatusCode::OK;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/javascript; charset=utf-8"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
+    headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    response
+}

@@ -5,8 +5,10 @@
 mod common;
 
 mod cli;
+mod clients;
 mod migrations;
 mod privacy;
+mod protocols;
 mod salts;
 mod shutdown;
 mod storage;

@@ -1,0 +1,127 @@
+//! Real tracking clients, not written by us, against a running collector: the official Matomo
+//! Node client, and in headless Chromium the official Plausible tracker and our `mesure.js`
+//! (also with GPC and DNT set, when it must send nothing). The Node programs are in
+//! `tests/clients/` (installed with `npm ci` there by scripts/test.sh).
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use crate::common::{Collector, CollectorConfig, REPO, clickhouse, eventually, unique_database};
+
+fn node(script: &str, args: &[&str]) -> String {
+    let dir = Path::new(REPO).join("tests/clients");
+    assert!(dir.join("node_modules").is_dir(), "run `npm ci` in tests/clients first (scripts/test.sh does)");
+    let out = Command::new("node").arg(script).args(args).current_dir(&dir).output().expect("node is installed");
+    assert!(
+        out.status.success(),
+        "{script} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+async fn rows_where(db: &str, query: &str, expected: usize) -> Vec<String> {
+    let ch = clickhouse();
+    let sql = format!("{query} FORMAT TSV").replace("{db}", db);
+    let lines = eventually(Duration::from_secs(15), || async {
+        let text = ch.query(&sql).await;
+        let lines: Vec<String> = text.lines().map(str::to_string).collect();
+        (lines.len() >= expected).then_some(lines)
+    })
+    .await;
+    lines.unwrap_or_else(|| panic!("fewer than {expected} rows for {sql}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_official_matomo_node_client() {
+    let ch = clickhouse();
+    let db = unique_database("matomo_client");
+    let collector = Collector::start(&CollectorConfig::new(ch, &db)).await;
+    let base = collector.url("");
+    let answer = tokio::task::spawn_blocking(move || node("matomo.mjs", &[&base])).await.unwrap();
+    let answer: serde_json::Value = serde_json::from_str(&answer).expect("bulk answer is JSON");
+    assert_eq!(answer["status"], "success");
+    assert_eq!(answer["tracked"], 4);
+    assert_eq!(answer["invalid"], 0);
+
+    let rows = rows_where(
+        &db,
+        "SELECT url_path, event_type, page_title, event_category, event_action, event_name, search_keyword, channel, source, browser FROM {db}.events ORDER BY url_path",
+        7,
+    )
+    .await;
+    assert_eq!(
+        rows,
+        vec![
+            "/node/bulk/1\tpageview\tBulk 1\t\t\t\t\tdirect\t\tChrome",
+            "/node/bulk/2\tpageview\tBulk 2\t\t\t\t\tdirect\t\tChrome",
+            "/node/bulk/3\tpageview\tBulk 3\t\t\t\t\tdirect\t\tChrome",
+            "/node/bulk/4\tpageview\tBulk 4\t\t\t\t\tdirect\t\tChrome",
+            "/node/event\tevent\t\tVideo\tPlay\tIntro\t\tdirect\t\tChrome",
+            "/node/search\tsearch\t\t\t\t\topening hours\tdirect\t\tChrome",
+            "/node/single\tpageview\tNode single\t\t\t\t\tsearch\tQwant\tChrome",
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plausible_tracker_and_mesure_js_in_chromium() {
+    let ch = clickhouse();
+    let db = unique_database("browser_clients");
+    let collector = Collector::start(&CollectorConfig::new(ch, &db)).await;
+    let artifacts = Path::new(REPO).join("target/test-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let base = collector.url("");
+    let dir = artifacts.display().to_string();
+    let sent = tokio::task::spawn_blocking(move || node("browser.mjs", &[&base, &dir])).await.unwrap();
+    let sent: serde_json::Value = serde_json::from_str(&sent).expect("scenario counts are JSON");
+
+    // With GPC or DNT set, our script sends nothing at all.
+    assert_eq!(sent["mesure_gpc"], 0, "{sent}");
+    assert_eq!(sent["mesure_dnt"], 0, "{sent}");
+    assert_eq!(sent["mesure"], 5, "pageview, SPA pageview, custom event, outbound link, download: {sent}");
+
+    let mesure = rows_where(
+        &db,
+        "SELECT url_path, event_type, event_name, link_url, arrayStringConcat(arrayMap((k, v) -> concat(k, '=', v), prop_keys, prop_values), ',') FROM {db}.events WHERE url_path LIKE '/mesure/%' ORDER BY event_type, url_path",
+        5,
+    )
+    .await;
+    let host = "127.0.0.1";
+    assert_eq!(
+        mesure,
+        vec![
+            "/mesure/index.html\tpageview\t\t\t".to_string(),
+            "/mesure/second\tpageview\t\t\t".to_string(),
+            "/mesure/second\tevent\tSignup\t\tplan=pro".to_string(),
+            "/mesure/second\toutlink\tOutbound Link: Click\toutbound.example/page\t".to_string(),
+            format!("/mesure/second\tdownload\tFile Download\t{host}/files/report.pdf\t"),
+        ]
+    );
+
+    let plausible = rows_where(
+        &db,
+        "SELECT url_path, event_type, event_name, link_url FROM {db}.events WHERE url_path LIKE '/plausible/%' AND event_type != 'ping' ORDER BY event_type, url_path",
+        5,
+    )
+    .await;
+    assert_eq!(
+        plausible,
+        vec![
+            "/plausible/index.html\tpageview\t\t".to_string(),
+            "/plausible/second\tpageview\t\t".to_string(),
+            "/plausible/second\tevent\tPurchase\t".to_string(),
+            "/plausible/second\toutlink\tOutbound Link: Click\toutbound.example/page".to_string(),
+            format!("/plausible/second\tdownload\tFile Download\t{host}/files/report.pdf"),
+        ]
+    );
+    let none = ch
+        .count(&format!("SELECT count() FROM {db}.events WHERE url_path IN ('/mesure/gpc.html', '/mesure/dnt.html')"))
+        .await;
+    assert_eq!(none, 0);
+    // Every browser row carries the parsed user agent, never the raw one.
+    let browsers = ch.query(&format!("SELECT DISTINCT browser, os, device FROM {db}.events FORMAT TSV")).await;
+    assert_eq!(browsers.trim(), "Chrome\tLinux\tdesktop");
+}

@@ -1,0 +1,200 @@
+//! The tracking protocols over real HTTP: bots, Matomo bulk, the Plausible Events API, the
+//! tracker script, channels and the campaign switch.
+
+use std::time::Duration;
+
+use crate::common::{
+    BROWSER_UA, Collector, CollectorConfig, DEMO_SITES, clickhouse, enc, eventually, http, test_geo_db, unique_database,
+};
+
+async fn wait_count(db: &str, expected: u64) {
+    let ch = clickhouse();
+    let sql = format!("SELECT count() FROM {db}.events");
+    let reached =
+        eventually(Duration::from_secs(15), || async { (ch.count(&sql).await >= expected).then_some(()) }).await;
+    assert!(reached.is_some(), "expected {expected} rows, have {}", ch.count(&sql).await);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(ch.count(&sql).await, expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bots_are_never_stored_and_counted_by_detector() {
+    let ch = clickhouse();
+    let db = unique_database("bots");
+    let collector = Collector::start(&CollectorConfig::new(ch, &db)).await;
+    let client = reqwest::Client::new(); // no User-Agent header at all
+    let url = |p: &str| {
+        collector.url(&format!("/matomo.php?idsite=1&rec=1&url={}", enc(&format!("https://example.org/{p}"))))
+    };
+    let cases: &[(&str, &[(&str, &str)])] = &[
+        ("googlebot", &[("user-agent", "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)")]),
+        ("empty", &[]),
+        ("curl", &[("user-agent", "curl/8.5.0")]),
+        ("prefetch", &[("user-agent", BROWSER_UA), ("sec-purpose", "prefetch")]),
+        ("human", &[("user-agent", BROWSER_UA)]),
+    ];
+    let mut bodies = Vec::new();
+    for (path, headers) in cases {
+        let mut request = client.get(url(path));
+        for (k, v) in *headers {
+            request = request.header(*k, *v);
+        }
+        let r = request.send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        bodies.push(r.bytes().await.unwrap());
+    }
+    assert!(bodies.windows(2).all(|w| w[0] == w[1]), "a bot learns nothing from the answer");
+    wait_count(&db, 1).await;
+    assert_eq!(ch.query(&format!("SELECT url_path FROM {db}.events FORMAT TSV")).await, "/human\n");
+    let metrics = http().get(collector.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    for line in [
+        "mesure_events_declined_total{reason=\"bot\"} 4",
+        "mesure_bots_declined_total{detector=\"empty_user_agent\"} 1",
+        "mesure_bots_declined_total{detector=\"prefetch\"} 1",
+        "mesure_bots_declined_total{detector=\"isbot\"} 2",
+    ] {
+        assert!(metrics.contains(line), "{line} missing:\n{metrics}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn matomo_bulk_requests() {
+    let ch = clickhouse();
+    let db = unique_database("bulk");
+    let mut config = CollectorConfig::new(ch, &db);
+    config.extra = format!("[ingest]\nbulk_max_requests = 5\n{}", config.extra);
+    let collector = Collector::start(&config).await;
+    let page = |p: &str| format!("?idsite=1&rec=1&url={}", enc(&format!("https://example.org/{p}")));
+    let body = serde_json::json!({"requests": [
+        page("a"), page("b"), "?idsite=99&rec=1&url=https%3A%2F%2Fexample.org%2F", "?idsite=1&rec=1&action_name=%zz", page("c"),
+    ]});
+    let r = http().post(collector.url("/matomo.php")).json(&body).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let answer: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(answer, serde_json::json!({"status": "success", "tracked": 3, "invalid": 2, "invalid_indices": [2, 3]}));
+    wait_count(&db, 3).await;
+
+    let too_many = serde_json::json!({"requests": (0..6).map(|i| page(&i.to_string())).collect::<Vec<_>>()});
+    let r = http().post(collector.url("/matomo.php")).json(&too_many).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("at most 5"));
+    let r = http().post(collector.url("/matomo.php")).body("{\"requests\": 3}").send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(ch.count(&format!("SELECT count() FROM {db}.events")).await, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plausible_events_api() {
+    let ch = clickhouse();
+    let db = unique_database("plausible_api");
+    let collector = Collector::start(&CollectorConfig::new(ch, &db)).await;
+    let endpoint = collector.url("/api/event");
+
+    let preflight = http()
+        .request(reqwest::Method::OPTIONS, &endpoint)
+        .header("origin", "https://example.org")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert!(preflight.status().is_success());
+    assert_eq!(preflight.headers()["access-control-allow-origin"], "*");
+
+    let send = |body: &'static str| {
+        let endpoint = endpoint.clone();
+        async move {
+            http()
+                .post(endpoint)
+                .header("content-type", "text/plain")
+                .header("x-forwarded-for", "81.2.69.142")
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let r = send(r#"{"n":"pageview","u":"https://example.org/pricing?utm_source=newsletter&utm_medium=email","d":"example.org","r":"https://mail.google.com/"}"#).await;
+    assert_eq!(r.status(), 202);
+    assert_eq!(r.headers()["access-control-allow-origin"], "*");
+    let r = send(r#"{"name":"Signup","url":"https://example.org/pricing","domain":"example.org","props":{"plan":"pro"},"revenue":{"currency":"EUR","amount":"49"}}"#).await;
+    assert_eq!(r.status(), 202);
+    let r = send(r#"{"n":"pageview","u":"https://example.org/","d":"unknown.example"}"#).await;
+    assert_eq!(r.status(), 202, "an unknown domain is not revealed");
+    let r = send(r#"{"n":"pageview","d":"example.org"}"#).await;
+    assert_eq!(r.status(), 400);
+    let error: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(error["error"], "url is required");
+
+    wait_count(&db, 2).await;
+    let rows = ch
+        .query(&format!("SELECT event_type, url_path, channel, source, utm_source, utm_medium, city, revenue FROM {db}.events ORDER BY event_type FORMAT TSV"))
+        .await;
+    assert_eq!(
+        rows,
+        "pageview\t/pricing\temail\tnewsletter\tnewsletter\temail\tLondon\t0\nevent\t/pricing\tdirect\t\t\t\tLondon\t49\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn channels_and_the_campaign_switch() {
+    let ch = clickhouse();
+    let db = unique_database("channels");
+    let mut config = CollectorConfig::new(ch, &db);
+    config.extra = format!(
+        "[geo]\ndatabase = \"{}\"\n{DEMO_SITES}\n[[sites]]\nid = 4\ndomains = [\"private.example.org\"]\nstore_campaigns = false\n",
+        test_geo_db().display()
+    );
+    let collector = Collector::start(&config).await;
+    let hit = |site: u32, url: &str, referrer: &str| {
+        collector.url(&format!("/matomo.php?idsite={site}&rec=1&url={}&urlref={}", enc(url), enc(referrer)))
+    };
+    for url in [
+        hit(1, "https://example.org/a", "https://www.google.fr/"),
+        hit(1, "https://example.org/b", "https://www.example.org/a"),
+        hit(1, "https://example.org/c?gclid=abc123", "https://www.google.com/"),
+        hit(1, "https://example.org/d", "https://news.ycombinator.com/item?id=1"),
+        hit(4, "https://private.example.org/e?utm_source=partner&utm_campaign=Spring", ""),
+    ] {
+        assert_eq!(http().get(url).send().await.unwrap().status(), 200);
+    }
+    wait_count(&db, 5).await;
+    let rows = ch
+        .query(&format!(
+            "SELECT url_path, channel, source, utm_source, utm_campaign FROM {db}.events ORDER BY url_path FORMAT TSV"
+        ))
+        .await;
+    assert_eq!(
+        rows,
+        "/a\tsearch\tGoogle\t\t\n/b\tinternal\t\t\t\n/c\tpaid\tGoogle\t\t\n/d\tsocial\tHacker News\t\t\n/e\tcampaign\t\t\t\n"
+    );
+    let dump = ch.query(&format!("SELECT * FROM {db}.events FORMAT TSV")).await;
+    assert!(!dump.contains("abc123") && !dump.contains("gclid"), "click ids are never stored");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tracker_script_is_served_and_small() {
+    let ch = clickhouse();
+    let collector = Collector::start(&CollectorConfig::new(ch, &unique_database("script"))).await;
+    let r = http().get(collector.url("/mesure.js")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("application/javascript"));
+    let script = r.bytes().await.unwrap();
+    assert_eq!(&script[..], mesure::web::TRACKER_SCRIPT.as_bytes());
+    let mut gzip = std::process::Command::new("gzip")
+        .arg("-9c")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    gzip.stdin.take().unwrap().write_all(&script).unwrap();
+    let compressed = gzip.wait_with_output().unwrap().stdout;
+    assert!(compressed.len() < 2048, "mesure.js is {} bytes gzipped", compressed.len());
+    for promise in ["doNotTrack", "globalPrivacyControl", "mesure_optout", "sendBeacon", "keepalive", "pushState"] {
+        assert!(TRACKER.contains(promise), "{promise}");
+    }
+    assert!(!TRACKER.contains("document.cookie ="), "the script never sets a cookie");
+}
+
+const TRACKER: &str = mesure::web::TRACKER_SCRIPT;
