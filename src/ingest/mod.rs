@@ -207,7 +207,7 @@ impl Ingest {
         for (index, item) in bulk.requests.iter().enumerate() {
             let query = item
                 .trim()
-                .trim_start_matches(|c| c == '?' || c == '/')
+                .trim_start_matches(['?', '/'])
                 .trim_start_matches("matomo.php?")
                 .trim_start_matches("piwik.php?");
             let Ok(params) = Params::parse(query) else {
