@@ -43,6 +43,13 @@ impl Salt {
         &self.key
     }
 
+    /// A fresh salt: 32 bytes from the OS random number generator (B2).
+    pub fn generate(period: u32) -> Salt {
+        let mut key = Zeroizing::new([0u8; 32]);
+        getrandom::fill(key.as_mut_slice()).expect("the OS random number generator is available");
+        Salt { period, key }
+    }
+
     fn from_hex(period: u32, hex_text: &str) -> Option<Salt> {
         let mut key = Zeroizing::new([0u8; 32]);
         hex::decode_to_slice(hex_text, key.as_mut_slice()).ok()?;
@@ -219,13 +226,12 @@ async fn agreed_salt(
     if let Some(salt) = smallest(client, period).await? {
         return Ok(salt);
     }
-    let mut key = Zeroizing::new([0u8; 32]);
-    getrandom::fill(key.as_mut_slice()).expect("the OS random number generator is available");
-    let row = SaltRow { period, salt: hex::encode(key.as_slice()), created_at: now as u32 };
+    let candidate = Salt::generate(period);
+    let row = SaltRow { period, salt: hex::encode(candidate.key.as_slice()), created_at: now as u32 };
     let mut insert = client.insert::<SaltRow>("salts").await?;
     insert.write(&row).await?;
     insert.end().await?;
     // Let collectors that started at the same moment insert theirs, then all pick the smallest.
     tokio::time::sleep(settle).await;
-    Ok(smallest(client, period).await?.unwrap_or(Salt { period, key }))
+    Ok(smallest(client, period).await?.unwrap_or(candidate))
 }
