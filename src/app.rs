@@ -3,8 +3,9 @@
 //! Start: migrate → geo database → salts → background tasks (salt rotation, geo reload, visit
 //! sweep) → start the writer → serve.
 //! Stop (SIGTERM/SIGINT, or the `shutdown` future in tests): stop accepting → finish requests in
-//! flight → close the channel → flush the writer → return. All of it under
-//! `shutdown_timeout`; a missed deadline is logged and reported as an error.
+//! flight → close and sync the spool → let the writer deliver what is left → return. All of it
+//! under `shutdown_timeout`; a missed deadline is logged, and what was not delivered stays in the
+//! spool for the next start.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -12,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
@@ -23,7 +24,8 @@ use crate::privacy::geo::Geo;
 use crate::privacy::salts::SaltKeeper;
 use crate::privacy::visits::Visits;
 use crate::server::{Routes, serve};
-use crate::sink::Writer;
+use crate::sink::spool::{self, SpoolSettings, SpoolStats};
+use crate::sink::{DeliveryHealth, Writer};
 use crate::store;
 use crate::telemetry::metrics::Metrics;
 
@@ -57,19 +59,44 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Ou
     let enricher = Arc::new(Enricher::new(config.ingest.user_agent_cache));
     metrics.register_user_agent_cache(&enricher.user_agents);
     let privacy = Arc::new(Privacy { geo: geo.clone(), salts: salts.clone(), visits: Visits::new(MAX_LIVE_VISITS) });
-    tokio::spawn(salts.run(background_stopped.clone()));
-    tokio::spawn(reload_geo(geo, background_stopped.clone()));
+    tokio::spawn(salts.run(background_stopped.clone(), metrics.salt_rotations.clone()));
+    metrics.geo_build_time.set(geo.build_epoch().unwrap_or(0) as i64);
+    tokio::spawn(reload_geo(geo, metrics.clone(), background_stopped.clone()));
     tokio::spawn(sweep_visits(privacy.clone(), clock.clone(), background_stopped.clone()));
 
-    let (events_tx, events_rx) = mpsc::channel(config.ingest.channel_capacity);
-    let (writer, writer_handle) = Writer::new(client.clone(), config.sink.clone(), metrics.clone(), events_rx);
+    // The durable spool, then the writer that delivers from it (replaying what a previous run
+    // left first).
+    let spool_stats = Arc::new(SpoolStats::default());
+    metrics.watch_spool(spool_stats.clone());
+    let spool_settings = SpoolSettings {
+        dir: config.spool.dir.clone(),
+        max_bytes: config.spool.max_bytes,
+        segment_bytes: config.spool.segment_bytes,
+        fsync_interval: config.spool.fsync_interval,
+        queue: config.spool.queue,
+    };
+    let (appender, written, start, spool_thread) = spool::open(&spool_settings, spool_stats.clone())
+        .with_context(|| format!("opening the spool in {}", config.spool.dir.display()))?;
+    tracing::info!(dir = %config.spool.dir.display(), replay_from_segment = start.segment, "spool open");
+    let health = Arc::new(DeliveryHealth::default());
+    let writer = Writer::new(
+        client.clone(),
+        config.sink.clone(),
+        metrics.clone(),
+        config.spool.dir.clone(),
+        spool_stats,
+        start,
+        written,
+        health.clone(),
+    );
+    let writer_task = tokio::spawn(writer.run());
     let deadline = config.shutdown_timeout;
-    let writer_task = tokio::spawn(writer.run(deadline));
 
     let routes = Arc::new(Routes {
-        ingest: Ingest::new(&config, Stages { privacy, enricher, clock }, events_tx, metrics.clone()),
+        ingest: Ingest::new(&config, Stages { privacy, enricher, clock }, appender, metrics.clone()),
         metrics,
         clickhouse: client,
+        delivery: health,
         public_https: config.public_url.as_deref().is_some_and(|u| u.starts_with("https://")),
         trusted_proxies: config.trusted_proxies.clone(),
     });
@@ -84,27 +111,27 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Ou
     let drained = serve(listener, routes.clone(), stopping, deadline).await;
     let elapsed = started_stopping.get().map(|t| t.elapsed()).unwrap_or_default();
 
-    // The connections are gone; dropping the routes drops the last sender, and the writer
-    // drains whatever is queued.
+    // The connections are gone; dropping the routes drops the last appender handle, the spool
+    // thread syncs and closes, and the writer delivers what is left.
     drop(routes);
     let _ = stop_background.send(true);
-    writer_handle.drain();
+    let _ = tokio::task::spawn_blocking(move || spool_thread.join()).await;
     let remaining = deadline.saturating_sub(elapsed);
-    let report = match tokio::time::timeout(remaining + std::time::Duration::from_secs(1), writer_task).await {
-        Ok(joined) => joined.context("writer task panicked")?,
-        Err(_) => {
-            anyhow::bail!("shutdown deadline of {deadline:?} missed while flushing to ClickHouse")
+    match tokio::time::timeout(remaining + Duration::from_secs(1), writer_task).await {
+        Ok(joined) => {
+            let report = joined.context("writer task panicked")?;
+            tracing::info!(written = report.written, dead_lettered = report.dead_lettered, drained, "stopped cleanly");
         }
-    };
-    if report.undelivered > 0 || !drained {
-        anyhow::bail!("shutdown deadline of {deadline:?} missed: {} accepted events not delivered", report.undelivered);
+        Err(_) => {
+            // Nothing is lost: the rest waits in the spool and is delivered at the next start.
+            tracing::warn!(timeout = ?deadline, dir = %config.spool.dir.display(), "shutdown deadline missed before ClickHouse took every event; the rest stays in the spool for the next start");
+        }
     }
-    tracing::info!(written = report.written, "stopped cleanly");
     Ok(())
 }
 
 /// Re-opens the geo database when its file is replaced.
-async fn reload_geo(geo: Arc<Geo>, mut stop: watch::Receiver<bool>) {
+async fn reload_geo(geo: Arc<Geo>, metrics: Metrics, mut stop: watch::Receiver<bool>) {
     loop {
         tokio::select! {
             _ = tokio::time::sleep(GEO_RELOAD_EVERY) => {}
@@ -112,6 +139,7 @@ async fn reload_geo(geo: Arc<Geo>, mut stop: watch::Receiver<bool>) {
         }
         match geo.reload_if_changed() {
             Ok(true) => {
+                metrics.geo_build_time.set(geo.build_epoch().unwrap_or(0) as i64);
                 tracing::info!(kind = geo.database_type(), build_epoch = geo.build_epoch(), "geo database reloaded")
             }
             Ok(false) => {}

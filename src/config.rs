@@ -91,12 +91,18 @@ pub struct PrivacyConfig {
 #[derive(Debug, Clone)]
 pub struct SpoolConfig {
     pub dir: PathBuf,
+    /// Disk the spool may use; beyond it, tracking requests get 503.
+    pub max_bytes: u64,
+    /// A new segment file starts after this many bytes.
+    pub segment_bytes: u64,
+    /// Group commit: the spool is fsynced at most this often (the loss window on a power cut).
+    pub fsync_interval: Duration,
+    /// Append requests that may wait for the spool writer (the bounded channel).
+    pub queue: usize,
 }
 
 #[derive(Debug, Clone)]
 pub struct IngestConfig {
-    /// Capacity of the bounded channel between the HTTP edge and the writer.
-    pub channel_capacity: usize,
     /// Most requests accepted in one Matomo bulk request.
     pub bulk_max_requests: usize,
     /// Distinct user agents whose verdict is cached.
@@ -470,17 +476,20 @@ fn build(table: Table, errors: &mut Vec<ConfigError>) -> Option<Config> {
     let spool = {
         let mut s = root.section("spool");
         let dir = s.string("dir").unwrap_or_else(|| "var/spool".into());
+        let max_bytes = s.integer("max_bytes", 1 << 16..=1 << 44).unwrap_or(1 << 30) as u64;
+        let segment_bytes = s.integer("segment_bytes", 1 << 12..=1 << 32).unwrap_or(16 << 20) as u64;
+        let fsync_interval = s.duration("fsync_interval", Duration::from_millis(50));
+        let queue = s.integer("queue", 16..=1_000_000).unwrap_or(16_384) as usize;
         s.finish();
-        SpoolConfig { dir: PathBuf::from(dir) }
+        SpoolConfig { dir: PathBuf::from(dir), max_bytes, segment_bytes, fsync_interval, queue }
     };
 
     let ingest = {
         let mut s = root.section("ingest");
-        let channel_capacity = s.integer("channel_capacity", 1..=10_000_000).unwrap_or(65_536) as usize;
         let bulk_max_requests = s.integer("bulk_max_requests", 1..=10_000).unwrap_or(100) as usize;
         let user_agent_cache = s.integer("user_agent_cache", 16..=10_000_000).unwrap_or(20_000) as usize;
         s.finish();
-        IngestConfig { channel_capacity, bulk_max_requests, user_agent_cache }
+        IngestConfig { bulk_max_requests, user_agent_cache }
     };
 
     let sink = {

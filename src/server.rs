@@ -26,6 +26,7 @@ pub struct Routes {
     pub ingest: Ingest,
     pub metrics: Metrics,
     pub clickhouse: clickhouse::Client,
+    pub delivery: std::sync::Arc<crate::sink::DeliveryHealth>,
     /// Whether the collector is reached over HTTPS (its `public_url`), for the `Secure` cookie.
     pub public_https: bool,
     pub trusted_proxies: Vec<ipnet::IpNet>,
@@ -56,8 +57,11 @@ impl Routes {
             && request.headers().get("x-forwarded-proto").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"))
     }
 
-    /// Ready when ClickHouse answers and every migration is recorded.
+    /// Ready when ClickHouse answers, every migration is recorded, and INSERTs succeed.
     async fn readiness(&self) -> Response<Body> {
+        if self.delivery.is_failing() {
+            return plain(StatusCode::SERVICE_UNAVAILABLE, "degraded: INSERTs are failing; events wait in the spool\n");
+        }
         let check =
             tokio::time::timeout(Duration::from_secs(2), crate::store::migrations::all_applied(&self.clickhouse));
         match check.await {

@@ -62,14 +62,17 @@ pub fn render(config: &Config) -> String {
         config.geo.database.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "(none)".into())
     );
     let _ = writeln!(out, "  privacy.profile = {:?}", config.privacy.profile);
-    let _ = writeln!(out, "  spool.dir = {}", config.spool.dir.display());
     let _ = writeln!(
         out,
-        "  sink: batches of up to {} rows / {} bytes / {:?}; channel capacity {}",
-        config.sink.batch_max_rows,
-        config.sink.batch_max_bytes,
-        config.sink.batch_period,
-        config.ingest.channel_capacity
+        "  spool: {} (at most {} bytes, fsync every {:?})",
+        config.spool.dir.display(),
+        config.spool.max_bytes,
+        config.spool.fsync_interval
+    );
+    let _ = writeln!(
+        out,
+        "  sink: batches of up to {} rows / {} bytes / {:?}",
+        config.sink.batch_max_rows, config.sink.batch_max_bytes, config.sink.batch_period
     );
     let _ = writeln!(out, "  shutdown_timeout = {:?}", config.shutdown_timeout);
     out

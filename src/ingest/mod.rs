@@ -25,7 +25,6 @@ use hyper::header::{
 use hyper::{HeaderMap, Method, Request, Response, StatusCode};
 use ipnet::IpNet;
 use serde::Deserialize;
-use tokio::sync::mpsc;
 
 use crate::clock::Clock;
 use crate::config::{Config, PrivacyConfig, SiteConfig};
@@ -34,6 +33,7 @@ use crate::enrich::user_agent::BotReason;
 use crate::event::Event;
 use crate::privacy::client_ip::{self, ClientIp};
 use crate::privacy::{Privacy, VisitorKey, gate};
+use crate::sink::spool::Appender;
 use crate::telemetry::metrics::{DeclineReason, Metrics};
 use params::Params;
 
@@ -96,7 +96,7 @@ pub struct Ingest {
     privacy: Arc<Privacy>,
     enricher: Arc<Enricher>,
     clock: Arc<dyn Clock>,
-    events: mpsc::Sender<Event>,
+    spool: Appender,
     metrics: Metrics,
 }
 
@@ -114,7 +114,7 @@ struct BulkRequest {
 }
 
 impl Ingest {
-    pub fn new(config: &Config, stages: Stages, events: mpsc::Sender<Event>, metrics: Metrics) -> Ingest {
+    pub fn new(config: &Config, stages: Stages, spool: Appender, metrics: Metrics) -> Ingest {
         let domains = config.sites.iter().flat_map(|s| s.domains.iter().map(move |d| (d.clone(), s.id))).collect();
         Ingest {
             sites: config.sites.iter().map(|s| (s.id, s.clone())).collect(),
@@ -125,7 +125,7 @@ impl Ingest {
             privacy: stages.privacy,
             enricher: stages.enricher,
             clock: stages.clock,
-            events,
+            spool,
             metrics,
         }
     }
@@ -148,7 +148,7 @@ impl Ingest {
         };
         let body = body.trim();
         if body.starts_with('{') {
-            return self.matomo_bulk(body, &parts.headers, peer);
+            return self.matomo_bulk(body, &parts.headers, peer).await;
         }
         // Matomo reads the query string and a form body together; the body wins on conflicts.
         let mut params = match Params::parse(parts.uri.query().unwrap_or("")) {
@@ -175,7 +175,7 @@ impl Ingest {
         ) {
             Ok(hit) => {
                 if let Some(event) = self.process(hit, &parts.headers, peer)
-                    && !self.enqueue(vec![event])
+                    && !self.enqueue(vec![event]).await
                 {
                     return overloaded();
                 }
@@ -188,7 +188,7 @@ impl Ingest {
     /// Matomo bulk tracking: `{"requests": ["?idsite=1&rec=1&...", ...], "token_auth": "..."}`.
     /// Each item is handled like a single request with this request's headers; the answer
     /// counts them as Matomo does (filtered hits count as tracked: the tracker learns nothing).
-    fn matomo_bulk(&self, body: &str, headers: &HeaderMap, peer: SocketAddr) -> Response<Body> {
+    async fn matomo_bulk(&self, body: &str, headers: &HeaderMap, peer: SocketAddr) -> Response<Body> {
         let bulk: BulkRequest = match serde_json::from_str(body) {
             Ok(b) => b,
             Err(e) => return plain(StatusCode::BAD_REQUEST, &format!("malformed bulk request: {e}\n")),
@@ -242,7 +242,7 @@ impl Ingest {
                 }
             }
         }
-        if !self.enqueue(events) {
+        if !self.enqueue(events).await {
             return overloaded();
         }
         self.metrics.bulk_items.with_label_values(&["tracked"]).inc_by(tracked as u64);
@@ -286,7 +286,7 @@ impl Ingest {
                 Err(reason) => self.metrics.declined(reason),
             }
         }
-        if !self.enqueue(events) {
+        if !self.enqueue(events).await {
             return with_cors(overloaded());
         }
         accepted()
@@ -331,27 +331,22 @@ impl Ingest {
         Some(event)
     }
 
-    /// Queues accepted events for the writer, all or none; `false` when the queue has no room
-    /// (or is closing for shutdown), which the caller answers with 503: refused explicitly,
-    /// never dropped silently.
-    fn enqueue(&self, events: Vec<Event>) -> bool {
+    /// Appends accepted events to the durable spool, all or none, and waits until they are
+    /// written; `false` when the spool is full or its queue is (or it is closing for shutdown),
+    /// which the caller answers with 503: refused explicitly, never dropped silently.
+    async fn enqueue(&self, events: Vec<Event>) -> bool {
         if events.is_empty() {
             return true;
         }
-        let count = events.len();
-        match self.events.try_reserve_many(count) {
-            Ok(permits) => {
-                for (permit, event) in permits.zip(events) {
-                    permit.send(event);
-                }
-                self.metrics.events_accepted.inc_by(count as u64);
+        let count = events.len() as u64;
+        match self.spool.append(&events).await {
+            Ok(()) => {
+                self.metrics.events_accepted.inc_by(count);
                 true
             }
-            Err(_) => {
-                self.metrics
-                    .events_declined
-                    .with_label_values(&[DeclineReason::Overload.as_str()])
-                    .inc_by(count as u64);
+            Err(error) => {
+                tracing::debug!(%error, "append refused");
+                self.metrics.events_declined.with_label_values(&[DeclineReason::Overload.as_str()]).inc_by(count);
                 false
             }
         }

@@ -185,7 +185,11 @@ impl SaltKeeper {
     }
 
     /// Runs `tick` at each period boundary and every minute in between, until `shutdown`.
-    pub async fn run(self: Arc<Self>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    pub async fn run(
+        self: Arc<Self>,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+        rotations: prometheus::IntCounter,
+    ) {
         loop {
             let now = self.clock.now();
             let to_boundary = DAY - now % DAY;
@@ -194,9 +198,11 @@ impl SaltKeeper {
                 _ = tokio::time::sleep(pause) => {}
                 _ = shutdown.changed() => return,
             }
-            if let Err(error) = self.tick().await {
+            match self.tick().await {
+                Ok(true) => rotations.inc(),
+                Ok(false) => {}
                 // Keep using the salts we have; the next tick tries again.
-                tracing::warn!(%error, "salt maintenance failed; retrying in a minute");
+                Err(error) => tracing::warn!(%error, "salt maintenance failed; retrying in a minute"),
             }
         }
     }

@@ -1,6 +1,10 @@
-//! Delivery to ClickHouse: the [`writer::Writer`] drains the bounded channel from ingest into
-//! batched INSERTs and keeps every row until ClickHouse has acknowledged it.
+//! Delivery to ClickHouse, losing nothing accepted:
+//! - [`spool`]: the durable local queue every accepted event is appended to before its answer;
+//! - [`writer`]: spool → batched INSERTs, acknowledged rows released from the spool;
+//! - [`retry`]: which failures are retried and which rows are dead-lettered.
 
+pub mod retry;
+pub mod spool;
 pub mod writer;
 
-pub use writer::{Writer, WriterHandle};
+pub use writer::{DeliveryHealth, Writer};

@@ -1,66 +1,80 @@
-//! The writer: bounded channel → `clickhouse::inserter::Inserter` → the `events` table.
+//! The writer: spool → `clickhouse::inserter::Inserter` → the `events` table.
 //!
-//! Rows are written into the current INSERT as they arrive (the Inserter streams them), and
-//! also kept in `unacknowledged` until the INSERT that carries them has ended successfully. If
-//! ending it fails (ClickHouse down, network error), the writer starts a fresh INSERT with every
-//! unacknowledged row after a capped, jittered back-off, so nothing accepted is lost while the
-//! process lives. While it retries it reads nothing from the channel, and ingest answers 503
-//! once the channel is full: overload is explicit (the request path never waits for us).
+//! It reads records from the spool up to what the appender has published, streams them into
+//! the current INSERT (ended at the row, byte or period limit), and after ClickHouse has
+//! acknowledged an INSERT it moves the spool's cursor past those rows, which deletes finished
+//! segments. When an INSERT fails, [`retry::classify`] decides: a retryable failure rewinds the
+//! reader to the acknowledged position and tries again after a capped, fully jittered
+//! back-off (the rows wait on disk; `/readyz` says degraded meanwhile); a data error sends the
+//! batch to a dead-letter file under `spool.dir/dead-letter/` and moves on, counted.
 //!
-//! Shutdown: [`WriterHandle::drain`] closes the channel; the writer takes what is queued,
-//! ends the INSERT and returns how many rows it could not deliver.
+//! The writer stops once the appender has closed (shutdown) and every spooled row is delivered.
+//! Rows it could not deliver stay in the spool for the next start.
 
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use clickhouse::inserter::Inserter;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::watch;
 
 use crate::config::SinkConfig;
 use crate::event::Event;
+use crate::sink::retry::{self, Failure};
+use crate::sink::spool::{self, Position, Reader, SpoolStats, Written};
 use crate::telemetry::metrics::Metrics;
 
-/// Events read from the channel per wake-up.
-const RECV_CHUNK: usize = 1024;
+/// Records read from the spool per step.
+const READ_CHUNK: usize = 4096;
 /// First and longest pause between two attempts at a failed INSERT.
 const BACKOFF_START: Duration = Duration::from_millis(100);
 const BACKOFF_CAP: Duration = Duration::from_secs(10);
+
+/// Whether delivery is currently failing (for `/readyz`).
+#[derive(Debug, Default)]
+pub struct DeliveryHealth {
+    failing: AtomicBool,
+}
+
+impl DeliveryHealth {
+    pub fn is_failing(&self) -> bool {
+        self.failing.load(Ordering::Relaxed)
+    }
+}
+
+/// What the writer did before it stopped.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct WriterReport {
+    pub written: u64,
+    pub dead_lettered: u64,
+}
 
 pub struct Writer {
     client: clickhouse::Client,
     limits: SinkConfig,
     metrics: Metrics,
-    events: mpsc::Receiver<Event>,
-    drain: oneshot::Receiver<()>,
-}
-
-/// Held by the app to stop the writer.
-pub struct WriterHandle {
-    drain: oneshot::Sender<()>,
-}
-
-impl WriterHandle {
-    /// Asks the writer to stop reading new events once the channel is empty, and to flush.
-    pub fn drain(self) {
-        let _ = self.drain.send(());
-    }
-}
-
-/// What the writer left behind when it stopped.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct WriterReport {
-    pub written: u64,
-    pub undelivered: usize,
+    spool_dir: PathBuf,
+    stats: Arc<SpoolStats>,
+    reader: Reader,
+    written: watch::Receiver<Written>,
+    health: Arc<DeliveryHealth>,
 }
 
 impl Writer {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         client: clickhouse::Client,
         limits: SinkConfig,
         metrics: Metrics,
-        events: mpsc::Receiver<Event>,
-    ) -> (Writer, WriterHandle) {
-        let (drain_tx, drain_rx) = oneshot::channel();
-        (Writer { client, limits, metrics, events, drain: drain_rx }, WriterHandle { drain: drain_tx })
+        spool_dir: PathBuf,
+        stats: Arc<SpoolStats>,
+        start: Position,
+        written: watch::Receiver<Written>,
+        health: Arc<DeliveryHealth>,
+    ) -> Writer {
+        let reader = Reader::new(&spool_dir, start, stats.clone());
+        Writer { client, limits, metrics, spool_dir, stats, reader, written, health }
     }
 
     fn new_inserter(&self) -> Inserter<Event> {
@@ -72,95 +86,95 @@ impl Writer {
             .with_timeouts(Some(Duration::from_secs(10)), Some(Duration::from_secs(30)))
     }
 
-    /// Runs until drained. `deadline_after_drain` bounds how long a flush may keep retrying once
-    /// shutdown has begun.
-    pub async fn run(mut self, deadline_after_drain: Duration) -> WriterReport {
+    /// Delivers until the spool is closed and empty.
+    pub async fn run(mut self) -> WriterReport {
         let mut inserter = self.new_inserter();
-        let mut unacknowledged: Vec<Event> = Vec::new();
-        let mut incoming: Vec<Event> = Vec::with_capacity(RECV_CHUNK);
+        let mut acknowledged = self.reader.position();
         let mut report = WriterReport::default();
-        let mut flush_deadline: Option<Instant> = None;
-        let mut input_open = true;
-
-        while input_open || !unacknowledged.is_empty() {
-            if input_open {
+        let mut attempt: u32 = 0;
+        loop {
+            let written = *self.written.borrow_and_update();
+            // Reads hit the page cache (the appender wrote them moments ago): cheap enough to do
+            // on this task.
+            let events = self.reader.read(READ_CHUNK, written);
+            let caught_up = self.reader.position() >= written.end;
+            let finishing = written.closed && caught_up;
+            let mut outcome = Ok(());
+            for event in &events {
+                if let Err(e) = inserter.write(event).await {
+                    outcome = Err(e);
+                    break;
+                }
+            }
+            if events.is_empty() && !finishing {
                 let idle = inserter.time_left().unwrap_or(self.limits.batch_period);
                 tokio::select! {
-                    received = self.events.recv_many(&mut incoming, RECV_CHUNK) => {
-                        if received == 0 {
-                            input_open = false;
+                    changed = self.written.changed() => {
+                        if changed.is_err() {
+                            // The appender thread is gone: nothing new will come; do not spin.
+                            tokio::time::sleep(idle).await;
                         }
-                    }
-                    _ = &mut self.drain, if flush_deadline.is_none() => {
-                        // Senders may still hold the channel; closing it lets recv_many return 0
-                        // once the queue is empty.
-                        self.events.close();
-                        flush_deadline = Some(Instant::now() + deadline_after_drain);
-                        continue;
                     }
                     _ = tokio::time::sleep(idle) => {}
                 }
             }
-            self.metrics.channel_depth.set(self.events.len() as i64);
-
-            let mut outcome = Ok(());
-            for event in incoming.drain(..) {
-                if outcome.is_ok() {
-                    outcome = inserter.write(&event).await;
-                }
-                unacknowledged.push(event);
-            }
             let outcome = match outcome {
-                Ok(()) if !input_open => self.end_insert(&mut inserter, true).await,
-                Ok(()) => self.end_insert(&mut inserter, false).await,
+                Ok(()) => self.end_insert(&mut inserter, finishing).await,
                 Err(e) => Err(e),
             };
             match outcome {
-                Ok(rows) if rows > 0 => {
-                    // The INSERT that ended carried every unacknowledged row.
-                    report.written += rows;
-                    unacknowledged.clear();
+                Ok(rows) => {
+                    if rows > 0 {
+                        // The INSERT that ended carried every row read so far.
+                        acknowledged = self.reader.position();
+                        report.written += rows;
+                        self.acknowledge(acknowledged);
+                    }
+                    if attempt > 0 {
+                        tracing::info!(attempts = attempt, "ClickHouse accepts rows again");
+                        attempt = 0;
+                    }
+                    self.health.failing.store(false, Ordering::Relaxed);
+                    if finishing {
+                        break;
+                    }
                 }
-                Ok(_) => {}
                 Err(error) => {
-                    self.metrics.insert_failures.inc();
-                    tracing::warn!(%error, rows = unacknowledged.len(), "INSERT failed; keeping the rows and retrying");
-                    match self.retry(&mut inserter, &unacknowledged, flush_deadline).await {
-                        Some(rows) => {
-                            report.written += rows;
-                            unacknowledged.clear();
+                    let failure = retry::classify(&error);
+                    self.metrics.insert_failures.with_label_values(&[failure.label()]).inc();
+                    inserter = self.new_inserter();
+                    match failure {
+                        Failure::DeadLetter => {
+                            let pending = self.reader.position();
+                            let rows = self.dead_letter(acknowledged, pending, &error.to_string());
+                            report.dead_lettered += rows;
+                            acknowledged = pending;
+                            self.acknowledge(acknowledged);
                         }
-                        None => {
-                            report.undelivered = unacknowledged.len() + self.events.len();
-                            tracing::error!(
-                                undelivered = report.undelivered,
-                                "shutdown deadline passed before ClickHouse took every event"
-                            );
-                            return report;
+                        Failure::Retry(class) => {
+                            self.health.failing.store(true, Ordering::Relaxed);
+                            let pause = backoff(attempt, jitter_seed());
+                            tracing::warn!(%error, class, attempt, pause_ms = pause.as_millis() as u64, "INSERT failed; the rows wait in the spool");
+                            attempt = attempt.saturating_add(1);
+                            self.metrics.insert_retries.inc();
+                            self.reader.seek(acknowledged);
+                            tokio::time::sleep(pause).await;
+                            continue;
                         }
                     }
                 }
             }
-            if let Some(deadline) = flush_deadline
-                && Instant::now() > deadline
-                && input_open
-            {
-                // Past the deadline and still receiving: stop reading, deliver what we hold.
-                input_open = false;
-            }
         }
-        match inserter.end().await {
-            Ok(q) if q.rows > 0 => report.written += q.rows,
-            Ok(_) => {}
-            Err(error) => tracing::warn!(%error, "ending the last (empty) INSERT failed"),
+        if let Err(error) = inserter.end().await {
+            tracing::warn!(%error, "ending the last (empty) INSERT failed");
         }
         report
     }
 
     /// Ends the current INSERT if a limit is reached (or `force`); returns the rows it carried.
     async fn end_insert(&self, inserter: &mut Inserter<Event>, force: bool) -> clickhouse::error::Result<u64> {
-        if !force && inserter.pending().rows == 0 {
-            // Let the period restart rather than firing an empty INSERT.
+        if inserter.pending().rows == 0 {
+            // Let the period restart rather than sending an empty INSERT.
             inserter.commit().await?;
             return Ok(0);
         }
@@ -174,41 +188,42 @@ impl Writer {
         Ok(quantities.rows)
     }
 
-    /// Re-sends `rows` in fresh INSERTs until one succeeds; `None` if the deadline passes first.
-    async fn retry(&self, inserter: &mut Inserter<Event>, rows: &[Event], deadline: Option<Instant>) -> Option<u64> {
-        let mut attempt: u32 = 0;
-        loop {
-            let pause = backoff(attempt, jitter_seed());
-            if let Some(deadline) = deadline
-                && Instant::now() + pause > deadline
-            {
-                return None;
+    fn acknowledge(&self, position: Position) {
+        if let Err(error) = spool::acknowledge(&self.spool_dir, position, &self.stats) {
+            // The rows are in ClickHouse; only the clean-up failed. It is retried next time.
+            tracing::warn!(%error, "cannot record delivery progress in the spool");
+        }
+    }
+
+    /// Writes the records between `from` and `to` to a dead-letter file; returns how many.
+    fn dead_letter(&mut self, from: Position, to: Position, reason: &str) -> u64 {
+        self.reader.seek(from);
+        let mut rows = Vec::new();
+        while self.reader.position() < to {
+            let batch = self.reader.read(READ_CHUNK, Written { end: to, closed: true });
+            if batch.is_empty() {
+                break;
             }
-            tokio::time::sleep(pause).await;
-            attempt = attempt.saturating_add(1);
-            *inserter = self.new_inserter();
-            let mut result = Ok(());
-            for row in rows {
-                result = inserter.write(row).await;
-                if result.is_err() {
-                    break;
-                }
+            rows.extend(batch);
+        }
+        let dir = self.spool_dir.join("dead-letter");
+        let path = dir.join(format!("{:020}-{:012}.jsonl", from.segment, from.offset));
+        let mut text = String::new();
+        for row in &rows {
+            text.push_str(&serde_json::to_string(row).expect("events serialise"));
+            text.push('\n');
+        }
+        let saved = std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&path, text));
+        match saved {
+            Ok(()) => {
+                tracing::error!(rows = rows.len(), file = %path.display(), reason, "ClickHouse refused the rows as bad data; dead-lettered, not retried")
             }
-            let result = match result {
-                Ok(()) => self.end_insert(inserter, true).await,
-                Err(e) => Err(e),
-            };
-            match result {
-                Ok(written) => {
-                    tracing::info!(rows = written, attempts = attempt, "INSERT succeeded after retrying");
-                    return Some(written);
-                }
-                Err(error) => {
-                    self.metrics.insert_failures.inc();
-                    tracing::warn!(%error, attempt, "INSERT retry failed");
-                }
+            Err(error) => {
+                tracing::error!(rows = rows.len(), %error, reason, "ClickHouse refused the rows as bad data and the dead-letter file could not be written")
             }
         }
+        self.metrics.dead_letter_rows.inc_by(rows.len() as u64);
+        rows.len() as u64
     }
 }
 

@@ -61,13 +61,28 @@ pub struct Metrics {
     pub events_declined: IntCounterVec,
     /// `mesure_events_written_total`: rows ClickHouse acknowledged.
     pub events_written: IntCounter,
-    /// `mesure_insert_failures_total`: INSERTs that failed and were retried.
-    pub insert_failures: IntCounter,
+    /// `mesure_insert_failures_total{class}`: failed INSERTs by cause (`data` ones are dead-lettered).
+    pub insert_failures: IntCounterVec,
+    /// `mesure_insert_retries_total`
+    pub insert_retries: IntCounter,
+    /// `mesure_dead_letter_rows_total`: rows ClickHouse refused as bad data.
+    pub dead_letter_rows: IntCounter,
+    /// `mesure_spool_bytes`, `mesure_spool_segments`, `mesure_spool_corrupt_records_total`,
+    /// `mesure_spool_fsyncs_total`: read from the spool's own counters at each scrape.
+    pub spool_bytes: IntGauge,
+    pub spool_segments: IntGauge,
+    pub spool_corrupt_records: IntCounter,
+    pub spool_fsyncs: IntCounter,
+    spool_stats: std::sync::Arc<std::sync::OnceLock<std::sync::Arc<crate::sink::spool::SpoolStats>>>,
+    /// `mesure_salt_rotations_total`
+    pub salt_rotations: IntCounter,
+    /// `mesure_geo_database_build_timestamp_seconds`: when the geo database in use was built.
+    pub geo_build_time: IntGauge,
     /// `mesure_insert_batch_rows`
     pub insert_batch_rows: Histogram,
     /// `mesure_insert_duration_seconds`
     pub insert_duration: Histogram,
-    /// `mesure_channel_depth`: events waiting between ingest and the writer.
+    /// `mesure_channel_depth`: append requests waiting between ingest and the spool.
     pub channel_depth: IntGauge,
     /// `mesure_bots_declined_total{detector}`: bot hits by the detector that caught them.
     pub bots_declined: IntCounterVec,
@@ -93,9 +108,36 @@ impl Metrics {
         .expect("valid metric");
         let events_written =
             IntCounter::new("mesure_events_written_total", "Events acknowledged by ClickHouse").expect("valid metric");
-        let insert_failures = IntCounter::new(
-            "mesure_insert_failures_total",
-            "INSERTs into ClickHouse that failed (their rows are kept and retried)",
+        let insert_failures = IntCounterVec::new(
+            Opts::new(
+                "mesure_insert_failures_total",
+                "INSERTs into ClickHouse that failed, by class (data: dead-lettered; others: retried)",
+            ),
+            &["class"],
+        )
+        .expect("valid metric");
+        let insert_retries =
+            IntCounter::new("mesure_insert_retries_total", "INSERTs retried after a failure").expect("valid metric");
+        let dead_letter_rows = IntCounter::new(
+            "mesure_dead_letter_rows_total",
+            "Rows ClickHouse refused as bad data, written to the dead-letter file",
+        )
+        .expect("valid metric");
+        let spool_bytes =
+            IntGauge::new("mesure_spool_bytes", "Bytes in spool segments not yet released").expect("valid metric");
+        let spool_segments = IntGauge::new("mesure_spool_segments", "Spool segment files").expect("valid metric");
+        let spool_corrupt_records = IntCounter::new(
+            "mesure_spool_corrupt_records_total",
+            "Damaged spool records found (a crash mid-write); the rest of their segment is skipped",
+        )
+        .expect("valid metric");
+        let spool_fsyncs =
+            IntCounter::new("mesure_spool_fsyncs_total", "Group-commit fsyncs of the spool").expect("valid metric");
+        let salt_rotations =
+            IntCounter::new("mesure_salt_rotations_total", "Visitor salt rotations").expect("valid metric");
+        let geo_build_time = IntGauge::new(
+            "mesure_geo_database_build_timestamp_seconds",
+            "Build time of the geo database in use (Unix seconds; 0 without one)",
         )
         .expect("valid metric");
         let insert_batch_rows = Histogram::with_opts(
@@ -109,7 +151,8 @@ impl Metrics {
         )
         .expect("valid metric");
         let channel_depth =
-            IntGauge::new("mesure_channel_depth", "Events queued between ingest and the writer").expect("valid metric");
+            IntGauge::new("mesure_channel_depth", "Append requests queued between ingest and the spool")
+                .expect("valid metric");
         let bots_declined = IntCounterVec::new(
             Opts::new("mesure_bots_declined_total", "Bot hits declined, by the detector that caught them"),
             &["detector"],
@@ -130,6 +173,14 @@ impl Metrics {
             Box::new(events_declined.clone()),
             Box::new(events_written.clone()),
             Box::new(insert_failures.clone()),
+            Box::new(insert_retries.clone()),
+            Box::new(dead_letter_rows.clone()),
+            Box::new(spool_bytes.clone()),
+            Box::new(spool_segments.clone()),
+            Box::new(spool_corrupt_records.clone()),
+            Box::new(spool_fsyncs.clone()),
+            Box::new(salt_rotations.clone()),
+            Box::new(geo_build_time.clone()),
             Box::new(insert_batch_rows.clone()),
             Box::new(insert_duration.clone()),
             Box::new(channel_depth.clone()),
@@ -142,6 +193,12 @@ impl Metrics {
         for reason in DeclineReason::ALL {
             events_declined.with_label_values(&[reason.as_str()]);
         }
+        for detector in crate::enrich::user_agent::BotReason::ALL {
+            bots_declined.with_label_values(&[detector.as_str()]);
+        }
+        for class in ["network", "timeout", "too_many_parts", "too_many_queries", "memory", "server", "other", "data"] {
+            insert_failures.with_label_values(&[class]);
+        }
         Metrics {
             registry,
             http_requests,
@@ -149,6 +206,15 @@ impl Metrics {
             events_declined,
             events_written,
             insert_failures,
+            insert_retries,
+            dead_letter_rows,
+            spool_bytes,
+            spool_segments,
+            spool_corrupt_records,
+            spool_fsyncs,
+            spool_stats: Default::default(),
+            salt_rotations,
+            geo_build_time,
             insert_batch_rows,
             insert_duration,
             channel_depth,
@@ -174,8 +240,27 @@ impl Metrics {
         self.events_declined.with_label_values(&[reason.as_str()]).inc();
     }
 
+    /// Reads the spool's counters at each scrape from now on.
+    pub fn watch_spool(&self, stats: std::sync::Arc<crate::sink::spool::SpoolStats>) {
+        let _ = self.spool_stats.set(stats);
+    }
+
+    fn refresh(&self) {
+        use std::sync::atomic::Ordering::Relaxed;
+        if let Some(stats) = self.spool_stats.get() {
+            self.spool_bytes.set(stats.bytes.load(Relaxed) as i64);
+            self.spool_segments.set(stats.segments.load(Relaxed) as i64);
+            self.channel_depth.set(stats.queued.load(Relaxed) as i64);
+            let corrupt = stats.corrupt_records.load(Relaxed);
+            self.spool_corrupt_records.inc_by(corrupt.saturating_sub(self.spool_corrupt_records.get()));
+            let fsyncs = stats.fsyncs.load(Relaxed);
+            self.spool_fsyncs.inc_by(fsyncs.saturating_sub(self.spool_fsyncs.get()));
+        }
+    }
+
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
+        self.refresh();
         let mut out = Vec::new();
         TextEncoder::new().encode(&self.registry.gather(), &mut out).expect("text encoding cannot fail");
         String::from_utf8(out).expect("exposition is UTF-8")
