@@ -116,6 +116,8 @@ pub struct CollectorConfig {
     pub batch_period: String,
     /// Top-level keys (before any table).
     pub head: String,
+    /// Extra keys of the `[spool]` table.
+    pub spool: String,
     /// `RUST_LOG` for the collector.
     pub log: String,
     /// Extra TOML appended after the generated keys (sites, sections).
@@ -130,6 +132,7 @@ impl CollectorConfig {
             database: database.to_string(),
             batch_period: "200ms".to_string(),
             log: std::env::var("MESURE_TEST_LOG").unwrap_or_else(|_| "mesure=debug,info".into()),
+            spool: String::new(),
             head: "trusted_proxies = [\"127.0.0.1/32\"]\n".to_string(),
             extra: format!("[geo]\ndatabase = \"{}\"\n{DEMO_SITES}", test_geo_db().display()),
         }
@@ -137,13 +140,14 @@ impl CollectorConfig {
 
     pub fn render(&self, dir: &Path) -> String {
         format!(
-            "listen = \"127.0.0.1:{port}\"\nshutdown_timeout = \"20s\"\n{head}\n[clickhouse]\nurl = \"{url}\"\ndatabase = \"{db}\"\n\n[spool]\ndir = \"{spool}\"\n\n[sink]\nbatch_period = \"{period}\"\n\n{extra}\n",
+            "listen = \"127.0.0.1:{port}\"\nshutdown_timeout = \"20s\"\n{head}\n[clickhouse]\nurl = \"{url}\"\ndatabase = \"{db}\"\n\n[spool]\ndir = \"{spool}\"\n{spool_extra}\n[sink]\nbatch_period = \"{period}\"\n\n{extra}\n",
             port = self.listen_port,
             url = self.clickhouse_url,
             db = self.database,
             spool = dir.join("spool").display(),
             period = self.batch_period,
             head = self.head,
+            spool_extra = self.spool,
             extra = self.extra
         )
     }
@@ -171,6 +175,8 @@ pub struct Collector {
     pub child: Child,
     pub port: u16,
     pub dir: PathBuf,
+    /// Keep `dir` when dropped (to restart a collector on the same spool).
+    pub keep_dir: bool,
 }
 
 impl Collector {
@@ -197,7 +203,7 @@ impl Collector {
             .stderr(stderr)
             .spawn()
             .expect("start mesure");
-        let mut collector = Collector { child, port: config.listen_port, dir };
+        let mut collector = Collector { child, port: config.listen_port, dir, keep_dir: false };
         collector.wait_healthy().await;
         collector
     }
@@ -257,7 +263,7 @@ impl Drop for Collector {
             let _ = self.child.wait();
         }
         // Keep the logs of a failed test for reading; tidy up after a passing one.
-        if !std::thread::panicking() {
+        if !std::thread::panicking() && !self.keep_dir {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
     }

@@ -6,6 +6,8 @@ mod common;
 
 mod cli;
 mod clients;
+mod dashboards;
+mod delivery;
 mod migrations;
 mod privacy;
 mod protocols;

@@ -1,0 +1,65 @@
+//! `dashboards/` uses only metric names the collector exports.
+
+use std::collections::BTreeSet;
+
+use mesure::enrich::user_agent::UserAgents;
+use mesure::telemetry::metrics::Metrics;
+
+/// Every metric family name the registry exports once each labelled family has a series.
+fn exported_names() -> BTreeSet<String> {
+    let metrics = Metrics::new();
+    metrics.register_user_agent_cache(&UserAgents::new(16));
+    metrics.http_requests.with_label_values(&["matomo", "200"]).inc();
+    metrics.bulk_items.with_label_values(&["tracked"]).inc();
+    let mut names = BTreeSet::new();
+    for family in metrics.registry.gather() {
+        let name = family.name().to_string();
+        if family.get_field_type() == prometheus::proto::MetricType::HISTOGRAM {
+            for suffix in ["_bucket", "_sum", "_count"] {
+                names.insert(format!("{name}{suffix}"));
+            }
+        }
+        names.insert(name);
+    }
+    names
+}
+
+fn used_names(text: &str) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while let Some(at) = text[i..].find("mesure_") {
+        let start = i + at;
+        let mut end = start;
+        while end < bytes.len() && (bytes[end].is_ascii_alphanumeric() || bytes[end] == b'_') {
+            end += 1;
+        }
+        // Skip the dashboard's own uid ("mesure-operations" has a dash, so it never matches).
+        names.insert(text[start..end].to_string());
+        i = end;
+    }
+    names
+}
+
+#[test]
+fn the_operations_dashboard_uses_only_exported_metrics() {
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/dashboards/grafana/mesure-operations.json"))
+            .unwrap();
+    let dashboard: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+    assert!(dashboard["panels"].as_array().is_some_and(|p| p.len() >= 10));
+    let exported = exported_names();
+    let used = used_names(&text);
+    assert!(used.len() >= 15, "{used:?}");
+    let unknown: Vec<&String> = used.difference(&exported).collect();
+    assert!(unknown.is_empty(), "the dashboard uses metrics mesure does not export: {unknown:?}");
+    for needed in [
+        "mesure_events_accepted_total",
+        "mesure_events_declined_total",
+        "mesure_insert_duration_seconds_bucket",
+        "mesure_spool_bytes",
+        "mesure_insert_failures_total",
+    ] {
+        assert!(used.contains(needed), "the dashboard does not show {needed}");
+    }
+}
