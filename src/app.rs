@@ -1,7 +1,8 @@
 //! Wires the stages together and owns start-up and shutdown order.
 //!
-//! Start: migrate → geo database → salts → background tasks (salt rotation, geo reload, visit
-//! sweep) → start the writer → serve.
+//! Start: migrate → retention TTL where the server has it → geo database → salts and cookie keys
+//! → background tasks (salt rotation, geo reload, visit sweep, retention) → spool and writer →
+//! serve.
 //! Stop (SIGTERM/SIGINT, or the `shutdown` future in tests): stop accepting → finish requests in
 //! flight → close and sync the spool → let the writer deliver what is left → return. All of it
 //! under `shutdown_timeout`; a missed deadline is logged, and what was not delivered stays in the
@@ -20,6 +21,7 @@ use crate::config::Config;
 use crate::enrich::Enricher;
 use crate::ingest::{Ingest, Stages};
 use crate::privacy::Privacy;
+use crate::privacy::cookie_keys::CookieKeys;
 use crate::privacy::geo::Geo;
 use crate::privacy::salts::SaltKeeper;
 use crate::privacy::visits::Visits;
@@ -27,12 +29,16 @@ use crate::server::{Routes, serve};
 use crate::sink::spool::{self, SpoolSettings, SpoolStats};
 use crate::sink::{DeliveryHealth, Writer};
 use crate::store;
+use crate::store::dialect::Dialect;
+use crate::store::retention;
 use crate::telemetry::metrics::Metrics;
 
 /// How long a collector that creates a period's salt waits for others doing the same.
 const SALT_SETTLE: Duration = Duration::from_secs(2);
 /// How often the geo database file is checked for replacement.
 const GEO_RELOAD_EVERY: Duration = Duration::from_secs(10);
+/// How often the retention job runs (it also runs at start).
+const RETENTION_EVERY: Duration = Duration::from_secs(24 * 3600);
 /// Live visits remembered at most (about 100 bytes each).
 const MAX_LIVE_VISITS: usize = 2_000_000;
 
@@ -45,6 +51,20 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Ou
 
     let metrics = Metrics::new();
     let client = store::client(&config.clickhouse);
+    let version = store::server_version(&client).await.context("asking ClickHouse its version")?;
+    let dialect = Dialect::from_version(&version);
+    let longest = config.sites.iter().map(|s| s.retention.days()).max().unwrap_or(0);
+    match dialect.retention_ttl(longest) {
+        Some(ttl) => {
+            client.query(&ttl).execute().await.context("setting the retention TTL")?;
+            tracing::info!(
+                version,
+                ttl_days = longest + 1,
+                "ClickHouse has table TTL: added as a second retention guard"
+            );
+        }
+        None => tracing::info!(version, "ClickHouse has no table TTL: the retention job alone enforces retention"),
+    }
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let (stop_background, background_stopped) = watch::channel(false);
 
@@ -58,11 +78,22 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Ou
         .context("loading the visitor salts from ClickHouse")?;
     let enricher = Arc::new(Enricher::new(config.ingest.user_agent_cache));
     metrics.register_user_agent_cache(&enricher.user_agents);
-    let privacy = Arc::new(Privacy { geo: geo.clone(), salts: salts.clone(), visits: Visits::new(MAX_LIVE_VISITS) });
+    let cookie_keys = CookieKeys::load(&client, &config.sites, clock.now(), SALT_SETTLE)
+        .await
+        .context("loading the cookie-mode keys from ClickHouse")?;
+    let privacy =
+        Arc::new(Privacy { geo: geo.clone(), salts: salts.clone(), visits: Visits::new(MAX_LIVE_VISITS), cookie_keys });
     tokio::spawn(salts.run(background_stopped.clone(), metrics.salt_rotations.clone()));
     metrics.geo_build_time.set(geo.build_epoch().unwrap_or(0) as i64);
     tokio::spawn(reload_geo(geo, metrics.clone(), background_stopped.clone()));
     tokio::spawn(sweep_visits(privacy.clone(), clock.clone(), background_stopped.clone()));
+    tokio::spawn(enforce_retention(
+        client.clone(),
+        config.sites.clone(),
+        clock.clone(),
+        metrics.clone(),
+        background_stopped.clone(),
+    ));
 
     // The durable spool, then the writer that delivers from it (replaying what a previous run
     // left first).
@@ -144,6 +175,28 @@ async fn reload_geo(geo: Arc<Geo>, metrics: Metrics, mut stop: watch::Receiver<b
             }
             Ok(false) => {}
             Err(error) => tracing::warn!(%error, "geo database changed but cannot be read; keeping the previous one"),
+        }
+    }
+}
+
+/// Runs the retention job at start and then every day (PRIVACY.md E2).
+async fn enforce_retention(
+    client: clickhouse::Client,
+    sites: Vec<crate::config::SiteConfig>,
+    clock: Arc<dyn Clock>,
+    metrics: Metrics,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        match retention::enforce(&client, &sites, clock.now(), false).await {
+            Ok(plan) => metrics.retention(&plan),
+            // The next run catches up; reads are bounded by retention meanwhile.
+            Err(error) => tracing::warn!(%error, "retention run failed; retrying in an hour"),
+        }
+        let pause = if metrics.retention_runs.get() > 0 { RETENTION_EVERY } else { Duration::from_secs(3600) };
+        tokio::select! {
+            _ = tokio::time::sleep(pause) => {}
+            _ = stop.changed() => return,
         }
     }
 }

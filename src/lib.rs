@@ -26,6 +26,7 @@ pub mod enrich;
 pub mod event;
 pub mod ingest;
 pub mod privacy;
+pub mod query;
 pub mod server;
 pub mod sink;
 pub mod store;

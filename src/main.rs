@@ -5,11 +5,16 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use mesure::clock::{Clock, SystemClock};
 use mesure::config::Config;
+use mesure::store::{self, erasure, retention};
 
 #[derive(Parser)]
 #[command(name = "mesure", version, about = "Privacy-first web-analytics collector")]
 struct Cli {
+    /// Configuration file.
+    #[arg(long, global = true, env = "MESURE_CONFIG", default_value = "mesure.toml")]
+    config: PathBuf,
     #[command(subcommand)]
     command: Command,
 }
@@ -17,67 +22,121 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the collector (tracking endpoints, health, metrics).
-    Serve(ConfigArg),
+    Serve,
     /// Apply the schema migrations and exit.
-    Migrate(ConfigArg),
-    /// Validate the configuration: print every error, or a summary.
-    CheckConfig(ConfigArg),
-}
-
-#[derive(clap::Args)]
-struct ConfigArg {
-    /// Configuration file.
-    #[arg(long, env = "MESURE_CONFIG", default_value = "mesure.toml")]
-    config: PathBuf,
+    Migrate,
+    /// Validate the configuration: print every error, or the privacy summary.
+    CheckConfig,
+    /// Delete what is past each site's retention now, and print what was deleted per site.
+    Retention {
+        /// Print what would be deleted; delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Erase one visitor of a cookie-mode site (from their visitor cookie), or replay the ledger.
+    Erase {
+        #[arg(long, required_unless_present = "replay")]
+        site: Option<u32>,
+        /// The visitor's cookie value (Matomo `_pk_id` first part / `_id`).
+        #[arg(long, required_unless_present = "replay")]
+        visitor_id: Option<String>,
+        /// Erase again every visitor recorded in the erasure ledger (after a backup restore).
+        #[arg(long, conflicts_with_all = ["site", "visitor_id"])]
+        replay: bool,
+    },
+    /// Print one visitor's rows of a cookie-mode site as JSON lines (the right of access).
+    Export {
+        #[arg(long)]
+        site: u32,
+        #[arg(long)]
+        visitor_id: String,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let (ConfigArg { config: path }, command) = match cli.command {
-        Command::Serve(a) => (a, "serve"),
-        Command::Migrate(a) => (a, "migrate"),
-        Command::CheckConfig(a) => (a, "check-config"),
-    };
-    let config = match Config::load(&path, std::env::vars()) {
+    let config = match Config::load(&cli.config, std::env::vars()) {
         Ok(config) => config,
         Err(errors) => {
-            eprint!("{}: {errors}", path.display());
+            eprint!("{}: {errors}", cli.config.display());
             return ExitCode::from(2);
         }
     };
-    if command == "check-config" {
+    if let Command::CheckConfig = cli.command {
         print!("{}", mesure::summary::render(&config));
         return ExitCode::SUCCESS;
     }
     mesure::telemetry::init_logging();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
-    let result = runtime.block_on(async {
-        match command {
-            "serve" => serve(config).await,
-            _ => migrate(config).await,
-        }
-    });
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
+    match runtime.block_on(run(cli.command, config)) {
+        Ok(code) => code,
         Err(error) => {
             tracing::error!("{error:#}");
-            eprintln!("mesure {command}: {error:#}");
+            eprintln!("mesure: {error:#}");
             ExitCode::FAILURE
         }
     }
 }
 
-async fn serve(config: Config) -> anyhow::Result<()> {
-    let listener =
-        tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
-    mesure::app::run(config, listener, mesure::app::termination_signal()).await
-}
-
-async fn migrate(config: Config) -> anyhow::Result<()> {
-    let applied = mesure::store::migrations::apply(&config.clickhouse, mesure::store::migrations::MIGRATIONS).await?;
-    for name in &applied.newly_applied {
-        println!("applied {name}");
+async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
+    let now = SystemClock.now();
+    let client = store::client(&config.clickhouse);
+    match command {
+        Command::Serve => {
+            let listener = tokio::net::TcpListener::bind(config.listen)
+                .await
+                .with_context(|| format!("binding {}", config.listen))?;
+            mesure::app::run(config, listener, mesure::app::termination_signal()).await?;
+        }
+        Command::Migrate => {
+            let applied = store::migrations::apply(&config.clickhouse, store::migrations::MIGRATIONS).await?;
+            for name in &applied.newly_applied {
+                println!("applied {name}");
+            }
+            println!(
+                "{} migration(s) applied, {} already present",
+                applied.newly_applied.len(),
+                applied.already_applied
+            );
+        }
+        Command::CheckConfig => unreachable!("handled before the runtime starts"),
+        Command::Retention { dry_run } => {
+            let plan = retention::enforce(&client, &config.sites, now, dry_run).await?;
+            print!("{}", plan.report(dry_run));
+        }
+        Command::Erase { replay: true, .. } => {
+            let (entries, rows) = erasure::replay(&client).await?;
+            println!("replayed {entries} erasures from the ledger: {rows} rows deleted");
+        }
+        Command::Erase { site, visitor_id, .. } => {
+            let (site, cookie) = (site.expect("clap requires it"), visitor_id.expect("clap requires it"));
+            let Some(site) = config.site(site) else { anyhow::bail!("no site {site} in the configuration") };
+            match erasure::erase(&client, site, &cookie, now).await {
+                Ok(rows) => {
+                    println!("site {}: erased {rows} rows of that visitor; recorded in the erasure ledger", site.id)
+                }
+                Err(erasure::ErasureError::Cookieless(_)) => {
+                    print!("{}", erasure::COOKIELESS_EXPLANATION);
+                    return Ok(ExitCode::from(3));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Command::Export { site, visitor_id } => {
+            let Some(site) = config.site(site) else { anyhow::bail!("no site {site} in the configuration") };
+            match erasure::export(&client, site, &visitor_id).await {
+                Ok(rows) => {
+                    for row in rows {
+                        println!("{}", serde_json::to_string(&row)?);
+                    }
+                }
+                Err(erasure::ErasureError::Cookieless(_)) => {
+                    print!("{}", erasure::COOKIELESS_EXPLANATION);
+                    return Ok(ExitCode::from(3));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
-    println!("{} migration(s) applied, {} already present", applied.newly_applied.len(), applied.already_applied);
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }

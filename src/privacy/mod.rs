@@ -11,6 +11,7 @@
 //! - [`visits`]: sessions, continued across a rotation.
 
 pub mod client_ip;
+pub mod cookie_keys;
 pub mod gate;
 pub mod geo;
 pub mod salts;
@@ -22,6 +23,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
 use client_ip::ClientIp;
+use cookie_keys::CookieKeys;
 use geo::{Geo, Place};
 use salts::{Salt, SaltKeeper};
 use visits::Visits;
@@ -50,6 +52,7 @@ pub struct Privacy {
     pub geo: Arc<Geo>,
     pub salts: Arc<SaltKeeper>,
     pub visits: Visits,
+    pub cookie_keys: CookieKeys,
 }
 
 impl Privacy {
@@ -57,10 +60,17 @@ impl Privacy {
     pub fn identify(&self, site_id: u32, ip: ClientIp, key: VisitorKey<'_>, now: u64) -> Identity {
         let place = self.geo.locate(&ip);
         let salts = self.salts.salts();
-        let visitor_id = visitor_id(&salts.current, site_id, &ip, &key);
+        // A cookie-mode site's visitor keeps one id for the cookie's life (hashed with the
+        // site's cookie key); everyone else gets a salted id that changes every day.
+        let cookie_id = match key {
+            VisitorKey::Cookie(cookie) => self.cookie_keys.visitor_id(site_id, cookie),
+            _ => None,
+        };
+        let visitor_id = cookie_id.unwrap_or_else(|| visitor_id(&salts.current, site_id, &ip, &key));
         // Only during the grace after a rotation: the id under the previous salt, to continue a
         // visit that crosses midnight (B4).
-        let previous_id = salts.previous.as_ref().map(|old| visitor_id_with(old, site_id, &ip, &key));
+        let previous_id =
+            salts.previous.as_ref().filter(|_| cookie_id.is_none()).map(|old| visitor_id_with(old, site_id, &ip, &key));
         drop(ip);
         let visit_id = self.visits.visit(visitor_id, previous_id, now);
         Identity { place, visitor_id, visit_id }

@@ -24,8 +24,12 @@ macro_rules! migration {
 }
 
 /// Every migration, in order. A unit test checks that this list matches `schema/`.
-pub const MIGRATIONS: &[Migration] =
-    &[migration!(1, "0001_events.sql"), migration!(2, "0002_salts.sql"), migration!(3, "0003_non_interactive.sql")];
+pub const MIGRATIONS: &[Migration] = &[
+    migration!(1, "0001_events.sql"),
+    migration!(2, "0002_salts.sql"),
+    migration!(3, "0003_non_interactive.sql"),
+    migration!(4, "0004_erasure.sql"),
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum MigrationError {

@@ -4,7 +4,10 @@
 //! (validation off: the crate's schema check uses a `DESCRIBE` setting and a format that 18.16
 //! lacks; values are bound with `.bind()`, never sent as server-side parameters).
 
+pub mod dialect;
+pub mod erasure;
 pub mod migrations;
+pub mod retention;
 
 use crate::config::ClickHouseConfig;
 

@@ -78,6 +78,12 @@ pub struct Metrics {
     pub salt_rotations: IntCounter,
     /// `mesure_geo_database_build_timestamp_seconds`: when the geo database in use was built.
     pub geo_build_time: IntGauge,
+    /// `mesure_retention_rows_deleted_total{method}`: `partition` (dropped) or `mutation`.
+    pub retention_rows_deleted: IntCounterVec,
+    /// `mesure_retention_partitions_dropped_total`
+    pub retention_partitions_dropped: IntCounter,
+    /// `mesure_retention_runs_total`: successful runs of the retention job.
+    pub retention_runs: IntCounter,
     /// `mesure_insert_batch_rows`
     pub insert_batch_rows: Histogram,
     /// `mesure_insert_duration_seconds`
@@ -133,6 +139,21 @@ impl Metrics {
         .expect("valid metric");
         let spool_fsyncs =
             IntCounter::new("mesure_spool_fsyncs_total", "Group-commit fsyncs of the spool").expect("valid metric");
+        let retention_rows_deleted = IntCounterVec::new(
+            Opts::new(
+                "mesure_retention_rows_deleted_total",
+                "Rows deleted for being past their site's retention, by method",
+            ),
+            &["method"],
+        )
+        .expect("valid metric");
+        let retention_partitions_dropped = IntCounter::new(
+            "mesure_retention_partitions_dropped_total",
+            "Partitions dropped whole by the retention job",
+        )
+        .expect("valid metric");
+        let retention_runs = IntCounter::new("mesure_retention_runs_total", "Successful runs of the retention job")
+            .expect("valid metric");
         let salt_rotations =
             IntCounter::new("mesure_salt_rotations_total", "Visitor salt rotations").expect("valid metric");
         let geo_build_time = IntGauge::new(
@@ -181,6 +202,9 @@ impl Metrics {
             Box::new(spool_fsyncs.clone()),
             Box::new(salt_rotations.clone()),
             Box::new(geo_build_time.clone()),
+            Box::new(retention_rows_deleted.clone()),
+            Box::new(retention_partitions_dropped.clone()),
+            Box::new(retention_runs.clone()),
             Box::new(insert_batch_rows.clone()),
             Box::new(insert_duration.clone()),
             Box::new(channel_depth.clone()),
@@ -195,6 +219,9 @@ impl Metrics {
         }
         for detector in crate::enrich::user_agent::BotReason::ALL {
             bots_declined.with_label_values(&[detector.as_str()]);
+        }
+        for method in ["partition", "mutation"] {
+            retention_rows_deleted.with_label_values(&[method]);
         }
         for class in ["network", "timeout", "too_many_parts", "too_many_queries", "memory", "server", "other", "data"] {
             insert_failures.with_label_values(&[class]);
@@ -215,6 +242,9 @@ impl Metrics {
             spool_stats: Default::default(),
             salt_rotations,
             geo_build_time,
+            retention_rows_deleted,
+            retention_partitions_dropped,
+            retention_runs,
             insert_batch_rows,
             insert_duration,
             channel_depth,
@@ -228,6 +258,16 @@ impl Metrics {
         for counter in [&user_agents.cache_hits, &user_agents.cache_misses] {
             self.registry.register(Box::new(counter.clone())).expect("registered once");
         }
+    }
+
+    /// Counts what a retention run deleted.
+    pub fn retention(&self, plan: &crate::store::retention::Plan) {
+        self.retention_runs.inc();
+        self.retention_partitions_dropped.inc_by(plan.drops.len() as u64);
+        let dropped: u64 = plan.drops.iter().map(|d| d.rows).sum();
+        let mutated: u64 = plan.deletions.iter().map(|d| d.rows).sum();
+        self.retention_rows_deleted.with_label_values(&["partition"]).inc_by(dropped);
+        self.retention_rows_deleted.with_label_values(&["mutation"]).inc_by(mutated);
     }
 
     /// Counts a bot hit: the decline reason `bot` and the detector.

@@ -11,6 +11,7 @@ mod delivery;
 mod migrations;
 mod privacy;
 mod protocols;
+mod retention;
 mod salts;
 mod shutdown;
 mod storage;

@@ -35,7 +35,7 @@ async fn database(ch: &ClickHouse, prefix: &str) -> ClickHouseConfig {
 
 async fn privacy(config: &ClickHouseConfig, clock: Arc<ManualClock>) -> Privacy {
     let salts = SaltKeeper::start(store::client(config), clock, SETTLE).await.unwrap();
-    Privacy { geo: Arc::new(Geo::disabled()), salts, visits: Visits::new(10_000) }
+    Privacy { geo: Arc::new(Geo::disabled()), salts, visits: Visits::new(10_000), cookie_keys: Default::default() }
 }
 
 fn identify(p: &Privacy, site: u32, ip: &str, ua: &str, now: u64) -> Identity {
