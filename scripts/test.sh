@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Command 2: the whole test suite. Installs what the tests need when it is missing (Debian's
-# clickhouse-server, chromium, curl, gzip, node/npm; the npm packages of tests/clients), then runs
-# the checks and every test. The tests start and stop their own private ClickHouse; nothing needs
+# clickhouse-server, chromium, curl, gzip, node/npm; the npm packages of tests/clients; chdb-core
+# from PyPI), then runs the checks, every test, and the SQL check on a current ClickHouse. The tests start and stop their own private ClickHouse; nothing needs
 # to be running beforehand.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +19,8 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
+# chdb-core embeds a current ClickHouse (26.x) for the SQL check below.
+python3 -c "import chdb" 2>/dev/null || python3 -m pip install --quiet chdb-core
 # Real third-party tracking clients for tests/it/clients.rs (versions pinned in the lock file).
 (cd tests/clients && npm ci --silent --no-audit --no-fund)
 
@@ -26,3 +28,5 @@ cargo fmt --all -- --check
 cargo clippy --all-targets --quiet -- -D warnings
 cargo test --all-targets
 cargo test --doc
+# The same migrations, retention, erasure and stats SQL on a current ClickHouse.
+python3 scripts/chdb_check.py "${CARGO_TARGET_DIR:-target}/debug/mesure"

@@ -51,10 +51,22 @@ enum Command {
         #[arg(long)]
         visitor_id: String,
     },
+    /// Print every SQL statement mesure sends, as JSON lines, for a server version (checks).
+    #[command(hide = true)]
+    SqlCatalog {
+        #[arg(long, default_value = "26.9")]
+        server_version: String,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::SqlCatalog { server_version } = &cli.command {
+        for statement in store::catalog::statements(store::dialect::Dialect::from_version(server_version)) {
+            println!("{}", serde_json::to_string(&statement).expect("statements serialise"));
+        }
+        return ExitCode::SUCCESS;
+    }
     let config = match Config::load(&cli.config, std::env::vars()) {
         Ok(config) => config,
         Err(errors) => {
@@ -99,7 +111,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                 applied.already_applied
             );
         }
-        Command::CheckConfig => unreachable!("handled before the runtime starts"),
+        Command::CheckConfig | Command::SqlCatalog { .. } => unreachable!("handled before the runtime starts"),
         Command::Retention { dry_run } => {
             let plan = retention::enforce(&client, &config.sites, now, dry_run).await?;
             print!("{}", plan.report(dry_run));

@@ -42,11 +42,15 @@ pub struct Totals {
 }
 
 /// Visitors, visits and page views in a scope.
-pub async fn totals(client: &clickhouse::Client, scope: &Scope) -> clickhouse::error::Result<Totals> {
+pub fn totals_query(client: &clickhouse::Client, scope: &Scope) -> Query {
     let sql = format!(
         "SELECT uniqExact(visitor_id) AS visitors, uniqExact(visit_id) AS visits, \
          countIf(event_type = 'pageview') AS pageviews FROM events WHERE {}",
         Scope::CONDITION
     );
-    scope.bind(client.query(&sql)).fetch_one().await
+    scope.bind(client.query(&sql))
+}
+
+pub async fn totals(client: &clickhouse::Client, scope: &Scope) -> clickhouse::error::Result<Totals> {
+    totals_query(client, scope).fetch_one().await
 }

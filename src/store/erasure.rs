@@ -37,7 +37,23 @@ struct ErasureRow {
 }
 
 /// Tables that hold a visitor id.
-const VISITOR_TABLES: &[&str] = &["events"];
+pub const VISITOR_TABLES: &[&str] = &["events"];
+/// One visitor's rows.
+pub const EXPORT_SQL: &str = "SELECT ?fields FROM events WHERE site_id = ? AND visitor_id = ? ORDER BY timestamp";
+/// The ledger, for a replay.
+pub const LEDGER_SQL: &str = "SELECT DISTINCT site_id, visitor_id FROM erasures ORDER BY site_id, visitor_id";
+/// Mutations not finished yet (18.16 has no `mutations_sync`).
+pub const PENDING_MUTATIONS_SQL: &str =
+    "SELECT count() FROM system.mutations WHERE database = currentDatabase() AND is_done = 0";
+
+/// Counting and deleting one visitor's rows in `table`.
+pub fn count_sql(table: &str) -> String {
+    format!("SELECT count() FROM {table} WHERE site_id = ? AND visitor_id = ?")
+}
+
+pub fn delete_sql(table: &str) -> String {
+    format!("ALTER TABLE {table} DELETE WHERE site_id = ? AND visitor_id = ?")
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ErasureError {
@@ -94,7 +110,7 @@ pub async fn replay(client: &clickhouse::Client) -> Result<(u64, u64), ErasureEr
 pub async fn export(client: &clickhouse::Client, site: &SiteConfig, cookie: &str) -> Result<Vec<Event>, ErasureError> {
     let Some(visitor) = visitor_id(client, site, cookie).await? else { return Ok(Vec::new()) };
     Ok(client
-        .query("SELECT ?fields FROM events WHERE site_id = ? AND visitor_id = ? ORDER BY timestamp")
+        .query(EXPORT_SQL)
         .bind(site.id)
         .bind(visitor)
         .fetch_all()
@@ -105,7 +121,7 @@ async fn delete_visitor(client: &clickhouse::Client, site_id: u32, visitor: u64)
     let mut deleted = 0;
     for table in VISITOR_TABLES {
         let count: u64 = client
-            .query(&format!("SELECT count() FROM {table} WHERE site_id = ? AND visitor_id = ?"))
+            .query(&count_sql(table))
             .bind(site_id)
             .bind(visitor)
             .fetch_one()
@@ -114,7 +130,7 @@ async fn delete_visitor(client: &clickhouse::Client, site_id: u32, visitor: u64)
             continue;
         }
         client
-            .query(&format!("ALTER TABLE {table} DELETE WHERE site_id = ? AND visitor_id = ?"))
+            .query(&delete_sql(table))
             .bind(site_id)
             .bind(visitor)
             .execute()
@@ -130,10 +146,7 @@ async fn delete_visitor(client: &clickhouse::Client, site_id: u32, visitor: u64)
 pub async fn wait_for_mutations(client: &clickhouse::Client, within: Duration) -> Result<(), ErasureError> {
     let deadline = std::time::Instant::now() + within;
     loop {
-        let pending: u64 = client
-            .query("SELECT count() FROM system.mutations WHERE database = currentDatabase() AND is_done = 0")
-            .fetch_one()
-            .await?;
+        let pending: u64 = client.query(PENDING_MUTATIONS_SQL).fetch_one().await?;
         if pending == 0 {
             return Ok(());
         }

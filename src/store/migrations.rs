@@ -50,7 +50,7 @@ pub struct Applied {
     pub already_applied: usize,
 }
 
-const LEDGER_DDL: &str = "CREATE TABLE IF NOT EXISTS schema_migrations \
+pub const LEDGER_DDL: &str = "CREATE TABLE IF NOT EXISTS schema_migrations \
     (version UInt32, name String, applied_at DateTime DEFAULT now()) \
     ENGINE = MergeTree ORDER BY version";
 

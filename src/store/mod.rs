@@ -4,6 +4,7 @@
 //! (validation off: the crate's schema check uses a `DESCRIBE` setting and a format that 18.16
 //! lacks; values are bound with `.bind()`, never sent as server-side parameters).
 
+pub mod catalog;
 pub mod dialect;
 pub mod erasure;
 pub mod migrations;

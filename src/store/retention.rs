@@ -21,6 +21,19 @@ use serde::Deserialize;
 use crate::clock::DAY;
 use crate::config::SiteConfig;
 
+/// Rows per (partition, site): what the plan is made from.
+pub const PLAN_SQL: &str = "SELECT retention_days, toYYYYMMDD(timestamp) AS day, site_id, count() AS rows \
+     FROM events GROUP BY retention_days, day, site_id ORDER BY retention_days, day, site_id";
+/// Expired rows of one site in partitions shared with sites that keep them.
+pub const DELETE_SQL: &str =
+    "ALTER TABLE events DELETE WHERE site_id = ? AND retention_days = ? AND timestamp < toDateTime(?)";
+
+/// `ALTER TABLE events DROP PARTITION (retention_days, day)`.
+pub fn drop_partition_sql(drop: &PartitionDrop) -> String {
+    // Both parts were read from the table as numbers, so formatting them is safe.
+    format!("ALTER TABLE events DROP PARTITION ({}, {})", drop.retention_days, drop.day)
+}
+
 /// The oldest timestamp a read may return for a site with `retention_days`, at `now`.
 pub fn read_floor(retention_days: u32, now: u64) -> u64 {
     now.saturating_sub(u64::from(retention_days) * DAY)
@@ -114,13 +127,7 @@ fn day_start(day: u32) -> u64 {
 
 /// Works out what is past its retention at `now`.
 pub async fn plan(client: &clickhouse::Client, sites: &[SiteConfig], now: u64) -> clickhouse::error::Result<Plan> {
-    let rows: Vec<PartitionRows> = client
-        .query(
-            "SELECT retention_days, toYYYYMMDD(timestamp) AS day, site_id, count() AS rows \
-             FROM events GROUP BY retention_days, day, site_id ORDER BY retention_days, day, site_id",
-        )
-        .fetch_all()
-        .await?;
+    let rows: Vec<PartitionRows> = client.query(PLAN_SQL).fetch_all().await?;
     Ok(plan_from(&rows, sites, now))
 }
 
@@ -171,20 +178,17 @@ fn plan_from(rows: &[PartitionRows], sites: &[SiteConfig], now: u64) -> Plan {
 /// Carries out a plan.
 pub async fn apply(client: &clickhouse::Client, plan: &Plan) -> clickhouse::error::Result<()> {
     for drop in &plan.drops {
-        // Both parts were read from the table as numbers, so formatting them is safe.
-        let sql = format!("ALTER TABLE events DROP PARTITION ({}, {})", drop.retention_days, drop.day);
-        client.query(&sql).execute().await?;
+        client.query(&drop_partition_sql(drop)).execute().await?;
     }
     for d in &plan.deletions {
-        client
-            .query("ALTER TABLE events DELETE WHERE site_id = ? AND retention_days = ? AND timestamp < toDateTime(?)")
-            .bind(d.site_id)
-            .bind(d.retention_days)
-            .bind(d.before as u32)
-            .execute()
-            .await?;
+        deletion(client, d).execute().await?;
     }
     Ok(())
+}
+
+/// The mutation deleting `d`'s rows.
+pub fn deletion(client: &clickhouse::Client, d: &RowDeletion) -> clickhouse::query::Query {
+    client.query(DELETE_SQL).bind(d.site_id).bind(d.retention_days).bind(d.before as u32)
 }
 
 /// Plans and (unless `dry_run`) applies; logs and returns what it did.

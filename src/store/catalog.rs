@@ -1,0 +1,66 @@
+//! Every SQL statement mesure sends, rendered with sample values, for checking the SQL on
+//! another server version (`mesure sql-catalog`, run through `chdb-core` by
+//! `scripts/chdb_check.py`: ClickHouse 26.x, where the tests' server is 18.16).
+
+use crate::config::{Retention, SiteConfig};
+use crate::query::{Scope, totals_query};
+use crate::store::dialect::Dialect;
+use crate::store::{erasure, migrations, retention};
+
+/// One statement: where it comes from, and its text with sample values bound.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Statement {
+    pub name: String,
+    pub sql: String,
+}
+
+/// The statements, in an order that runs on an empty database: schema first.
+pub fn statements(dialect: Dialect) -> Vec<Statement> {
+    let client = clickhouse::Client::default();
+    let mut out = Vec::new();
+    let mut add = |name: &str, sql: String| out.push(Statement { name: name.to_string(), sql });
+    add("migrations: ledger", migrations::LEDGER_DDL.to_string());
+    for migration in migrations::MIGRATIONS {
+        for (i, sql) in migrations::statements(migration.sql).into_iter().enumerate() {
+            add(&format!("{} #{}", migration.name, i + 1), sql);
+        }
+    }
+    add(
+        "sample row",
+        "INSERT INTO events (site_id, timestamp, retention_days, visitor_id, visit_id, event_type, url_path) \
+         VALUES (1, toDateTime(1600000000), 180, 42, 7, 'pageview', '/old'), \
+                (1, now(), 180, 43, 8, 'pageview', '/new')"
+            .to_string(),
+    );
+    if let Some(ttl) = dialect.retention_ttl(395) {
+        add("retention TTL (second guard)", ttl);
+    }
+    let site = SiteConfig {
+        id: 1,
+        domains: vec!["example.org".into()],
+        retention: Retention::Days(180),
+        keep_query: vec![],
+        token_auth_sha256: None,
+        store_campaigns: true,
+        cookie_mode: false,
+    };
+    let now = 1_790_000_000;
+    add("stats: totals", totals_query(&client, &Scope::new(&site, 0, now, now)).sql_display().to_string());
+    add("retention: plan", retention::PLAN_SQL.to_string());
+    let drop = retention::PartitionDrop { retention_days: 180, day: 20200913, rows: 1 };
+    add("retention: drop partition", retention::drop_partition_sql(&drop));
+    let deletion = retention::RowDeletion { site_id: 1, retention_days: 180, before: 1_700_000_000, rows: 1 };
+    add("retention: scoped mutation", retention::deletion(&client, &deletion).sql_display().to_string());
+    for table in erasure::VISITOR_TABLES {
+        add("erasure: count", bind_visitor(&client, &erasure::count_sql(table)));
+        add("erasure: delete", bind_visitor(&client, &erasure::delete_sql(table)));
+    }
+    add("erasure: export", bind_visitor(&client, &erasure::EXPORT_SQL.replace("?fields", "*")));
+    add("erasure: ledger", erasure::LEDGER_SQL.to_string());
+    add("erasure: pending mutations", erasure::PENDING_MUTATIONS_SQL.to_string());
+    out
+}
+
+fn bind_visitor(client: &clickhouse::Client, sql: &str) -> String {
+    client.query(sql).bind(1u32).bind(42u64).sql_display().to_string()
+}
