@@ -109,32 +109,17 @@ pub async fn replay(client: &clickhouse::Client) -> Result<(u64, u64), ErasureEr
 /// One visitor's rows (the right of access).
 pub async fn export(client: &clickhouse::Client, site: &SiteConfig, cookie: &str) -> Result<Vec<Event>, ErasureError> {
     let Some(visitor) = visitor_id(client, site, cookie).await? else { return Ok(Vec::new()) };
-    Ok(client
-        .query(EXPORT_SQL)
-        .bind(site.id)
-        .bind(visitor)
-        .fetch_all()
-        .await?)
+    Ok(client.query(EXPORT_SQL).bind(site.id).bind(visitor).fetch_all().await?)
 }
 
 async fn delete_visitor(client: &clickhouse::Client, site_id: u32, visitor: u64) -> Result<u64, ErasureError> {
     let mut deleted = 0;
     for table in VISITOR_TABLES {
-        let count: u64 = client
-            .query(&count_sql(table))
-            .bind(site_id)
-            .bind(visitor)
-            .fetch_one()
-            .await?;
+        let count: u64 = client.query(&count_sql(table)).bind(site_id).bind(visitor).fetch_one().await?;
         if count == 0 {
             continue;
         }
-        client
-            .query(&delete_sql(table))
-            .bind(site_id)
-            .bind(visitor)
-            .execute()
-            .await?;
+        client.query(&delete_sql(table)).bind(site_id).bind(visitor).execute().await?;
         deleted += count;
     }
     wait_for_mutations(client, Duration::from_secs(120)).await?;
