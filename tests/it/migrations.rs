@@ -25,7 +25,10 @@ async fn fresh_database_gets_every_table_and_rerun_is_a_no_op() {
     assert!(out.contains(&format!("{} migration(s) applied, 0 already present", MIGRATIONS.len())), "{out}");
 
     let tables = ch.query(&format!("SELECT name FROM system.tables WHERE database = '{db}' ORDER BY name")).await;
-    assert_eq!(tables.lines().collect::<Vec<_>>(), vec!["events", "salts", "schema_migrations"]);
+    assert_eq!(
+        tables.lines().collect::<Vec<_>>(),
+        vec!["cookie_keys", "erasures", "events", "salts", "schema_migrations"]
+    );
     let schema_before = ch
         .query(&format!("SELECT name, create_table_query FROM system.tables WHERE database = '{db}' ORDER BY name"))
         .await;

@@ -125,7 +125,8 @@ async fn malformed_and_oversized_requests_are_refused() {
     let ch = clickhouse();
     let db = unique_database("malformed");
     let collector = Collector::start(&CollectorConfig::new(ch, &db)).await;
-    let client = crate::common::http();
+    // No connection reuse: the server closes a connection whose oversized body it did not read.
+    let client = crate::common::browser().pool_max_idle_per_host(0).build().unwrap();
     let page = enc("https://example.org/");
 
     // Undecodable query and body: 400.
