@@ -13,7 +13,7 @@ use std::path::Path;
 use criterion::{Criterion, criterion_group, criterion_main};
 use mesure::config::{Retention, SiteConfig};
 use mesure::enrich::{Enricher, RawPage};
-use mesure::event::Event;
+use mesure::event::{Acquisition, Event};
 use mesure::privacy::client_ip::ClientIp;
 use mesure::privacy::geo::Geo;
 use mesure::privacy::salts::Salt;
@@ -78,7 +78,10 @@ fn enrichment(c: &mut Criterion) {
             enricher.landing(&site, raw).unwrap().apply(&mut event, true);
             let place = geo.locate(&ip);
             event.visitor_id = visitor_id(&salt, site.id, &ip, &VisitorKey::UserAgent(ua));
-            event.visit_id = visits.visit(event.visitor_id, None, 1_700_000_000 + (i as u64 % 1000));
+            let visit =
+                visits.visit(event.visitor_id, None, 1_700_000_000 + (i as u64 % 1000), Acquisition::of(&event));
+            visit.acquisition.apply(&mut event);
+            event.visit_id = visit.id;
             event.city = place.city;
             black_box(event)
         })

@@ -80,3 +80,44 @@ pub struct Event {
     /// 1 for events that do not count as interaction (do not end a bounce). Migration 0003.
     pub non_interactive: u8,
 }
+
+/// How a visit arrived: stamped on every event of the visit from its first hit, so reports by
+/// channel, source or campaign count visits, not page loads (later pages of a visit have the
+/// site itself as referrer).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Acquisition {
+    pub referrer_host: String,
+    pub channel: String,
+    pub source: String,
+    pub utm_source: String,
+    pub utm_medium: String,
+    pub utm_campaign: String,
+    pub utm_term: String,
+    pub utm_content: String,
+}
+
+impl Acquisition {
+    pub fn of(event: &Event) -> Acquisition {
+        Acquisition {
+            referrer_host: event.referrer_host.clone(),
+            channel: event.channel.clone(),
+            source: event.source.clone(),
+            utm_source: event.utm_source.clone(),
+            utm_medium: event.utm_medium.clone(),
+            utm_campaign: event.utm_campaign.clone(),
+            utm_term: event.utm_term.clone(),
+            utm_content: event.utm_content.clone(),
+        }
+    }
+
+    pub fn apply(&self, event: &mut Event) {
+        event.referrer_host.clone_from(&self.referrer_host);
+        event.channel.clone_from(&self.channel);
+        event.source.clone_from(&self.source);
+        event.utm_source.clone_from(&self.utm_source);
+        event.utm_medium.clone_from(&self.utm_medium);
+        event.utm_campaign.clone_from(&self.utm_campaign);
+        event.utm_term.clone_from(&self.utm_term);
+        event.utm_content.clone_from(&self.utm_content);
+    }
+}

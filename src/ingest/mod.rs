@@ -30,7 +30,7 @@ use crate::clock::Clock;
 use crate::config::{Config, PrivacyConfig, SiteConfig};
 use crate::enrich::Enricher;
 use crate::enrich::user_agent::BotReason;
-use crate::event::Event;
+use crate::event::{Acquisition, Event};
 use crate::privacy::client_ip::{self, ClientIp};
 use crate::privacy::{Privacy, VisitorKey, gate};
 use crate::sink::spool::Appender;
@@ -321,7 +321,8 @@ impl Ingest {
             VisitorInput::Cookie(id) => VisitorKey::Cookie(id),
         };
         // The address is moved into the privacy stage and dropped there.
-        let identity = self.privacy.identify(event.site_id, client_ip, key, hit.time);
+        let identity = self.privacy.identify(event.site_id, client_ip, key, hit.time, Acquisition::of(&event));
+        identity.acquisition.apply(&mut event);
         event.visitor_id = identity.visitor_id;
         event.visit_id = identity.visit_id;
         event.country_code = identity.place.country_code;

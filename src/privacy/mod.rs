@@ -22,6 +22,7 @@ use std::sync::Arc;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
+use crate::event::Acquisition;
 use client_ip::ClientIp;
 use cookie_keys::CookieKeys;
 use geo::{Geo, Place};
@@ -29,11 +30,13 @@ use salts::{Salt, SaltKeeper};
 use visits::Visits;
 
 /// What the privacy stage lets through about a visitor.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
     pub place: Place,
     pub visitor_id: u64,
     pub visit_id: u64,
+    /// How the visit arrived (its first hit's referrer, channel, source and campaign).
+    pub acquisition: Arc<Acquisition>,
 }
 
 /// What identifies the visitor, besides the address.
@@ -56,8 +59,16 @@ pub struct Privacy {
 }
 
 impl Privacy {
-    /// Locates and identifies the visitor of `site_id`, consuming the address.
-    pub fn identify(&self, site_id: u32, ip: ClientIp, key: VisitorKey<'_>, now: u64) -> Identity {
+    /// Locates and identifies the visitor of `site_id`, consuming the address. `acquisition` is
+    /// how this hit arrived; the visit's own (its first hit's) comes back in the identity.
+    pub fn identify(
+        &self,
+        site_id: u32,
+        ip: ClientIp,
+        key: VisitorKey<'_>,
+        now: u64,
+        acquisition: Acquisition,
+    ) -> Identity {
         let place = self.geo.locate(&ip);
         let salts = self.salts.salts();
         // A cookie-mode site's visitor keeps one id for the cookie's life (hashed with the
@@ -72,8 +83,8 @@ impl Privacy {
         let previous_id =
             salts.previous.as_ref().filter(|_| cookie_id.is_none()).map(|old| visitor_id_with(old, site_id, &ip, &key));
         drop(ip);
-        let visit_id = self.visits.visit(visitor_id, previous_id, now);
-        Identity { place, visitor_id, visit_id }
+        let visit = self.visits.visit(visitor_id, previous_id, now, acquisition);
+        Identity { place, visitor_id, visit_id: visit.id, acquisition: visit.acquisition }
     }
 }
 

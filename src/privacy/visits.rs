@@ -5,16 +5,28 @@
 //! visitor id under the previous salt too, and a live visit found under it moves to the new id.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+
+use crate::event::Acquisition;
 
 /// Idle time that ends a visit (seconds).
 pub const VISIT_TIMEOUT: u64 = 30 * 60;
 const SHARDS: usize = 64;
 
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 struct Entry {
     visit_id: u64,
     last_seen: u64,
+    /// How the visit arrived (from its first hit).
+    acquisition: Arc<Acquisition>,
+}
+
+/// The visit a hit belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Visit {
+    pub id: u64,
+    /// The visit's acquisition: the first hit's, for every hit of the visit.
+    pub acquisition: Arc<Acquisition>,
 }
 
 /// The live visits of this collector.
@@ -37,29 +49,32 @@ impl Visits {
         self.shards[(visitor as usize) % SHARDS].lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The visit of a hit by `visitor` at `now`. `previous` is the visitor's id under the
-    /// previous salt, during the grace after a rotation.
-    pub fn visit(&self, visitor: u64, previous: Option<u64>, now: u64) -> u64 {
+    /// The visit of a hit by `visitor` at `now`, arriving as `acquisition` says. `previous` is
+    /// the visitor's id under the previous salt, during the grace after a rotation.
+    pub fn visit(&self, visitor: u64, previous: Option<u64>, now: u64, acquisition: Acquisition) -> Visit {
         {
             let mut shard = self.shard(visitor);
             if let Some(entry) = shard.get_mut(&visitor)
                 && now.saturating_sub(entry.last_seen) <= VISIT_TIMEOUT
             {
                 entry.last_seen = entry.last_seen.max(now);
-                return entry.visit_id;
+                return Visit { id: entry.visit_id, acquisition: entry.acquisition.clone() };
             }
         }
         let continued = previous.and_then(|old| {
             let mut shard = self.shard(old);
             let entry = shard.remove(&old)?;
-            (now.saturating_sub(entry.last_seen) <= VISIT_TIMEOUT).then_some(entry.visit_id)
+            (now.saturating_sub(entry.last_seen) <= VISIT_TIMEOUT).then_some(entry)
         });
-        let visit_id = continued.unwrap_or_else(|| new_visit_id(visitor, now));
+        let (visit_id, acquisition) = match continued {
+            Some(entry) => (entry.visit_id, entry.acquisition),
+            None => (new_visit_id(visitor, now), Arc::new(acquisition)),
+        };
         let mut shard = self.shard(visitor);
         if shard.len() < self.max_per_shard || shard.contains_key(&visitor) {
-            shard.insert(visitor, Entry { visit_id, last_seen: now });
+            shard.insert(visitor, Entry { visit_id, last_seen: now, acquisition: acquisition.clone() });
         }
-        visit_id
+        Visit { id: visit_id, acquisition }
     }
 
     /// Forgets visits idle past the timeout; returns how many.
@@ -100,30 +115,44 @@ mod tests {
     #[test]
     fn thirty_minutes_of_silence_ends_a_visit() {
         let visits = Visits::new(1000);
-        let a = visits.visit(42, None, 1000);
-        assert_eq!(visits.visit(42, None, 1000 + 29 * 60), a);
-        assert_eq!(visits.visit(42, None, 1000 + 29 * 60 + VISIT_TIMEOUT), a, "the timeout counts from the last hit");
-        let b = visits.visit(42, None, 1000 + 29 * 60 + 2 * VISIT_TIMEOUT + 1);
+        let a = visits.visit(42, None, 1000, Acquisition::default()).id;
+        assert_eq!(visits.visit(42, None, 1000 + 29 * 60, Acquisition::default()).id, a);
+        assert_eq!(
+            visits.visit(42, None, 1000 + 29 * 60 + VISIT_TIMEOUT, Acquisition::default()).id,
+            a,
+            "the timeout counts from the last hit"
+        );
+        let b = visits.visit(42, None, 1000 + 29 * 60 + 2 * VISIT_TIMEOUT + 1, Acquisition::default()).id;
         assert_ne!(a, b);
-        assert_ne!(visits.visit(43, None, 1000), a, "another visitor, another visit");
+        assert_ne!(visits.visit(43, None, 1000, Acquisition::default()).id, a, "another visitor, another visit");
     }
 
     #[test]
     fn a_live_visit_moves_to_the_new_id_after_rotation() {
         let visits = Visits::new(1000);
-        let a = visits.visit(1, None, 100);
-        assert_eq!(visits.visit(2, Some(1), 200), a);
-        assert_eq!(visits.visit(2, None, 300), a);
+        let a = visits.visit(1, None, 100, Acquisition::default()).id;
+        assert_eq!(visits.visit(2, Some(1), 200, Acquisition::default()).id, a);
+        assert_eq!(visits.visit(2, None, 300, Acquisition::default()).id, a);
         // An idle one does not continue.
-        let c = visits.visit(10, None, 100);
-        assert_ne!(visits.visit(11, Some(10), 100 + VISIT_TIMEOUT + 1), c);
+        let c = visits.visit(10, None, 100, Acquisition::default()).id;
+        assert_ne!(visits.visit(11, Some(10), 100 + VISIT_TIMEOUT + 1, Acquisition::default()).id, c);
+    }
+
+    #[test]
+    fn every_hit_of_a_visit_carries_its_first_hits_acquisition() {
+        let visits = Visits::new(1000);
+        let google = Acquisition { channel: "search".into(), source: "Google".into(), ..Acquisition::default() };
+        let internal = Acquisition { channel: "internal".into(), ..Acquisition::default() };
+        assert_eq!(*visits.visit(5, None, 100, google.clone()).acquisition, google);
+        assert_eq!(*visits.visit(5, None, 160, internal.clone()).acquisition, google);
+        assert_eq!(*visits.visit(5, None, 160 + VISIT_TIMEOUT + 1, internal.clone()).acquisition, internal);
     }
 
     #[test]
     fn sweep_forgets_idle_visits_and_the_bound_holds() {
         let visits = Visits::new(64);
         for v in 0..1000u64 {
-            visits.visit(v, None, 0);
+            visits.visit(v, None, 0, Acquisition::default());
         }
         let live = visits.len();
         assert!(live > 0 && live <= 64, "{live}");

@@ -39,7 +39,7 @@ async fn privacy(config: &ClickHouseConfig, clock: Arc<ManualClock>) -> Privacy 
 }
 
 fn identify(p: &Privacy, site: u32, ip: &str, ua: &str, now: u64) -> Identity {
-    p.identify(site, ClientIp::new(ip.parse().unwrap()), VisitorKey::UserAgent(ua), now)
+    p.identify(site, ClientIp::new(ip.parse().unwrap()), VisitorKey::UserAgent(ua), now, Default::default())
 }
 
 async fn stored_salts(ch: &ClickHouse, db: &str) -> Vec<String> {
