@@ -48,6 +48,11 @@ fn site() -> SiteConfig {
         token_auth_sha256: None,
         store_campaigns: true,
         cookie_mode: false,
+        timezone: "UTC".into(),
+        public: false,
+        share_secret_sha256: None,
+        round_counts: false,
+        goals: vec![],
     }
 }
 

@@ -185,6 +185,17 @@ pub struct SiteConfig {
     /// Use the tracker's first-party visitor cookie (`_id`), hashed with the salt, instead of
     /// IP + user agent (PRIVACY.md B5). Off by default: cookieless.
     pub cookie_mode: bool,
+    /// Reports are read in this time zone (IANA name, default `UTC`).
+    pub timezone: String,
+    /// Anyone may read this site's dashboard and stats, without a token.
+    pub public: bool,
+    /// SHA-256 (hex) of the secret of a share link (`/share/SECRET`) giving read access.
+    pub share_secret_sha256: Option<[u8; 32]>,
+    /// Round visitor and visit counts to the nearest 10 in every report (PRIVACY.md F2).
+    pub round_counts: bool,
+    /// Custom event names that are goals; Matomo goal hits (`idgoal`) always are. Empty: every
+    /// custom event counts as a conversion.
+    pub goals: Vec<String>,
 }
 
 /// One problem in the configuration, with the key path it concerns.
@@ -600,6 +611,23 @@ fn build_sites(root: &mut Section<'_>) -> Vec<SiteConfig> {
         });
         let store_campaigns = s.bool("store_campaigns", true);
         let cookie_mode = s.bool("cookie_mode", false);
+        let timezone = s.string("timezone").unwrap_or_else(|| "UTC".into());
+        if timezone.is_empty() || !timezone.chars().all(|c| c.is_ascii_alphanumeric() || "/_+-".contains(c)) {
+            s.error("timezone", format!("{timezone:?} is not an IANA time zone name (e.g. \"Europe/Paris\")"));
+        }
+        let public = s.bool("public", false);
+        let share_secret_sha256 = s.string("share_secret_sha256").and_then(|text| {
+            let mut digest = [0u8; 32];
+            match hex::decode_to_slice(text.trim(), &mut digest) {
+                Ok(()) => Some(digest),
+                Err(_) => {
+                    s.error("share_secret_sha256", "expected 64 hex digits: the SHA-256 of the share secret");
+                    None
+                }
+            }
+        });
+        let round_counts = s.bool("round_counts", false);
+        let goals = s.string_list("goals").unwrap_or_default();
         s.finish();
         if let Some(id) = id {
             sites.push(SiteConfig {
@@ -610,6 +638,11 @@ fn build_sites(root: &mut Section<'_>) -> Vec<SiteConfig> {
                 token_auth_sha256,
                 store_campaigns,
                 cookie_mode,
+                timezone,
+                public,
+                share_secret_sha256,
+                round_counts,
+                goals,
             });
         }
     }

@@ -226,19 +226,8 @@ pub fn parse_cdt(text: &str) -> Option<u64> {
     if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
         return None;
     }
-    let days = days_from_civil(year, month, day);
+    let days = crate::clock::days_from_civil(year, month, day);
     u64::try_from(days * 86_400 + hour * 3600 + minute * 60 + second).ok()
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]
@@ -263,6 +252,11 @@ mod tests {
             token_auth_sha256: Some(Sha256::digest(b"secret-token").into()),
             store_campaigns: true,
             cookie_mode,
+            timezone: "UTC".into(),
+            public: false,
+            share_secret_sha256: None,
+            round_counts: false,
+            goals: vec![],
         }
     }
 

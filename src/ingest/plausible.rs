@@ -207,6 +207,11 @@ mod tests {
             token_auth_sha256: None,
             store_campaigns: true,
             cookie_mode: false,
+            timezone: "UTC".into(),
+            public: false,
+            share_secret_sha256: None,
+            round_counts: false,
+            goals: vec![],
         };
         let sites = HashMap::from([(1, site(1, "example.org")), (2, site(2, "shop.example.net"))]);
         let domains = HashMap::from([("example.org".to_string(), 1), ("shop.example.net".to_string(), 2)]);

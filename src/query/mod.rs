@@ -2,6 +2,9 @@
 //! the part of the requested time range that is inside the site's retention. Expired rows are
 //! therefore never returned, even before the retention job has deleted them (PRIVACY.md E1).
 
+pub mod request;
+pub mod stats;
+
 use clickhouse::Row;
 use clickhouse::query::Query;
 use serde::Deserialize;

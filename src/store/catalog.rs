@@ -43,6 +43,11 @@ pub fn statements(dialect: Dialect) -> Vec<Statement> {
         token_auth_sha256: None,
         store_campaigns: true,
         cookie_mode: false,
+        timezone: "UTC".into(),
+        public: false,
+        share_secret_sha256: None,
+        round_counts: false,
+        goals: vec![],
     };
     let now = 1_790_000_000;
     add("stats: totals", totals_query(&client, &Scope::new(&site, 0, now, now)).sql_display().to_string());

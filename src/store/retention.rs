@@ -116,12 +116,7 @@ impl Plan {
 
 /// `YYYYMMDD` → Unix seconds at 00:00 UTC.
 fn day_start(day: u32) -> u64 {
-    let (y, m, d) = (i64::from(day / 10_000), i64::from(day / 100 % 100), i64::from(day % 100));
-    let y2 = if m <= 2 { y - 1 } else { y };
-    let era = if y2 >= 0 { y2 } else { y2 - 399 } / 400;
-    let yoe = y2 - era * 400;
-    let doy = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
-    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
+    let days = crate::clock::days_from_civil(i64::from(day / 10_000), i64::from(day / 100 % 100), i64::from(day % 100));
     (days.max(0) as u64) * DAY
 }
 
@@ -229,6 +224,11 @@ mod tests {
             token_auth_sha256: None,
             store_campaigns: true,
             cookie_mode: false,
+            timezone: "UTC".into(),
+            public: false,
+            share_secret_sha256: None,
+            round_counts: false,
+            goals: vec![],
         }
     }
 

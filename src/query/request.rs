@@ -1,0 +1,478 @@
+//! A stats request, validated. The JSON shape follows Plausible's Stats API v2 where it fits:
+//!
+//! ```json
+//! {"site_id": 1, "metrics": ["visitors", "pageviews"], "date_range": "7d",
+//!  "dimensions": ["visit:source"], "filters": [["is", "visit:country", ["FR"]]],
+//!  "order_by": [["visitors", "desc"]], "limit": 100,
+//!  "include": {"comparison": "previous_period"}, "format": "json"}
+//! ```
+//!
+//! Every name is checked against a closed list here, so the SQL builder only ever sees known
+//! metrics and dimensions; user values travel as bound parameters. An invalid request is a
+//! [`BadRequest`] naming the parameter.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+/// A request error: which parameter, and why. Answered 400.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{parameter}: {message}")]
+pub struct BadRequest {
+    pub parameter: String,
+    pub message: String,
+}
+
+fn bad(parameter: impl Into<String>, message: impl Into<String>) -> BadRequest {
+    BadRequest { parameter: parameter.into(), message: message.into() }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    Visitors,
+    Visits,
+    Pageviews,
+    ViewsPerVisit,
+    BounceRate,
+    VisitDuration,
+    Events,
+    Conversions,
+    ConversionRate,
+}
+
+impl Metric {
+    pub const ALL: [Metric; 9] = [
+        Metric::Visitors,
+        Metric::Visits,
+        Metric::Pageviews,
+        Metric::ViewsPerVisit,
+        Metric::BounceRate,
+        Metric::VisitDuration,
+        Metric::Events,
+        Metric::Conversions,
+        Metric::ConversionRate,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::Visitors => "visitors",
+            Metric::Visits => "visits",
+            Metric::Pageviews => "pageviews",
+            Metric::ViewsPerVisit => "views_per_visit",
+            Metric::BounceRate => "bounce_rate",
+            Metric::VisitDuration => "visit_duration",
+            Metric::Events => "events",
+            Metric::Conversions => "conversions",
+            Metric::ConversionRate => "conversion_rate",
+        }
+    }
+
+    /// Needs the per-visit aggregation (cannot be split by an event-level dimension).
+    pub fn is_visit_level(self) -> bool {
+        matches!(self, Metric::ViewsPerVisit | Metric::BounceRate | Metric::VisitDuration | Metric::ConversionRate)
+    }
+
+    /// A count of people or visits (rounded when the site asks for it).
+    pub fn is_roundable(self) -> bool {
+        matches!(self, Metric::Visitors | Metric::Visits)
+    }
+
+    /// A rate or an average: its change is a difference, not a percentage.
+    pub fn is_ratio(self) -> bool {
+        matches!(self, Metric::BounceRate | Metric::ConversionRate | Metric::ViewsPerVisit | Metric::VisitDuration)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeBucket {
+    Hour,
+    Day,
+    Week,
+    Month,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dimension {
+    Time(TimeBucket),
+    Page,
+    EntryPage,
+    ExitPage,
+    Hostname,
+    Channel,
+    Source,
+    Referrer,
+    UtmSource,
+    UtmMedium,
+    UtmCampaign,
+    UtmTerm,
+    UtmContent,
+    Country,
+    Region,
+    City,
+    Browser,
+    BrowserVersion,
+    Os,
+    OsVersion,
+    Device,
+    Screen,
+    Language,
+    EventName,
+    Goal,
+    /// A custom property (`event:props:NAME`).
+    Prop(String),
+}
+
+impl Dimension {
+    pub fn parse(name: &str) -> Option<Dimension> {
+        use Dimension::*;
+        Some(match name {
+            "time" | "time:day" => Time(TimeBucket::Day),
+            "time:hour" => Time(TimeBucket::Hour),
+            "time:week" => Time(TimeBucket::Week),
+            "time:month" => Time(TimeBucket::Month),
+            "event:page" => Page,
+            "visit:entry_page" => EntryPage,
+            "visit:exit_page" => ExitPage,
+            "event:hostname" => Hostname,
+            "visit:channel" => Channel,
+            "visit:source" => Source,
+            "visit:referrer" => Referrer,
+            "visit:utm_source" => UtmSource,
+            "visit:utm_medium" => UtmMedium,
+            "visit:utm_campaign" => UtmCampaign,
+            "visit:utm_term" => UtmTerm,
+            "visit:utm_content" => UtmContent,
+            "visit:country" => Country,
+            "visit:region" => Region,
+            "visit:city" => City,
+            "visit:browser" => Browser,
+            "visit:browser_version" => BrowserVersion,
+            "visit:os" => Os,
+            "visit:os_version" => OsVersion,
+            "visit:device" => Device,
+            "visit:screen" => Screen,
+            "visit:language" => Language,
+            "event:name" => EventName,
+            "event:goal" => Goal,
+            other => {
+                let key = other.strip_prefix("event:props:")?;
+                if key.is_empty() || key.len() > 64 {
+                    return None;
+                }
+                Prop(key.to_string())
+            }
+        })
+    }
+
+    pub fn name(&self) -> String {
+        use Dimension::*;
+        match self {
+            Time(TimeBucket::Hour) => "time:hour".into(),
+            Time(TimeBucket::Day) => "time:day".into(),
+            Time(TimeBucket::Week) => "time:week".into(),
+            Time(TimeBucket::Month) => "time:month".into(),
+            Page => "event:page".into(),
+            EntryPage => "visit:entry_page".into(),
+            ExitPage => "visit:exit_page".into(),
+            Hostname => "event:hostname".into(),
+            Channel => "visit:channel".into(),
+            Source => "visit:source".into(),
+            Referrer => "visit:referrer".into(),
+            UtmSource => "visit:utm_source".into(),
+            UtmMedium => "visit:utm_medium".into(),
+            UtmCampaign => "visit:utm_campaign".into(),
+            UtmTerm => "visit:utm_term".into(),
+            UtmContent => "visit:utm_content".into(),
+            Country => "visit:country".into(),
+            Region => "visit:region".into(),
+            City => "visit:city".into(),
+            Browser => "visit:browser".into(),
+            BrowserVersion => "visit:browser_version".into(),
+            Os => "visit:os".into(),
+            OsVersion => "visit:os_version".into(),
+            Device => "visit:device".into(),
+            Screen => "visit:screen".into(),
+            Language => "visit:language".into(),
+            EventName => "event:name".into(),
+            Goal => "event:goal".into(),
+            Prop(key) => format!("event:props:{key}"),
+        }
+    }
+
+    /// Differs between the events of one visit (so visit-level metrics cannot be split by it).
+    pub fn is_event_level(&self) -> bool {
+        matches!(self, Dimension::Page | Dimension::Hostname | Dimension::EventName | Dimension::Goal | Dimension::Prop(_))
+    }
+
+    /// Needs the per-visit aggregation to compute.
+    pub fn is_visit_derived(&self) -> bool {
+        matches!(self, Dimension::EntryPage | Dimension::ExitPage)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operator {
+    Is,
+    IsNot,
+    Contains,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Filter {
+    pub operator: Operator,
+    pub dimension: Dimension,
+    pub values: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DateRange {
+    Today,
+    Yesterday,
+    /// The last N days, today included.
+    LastDays(u32),
+    /// This month, to today.
+    Month,
+    /// This year, to today.
+    Year,
+    /// Inclusive dates `YYYY-MM-DD`.
+    Custom(String, String),
+    /// The last 30 minutes.
+    Realtime,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Csv,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OrderKey {
+    Metric(Metric),
+    Dimension(usize),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatsRequest {
+    pub site_id: u32,
+    pub metrics: Vec<Metric>,
+    pub date_range: DateRange,
+    pub dimensions: Vec<Dimension>,
+    pub filters: Vec<Filter>,
+    pub order_by: Vec<(OrderKey, bool)>,
+    pub limit: u32,
+    pub comparison: bool,
+    pub format: Format,
+}
+
+/// The most rows a breakdown returns.
+pub const MAX_LIMIT: u32 = 10_000;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    site_id: Option<Value>,
+    metrics: Option<Vec<String>>,
+    date_range: Option<Value>,
+    #[serde(default)]
+    dimensions: Vec<String>,
+    #[serde(default)]
+    filters: Vec<Value>,
+    #[serde(default)]
+    order_by: Vec<Value>,
+    limit: Option<u32>,
+    include: Option<Value>,
+    format: Option<String>,
+}
+
+impl StatsRequest {
+    /// Parses and validates a JSON request body.
+    pub fn from_json(body: &[u8]) -> Result<StatsRequest, BadRequest> {
+        let raw: Raw = serde_json::from_slice(body).map_err(|e| bad("body", format!("not a valid query: {e}")))?;
+        let site_id = match raw.site_id {
+            Some(Value::Number(n)) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
+            Some(Value::String(s)) => s.parse().ok(),
+            _ => None,
+        }
+        .ok_or_else(|| bad("site_id", "required: the site's numeric id"))?;
+        let names = raw.metrics.ok_or_else(|| bad("metrics", "required: at least one metric"))?;
+        if names.is_empty() {
+            return Err(bad("metrics", "at least one metric"));
+        }
+        let mut metrics = Vec::new();
+        for name in &names {
+            let metric = Metric::ALL.into_iter().find(|m| m.name() == name).ok_or_else(|| {
+                let known: Vec<&str> = Metric::ALL.iter().map(|m| m.name()).collect();
+                bad("metrics", format!("unknown metric {name:?} (known: {})", known.join(", ")))
+            })?;
+            if !metrics.contains(&metric) {
+                metrics.push(metric);
+            }
+        }
+        let date_range = parse_range(raw.date_range.as_ref().ok_or_else(|| bad("date_range", "required"))?)?;
+        let mut dimensions = Vec::new();
+        for name in &raw.dimensions {
+            let d = Dimension::parse(name).ok_or_else(|| bad("dimensions", format!("unknown dimension {name:?}")))?;
+            if dimensions.contains(&d) {
+                return Err(bad("dimensions", format!("{name:?} is given twice")));
+            }
+            dimensions.push(d);
+        }
+        if dimensions.len() > 3 {
+            return Err(bad("dimensions", "at most 3"));
+        }
+        if let (Some(metric), Some(dimension)) = (
+            metrics.iter().find(|m| m.is_visit_level()),
+            dimensions.iter().find(|d| d.is_event_level()),
+        ) {
+            return Err(bad(
+                "metrics",
+                format!("{} is per visit and cannot be broken down by {}", metric.name(), dimension.name()),
+            ));
+        }
+        let filters = raw.filters.iter().map(parse_filter).collect::<Result<Vec<_>, _>>()?;
+        let mut order_by = Vec::new();
+        for item in &raw.order_by {
+            let pair = item.as_array().filter(|a| a.len() == 2);
+            let (Some(Value::String(key)), Some(Value::String(direction))) =
+                (pair.and_then(|a| a.first()), pair.and_then(|a| a.get(1)))
+            else {
+                return Err(bad("order_by", "each entry is [\"metric or dimension\", \"asc\" | \"desc\"]"));
+            };
+            let descending = match direction.as_str() {
+                "desc" => true,
+                "asc" => false,
+                other => return Err(bad("order_by", format!("direction {other:?} is not asc or desc"))),
+            };
+            let key = if let Some(m) = metrics.iter().find(|m| m.name() == key) {
+                OrderKey::Metric(*m)
+            } else if let Some(i) = dimensions.iter().position(|d| d.name() == *key) {
+                OrderKey::Dimension(i)
+            } else {
+                return Err(bad("order_by", format!("{key:?} is not one of the requested metrics or dimensions")));
+            };
+            order_by.push((key, descending));
+        }
+        let limit = raw.limit.unwrap_or(if dimensions.is_empty() { 1 } else { 100 });
+        if limit == 0 || limit > MAX_LIMIT {
+            return Err(bad("limit", format!("between 1 and {MAX_LIMIT}")));
+        }
+        let comparison = match raw.include.as_ref().and_then(|i| i.get("comparison")) {
+            None | Some(Value::Null) => false,
+            Some(Value::String(s)) if s == "previous_period" => true,
+            Some(_) => return Err(bad("include.comparison", "only \"previous_period\" is supported")),
+        };
+        let format = match raw.format.as_deref() {
+            None | Some("json") => Format::Json,
+            Some("csv") => Format::Csv,
+            Some(other) => return Err(bad("format", format!("{other:?} is not json or csv"))),
+        };
+        Ok(StatsRequest { site_id, metrics, date_range, dimensions, filters, order_by, limit, comparison, format })
+    }
+}
+
+fn parse_range(value: &Value) -> Result<DateRange, BadRequest> {
+    match value {
+        Value::String(s) => Ok(match s.as_str() {
+            "day" | "today" => DateRange::Today,
+            "yesterday" => DateRange::Yesterday,
+            "7d" => DateRange::LastDays(7),
+            "30d" => DateRange::LastDays(30),
+            "month" => DateRange::Month,
+            "year" => DateRange::Year,
+            "realtime" => DateRange::Realtime,
+            other => {
+                let days = other.strip_suffix('d').and_then(|n| n.parse::<u32>().ok()).filter(|n| (1..=800).contains(n));
+                DateRange::LastDays(days.ok_or_else(|| {
+                    bad("date_range", format!("{other:?}: use today, yesterday, 7d, 30d, Nd, month, year, realtime or [from, to]"))
+                })?)
+            }
+        }),
+        Value::Array(pair) if pair.len() == 2 => {
+            let date = |v: &Value| v.as_str().filter(|s| is_date(s)).map(str::to_owned);
+            match (date(&pair[0]), date(&pair[1])) {
+                (Some(from), Some(to)) if from <= to => Ok(DateRange::Custom(from, to)),
+                (Some(_), Some(_)) => Err(bad("date_range", "the first date is after the second")),
+                _ => Err(bad("date_range", "custom ranges are [\"YYYY-MM-DD\", \"YYYY-MM-DD\"]")),
+            }
+        }
+        _ => Err(bad("date_range", "a period name or [\"YYYY-MM-DD\", \"YYYY-MM-DD\"]")),
+    }
+}
+
+fn is_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+        && (1..=12).contains(&s[5..7].parse::<u32>().unwrap_or(0))
+        && (1..=31).contains(&s[8..10].parse::<u32>().unwrap_or(0))
+}
+
+fn parse_filter(value: &Value) -> Result<Filter, BadRequest> {
+    let items = value.as_array().filter(|a| a.len() == 3).ok_or_else(|| {
+        bad("filters", "each filter is [\"is\" | \"is_not\" | \"contains\", \"dimension\", [\"value\", ...]]")
+    })?;
+    let operator = match items[0].as_str() {
+        Some("is") => Operator::Is,
+        Some("is_not") => Operator::IsNot,
+        Some("contains") => Operator::Contains,
+        other => return Err(bad("filters", format!("unknown operator {other:?} (is, is_not, contains)"))),
+    };
+    let name = items[1].as_str().unwrap_or("");
+    let dimension = Dimension::parse(name).ok_or_else(|| bad("filters", format!("unknown dimension {name:?}")))?;
+    if matches!(dimension, Dimension::Time(_)) {
+        return Err(bad("filters", "filter time with date_range"));
+    }
+    let values: Vec<String> = match &items[2] {
+        Value::Array(values) => values.iter().map(|v| v.as_str().map(str::to_owned)).collect::<Option<_>>(),
+        Value::String(s) => Some(vec![s.clone()]),
+        _ => None,
+    }
+    .filter(|v: &Vec<String>| !v.is_empty() && v.len() <= 100)
+    .ok_or_else(|| bad("filters", format!("the values of the {name} filter are 1 to 100 strings")))?;
+    Ok(Filter { operator, dimension, values })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(json: &str) -> Result<StatsRequest, BadRequest> {
+        StatsRequest::from_json(json.as_bytes())
+    }
+
+    #[test]
+    fn a_full_request() {
+        let r = parse(r#"{"site_id": 1, "metrics": ["visitors", "bounce_rate"], "date_range": ["2026-01-01", "2026-01-31"],
+            "dimensions": ["visit:source"], "filters": [["is", "visit:country", ["FR", "BE"]], ["contains", "event:page", ["/blog"]]],
+            "order_by": [["visitors", "desc"]], "limit": 10, "include": {"comparison": "previous_period"}, "format": "csv"}"#)
+        .unwrap();
+        assert_eq!(r.metrics, vec![Metric::Visitors, Metric::BounceRate]);
+        assert_eq!(r.date_range, DateRange::Custom("2026-01-01".into(), "2026-01-31".into()));
+        assert_eq!(r.dimensions, vec![Dimension::Source]);
+        assert_eq!(r.filters.len(), 2);
+        assert_eq!(r.order_by, vec![(OrderKey::Metric(Metric::Visitors), true)]);
+        assert!(r.comparison);
+        assert_eq!(r.format, Format::Csv);
+    }
+
+    #[test]
+    fn errors_name_the_parameter() {
+        let cases = [
+            (r#"{"metrics": ["visitors"], "date_range": "7d"}"#, "site_id"),
+            (r#"{"site_id": 1, "metrics": ["hugs"], "date_range": "7d"}"#, "metrics"),
+            (r#"{"site_id": 1, "metrics": ["visitors"], "date_range": "fortnight"}"#, "date_range"),
+            (r#"{"site_id": 1, "metrics": ["visitors"], "date_range": ["2026-02-01", "2026-01-01"]}"#, "date_range"),
+            (r#"{"site_id": 1, "metrics": ["visitors"], "date_range": "7d", "dimensions": ["visit:shoe_size"]}"#, "dimensions"),
+            (r#"{"site_id": 1, "metrics": ["visitors"], "date_range": "7d", "filters": [["like", "visit:os", ["x"]]]}"#, "filters"),
+            (r#"{"site_id": 1, "metrics": ["visitors"], "date_range": "7d", "order_by": [["pageviews", "desc"]]}"#, "order_by"),
+            (r#"{"site_id": 1, "metrics": ["visitors"], "date_range": "7d", "limit": 0}"#, "limit"),
+            (r#"{"site_id": 1, "metrics": ["bounce_rate"], "date_range": "7d", "dimensions": ["event:page"]}"#, "metrics"),
+            (r#"{"site_id": 1, "metrics": ["visitors"], "date_range": "7d", "sql": "DROP TABLE"}"#, "body"),
+        ];
+        for (json, parameter) in cases {
+            assert_eq!(parse(json).unwrap_err().parameter, parameter, "{json}");
+        }
+    }
+}

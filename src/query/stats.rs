@@ -1,0 +1,669 @@
+//! Validated stats request → SQL with bound values → rows → JSON or CSV.
+//!
+//! Metric definitions (the README repeats them):
+//! - **visitors**: distinct visitor ids; **visits**: distinct visits (a visit ends after 30
+//!   minutes without a hit); **pageviews**: page-view hits; **events**: custom-event hits;
+//! - **views_per_visit**: page views / visits;
+//! - **bounce_rate**: % of visits with one page view and no interactive event (custom event,
+//!   outlink, download, site search or goal not marked non-interactive);
+//! - **visit_duration**: mean of (last hit − first hit) per visit, in seconds;
+//! - **conversions**: visits that reached a goal (a Matomo goal hit, or a custom event whose name
+//!   is one of the site's `goals`; every custom event when none are set);
+//!   **conversion_rate**: conversions / visits, %.
+//!
+//! Two query shapes: event-level (rows are hits) for breakdowns by page, hostname, event name,
+//! goal or custom property; visit-level (rows are visits, aggregated per `visit_id` in a
+//! subquery) when a per-visit metric or the entry/exit page is asked for. Acquisition, place and
+//! device columns are the same on every hit of a visit, so they serve both shapes.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use clickhouse::query::Query;
+use serde_json::{Value, json};
+
+use crate::config::SiteConfig;
+use crate::query::Scope;
+use crate::query::request::{DateRange, Dimension, Filter, Format, Metric, Operator, OrderKey, StatsRequest, TimeBucket};
+
+/// A value bound to a `?`.
+#[derive(Debug, Clone, PartialEq)]
+enum Param {
+    U32(u32),
+    Str(String),
+}
+
+/// SQL text with its bound values, in order.
+#[derive(Debug, Default, Clone)]
+pub struct Sql {
+    text: String,
+    params: Vec<Param>,
+}
+
+impl Sql {
+    fn push(&mut self, text: &str) -> &mut Self {
+        self.text.push_str(text);
+        self
+    }
+
+    fn bind_str(&mut self, value: &str) -> &mut Self {
+        self.text.push('?');
+        self.params.push(Param::Str(value.to_string()));
+        self
+    }
+
+    fn bind_u32(&mut self, value: u32) -> &mut Self {
+        self.text.push('?');
+        self.params.push(Param::U32(value));
+        self
+    }
+
+    fn append(&mut self, other: Sql) -> &mut Self {
+        self.text.push_str(&other.text);
+        self.params.extend(other.params);
+        self
+    }
+
+    /// The query, values bound (escaped by the client, never spliced).
+    pub fn query(&self, client: &clickhouse::Client) -> Query {
+        let mut q = client.query(&self.text);
+        for p in &self.params {
+            q = match p {
+                Param::U32(v) => q.bind(*v),
+                Param::Str(v) => q.bind(v.as_str()),
+            };
+        }
+        q
+    }
+}
+
+/// A resolved range: Unix seconds `[from, to)`, and its label in the site's time zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    pub from: u64,
+    pub to: u64,
+}
+
+/// Turns a date range into UTC seconds, reading calendar days in the site's time zone (asked
+/// of ClickHouse, which has the time-zone database).
+pub async fn resolve(
+    client: &clickhouse::Client,
+    range: &DateRange,
+    time_zone: &str,
+    now: u64,
+) -> clickhouse::error::Result<Span> {
+    if *range == DateRange::Realtime {
+        return Ok(Span { from: now.saturating_sub(30 * 60), to: now + 1 });
+    }
+    let today: String =
+        client.query("SELECT toString(toDate(toDateTime(?), ?))").bind(now as u32).bind(time_zone).fetch_one().await?;
+    let today = day_number(&today).unwrap_or((now / 86_400) as i64);
+    let (first, last) = match range {
+        DateRange::Today => (today, today),
+        DateRange::Yesterday => (today - 1, today - 1),
+        DateRange::LastDays(n) => (today - i64::from(*n) + 1, today),
+        DateRange::Month => {
+            let (y, m, _) = crate::clock::civil_from_days(today);
+            (crate::clock::days_from_civil(y, m, 1), today)
+        }
+        DateRange::Year => {
+            let (y, _, _) = crate::clock::civil_from_days(today);
+            (crate::clock::days_from_civil(y, 1, 1), today)
+        }
+        DateRange::Custom(from, to) => (day_number(from).unwrap_or(today), day_number(to).unwrap_or(today)),
+        DateRange::Realtime => unreachable!("handled above"),
+    };
+    let (from, to): (u32, u32) = client
+        .query("SELECT toUnixTimestamp(toDateTime(?, ?)), toUnixTimestamp(toDateTime(?, ?))")
+        .bind(format!("{} 00:00:00", date_string(first)))
+        .bind(time_zone)
+        .bind(format!("{} 00:00:00", date_string(last + 1)))
+        .bind(time_zone)
+        .fetch_one()
+        .await?;
+    Ok(Span { from: u64::from(from), to: u64::from(to) })
+}
+
+fn day_number(date: &str) -> Option<i64> {
+    let (y, rest) = date.split_once('-')?;
+    let (m, d) = rest.split_once('-')?;
+    Some(crate::clock::days_from_civil(y.parse().ok()?, m.parse().ok()?, d.get(..2)?.parse().ok()?))
+}
+
+fn date_string(days: i64) -> String {
+    let (y, m, d) = crate::clock::civil_from_days(days);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// The time zone and goals a query needs from the site.
+struct Context<'a> {
+    time_zone: &'a str,
+    goals: &'a [String],
+}
+
+/// The condition "this hit is a conversion".
+fn conversion(ctx: &Context<'_>) -> Sql {
+    let mut sql = Sql::default();
+    if ctx.goals.is_empty() {
+        sql.push("event_type IN ('goal', 'event')");
+    } else {
+        sql.push("(event_type = 'goal' OR (event_type = 'event' AND event_name IN (");
+        for (i, goal) in ctx.goals.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.bind_str(goal);
+        }
+        sql.push(")))");
+    }
+    sql
+}
+
+/// The SQL expression of a dimension over `events` rows (or, for the time buckets of a
+/// visit-level query, over the visit's `start`).
+fn dimension_expr(d: &Dimension, ctx: &Context<'_>, time_column: &str) -> Sql {
+    let mut sql = Sql::default();
+    let column = |sql: &mut Sql, name: &str| {
+        sql.push(name);
+    };
+    match d {
+        Dimension::Time(bucket) => {
+            let f = match bucket {
+                TimeBucket::Hour => "toString(toStartOfHour(",
+                TimeBucket::Day => "toString(toDate(",
+                TimeBucket::Week => "toString(toMonday(toDate(",
+                TimeBucket::Month => "toString(toStartOfMonth(toDate(",
+            };
+            sql.push(f).push(time_column).push(", ").bind_str(ctx.time_zone);
+            sql.push(if matches!(bucket, TimeBucket::Week | TimeBucket::Month) { ")))" } else { "))" });
+        }
+        Dimension::Page => column(&mut sql, "url_path"),
+        Dimension::EntryPage => column(&mut sql, "entry_page"),
+        Dimension::ExitPage => column(&mut sql, "exit_page"),
+        Dimension::Hostname => column(&mut sql, "url_host"),
+        Dimension::Channel => column(&mut sql, "channel"),
+        Dimension::Source => column(&mut sql, "source"),
+        Dimension::Referrer => column(&mut sql, "referrer_host"),
+        Dimension::UtmSource => column(&mut sql, "utm_source"),
+        Dimension::UtmMedium => column(&mut sql, "utm_medium"),
+        Dimension::UtmCampaign => column(&mut sql, "utm_campaign"),
+        Dimension::UtmTerm => column(&mut sql, "utm_term"),
+        Dimension::UtmContent => column(&mut sql, "utm_content"),
+        Dimension::Country => column(&mut sql, "country_code"),
+        Dimension::Region => column(&mut sql, "region_name"),
+        Dimension::City => column(&mut sql, "city"),
+        Dimension::Browser => column(&mut sql, "browser"),
+        Dimension::BrowserVersion => column(&mut sql, "browser_version"),
+        Dimension::Os => column(&mut sql, "os"),
+        Dimension::OsVersion => column(&mut sql, "os_version"),
+        Dimension::Device => column(&mut sql, "device"),
+        Dimension::Screen => column(&mut sql, "screen_class"),
+        Dimension::Language => column(&mut sql, "language"),
+        Dimension::EventName => column(&mut sql, "event_name"),
+        Dimension::Goal => {
+            column(&mut sql, "if(event_type = 'goal', concat('Goal ', toString(goal_id)), event_name)");
+        }
+        Dimension::Prop(key) => {
+            sql.push("prop_values[indexOf(prop_keys, ").bind_str(key).push(")]");
+        }
+    }
+    sql
+}
+
+/// The visit-level columns a visit-level dimension reads (carried through the subquery).
+fn visit_column(d: &Dimension) -> Option<&'static str> {
+    Some(match d {
+        Dimension::Channel => "channel",
+        Dimension::Source => "source",
+        Dimension::Referrer => "referrer_host",
+        Dimension::UtmSource => "utm_source",
+        Dimension::UtmMedium => "utm_medium",
+        Dimension::UtmCampaign => "utm_campaign",
+        Dimension::UtmTerm => "utm_term",
+        Dimension::UtmContent => "utm_content",
+        Dimension::Country => "country_code",
+        Dimension::Region => "region_name",
+        Dimension::City => "city",
+        Dimension::Browser => "browser",
+        Dimension::BrowserVersion => "browser_version",
+        Dimension::Os => "os",
+        Dimension::OsVersion => "os_version",
+        Dimension::Device => "device",
+        Dimension::Screen => "screen_class",
+        Dimension::Language => "language",
+        _ => return None,
+    })
+}
+
+/// `expr IN (...)`, `expr NOT IN (...)` or a case-insensitive substring test.
+fn condition(filter: &Filter, expr: Sql) -> Sql {
+    let mut sql = Sql::default();
+    match filter.operator {
+        Operator::Is | Operator::IsNot => {
+            sql.append(expr);
+            sql.push(if filter.operator == Operator::Is { " IN (" } else { " NOT IN (" });
+            for (i, v) in filter.values.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.bind_str(v);
+            }
+            sql.push(")");
+        }
+        Operator::Contains => {
+            sql.push("(");
+            for (i, v) in filter.values.iter().enumerate() {
+                if i > 0 {
+                    sql.push(" OR ");
+                }
+                sql.push("positionCaseInsensitiveUTF8(").append(expr.clone()).push(", ").bind_str(v).push(") > 0");
+            }
+            sql.push(")");
+        }
+    }
+    sql
+}
+
+fn scope_condition(scope: &Scope) -> Sql {
+    let mut sql = Sql::default();
+    sql.push("site_id = ").bind_u32(scope.site_id);
+    sql.push(" AND timestamp >= toDateTime(").bind_u32(scope.from as u32);
+    sql.push(") AND timestamp < toDateTime(").bind_u32(scope.to.min(u64::from(u32::MAX)) as u32).push(")");
+    sql
+}
+
+/// Visits (ids) whose entry or exit page passes `filter`.
+fn visits_by_landing(filter: &Filter, scope: &Scope) -> Sql {
+    let column = if filter.dimension == Dimension::EntryPage { "entry_page" } else { "exit_page" };
+    let mut sql = Sql::default();
+    sql.push("visit_id IN (SELECT visit_id FROM (SELECT visit_id, ");
+    sql.push("argMinIf(url_path, timestamp, event_type = 'pageview') AS entry_page, ");
+    sql.push("argMaxIf(url_path, timestamp, event_type = 'pageview') AS exit_page FROM events WHERE ");
+    sql.append(scope_condition(scope)).push(" GROUP BY visit_id) WHERE ");
+    let mut expr = Sql::default();
+    expr.push(column);
+    sql.append(condition(filter, expr)).push(")");
+    sql
+}
+
+/// Visits (ids) with a hit passing an event-level filter.
+fn visits_with_event(filter: &Filter, scope: &Scope, ctx: &Context<'_>) -> Sql {
+    let mut sql = Sql::default();
+    sql.push("visit_id IN (SELECT visit_id FROM events WHERE ").append(scope_condition(scope)).push(" AND ");
+    sql.append(condition(filter, dimension_expr(&filter.dimension, ctx, "timestamp"))).push(")");
+    sql
+}
+
+fn metric_expr_events(m: Metric, ctx: &Context<'_>) -> Sql {
+    let mut sql = Sql::default();
+    match m {
+        Metric::Visitors => {
+            sql.push("toFloat64(uniqExact(visitor_id))");
+        }
+        Metric::Visits => {
+            sql.push("toFloat64(uniqExact(visit_id))");
+        }
+        Metric::Pageviews => {
+            sql.push("toFloat64(countIf(event_type = 'pageview'))");
+        }
+        Metric::Events => {
+            sql.push("toFloat64(countIf(event_type = 'event'))");
+        }
+        Metric::Conversions => {
+            sql.push("toFloat64(uniqExactIf(visit_id, ").append(conversion(ctx)).push("))");
+        }
+        _ => unreachable!("per-visit metrics use the visit-level shape"),
+    }
+    sql
+}
+
+fn metric_expr_visits(m: Metric) -> &'static str {
+    match m {
+        Metric::Visitors => "toFloat64(uniqExact(visitor_id))",
+        Metric::Visits => "toFloat64(count())",
+        Metric::Pageviews => "toFloat64(sum(pageviews))",
+        Metric::Events => "toFloat64(sum(events))",
+        Metric::ViewsPerVisit => "if(count() = 0, 0, round(sum(pageviews) / count(), 2))",
+        Metric::BounceRate => "if(count() = 0, 0, round(100 * sum(bounced) / count()))",
+        Metric::VisitDuration => "if(count() = 0, 0, round(avg(duration)))",
+        Metric::Conversions => "toFloat64(sum(converted))",
+        Metric::ConversionRate => "if(count() = 0, 0, round(100 * sum(converted) / count(), 1))",
+    }
+}
+
+/// The SQL of a request over `scope`.
+pub fn build(request: &StatsRequest, site: &SiteConfig, scope: &Scope) -> Sql {
+    let ctx = Context { time_zone: &site.timezone, goals: &site.goals };
+    let visit_level = request.metrics.iter().any(|m| m.is_visit_level())
+        || request.dimensions.iter().any(|d| d.is_visit_derived());
+    let mut sql = Sql::default();
+    sql.push("SELECT ");
+    if visit_level {
+        for (i, d) in request.dimensions.iter().enumerate() {
+            sql.append(dimension_expr(d, &ctx, "start")).push(&format!(" AS d{i}, "));
+        }
+        for (i, m) in request.metrics.iter().enumerate() {
+            sql.push(metric_expr_visits(*m)).push(&format!(" AS m{i}"));
+            sql.push(if i + 1 < request.metrics.len() { ", " } else { " " });
+        }
+        sql.push("FROM (SELECT visit_id, any(visitor_id) AS visitor_id, min(timestamp) AS start, ");
+        sql.push("max(timestamp) - min(timestamp) AS duration, countIf(event_type = 'pageview') AS pageviews, ");
+        sql.push("countIf(event_type = 'event') AS events, ");
+        sql.push("countIf(event_type = 'pageview') = 1 AND countIf(event_type IN ('event', 'outlink', 'download', 'search', 'goal') AND non_interactive = 0) = 0 AS bounced, ");
+        sql.push("countIf(").append(conversion(&ctx)).push(") > 0 AS converted, ");
+        sql.push("argMinIf(url_path, timestamp, event_type = 'pageview') AS entry_page, ");
+        sql.push("argMaxIf(url_path, timestamp, event_type = 'pageview') AS exit_page");
+        let mut carried: Vec<&str> = request.dimensions.iter().filter_map(visit_column).collect();
+        carried.dedup();
+        for column in carried {
+            sql.push(&format!(", any({column}) AS {column}"));
+        }
+        sql.push(" FROM events WHERE ").append(scope_condition(scope));
+        for f in &request.filters {
+            sql.push(" AND ");
+            if f.dimension.is_visit_derived() {
+                sql.append(visits_by_landing(f, scope));
+            } else if f.dimension.is_event_level() {
+                sql.append(visits_with_event(f, scope, &ctx));
+            } else {
+                sql.append(condition(f, dimension_expr(&f.dimension, &ctx, "timestamp")));
+            }
+        }
+        sql.push(" GROUP BY visit_id)");
+    } else {
+        for (i, d) in request.dimensions.iter().enumerate() {
+            sql.append(dimension_expr(d, &ctx, "timestamp")).push(&format!(" AS d{i}, "));
+        }
+        for (i, m) in request.metrics.iter().enumerate() {
+            sql.append(metric_expr_events(*m, &ctx)).push(&format!(" AS m{i}"));
+            sql.push(if i + 1 < request.metrics.len() { ", " } else { " " });
+        }
+        sql.push("FROM events WHERE ").append(scope_condition(scope));
+        for f in &request.filters {
+            sql.push(" AND ");
+            if f.dimension.is_visit_derived() {
+                sql.append(visits_by_landing(f, scope));
+            } else {
+                sql.append(condition(f, dimension_expr(&f.dimension, &ctx, "timestamp")));
+            }
+        }
+        // Rows a dimension does not apply to would form an empty group.
+        for d in &request.dimensions {
+            match d {
+                Dimension::Goal => {
+                    sql.push(" AND ").append(conversion(&ctx));
+                }
+                Dimension::EventName => {
+                    sql.push(" AND event_name != ''");
+                }
+                Dimension::Prop(key) => {
+                    sql.push(" AND has(prop_keys, ").bind_str(key).push(")");
+                }
+                _ => {}
+            }
+        }
+    }
+    if !request.dimensions.is_empty() {
+        let groups: Vec<String> = (0..request.dimensions.len()).map(|i| format!("d{i}")).collect();
+        sql.push(" GROUP BY ").push(&groups.join(", "));
+        let mut order: Vec<String> = request
+            .order_by
+            .iter()
+            .map(|(key, desc)| {
+                let column = match key {
+                    OrderKey::Metric(m) => format!("m{}", request.metrics.iter().position(|x| x == m).unwrap_or(0)),
+                    OrderKey::Dimension(i) => format!("d{i}"),
+                };
+                format!("{column} {}", if *desc { "DESC" } else { "ASC" })
+            })
+            .collect();
+        if order.is_empty() {
+            if request.dimensions.iter().any(|d| matches!(d, Dimension::Time(_))) {
+                order.extend(request.dimensions.iter().enumerate().filter(|(_, d)| matches!(d, Dimension::Time(_))).map(|(i, _)| format!("d{i} ASC")));
+            } else {
+                order.push("m0 DESC".into());
+            }
+        }
+        order.extend(groups.iter().map(|g| format!("{g} ASC")));
+        sql.push(" ORDER BY ").push(&order.join(", "));
+        let _ = write!(sql.text, " LIMIT {}", request.limit);
+    }
+    sql
+}
+
+/// One row of a result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResultRow {
+    pub dimensions: Vec<String>,
+    pub metrics: Vec<f64>,
+}
+
+/// Runs the SQL and reads its rows.
+pub async fn fetch(client: &clickhouse::Client, sql: &Sql, dimensions: usize) -> clickhouse::error::Result<Vec<ResultRow>> {
+    let mut cursor = sql.query(client).fetch_bytes("TabSeparated")?;
+    let bytes = cursor.collect().await?;
+    let text = String::from_utf8_lossy(&bytes);
+    Ok(text
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(|line| {
+            let fields: Vec<&str> = line.split('\t').collect();
+            let (dims, metrics) = fields.split_at(dimensions.min(fields.len()));
+            ResultRow {
+                dimensions: dims.iter().map(|d| unescape(d)).collect(),
+                metrics: metrics.iter().map(|m| m.parse::<f64>().ok().filter(|v| v.is_finite()).unwrap_or(0.0)).collect(),
+            }
+        })
+        .collect())
+}
+
+fn unescape(field: &str) -> String {
+    if !field.contains('\\') {
+        return field.to_string();
+    }
+    let mut out = String::with_capacity(field.len());
+    let mut chars = field.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('t') => out.push('\t'),
+            Some('n') => out.push('\n'),
+            Some('r') => out.push('\r'),
+            Some('0') => out.push('\0'),
+            Some(other) => out.push(other),
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
+/// Rounds counts of people and visits to the nearest 10 (PRIVACY.md F2).
+fn round_counts(rows: &mut [ResultRow], metrics: &[Metric]) {
+    for row in rows {
+        for (value, metric) in row.metrics.iter_mut().zip(metrics) {
+            if metric.is_roundable() {
+                *value = (*value / 10.0).round() * 10.0;
+            }
+        }
+    }
+}
+
+/// A finished answer: rows, with the previous period's when asked for.
+pub struct Answer {
+    pub rows: Vec<ResultRow>,
+    pub previous: Option<(Span, Vec<ResultRow>)>,
+    pub span: Span,
+}
+
+/// Runs `request` for `site` at `now`.
+pub async fn run(
+    client: &clickhouse::Client,
+    request: &StatsRequest,
+    site: &SiteConfig,
+    now: u64,
+) -> clickhouse::error::Result<Answer> {
+    let span = resolve(client, &request.date_range, &site.timezone, now).await?;
+    let scope = Scope::new(site, span.from, span.to, now);
+    let mut rows = fetch(client, &build(request, site, &scope), request.dimensions.len()).await?;
+    let previous = if request.comparison {
+        let length = span.to - span.from;
+        let before = Span { from: span.from.saturating_sub(length), to: span.from };
+        let scope = Scope::new(site, before.from, before.to, now);
+        let mut rows = fetch(client, &build(request, site, &scope), request.dimensions.len()).await?;
+        if site.round_counts {
+            round_counts(&mut rows, &request.metrics);
+        }
+        Some((before, rows))
+    } else {
+        None
+    };
+    if site.round_counts {
+        round_counts(&mut rows, &request.metrics);
+    }
+    Ok(Answer { rows, previous, span })
+}
+
+fn number(v: f64) -> Value {
+    if v.fract() == 0.0 && v.abs() < 9e15 { json!(v as i64) } else { json!(v) }
+}
+
+fn iso(ts: u64) -> String {
+    let (y, m, d) = crate::clock::civil_from_days((ts / 86_400) as i64);
+    let s = ts % 86_400;
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", s / 3600, s / 60 % 60, s % 60)
+}
+
+/// The JSON answer, shaped like Plausible's v2.
+pub fn to_json(answer: &Answer, request: &StatsRequest, site: &SiteConfig) -> Value {
+    let previous: HashMap<&Vec<String>, &ResultRow> =
+        answer.previous.iter().flat_map(|(_, rows)| rows.iter().map(|r| (&r.dimensions, r))).collect();
+    let results: Vec<Value> = answer
+        .rows
+        .iter()
+        .map(|row| {
+            let mut value = json!({
+                "dimensions": row.dimensions,
+                "metrics": row.metrics.iter().map(|v| number(*v)).collect::<Vec<_>>(),
+            });
+            if answer.previous.is_some() {
+                let before = previous.get(&row.dimensions).map(|r| r.metrics.clone()).unwrap_or_else(|| vec![0.0; row.metrics.len()]);
+                let change: Vec<Value> = row
+                    .metrics
+                    .iter()
+                    .zip(&before)
+                    .zip(&request.metrics)
+                    .map(|((now, then), metric)| {
+                        if metric.is_ratio() {
+                            number(((now - then) * 10.0).round() / 10.0)
+                        } else if *then == 0.0 {
+                            Value::Null
+                        } else {
+                            number(((now - then) / then * 100.0).round())
+                        }
+                    })
+                    .collect();
+                value["comparison"] = json!({
+                    "metrics": before.iter().map(|v| number(*v)).collect::<Vec<_>>(),
+                    "change": change,
+                });
+            }
+            value
+        })
+        .collect();
+    let mut meta = json!({
+        "site_id": site.id,
+        "metrics": request.metrics.iter().map(|m| m.name()).collect::<Vec<_>>(),
+        "dimensions": request.dimensions.iter().map(|d| d.name()).collect::<Vec<_>>(),
+        "date_range": [iso(answer.span.from), iso(answer.span.to)],
+        "time_zone": site.timezone,
+        "rounded": site.round_counts,
+    });
+    if let Some((span, _)) = &answer.previous {
+        meta["comparison_date_range"] = json!([iso(span.from), iso(span.to)]);
+    }
+    json!({ "results": results, "meta": meta })
+}
+
+/// The CSV answer: a header of dimension and metric names, then one line per row.
+pub fn to_csv(answer: &Answer, request: &StatsRequest) -> String {
+    let field = |s: &str| {
+        if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
+    };
+    let mut header: Vec<String> = request.dimensions.iter().map(|d| d.name()).collect();
+    header.extend(request.metrics.iter().map(|m| m.name().to_string()));
+    if answer.previous.is_some() {
+        header.extend(request.metrics.iter().map(|m| format!("{}_previous", m.name())));
+    }
+    let previous: HashMap<&Vec<String>, &ResultRow> =
+        answer.previous.iter().flat_map(|(_, rows)| rows.iter().map(|r| (&r.dimensions, r))).collect();
+    let mut out = header.iter().map(|h| field(h)).collect::<Vec<_>>().join(",");
+    out.push('\n');
+    for row in &answer.rows {
+        let mut cells: Vec<String> = row.dimensions.iter().map(|d| field(d)).collect();
+        cells.extend(row.metrics.iter().map(|v| number(*v).to_string()));
+        if answer.previous.is_some() {
+            let before = previous.get(&row.dimensions).map(|r| r.metrics.clone()).unwrap_or_else(|| vec![0.0; row.metrics.len()]);
+            cells.extend(before.iter().map(|v| number(*v).to_string()));
+        }
+        out.push_str(&cells.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+/// The output format of a request.
+pub fn format(request: &StatsRequest) -> Format {
+    request.format
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Retention;
+
+    fn site() -> SiteConfig {
+        SiteConfig {
+            id: 1,
+            domains: vec!["example.org".into()],
+            retention: Retention::Days(180),
+            keep_query: vec![],
+            token_auth_sha256: None,
+            store_campaigns: true,
+            cookie_mode: false,
+            timezone: "Europe/Paris".into(),
+            public: false,
+            share_secret_sha256: None,
+            round_counts: false,
+            goals: vec![],
+        }
+    }
+
+    #[test]
+    fn user_values_are_bound_never_spliced() {
+        let request = StatsRequest::from_json(
+            br#"{"site_id": 1, "metrics": ["visitors", "bounce_rate"], "date_range": "7d", "dimensions": ["visit:source"],
+                "filters": [["is", "visit:country", ["FR'); DROP TABLE events; --"]], ["contains", "event:page", ["/blog"]]]}"#,
+        )
+        .unwrap();
+        let sql = build(&request, &site(), &Scope { site_id: 1, from: 0, to: 100 });
+        assert!(!sql.text.contains("DROP"), "{}", sql.text);
+        assert!(!sql.text.contains("/blog"), "{}", sql.text);
+        assert!(sql.params.contains(&Param::Str("FR'); DROP TABLE events; --".into())));
+        assert_eq!(sql.text.matches('?').count(), sql.params.len());
+    }
+
+    #[test]
+    fn tsv_fields_are_unescaped() {
+        assert_eq!(unescape("a\\tb\\\\c"), "a\tb\\c");
+        assert_eq!(unescape("plain"), "plain");
+    }
+
+    #[test]
+    fn iso_dates() {
+        assert_eq!(iso(0), "1970-01-01T00:00:00Z");
+        assert_eq!(iso(1_700_000_000), "2023-11-14T22:13:20Z");
+    }
+}
