@@ -32,6 +32,7 @@ use crate::store;
 use crate::store::dialect::Dialect;
 use crate::store::retention;
 use crate::telemetry::metrics::Metrics;
+use crate::web::api::Api;
 
 /// How long a collector that creates a period's salt waits for others doing the same.
 const SALT_SETTLE: Duration = Duration::from_secs(2);
@@ -124,6 +125,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Ou
     let deadline = config.shutdown_timeout;
 
     let routes = Arc::new(Routes {
+        api: Api::new(&config.sites, client.clone(), clock.clone()),
         ingest: Ingest::new(&config, Stages { privacy, enricher, clock }, appender, metrics.clone()),
         metrics,
         clickhouse: client,

@@ -51,11 +51,35 @@ enum Command {
         #[arg(long)]
         visitor_id: String,
     },
+    /// Manage read-only API tokens (one site each).
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// Print every SQL statement mesure sends, as JSON lines, for a server version (checks).
     #[command(hide = true)]
     SqlCatalog {
         #[arg(long, default_value = "26.9")]
         server_version: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a token for a site; it is printed once and stored hashed.
+    Create {
+        #[arg(long)]
+        site: u32,
+        #[arg(long, default_value = "")]
+        name: String,
+    },
+    /// Revoke a token by its id (from `create` or `list`).
+    Revoke {
+        #[arg(long)]
+        id: String,
+    },
+    /// List tokens (ids, sites, names; never the tokens).
+    List {
+        #[arg(long)]
+        site: Option<u32>,
     },
 }
 
@@ -132,6 +156,24 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                     return Ok(ExitCode::from(3));
                 }
                 Err(e) => return Err(e.into()),
+            }
+        }
+        Command::Token(TokenCommand::Create { site, name }) => {
+            if config.site(site).is_none() {
+                anyhow::bail!("no site {site} in the configuration");
+            }
+            store::migrations::apply(&config.clickhouse, store::migrations::MIGRATIONS).await?;
+            let (token, id) = store::tokens::create(&client, site, &name, now).await?;
+            println!("token for site {site} (id {id}); shown once, keep it secret:\n{token}");
+        }
+        Command::Token(TokenCommand::Revoke { id }) => match store::tokens::revoke(&client, &id, now).await? {
+            0 => anyhow::bail!("no token with id {id}"),
+            n => println!("revoked {n} token(s) with id {id}"),
+        },
+        Command::Token(TokenCommand::List { site }) => {
+            for t in store::tokens::list(&client, site).await? {
+                let state = if t.revoked == 1 { "revoked" } else { "active" };
+                println!("{}  site {}  {}  {}", t.id, t.site_id, state, t.name);
             }
         }
         Command::Export { site, visitor_id } => {

@@ -24,6 +24,7 @@ use crate::telemetry::metrics::Metrics;
 /// Everything a request may need.
 pub struct Routes {
     pub ingest: Ingest,
+    pub api: crate::web::api::Api,
     pub metrics: Metrics,
     pub clickhouse: clickhouse::Client,
     pub delivery: std::sync::Arc<crate::sink::DeliveryHealth>,
@@ -38,6 +39,7 @@ impl Routes {
             "/matomo.php" | "/piwik.php" => ("matomo", self.ingest.matomo(request, peer).await),
             "/api/event" => ("plausible", self.ingest.plausible(request, peer).await),
             "/mesure.js" => ("script", crate::web::tracker_script()),
+            p if p.starts_with("/api/v1/") => ("api", self.api.handle(request).await),
             "/optout" => {
                 let secure = self.public_https || self.forwarded_https(&request, peer);
                 ("optout", crate::web::optout::handle(request, secure).await)

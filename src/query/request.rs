@@ -200,7 +200,10 @@ impl Dimension {
 
     /// Differs between the events of one visit (so visit-level metrics cannot be split by it).
     pub fn is_event_level(&self) -> bool {
-        matches!(self, Dimension::Page | Dimension::Hostname | Dimension::EventName | Dimension::Goal | Dimension::Prop(_))
+        matches!(
+            self,
+            Dimension::Page | Dimension::Hostname | Dimension::EventName | Dimension::Goal | Dimension::Prop(_)
+        )
     }
 
     /// Needs the per-visit aggregation to compute.
@@ -320,10 +323,9 @@ impl StatsRequest {
         if dimensions.len() > 3 {
             return Err(bad("dimensions", "at most 3"));
         }
-        if let (Some(metric), Some(dimension)) = (
-            metrics.iter().find(|m| m.is_visit_level()),
-            dimensions.iter().find(|d| d.is_event_level()),
-        ) {
+        if let (Some(metric), Some(dimension)) =
+            (metrics.iter().find(|m| m.is_visit_level()), dimensions.iter().find(|d| d.is_event_level()))
+        {
             return Err(bad(
                 "metrics",
                 format!("{} is per visit and cannot be broken down by {}", metric.name(), dimension.name()),
@@ -381,9 +383,13 @@ fn parse_range(value: &Value) -> Result<DateRange, BadRequest> {
             "year" => DateRange::Year,
             "realtime" => DateRange::Realtime,
             other => {
-                let days = other.strip_suffix('d').and_then(|n| n.parse::<u32>().ok()).filter(|n| (1..=800).contains(n));
+                let days =
+                    other.strip_suffix('d').and_then(|n| n.parse::<u32>().ok()).filter(|n| (1..=800).contains(n));
                 DateRange::LastDays(days.ok_or_else(|| {
-                    bad("date_range", format!("{other:?}: use today, yesterday, 7d, 30d, Nd, month, year, realtime or [from, to]"))
+                    bad(
+                        "date_range",
+                        format!("{other:?}: use today, yesterday, 7d, 30d, Nd, month, year, realtime or [from, to]"),
+                    )
                 })?)
             }
         }),
@@ -464,11 +470,23 @@ mod tests {
             (r#"{"site_id": 1, "metrics": ["hugs"], "date_range": "7d"}"#, "metrics"),
             (r#"{"site_id": 1, "metrics": ["visitors"], "date_range": "fortnight"}"#, "date_range"),
             (r#"{"site_id": 1, "metrics": ["visitors"], "date_range": ["2026-02-01", "2026-01-01"]}"#, "date_range"),
-            (r#"{"site_id": 1, "metrics": ["visitors"], "date_range": "7d", "dimensions": ["visit:shoe_size"]}"#, "dimensions"),
-            (r#"{"site_id": 1, "metrics": ["visitors"], "date_range": "7d", "filters": [["like", "visit:os", ["x"]]]}"#, "filters"),
-            (r#"{"site_id": 1, "metrics": ["visitors"], "date_range": "7d", "order_by": [["pageviews", "desc"]]}"#, "order_by"),
+            (
+                r#"{"site_id": 1, "metrics": ["visitors"], "date_range": "7d", "dimensions": ["visit:shoe_size"]}"#,
+                "dimensions",
+            ),
+            (
+                r#"{"site_id": 1, "metrics": ["visitors"], "date_range": "7d", "filters": [["like", "visit:os", ["x"]]]}"#,
+                "filters",
+            ),
+            (
+                r#"{"site_id": 1, "metrics": ["visitors"], "date_range": "7d", "order_by": [["pageviews", "desc"]]}"#,
+                "order_by",
+            ),
             (r#"{"site_id": 1, "metrics": ["visitors"], "date_range": "7d", "limit": 0}"#, "limit"),
-            (r#"{"site_id": 1, "metrics": ["bounce_rate"], "date_range": "7d", "dimensions": ["event:page"]}"#, "metrics"),
+            (
+                r#"{"site_id": 1, "metrics": ["bounce_rate"], "date_range": "7d", "dimensions": ["event:page"]}"#,
+                "metrics",
+            ),
             (r#"{"site_id": 1, "metrics": ["visitors"], "date_range": "7d", "sql": "DROP TABLE"}"#, "body"),
         ];
         for (json, parameter) in cases {

@@ -24,7 +24,9 @@ use serde_json::{Value, json};
 
 use crate::config::SiteConfig;
 use crate::query::Scope;
-use crate::query::request::{DateRange, Dimension, Filter, Format, Metric, Operator, OrderKey, StatsRequest, TimeBucket};
+use crate::query::request::{
+    DateRange, Dimension, Filter, Format, Metric, Operator, OrderKey, StatsRequest, TimeBucket,
+};
 
 /// A value bound to a `?`.
 #[derive(Debug, Clone, PartialEq)]
@@ -334,8 +336,8 @@ fn metric_expr_visits(m: Metric) -> &'static str {
 /// The SQL of a request over `scope`.
 pub fn build(request: &StatsRequest, site: &SiteConfig, scope: &Scope) -> Sql {
     let ctx = Context { time_zone: &site.timezone, goals: &site.goals };
-    let visit_level = request.metrics.iter().any(|m| m.is_visit_level())
-        || request.dimensions.iter().any(|d| d.is_visit_derived());
+    let visit_level =
+        request.metrics.iter().any(|m| m.is_visit_level()) || request.dimensions.iter().any(|d| d.is_visit_derived());
     let mut sql = Sql::default();
     sql.push("SELECT ");
     if visit_level {
@@ -419,7 +421,14 @@ pub fn build(request: &StatsRequest, site: &SiteConfig, scope: &Scope) -> Sql {
             .collect();
         if order.is_empty() {
             if request.dimensions.iter().any(|d| matches!(d, Dimension::Time(_))) {
-                order.extend(request.dimensions.iter().enumerate().filter(|(_, d)| matches!(d, Dimension::Time(_))).map(|(i, _)| format!("d{i} ASC")));
+                order.extend(
+                    request
+                        .dimensions
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, d)| matches!(d, Dimension::Time(_)))
+                        .map(|(i, _)| format!("d{i} ASC")),
+                );
             } else {
                 order.push("m0 DESC".into());
             }
@@ -439,7 +448,11 @@ pub struct ResultRow {
 }
 
 /// Runs the SQL and reads its rows.
-pub async fn fetch(client: &clickhouse::Client, sql: &Sql, dimensions: usize) -> clickhouse::error::Result<Vec<ResultRow>> {
+pub async fn fetch(
+    client: &clickhouse::Client,
+    sql: &Sql,
+    dimensions: usize,
+) -> clickhouse::error::Result<Vec<ResultRow>> {
     let mut cursor = sql.query(client).fetch_bytes("TabSeparated")?;
     let bytes = cursor.collect().await?;
     let text = String::from_utf8_lossy(&bytes);
@@ -451,7 +464,10 @@ pub async fn fetch(client: &clickhouse::Client, sql: &Sql, dimensions: usize) ->
             let (dims, metrics) = fields.split_at(dimensions.min(fields.len()));
             ResultRow {
                 dimensions: dims.iter().map(|d| unescape(d)).collect(),
-                metrics: metrics.iter().map(|m| m.parse::<f64>().ok().filter(|v| v.is_finite()).unwrap_or(0.0)).collect(),
+                metrics: metrics
+                    .iter()
+                    .map(|m| m.parse::<f64>().ok().filter(|v| v.is_finite()).unwrap_or(0.0))
+                    .collect(),
             }
         })
         .collect())
@@ -549,7 +565,10 @@ pub fn to_json(answer: &Answer, request: &StatsRequest, site: &SiteConfig) -> Va
                 "metrics": row.metrics.iter().map(|v| number(*v)).collect::<Vec<_>>(),
             });
             if answer.previous.is_some() {
-                let before = previous.get(&row.dimensions).map(|r| r.metrics.clone()).unwrap_or_else(|| vec![0.0; row.metrics.len()]);
+                let before = previous
+                    .get(&row.dimensions)
+                    .map(|r| r.metrics.clone())
+                    .unwrap_or_else(|| vec![0.0; row.metrics.len()]);
                 let change: Vec<Value> = row
                     .metrics
                     .iter()
@@ -605,7 +624,10 @@ pub fn to_csv(answer: &Answer, request: &StatsRequest) -> String {
         let mut cells: Vec<String> = row.dimensions.iter().map(|d| field(d)).collect();
         cells.extend(row.metrics.iter().map(|v| number(*v).to_string()));
         if answer.previous.is_some() {
-            let before = previous.get(&row.dimensions).map(|r| r.metrics.clone()).unwrap_or_else(|| vec![0.0; row.metrics.len()]);
+            let before = previous
+                .get(&row.dimensions)
+                .map(|r| r.metrics.clone())
+                .unwrap_or_else(|| vec![0.0; row.metrics.len()]);
             cells.extend(before.iter().map(|v| number(*v).to_string()));
         }
         out.push_str(&cells.join(","));

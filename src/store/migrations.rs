@@ -29,6 +29,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(2, "0002_salts.sql"),
     migration!(3, "0003_non_interactive.sql"),
     migration!(4, "0004_erasure.sql"),
+    migration!(5, "0005_api_tokens.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]

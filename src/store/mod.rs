@@ -9,6 +9,7 @@ pub mod dialect;
 pub mod erasure;
 pub mod migrations;
 pub mod retention;
+pub mod tokens;
 
 use crate::config::ClickHouseConfig;
 

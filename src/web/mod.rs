@@ -1,6 +1,7 @@
 //! Pages and files for people and browsers: the visitor opt-out page and our tracker script
 //! (and, later, the dashboard).
 
+pub mod api;
 pub mod optout;
 
 use bytes::Bytes;

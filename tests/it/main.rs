@@ -14,6 +14,7 @@ mod protocols;
 mod retention;
 mod salts;
 mod shutdown;
+mod stats;
 mod storage;
 mod tracking;
 mod user_agents;

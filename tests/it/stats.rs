@@ -1,0 +1,408 @@
+//! The stats API on a small seeded data set whose answers are computed by hand here, and its
+//! access rules (PRIVACY.md F1, F2).
+
+use std::process::Command;
+
+use mesure::config::ClickHouseConfig;
+use mesure::event::{Event, EventType};
+use serde_json::{Value, json};
+
+use crate::common::{Collector, CollectorConfig, clickhouse, http, unique_database};
+
+const DAY: u64 = 86_400;
+const SHARE_SECRET: &str = "s3cr3t-share-link";
+
+fn sha256(text: &str) -> String {
+    let out = Command::new("sh").arg("-c").arg(format!("printf %s '{text}' | sha256sum")).output().unwrap();
+    String::from_utf8(out.stdout).unwrap().split_whitespace().next().unwrap().to_string()
+}
+
+fn sites() -> String {
+    format!(
+        r#"
+[[sites]]
+id = 1
+domains = ["example.org"]
+
+[[sites]]
+id = 2
+domains = ["shared.example.org"]
+share_secret_sha256 = "{}"
+
+[[sites]]
+id = 3
+domains = ["small.example.org"]
+round_counts = true
+
+[[sites]]
+id = 4
+domains = ["open.example.org"]
+public = true
+"#,
+        sha256(SHARE_SECRET)
+    )
+}
+
+struct Hit {
+    visitor: u64,
+    visit: u64,
+    at: u64,
+    kind: EventType,
+    path: &'static str,
+    name: &'static str,
+    channel: &'static str,
+    source: &'static str,
+    country: &'static str,
+    browser: &'static str,
+    device: &'static str,
+}
+
+fn row(site: u32, h: &Hit) -> Event {
+    Event {
+        site_id: site,
+        timestamp: h.at as u32,
+        retention_days: 180,
+        visitor_id: h.visitor,
+        visit_id: h.visit,
+        event_type: h.kind,
+        event_name: h.name.into(),
+        url_host: "example.org".into(),
+        url_path: h.path.into(),
+        channel: h.channel.into(),
+        source: h.source.into(),
+        country_code: h.country.into(),
+        browser: h.browser.into(),
+        device: h.device.into(),
+        ..Event::default()
+    }
+}
+
+struct Seeded {
+    collector: Collector,
+    day1: String,
+    day2: String,
+    db: String,
+}
+
+/// Two days ago (day 1) and yesterday (day 2), UTC:
+/// - A (visit 11, day 1): /a, then /b 100 s later; search/Google, FR, Firefox desktop.
+/// - B (visit 21, day 1): /a only (a bounce); direct, DE, Chrome mobile.
+/// - B (visit 22, day 2): /c, then the custom event Signup 120 s later; social/Mastodon, DE.
+/// - C (visit 31, day 2): /a, /a at +300 s, /b at +600 s; search/Google, FR, Firefox desktop.
+/// - D (visit 41, day 2): /b only (a bounce); direct, GB, Safari tablet.
+/// - E (visit 51): /live a minute ago (realtime). An expired row (200 days old) and rows of
+///   other sites must never show.
+async fn seed() -> Seeded {
+    let ch = clickhouse();
+    let db = unique_database("stats");
+    let mut config = CollectorConfig::new(ch, &db);
+    config.extra = sites();
+    let collector = Collector::start(&config).await;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let today = now / DAY * DAY;
+    let (d1, d2) = (today - 2 * DAY, today - DAY);
+    let h = |visitor, visit, at, kind, path, name, channel, source, country, browser, device| Hit {
+        visitor,
+        visit,
+        at,
+        kind,
+        path,
+        name,
+        channel,
+        source,
+        country,
+        browser,
+        device,
+    };
+    use EventType::{Event as Custom, Pageview};
+    let hits = [
+        h(1, 11, d1 + 36_000, Pageview, "/a", "", "search", "Google", "FR", "Firefox", "desktop"),
+        h(1, 11, d1 + 36_100, Pageview, "/b", "", "search", "Google", "FR", "Firefox", "desktop"),
+        h(2, 21, d1 + 39_600, Pageview, "/a", "", "direct", "", "DE", "Chrome", "mobile"),
+        h(2, 22, d2 + 600, Pageview, "/c", "", "social", "Mastodon", "DE", "Chrome", "mobile"),
+        h(2, 22, d2 + 720, Custom, "/c", "Signup", "social", "Mastodon", "DE", "Chrome", "mobile"),
+        h(3, 31, d2 + 1200, Pageview, "/a", "", "search", "Google", "FR", "Firefox", "desktop"),
+        h(3, 31, d2 + 1500, Pageview, "/a", "", "search", "Google", "FR", "Firefox", "desktop"),
+        h(3, 31, d2 + 1800, Pageview, "/b", "", "search", "Google", "FR", "Firefox", "desktop"),
+        h(4, 41, d2 + 2400, Pageview, "/b", "", "direct", "", "GB", "Safari", "tablet"),
+        h(5, 51, now - 60, Pageview, "/live", "", "direct", "", "FR", "Firefox", "desktop"),
+        h(6, 61, now - 200 * DAY, Pageview, "/expired", "", "direct", "", "FR", "Firefox", "desktop"),
+    ];
+    let mut rows: Vec<Event> = hits.iter().map(|h| row(1, h)).collect();
+    rows.push(row(2, &hits[0]));
+    rows.push(row(4, &hits[0]));
+    for v in 0..13 {
+        rows.push(row(
+            3,
+            &h(100 + v, 1000 + v, d2 + 3600, Pageview, "/s", "", "direct", "", "FR", "Firefox", "desktop"),
+        ));
+    }
+    let client = mesure::store::client(&ClickHouseConfig {
+        url: ch.url(),
+        database: db.clone(),
+        user: "default".into(),
+        password: String::new(),
+    });
+    let mut insert = client.insert::<Event>("events").await.unwrap();
+    for r in &rows {
+        insert.write(r).await.unwrap();
+    }
+    insert.end().await.unwrap();
+    let date = |t: u64| {
+        let out = Command::new("date").arg("-u").arg("-d").arg(format!("@{t}")).arg("+%F").output().unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    Seeded { collector, day1: date(d1), day2: date(d2), db }
+}
+
+fn token(s: &Seeded, site: u32) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_mesure"))
+        .args(["token", "create", "--site", &site.to_string(), "--name", "tests", "--config"])
+        .arg(s.collector.dir.join("mesure.toml"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    text.lines().last().unwrap().trim().to_string()
+}
+
+async fn query(s: &Seeded, bearer: Option<&str>, body: Value) -> (u16, Value) {
+    let mut request = http().post(s.collector.url("/api/v1/query")).json(&body);
+    if let Some(b) = bearer {
+        request = request.bearer_auth(b);
+    }
+    let r = request.send().await.unwrap();
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
+
+fn rows(v: &Value) -> Vec<(Vec<String>, Vec<f64>)> {
+    v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let dims = r["dimensions"].as_array().unwrap().iter().map(|d| d.as_str().unwrap().to_string()).collect();
+            let metrics = r["metrics"].as_array().unwrap().iter().map(|m| m.as_f64().unwrap()).collect();
+            (dims, metrics)
+        })
+        .collect()
+}
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stats_answers_match_the_hand_computed_ones() {
+    let s = seed().await;
+    let t = token(&s, 1);
+    let t = Some(t.as_str());
+    let range = json!([s.day1, s.day2]);
+    let all = [
+        "visitors",
+        "visits",
+        "pageviews",
+        "views_per_visit",
+        "bounce_rate",
+        "visit_duration",
+        "events",
+        "conversions",
+        "conversion_rate",
+    ];
+
+    // Totals: 4 visitors, 5 visits, 8 page views, 1.6 per visit, 2 bounces of 5, mean duration
+    // (100 + 0 + 120 + 600 + 0) / 5 = 164 s, 1 custom event, 1 converting visit of 5.
+    let (status, v) = query(&s, t, json!({"site_id": 1, "metrics": all, "date_range": range})).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(rows(&v), vec![(vec![], vec![4.0, 5.0, 8.0, 1.6, 40.0, 164.0, 1.0, 1.0, 20.0])]);
+    assert_eq!(v["meta"]["metrics"], json!(all));
+
+    let breakdown = |dimension: &str, metrics: Value| json!({"site_id": 1, "metrics": metrics, "date_range": range, "dimensions": [dimension]});
+    let (_, v) =
+        query(&s, t, breakdown("visit:country", json!(["visitors", "visits", "pageviews", "bounce_rate"]))).await;
+    assert_eq!(
+        rows(&v),
+        vec![
+            (strings(&["FR"]), vec![2.0, 2.0, 5.0, 0.0]),
+            (strings(&["DE"]), vec![1.0, 2.0, 2.0, 50.0]),
+            (strings(&["GB"]), vec![1.0, 1.0, 1.0, 100.0]),
+        ]
+    );
+    let (_, v) = query(&s, t, breakdown("event:page", json!(["visitors", "pageviews"]))).await;
+    assert_eq!(
+        rows(&v),
+        vec![
+            (strings(&["/a"]), vec![3.0, 4.0]),
+            (strings(&["/b"]), vec![3.0, 3.0]),
+            (strings(&["/c"]), vec![1.0, 1.0])
+        ]
+    );
+    let (_, v) = query(&s, t, breakdown("visit:entry_page", json!(["visits"]))).await;
+    assert_eq!(
+        rows(&v),
+        vec![(strings(&["/a"]), vec![3.0]), (strings(&["/b"]), vec![1.0]), (strings(&["/c"]), vec![1.0])]
+    );
+    let (_, v) = query(&s, t, breakdown("visit:exit_page", json!(["visits"]))).await;
+    assert_eq!(
+        rows(&v),
+        vec![(strings(&["/b"]), vec![3.0]), (strings(&["/a"]), vec![1.0]), (strings(&["/c"]), vec![1.0])]
+    );
+    let (_, v) = query(&s, t, breakdown("visit:channel", json!(["visits", "visit_duration"]))).await;
+    assert_eq!(
+        rows(&v),
+        vec![
+            (strings(&["direct"]), vec![2.0, 0.0]),
+            (strings(&["search"]), vec![2.0, 350.0]),
+            (strings(&["social"]), vec![1.0, 120.0]),
+        ]
+    );
+    let (_, v) = query(&s, t, breakdown("visit:source", json!(["visitors"]))).await;
+    assert_eq!(
+        rows(&v),
+        vec![(strings(&[""]), vec![2.0]), (strings(&["Google"]), vec![2.0]), (strings(&["Mastodon"]), vec![1.0])]
+    );
+    let (_, v) = query(&s, t, breakdown("visit:device", json!(["visitors"]))).await;
+    assert_eq!(
+        rows(&v),
+        vec![(strings(&["desktop"]), vec![2.0]), (strings(&["mobile"]), vec![1.0]), (strings(&["tablet"]), vec![1.0])]
+    );
+    let (_, v) = query(&s, t, breakdown("event:name", json!(["visitors", "events"]))).await;
+    assert_eq!(rows(&v), vec![(strings(&["Signup"]), vec![1.0, 1.0])]);
+    let (_, v) = query(&s, t, breakdown("event:goal", json!(["visitors", "conversions"]))).await;
+    assert_eq!(rows(&v), vec![(strings(&["Signup"]), vec![1.0, 1.0])]);
+
+    // Time series by day.
+    let (_, v) = query(&s, t, breakdown("time:day", json!(["visitors", "visits", "pageviews"]))).await;
+    assert_eq!(
+        rows(&v),
+        vec![(vec![s.day1.clone()], vec![2.0, 2.0, 3.0]), (vec![s.day2.clone()], vec![3.0, 3.0, 5.0])]
+    );
+
+    // Filters: is, is_not, contains; an event-level filter on a per-visit metric means "visits
+    // that include it".
+    let filtered = |filters: Value, metrics: Value| json!({"site_id": 1, "metrics": metrics, "date_range": range, "filters": filters});
+    let (_, v) = query(
+        &s,
+        t,
+        filtered(json!([["is", "visit:country", ["FR"]]]), json!(["visitors", "pageviews", "bounce_rate"])),
+    )
+    .await;
+    assert_eq!(rows(&v), vec![(vec![], vec![2.0, 5.0, 0.0])]);
+    let (_, v) =
+        query(&s, t, filtered(json!([["is_not", "visit:country", ["FR", "GB"]]]), json!(["visitors", "visits"]))).await;
+    assert_eq!(rows(&v), vec![(vec![], vec![1.0, 2.0])]);
+    let (_, v) = query(&s, t, filtered(json!([["contains", "event:page", ["B"]]]), json!(["pageviews"]))).await;
+    assert_eq!(rows(&v), vec![(vec![], vec![3.0])]);
+    let (_, v) = query(&s, t, filtered(json!([["is", "event:page", ["/c"]]]), json!(["visits", "bounce_rate"]))).await;
+    assert_eq!(rows(&v), vec![(vec![], vec![1.0, 0.0])]);
+    let (_, v) = query(
+        &s,
+        t,
+        filtered(json!([["is", "visit:channel", ["search"]], ["is", "visit:entry_page", ["/a"]]]), json!(["visits"])),
+    )
+    .await;
+    assert_eq!(rows(&v), vec![(vec![], vec![2.0])]);
+
+    // Comparison with the previous period: yesterday (3 visitors, bounce 33 %) against the day
+    // before (2 visitors, bounce 50 %).
+    let (_, v) = query(
+        &s,
+        t,
+        json!({"site_id": 1, "metrics": ["visitors", "bounce_rate"], "date_range": "yesterday", "include": {"comparison": "previous_period"}}),
+    )
+    .await;
+    let result = &v["results"][0];
+    assert_eq!(result["metrics"], json!([3, 33]));
+    assert_eq!(result["comparison"]["metrics"], json!([2, 50]));
+    assert_eq!(result["comparison"]["change"], json!([50, -17]));
+    assert!(v["meta"]["comparison_date_range"].is_array());
+
+    // Realtime: the last 30 minutes.
+    let (_, v) = query(&s, t, json!({"site_id": 1, "metrics": ["visitors"], "date_range": "realtime"})).await;
+    assert_eq!(rows(&v), vec![(vec![], vec![1.0])]);
+
+    // CSV.
+    let r = http()
+        .post(s.collector.url("/api/v1/query"))
+        .bearer_auth(t.unwrap())
+        .json(&json!({"site_id": 1, "metrics": ["visitors", "pageviews"], "date_range": range, "dimensions": ["visit:country"], "format": "csv"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+    assert_eq!(r.text().await.unwrap(), "visit:country,visitors,pageviews\nFR,2,5\nDE,1,2\nGB,1,1\n");
+
+    // GET conveniences.
+    let url = s.collector.url(&format!(
+        "/api/v1/stats/breakdown?site_id=1&period=custom&date={},{}&property=visit:browser&metrics=visitors",
+        s.day1, s.day2
+    ));
+    let v: Value = http().get(url).bearer_auth(t.unwrap()).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        rows(&v),
+        vec![(strings(&["Firefox"]), vec![2.0]), (strings(&["Chrome"]), vec![1.0]), (strings(&["Safari"]), vec![1.0])]
+    );
+
+    // Invalid parameters: 400 naming the parameter.
+    let (status, v) = query(&s, t, json!({"site_id": 1, "metrics": ["visitors"], "date_range": "someday"})).await;
+    assert_eq!((status, v["parameter"].as_str()), (400, Some("date_range")));
+    let (status, v) =
+        query(&s, t, json!({"site_id": 1, "metrics": ["visitors"], "date_range": "7d", "dimensions": ["visit:nose"]}))
+            .await;
+    assert_eq!((status, v["parameter"].as_str()), (400, Some("dimensions")));
+
+    // Small-count rounding (site 3: 13 visitors → 10).
+    let t3 = token(&s, 3);
+    let (_, v) = query(
+        &s,
+        Some(&t3),
+        json!({"site_id": 3, "metrics": ["visitors", "visits", "pageviews"], "date_range": "yesterday"}),
+    )
+    .await;
+    assert_eq!(rows(&v), vec![(vec![], vec![10.0, 10.0, 13.0])]);
+    assert_eq!(v["meta"]["rounded"], json!(true));
+    let _ = &s.db;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_needs_the_right_credential() {
+    let s = seed().await;
+    let body = |site: u32| json!({"site_id": site, "metrics": ["visitors"], "date_range": "7d"});
+    // No credential: 401; a public site needs none.
+    assert_eq!(query(&s, None, body(1)).await.0, 401);
+    assert_eq!(query(&s, None, body(4)).await.0, 200);
+    assert_eq!(query(&s, Some("mst_not_a_real_token"), body(1)).await.0, 401);
+    // A token for site 1: 200 on site 1, 403 on site 2.
+    let t1 = token(&s, 1);
+    assert_eq!(query(&s, Some(&t1), body(1)).await.0, 200);
+    assert_eq!(query(&s, Some(&t1), body(2)).await.0, 403);
+    // The share link of site 2 reads site 2 only.
+    assert_eq!(query(&s, Some(SHARE_SECRET), body(2)).await.0, 200);
+    assert_eq!(query(&s, Some(SHARE_SECRET), body(1)).await.0, 403);
+    // /api/v1/sites lists what a credential reads.
+    let sites: Value =
+        http().get(s.collector.url("/api/v1/sites")).bearer_auth(&t1).send().await.unwrap().json().await.unwrap();
+    let ids: Vec<u64> = sites["sites"].as_array().unwrap().iter().map(|x| x["id"].as_u64().unwrap()).collect();
+    assert_eq!(ids, vec![1, 4]);
+    // Revoked: 401.
+    let config = s.collector.dir.join("mesure.toml");
+    let list = Command::new(env!("CARGO_BIN_EXE_mesure"))
+        .args(["token", "list", "--site", "1", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let listing = String::from_utf8(list.stdout).unwrap();
+    let id = listing.split_whitespace().next().expect("a token is listed").to_string();
+    assert!(!listing.contains(&t1), "the token itself is never shown again");
+    let revoke = Command::new(env!("CARGO_BIN_EXE_mesure"))
+        .args(["token", "revoke", "--id", &id, "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(revoke.status.success(), "{}", String::from_utf8_lossy(&revoke.stderr));
+    assert_eq!(query(&s, Some(&t1), body(1)).await.0, 401);
+    let stored = clickhouse().query(&format!("SELECT token_hash FROM {}.api_tokens FORMAT TSV", s.db)).await;
+    assert!(!stored.contains(&t1), "tokens are stored hashed");
+}
