@@ -40,6 +40,10 @@ impl Routes {
             "/api/event" => ("plausible", self.ingest.plausible(request, peer).await),
             "/mesure.js" => ("script", crate::web::tracker_script()),
             p if p.starts_with("/api/v1/") => ("api", self.api.handle(request).await),
+            p if p == "/" || p.starts_with("/share/") || p.starts_with("/assets/") => (
+                "dashboard",
+                crate::web::dashboard::serve(p).unwrap_or_else(|| plain(StatusCode::NOT_FOUND, "not found\n")),
+            ),
             "/optout" => {
                 let secure = self.public_https || self.forwarded_https(&request, peer);
                 ("optout", crate::web::optout::handle(request, secure).await)

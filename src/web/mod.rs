@@ -2,6 +2,7 @@
 //! (and, later, the dashboard).
 
 pub mod api;
+pub mod dashboard;
 pub mod optout;
 
 use bytes::Bytes;

@@ -12,7 +12,7 @@ use crate::common::{Collector, CollectorConfig, clickhouse, http, unique_databas
 const DAY: u64 = 86_400;
 const SHARE_SECRET: &str = "s3cr3t-share-link";
 
-fn sha256(text: &str) -> String {
+pub fn sha256(text: &str) -> String {
     let out = Command::new("sh").arg("-c").arg(format!("printf %s '{text}' | sha256sum")).output().unwrap();
     String::from_utf8(out.stdout).unwrap().split_whitespace().next().unwrap().to_string()
 }
@@ -77,11 +77,11 @@ fn row(site: u32, h: &Hit) -> Event {
     }
 }
 
-struct Seeded {
-    collector: Collector,
-    day1: String,
-    day2: String,
-    db: String,
+pub struct Seeded {
+    pub collector: Collector,
+    pub day1: String,
+    pub day2: String,
+    pub db: String,
 }
 
 /// Two days ago (day 1) and yesterday (day 2), UTC:
@@ -93,10 +93,15 @@ struct Seeded {
 /// - E (visit 51): /live a minute ago (realtime). An expired row (200 days old) and rows of
 ///   other sites must never show.
 async fn seed() -> Seeded {
+    seed_with(&sites()).await
+}
+
+/// Seeds the data set under the given `[[sites]]` configuration.
+pub async fn seed_with(sites_toml: &str) -> Seeded {
     let ch = clickhouse();
     let db = unique_database("stats");
     let mut config = CollectorConfig::new(ch, &db);
-    config.extra = sites();
+    config.extra = sites_toml.to_string();
     let collector = Collector::start(&config).await;
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     let today = now / DAY * DAY;

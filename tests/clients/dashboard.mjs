@@ -1,0 +1,44 @@
+// Opens the built-in dashboard in headless Chromium, reads the top-line numbers, clicks a
+// country to filter, reads them again, and saves a screenshot.
+//   node dashboard.mjs PAGE_URL ARTIFACT_DIR COUNTRY
+// Prints {"before": {...}, "after": {...}} with the numbers as displayed.
+import path from "node:path";
+import { chromium } from "playwright-core";
+
+const [url, artifacts, country] = process.argv.slice(2);
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  headless: true,
+  args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+});
+const readTop = async (page) => {
+  const out = {};
+  for (const m of ["visitors", "visits", "pageviews"]) {
+    out[m] = (await page.textContent(`#top-${m} .value`)).trim();
+  }
+  return out;
+};
+try {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 1000 }, locale: "en-GB" });
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  await page.goto(url);
+  await page.waitForSelector("#top-visitors .value");
+  await page.waitForSelector("#panel-places td button");
+  await page.waitForLoadState("networkidle");
+  const before = await readTop(page);
+  await page.screenshot({ path: path.join(artifacts, "dashboard.png"), fullPage: true });
+  // Keyboard: focus the country's row and press Enter.
+  await page.locator("#panel-places td button", { hasText: country }).first().focus();
+  await page.keyboard.press("Enter");
+  await page.waitForSelector("#filters button");
+  await page.waitForLoadState("networkidle");
+  await page.waitForTimeout(300);
+  const after = await readTop(page);
+  const filters = (await page.textContent("#filters")).trim();
+  await page.screenshot({ path: path.join(artifacts, "dashboard-filtered.png"), fullPage: true });
+  process.stdout.write(JSON.stringify({ before, after, filters, errors }));
+} finally {
+  await browser.close();
+}

@@ -1,0 +1,76 @@
+//! The built-in dashboard, in headless Chromium: the top-line numbers equal the API's; clicking
+//! a country filters the whole dashboard as the API says; screenshots are saved as test
+//! artifacts (`target/test-artifacts/dashboard*.png`). Also: the panel definitions only use
+//! metrics and dimensions the API accepts.
+
+use std::path::Path;
+use std::process::Command;
+
+use mesure::query::request::{Dimension, Metric};
+use serde_json::{Value, json};
+
+use crate::common::{REPO, http};
+use crate::stats::{seed_with, sha256};
+
+const SECRET: &str = "dashboard-share-secret";
+
+async fn api_numbers(url: &str, filters: Value) -> Vec<String> {
+    let body =
+        json!({"site_id": 1, "metrics": ["visitors", "visits", "pageviews"], "date_range": "7d", "filters": filters});
+    let v: Value = http().post(url).bearer_auth(SECRET).json(&body).send().await.unwrap().json().await.unwrap();
+    v["results"][0]["metrics"].as_array().unwrap().iter().map(|n| n.to_string()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_shows_what_the_api_says() {
+    let sites =
+        format!("[[sites]]\nid = 1\ndomains = [\"example.org\"]\nshare_secret_sha256 = \"{}\"\n", sha256(SECRET));
+    let s = seed_with(&sites).await;
+    let api = s.collector.url("/api/v1/query");
+    let before = api_numbers(&api, json!([])).await;
+    let after = api_numbers(&api, json!([["is", "visit:country", ["FR"]]])).await;
+    assert_ne!(before, after, "the filter must change the numbers for this test to mean anything");
+
+    let artifacts = Path::new(REPO).join("target/test-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let page = s.collector.url(&format!("/share/{SECRET}"));
+    let dir = artifacts.display().to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .args(["dashboard.mjs", &page, &dir, "FR"])
+            .current_dir(Path::new(REPO).join("tests/clients"))
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success(), "{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let shown: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(shown["errors"], json!([]), "JavaScript errors in the page");
+    let read = |v: &Value| -> Vec<String> {
+        ["visitors", "visits", "pageviews"].iter().map(|m| v[m].as_str().unwrap().replace(',', "")).collect()
+    };
+    assert_eq!(read(&shown["before"]), before);
+    assert_eq!(read(&shown["after"]), after);
+    assert!(shown["filters"].as_str().unwrap().contains("FR"));
+    assert!(artifacts.join("dashboard.png").is_file() && artifacts.join("dashboard-filtered.png").is_file());
+}
+
+#[test]
+fn panels_use_only_what_the_api_accepts() {
+    let panels: Value = serde_json::from_str(mesure::web::dashboard::PANELS).unwrap();
+    let metric = |m: &Value| Metric::ALL.iter().any(|x| x.name() == m.as_str().unwrap());
+    assert!(panels["top_line"].as_array().unwrap().iter().all(metric));
+    let mut tabs = 0;
+    for panel in panels["panels"].as_array().unwrap() {
+        assert!(panel["title"]["en"].is_string() && panel["title"]["fr"].is_string());
+        for tab in panel["tabs"].as_array().unwrap() {
+            tabs += 1;
+            let dimension = tab["dimension"].as_str().unwrap();
+            assert!(Dimension::parse(dimension).is_some(), "{dimension}");
+            assert!(tab["metrics"].as_array().unwrap().iter().all(metric), "{tab}");
+            assert!(tab["label"]["en"].is_string() && tab["label"]["fr"].is_string());
+        }
+    }
+    assert!(tabs >= 15);
+}
