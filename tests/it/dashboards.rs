@@ -63,3 +63,47 @@ fn the_operations_dashboard_uses_only_exported_metrics() {
         assert!(used.contains(needed), "the dashboard does not show {needed}");
     }
 }
+
+/// The analysts' Grafana dashboard (ClickHouse data source): every query runs on our
+/// ClickHouse once the Grafana macros are expanded, and agrees with the stats API's totals.
+#[tokio::test]
+async fn the_analytics_dashboard_queries_run() {
+    use mesure::config::ClickHouseConfig;
+    let ch = crate::common::clickhouse();
+    let db = crate::common::unique_database("grafana");
+    let config =
+        ClickHouseConfig { url: ch.url(), database: db.clone(), user: "default".into(), password: String::new() };
+    mesure::store::migrations::apply(&config, mesure::store::migrations::MIGRATIONS).await.unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as u32;
+    ch.query(&format!(
+        "INSERT INTO {db}.events (site_id, timestamp, retention_days, visitor_id, visit_id, event_type, url_path, country_code) VALUES \
+         (1, {now}, 180, 1, 10, 'pageview', '/a', 'FR'), (1, {now}, 180, 1, 10, 'pageview', '/b', 'FR'), (1, {now}, 180, 2, 20, 'pageview', '/a', 'DE'), \
+         (1, {old}, 180, 3, 30, 'pageview', '/expired', 'FR')",
+        old = now - 200 * 86_400
+    ))
+    .await;
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/dashboards/grafana/mesure-analytics.json"))
+            .unwrap();
+    let dashboard: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut answers = std::collections::HashMap::new();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        let sql = panel["targets"][0]["rawSql"].as_str().unwrap();
+        let expanded = sql
+            .replace("mesure.events", &format!("{db}.events"))
+            .replace("${site}", "1")
+            .replace("${retention_days}", "180")
+            .replace("$__timeFilter(timestamp)", "timestamp >= toDateTime(0)")
+            .replace("$__timeInterval(timestamp)", "toStartOfHour(timestamp)");
+        assert!(!expanded.contains('$'), "unexpanded macro in {expanded}");
+        let out = ch.query(&format!("{expanded} FORMAT TSV")).await;
+        answers.insert(panel["title"].as_str().unwrap().to_string(), out);
+    }
+    // Same definitions as the API: 2 visitors, 2 visits, 3 page views, 1 bounce of 2, the
+    // expired row left out.
+    assert_eq!(answers["Visitors"].trim(), "2");
+    assert_eq!(answers["Visits"].trim(), "2");
+    assert_eq!(answers["Page views"].trim(), "3");
+    assert_eq!(answers["Bounce rate"].trim(), "50");
+    assert!(answers["Top pages"].starts_with("/a\t2\t2"), "{}", answers["Top pages"]);
+}
