@@ -79,6 +79,11 @@ impl Sql {
     }
 }
 
+/// Today's date in a time zone.
+pub const TODAY_SQL: &str = "SELECT toString(toDate(toDateTime(?), ?))";
+/// Two local midnights (`YYYY-MM-DD 00:00:00` in a time zone) as Unix seconds.
+pub const MIDNIGHTS_SQL: &str = "SELECT toUnixTimestamp(toDateTime(?, ?)), toUnixTimestamp(toDateTime(?, ?))";
+
 /// A resolved range: Unix seconds `[from, to)`, and its label in the site's time zone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Span {
@@ -98,7 +103,7 @@ pub async fn resolve(
         return Ok(Span { from: now.saturating_sub(30 * 60), to: now + 1 });
     }
     let today: String =
-        client.query("SELECT toString(toDate(toDateTime(?), ?))").bind(now as u32).bind(time_zone).fetch_one().await?;
+        client.query(TODAY_SQL).bind(now as u32).bind(time_zone).fetch_one().await?;
     let today = day_number(&today).unwrap_or((now / 86_400) as i64);
     let (first, last) = match range {
         DateRange::Today => (today, today),
@@ -116,7 +121,7 @@ pub async fn resolve(
         DateRange::Realtime => unreachable!("handled above"),
     };
     let (from, to): (u32, u32) = client
-        .query("SELECT toUnixTimestamp(toDateTime(?, ?)), toUnixTimestamp(toDateTime(?, ?))")
+        .query(MIDNIGHTS_SQL)
         .bind(format!("{} 00:00:00", date_string(first)))
         .bind(time_zone)
         .bind(format!("{} 00:00:00", date_string(last + 1)))

@@ -3,7 +3,8 @@
 //! `scripts/chdb_check.py`: ClickHouse 26.x, where the tests' server is 18.16).
 
 use crate::config::{Retention, SiteConfig};
-use crate::query::{Scope, totals_query};
+use crate::query::request::StatsRequest;
+use crate::query::{Scope, stats, totals_query};
 use crate::store::dialect::Dialect;
 use crate::store::{erasure, migrations, retention};
 
@@ -43,7 +44,7 @@ pub fn statements(dialect: Dialect) -> Vec<Statement> {
         token_auth_sha256: None,
         store_campaigns: true,
         cookie_mode: false,
-        timezone: "UTC".into(),
+        timezone: "Europe/Paris".into(),
         public: false,
         share_secret_sha256: None,
         round_counts: false,
@@ -51,6 +52,34 @@ pub fn statements(dialect: Dialect) -> Vec<Statement> {
     };
     let now = 1_790_000_000;
     add("stats: totals", totals_query(&client, &Scope::new(&site, 0, now, now)).sql_display().to_string());
+    let stats_requests = [
+        r#"{"site_id": 1, "metrics": ["visitors", "visits", "pageviews", "views_per_visit", "bounce_rate", "visit_duration", "events", "conversions", "conversion_rate"], "date_range": "7d",
+            "filters": [["is", "visit:country", ["FR"]], ["is_not", "visit:browser", ["Chrome"]], ["contains", "event:page", ["/blog"]], ["is", "visit:entry_page", ["/"]]]}"#,
+        r#"{"site_id": 1, "metrics": ["visitors", "pageviews", "events", "conversions"], "date_range": "30d", "dimensions": ["event:page", "event:props:plan"], "filters": [["contains", "visit:source", ["goo"]]], "order_by": [["pageviews", "desc"]]}"#,
+        r#"{"site_id": 1, "metrics": ["visits", "bounce_rate"], "date_range": "month", "dimensions": ["visit:exit_page", "time:week"]}"#,
+        r#"{"site_id": 1, "metrics": ["visitors"], "date_range": "year", "dimensions": ["time:hour", "time:month", "visit:channel"]}"#,
+        r#"{"site_id": 1, "metrics": ["visitors", "conversions"], "date_range": "7d", "dimensions": ["event:goal"]}"#,
+    ];
+    for (i, body) in stats_requests.iter().enumerate() {
+        let request = StatsRequest::from_json(body.as_bytes()).expect("a valid sample request");
+        let sql = stats::build(&request, &site, &Scope::new(&site, now - 86_400 * 7, now, now));
+        add(&format!("stats: sample request {}", i + 1), sql.query(&client).sql_display().to_string());
+    }
+    add(
+        "stats: calendar day in the site's time zone",
+        client.query(stats::TODAY_SQL).bind(now as u32).bind("Europe/Paris").sql_display().to_string(),
+    );
+    add(
+        "stats: local midnights to UTC",
+        client
+            .query(stats::MIDNIGHTS_SQL)
+            .bind("2026-01-01 00:00:00")
+            .bind("Europe/Paris")
+            .bind("2026-01-08 00:00:00")
+            .bind("Europe/Paris")
+            .sql_display()
+            .to_string(),
+    );
     add("retention: plan", retention::PLAN_SQL.to_string());
     let drop = retention::PartitionDrop { retention_days: 180, day: 20200913, rows: 1 };
     add("retention: drop partition", retention::drop_partition_sql(&drop));

@@ -63,3 +63,21 @@ async fn a_failing_migration_names_its_file() {
     let versions = ch.query(&format!("SELECT version FROM {db}.schema_migrations ORDER BY version")).await;
     assert_eq!(versions.trim(), "1");
 }
+
+/// Every statement of the SQL catalog (the one chdb runs on 26.x) also runs on this server.
+#[tokio::test]
+async fn the_sql_catalog_runs_on_this_server() {
+    let ch = clickhouse();
+    let db = unique_database("catalog");
+    ch.query(&format!("CREATE DATABASE {db}")).await;
+    let version = ch.query("SELECT version() FORMAT TSV").await;
+    let dialect = mesure::store::dialect::Dialect::from_version(version.trim());
+    let statements = mesure::store::catalog::statements(dialect);
+    assert!(statements.len() > 20);
+    let client = reqwest::Client::new();
+    for statement in statements {
+        let r = client.post(format!("{}/?database={db}", ch.url())).body(statement.sql.clone()).send().await.unwrap();
+        let status = r.status();
+        assert!(status.is_success(), "{} failed on {}: {}\n{}", statement.name, version.trim(), r.text().await.unwrap(), statement.sql);
+    }
+}
