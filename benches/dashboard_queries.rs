@@ -28,18 +28,10 @@ async fn main() {
     let runs: usize = arg("--runs", "5").parse().unwrap();
     let client = mesure::store::client(&config);
     let site = SiteConfig {
-        id: site_id,
-        domains: vec!["example.org".into()],
         retention: Retention::Months(13),
-        keep_query: vec![],
-        token_auth_sha256: None,
-        store_campaigns: true,
-        cookie_mode: false,
         timezone: "Europe/Paris".into(),
         public: true,
-        share_secret_sha256: None,
-        round_counts: false,
-        goals: vec![],
+        ..SiteConfig::with_defaults(site_id, "example.org")
     };
     let panels: Value = serde_json::from_str(mesure::web::dashboard::PANELS).unwrap();
     let mut queries: Vec<(String, Value)> = vec![

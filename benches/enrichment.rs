@@ -11,7 +11,7 @@ use std::hint::black_box;
 use std::path::Path;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use mesure::config::{Retention, SiteConfig};
+use mesure::config::SiteConfig;
 use mesure::enrich::{Enricher, RawPage};
 use mesure::event::{Acquisition, Event};
 use mesure::privacy::client_ip::ClientIp;
@@ -41,18 +41,8 @@ fn geo() -> Geo {
 
 fn site() -> SiteConfig {
     SiteConfig {
-        id: 1,
         domains: vec!["example.org".into(), "www.example.org".into()],
-        retention: Retention::Days(180),
-        keep_query: vec![],
-        token_auth_sha256: None,
-        store_campaigns: true,
-        cookie_mode: false,
-        timezone: "UTC".into(),
-        public: false,
-        share_secret_sha256: None,
-        round_counts: false,
-        goals: vec![],
+        ..SiteConfig::with_defaults(1, "example.org")
     }
 }
 

@@ -198,6 +198,27 @@ pub struct SiteConfig {
     pub goals: Vec<String>,
 }
 
+impl SiteConfig {
+    /// A site with every option at its default (for tools, benchmarks and tests); set the rest
+    /// with struct update syntax.
+    pub fn with_defaults(id: u32, domain: &str) -> SiteConfig {
+        SiteConfig {
+            id,
+            domains: vec![domain.to_string()],
+            retention: Retention::Days(DEFAULT_RETENTION_DAYS),
+            keep_query: Vec::new(),
+            token_auth_sha256: None,
+            store_campaigns: true,
+            cookie_mode: false,
+            timezone: "UTC".into(),
+            public: false,
+            share_secret_sha256: None,
+            round_counts: false,
+            goals: Vec::new(),
+        }
+    }
+}
+
 /// One problem in the configuration, with the key path it concerns.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {

@@ -245,18 +245,10 @@ mod tests {
 
     fn site(id: u32, cookie_mode: bool) -> SiteConfig {
         SiteConfig {
-            id,
-            domains: vec!["example.org".into()],
             retention: Retention::Months(13),
-            keep_query: vec![],
             token_auth_sha256: Some(Sha256::digest(b"secret-token").into()),
-            store_campaigns: true,
             cookie_mode,
-            timezone: "UTC".into(),
-            public: false,
-            share_secret_sha256: None,
-            round_counts: false,
-            goals: vec![],
+            ..SiteConfig::with_defaults(id, "example.org")
         }
     }
 

@@ -190,7 +190,6 @@ fn revenue_amount(value: &Value) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Retention;
     use std::sync::OnceLock;
 
     fn enricher() -> &'static Enricher {
@@ -199,20 +198,7 @@ mod tests {
     }
 
     fn run(body: &str) -> Result<Vec<Result<Event, DeclineReason>>, BadEvent> {
-        let site = |id: u32, domain: &str| SiteConfig {
-            id,
-            domains: vec![domain.into()],
-            retention: Retention::Days(180),
-            keep_query: vec![],
-            token_auth_sha256: None,
-            store_campaigns: true,
-            cookie_mode: false,
-            timezone: "UTC".into(),
-            public: false,
-            share_secret_sha256: None,
-            round_counts: false,
-            goals: vec![],
-        };
+        let site = |id: u32, domain: &str| SiteConfig::with_defaults(id, domain);
         let sites = HashMap::from([(1, site(1, "example.org")), (2, site(2, "shop.example.net"))]);
         let domains = HashMap::from([("example.org".to_string(), 1), ("shop.example.net".to_string(), 2)]);
         interpret(body.as_bytes(), &domains, &sites, enricher(), 1_700_000_000)

@@ -102,8 +102,7 @@ pub async fn resolve(
     if *range == DateRange::Realtime {
         return Ok(Span { from: now.saturating_sub(30 * 60), to: now + 1 });
     }
-    let today: String =
-        client.query(TODAY_SQL).bind(now as u32).bind(time_zone).fetch_one().await?;
+    let today: String = client.query(TODAY_SQL).bind(now as u32).bind(time_zone).fetch_one().await?;
     let today = day_number(&today).unwrap_or((now / 86_400) as i64);
     let (first, last) = match range {
         DateRange::Today => (today, today),
@@ -528,18 +527,26 @@ pub async fn run(
 ) -> clickhouse::error::Result<Answer> {
     let span = resolve(client, &request.date_range, &site.timezone, now).await?;
     let scope = Scope::new(site, span.from, span.to, now);
-    let mut rows = fetch(client, &build(request, site, &scope), request.dimensions.len()).await?;
-    let previous = if request.comparison {
-        let length = span.to - span.from;
-        let before = Span { from: span.from.saturating_sub(length), to: span.from };
-        let scope = Scope::new(site, before.from, before.to, now);
-        let mut rows = fetch(client, &build(request, site, &scope), request.dimensions.len()).await?;
-        if site.round_counts {
-            round_counts(&mut rows, &request.metrics);
+    let current_sql = build(request, site, &scope);
+    let current = fetch(client, &current_sql, request.dimensions.len());
+    // The previous period runs at the same time: a comparison costs no extra latency.
+    let length = span.to - span.from;
+    let before = Span { from: span.from.saturating_sub(length), to: span.from };
+    let before_scope = Scope::new(site, before.from, before.to, now);
+    let before_sql = build(request, site, &before_scope);
+    let previous = async {
+        if request.comparison { fetch(client, &before_sql, request.dimensions.len()).await.map(Some) } else { Ok(None) }
+    };
+    let (rows, previous) = tokio::join!(current, previous);
+    let mut rows = rows?;
+    let previous = match previous? {
+        Some(mut rows) => {
+            if site.round_counts {
+                round_counts(&mut rows, &request.metrics);
+            }
+            Some((before, rows))
         }
-        Some((before, rows))
-    } else {
-        None
+        None => None,
     };
     if site.round_counts {
         round_counts(&mut rows, &request.metrics);
@@ -649,23 +656,9 @@ pub fn format(request: &StatsRequest) -> Format {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Retention;
 
     fn site() -> SiteConfig {
-        SiteConfig {
-            id: 1,
-            domains: vec!["example.org".into()],
-            retention: Retention::Days(180),
-            keep_query: vec![],
-            token_auth_sha256: None,
-            store_campaigns: true,
-            cookie_mode: false,
-            timezone: "Europe/Paris".into(),
-            public: false,
-            share_secret_sha256: None,
-            round_counts: false,
-            goals: vec![],
-        }
+        SiteConfig { timezone: "Europe/Paris".into(), ..SiteConfig::with_defaults(1, "example.org") }
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! another server version (`mesure sql-catalog`, run through `chdb-core` by
 //! `scripts/chdb_check.py`: ClickHouse 26.x, where the tests' server is 18.16).
 
-use crate::config::{Retention, SiteConfig};
+use crate::config::SiteConfig;
 use crate::query::request::StatsRequest;
 use crate::query::{Scope, stats, totals_query};
 use crate::store::dialect::Dialect;
@@ -36,20 +36,7 @@ pub fn statements(dialect: Dialect) -> Vec<Statement> {
     if let Some(ttl) = dialect.retention_ttl(395) {
         add("retention TTL (second guard)", ttl);
     }
-    let site = SiteConfig {
-        id: 1,
-        domains: vec!["example.org".into()],
-        retention: Retention::Days(180),
-        keep_query: vec![],
-        token_auth_sha256: None,
-        store_campaigns: true,
-        cookie_mode: false,
-        timezone: "Europe/Paris".into(),
-        public: false,
-        share_secret_sha256: None,
-        round_counts: false,
-        goals: vec![],
-    };
+    let site = SiteConfig { timezone: "Europe/Paris".into(), ..SiteConfig::with_defaults(1, "example.org") };
     let now = 1_790_000_000;
     add("stats: totals", totals_query(&client, &Scope::new(&site, 0, now, now)).sql_display().to_string());
     let stats_requests = [

@@ -216,20 +216,7 @@ mod tests {
     use crate::config::Retention;
 
     fn site(id: u32, retention: Retention) -> SiteConfig {
-        SiteConfig {
-            id,
-            domains: vec![format!("s{id}.example")],
-            retention,
-            keep_query: vec![],
-            token_auth_sha256: None,
-            store_campaigns: true,
-            cookie_mode: false,
-            timezone: "UTC".into(),
-            public: false,
-            share_secret_sha256: None,
-            round_counts: false,
-            goals: vec![],
-        }
+        SiteConfig { retention, ..SiteConfig::with_defaults(id, &format!("s{id}.example")) }
     }
 
     #[test]

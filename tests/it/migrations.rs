@@ -78,6 +78,13 @@ async fn the_sql_catalog_runs_on_this_server() {
     for statement in statements {
         let r = client.post(format!("{}/?database={db}", ch.url())).body(statement.sql.clone()).send().await.unwrap();
         let status = r.status();
-        assert!(status.is_success(), "{} failed on {}: {}\n{}", statement.name, version.trim(), r.text().await.unwrap(), statement.sql);
+        assert!(
+            status.is_success(),
+            "{} failed on {}: {}\n{}",
+            statement.name,
+            version.trim(),
+            r.text().await.unwrap(),
+            statement.sql
+        );
     }
 }

@@ -17,20 +17,7 @@ fn now() -> u64 {
 }
 
 fn site(id: u32, retention: Retention) -> SiteConfig {
-    SiteConfig {
-        id,
-        domains: vec![format!("s{id}.example.org")],
-        retention,
-        keep_query: vec![],
-        token_auth_sha256: None,
-        store_campaigns: true,
-        cookie_mode: false,
-        timezone: "UTC".into(),
-        public: false,
-        share_secret_sha256: None,
-        round_counts: false,
-        goals: vec![],
-    }
+    SiteConfig { retention, ..SiteConfig::with_defaults(id, &format!("s{id}.example.org")) }
 }
 
 fn event(site: u32, stored_retention: u32, age_days: u64, now: u64, label: &str) -> Event {
