@@ -10,7 +10,10 @@ const tracker = new MatomoTracker(1, `${base}/matomo.php`);
 let failed = false;
 tracker.on("error", (e) => { console.error("tracker error", e); failed = true; });
 
-tracker.track({ url: "https://example.org/node/single", action_name: "Node single", ua, urlref: "https://www.qwant.com/" });
+// Another browser, so another visitor: the others' visit takes its acquisition from whichever
+// of its hits arrives first, and these requests race.
+const firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
+tracker.track({ url: "https://example.org/node/single", action_name: "Node single", ua: firefox, urlref: "https://www.qwant.com/" });
 tracker.track({ url: "https://example.org/node/event", e_c: "Video", e_a: "Play", e_n: "Intro", ua });
 tracker.track({ url: "https://example.org/node/search", search: "Opening hours", search_count: 4, ua });
 

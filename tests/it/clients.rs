@@ -61,7 +61,7 @@ async fn the_official_matomo_node_client() {
             "/node/bulk/4\tpageview\tBulk 4\t\t\t\t\tdirect\t\tChrome",
             "/node/event\tevent\t\tVideo\tPlay\tIntro\t\tdirect\t\tChrome",
             "/node/search\tsearch\t\t\t\t\topening hours\tdirect\t\tChrome",
-            "/node/single\tpageview\tNode single\t\t\t\t\tsearch\tQwant\tChrome",
+            "/node/single\tpageview\tNode single\t\t\t\t\tsearch\tQwant\tFirefox",
         ]
     );
 }

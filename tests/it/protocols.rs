@@ -149,14 +149,20 @@ async fn channels_and_the_campaign_switch() {
     let hit = |site: u32, url: &str, referrer: &str| {
         collector.url(&format!("/matomo.php?idsite={site}&rec=1&url={}&urlref={}", enc(url), enc(referrer)))
     };
-    for url in [
+    // Each hit from another address, so each starts its own visit (a visit keeps the
+    // acquisition of its first hit).
+    for (i, url) in [
         hit(1, "https://example.org/a", "https://www.google.fr/"),
         hit(1, "https://example.org/b", "https://www.example.org/a"),
         hit(1, "https://example.org/c?gclid=abc123", "https://www.google.com/"),
         hit(1, "https://example.org/d", "https://news.ycombinator.com/item?id=1"),
         hit(4, "https://private.example.org/e?utm_source=partner&utm_campaign=Spring", ""),
-    ] {
-        assert_eq!(http().get(url).send().await.unwrap().status(), 200);
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let r = http().get(url).header("x-forwarded-for", format!("198.51.100.{i}")).send().await.unwrap();
+        assert_eq!(r.status(), 200);
     }
     wait_count(&db, 5).await;
     let rows = ch

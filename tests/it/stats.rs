@@ -202,8 +202,8 @@ fn strings(items: &[&str]) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stats_answers_match_the_hand_computed_ones() {
     let s = seed().await;
-    let t = token(&s, 1);
-    let t = Some(t.as_str());
+    let token_1 = token(&s, 1);
+    let t = Some(token_1.as_str());
     let range = json!([s.day1, s.day2]);
     let all = [
         "visitors",
@@ -331,7 +331,7 @@ async fn stats_answers_match_the_hand_computed_ones() {
     // CSV.
     let r = http()
         .post(s.collector.url("/api/v1/query"))
-        .bearer_auth(t.unwrap())
+        .bearer_auth(&token_1)
         .json(&json!({"site_id": 1, "metrics": ["visitors", "pageviews"], "date_range": range, "dimensions": ["visit:country"], "format": "csv"}))
         .send()
         .await
@@ -344,7 +344,7 @@ async fn stats_answers_match_the_hand_computed_ones() {
         "/api/v1/stats/breakdown?site_id=1&period=custom&date={},{}&property=visit:browser&metrics=visitors",
         s.day1, s.day2
     ));
-    let v: Value = http().get(url).bearer_auth(t.unwrap()).send().await.unwrap().json().await.unwrap();
+    let v: Value = http().get(url).bearer_auth(&token_1).send().await.unwrap().json().await.unwrap();
     assert_eq!(
         rows(&v),
         vec![(strings(&["Firefox"]), vec![2.0]), (strings(&["Chrome"]), vec![1.0]), (strings(&["Safari"]), vec![1.0])]
