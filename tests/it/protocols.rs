@@ -130,9 +130,10 @@ async fn plausible_events_api() {
     let rows = ch
         .query(&format!("SELECT event_type, url_path, channel, source, utm_source, utm_medium, city, revenue FROM {db}.events ORDER BY event_type FORMAT TSV"))
         .await;
+    // The event belongs to the visit the newsletter brought: it carries the visit's acquisition.
     assert_eq!(
         rows,
-        "pageview\t/pricing\temail\tnewsletter\tnewsletter\temail\tLondon\t0\nevent\t/pricing\tdirect\t\t\t\tLondon\t49\n"
+        "pageview\t/pricing\temail\tnewsletter\tnewsletter\temail\tLondon\t0\nevent\t/pricing\temail\tnewsletter\tnewsletter\temail\tLondon\t49\n"
     );
 }
 
