@@ -56,6 +56,7 @@ impl Visits {
             let mut shard = self.shard(visitor);
             if let Some(entry) = shard.get_mut(&visitor)
                 && now.saturating_sub(entry.last_seen) <= VISIT_TIMEOUT
+                && !new_campaign(&entry.acquisition, &acquisition)
             {
                 entry.last_seen = entry.last_seen.max(now);
                 return Visit { id: entry.visit_id, acquisition: entry.acquisition.clone() };
@@ -96,6 +97,16 @@ impl Visits {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// A hit that arrives through another campaign (or a paid click) starts a new visit, as Matomo
+/// does by default: the new campaign gets the credit for what follows.
+fn new_campaign(visit: &Acquisition, hit: &Acquisition) -> bool {
+    let is_campaign = !hit.utm_campaign.is_empty() || !hit.utm_source.is_empty() || hit.channel == "paid";
+    is_campaign
+        && (hit.utm_campaign != visit.utm_campaign
+            || hit.utm_source != visit.utm_source
+            || hit.channel != visit.channel)
 }
 
 /// A visit id from the visitor id and the visit's first second: deterministic, so collectors
@@ -146,6 +157,25 @@ mod tests {
         assert_eq!(*visits.visit(5, None, 100, google.clone()).acquisition, google);
         assert_eq!(*visits.visit(5, None, 160, internal.clone()).acquisition, google);
         assert_eq!(*visits.visit(5, None, 160 + VISIT_TIMEOUT + 1, internal.clone()).acquisition, internal);
+    }
+
+    #[test]
+    fn another_campaign_starts_another_visit() {
+        let visits = Visits::new(1000);
+        let organic = Acquisition { channel: "search".into(), source: "Google".into(), ..Acquisition::default() };
+        let spring = Acquisition {
+            channel: "email".into(),
+            utm_source: "newsletter".into(),
+            utm_campaign: "spring".into(),
+            ..Acquisition::default()
+        };
+        let first = visits.visit(9, None, 100, organic.clone());
+        let second = visits.visit(9, None, 200, spring.clone());
+        assert_ne!(first.id, second.id);
+        assert_eq!(*second.acquisition, spring);
+        // The same campaign again, or an internal page, stays in the visit.
+        assert_eq!(visits.visit(9, None, 300, spring).id, second.id);
+        assert_eq!(visits.visit(9, None, 400, Acquisition::default()).id, second.id);
     }
 
     #[test]
