@@ -66,7 +66,13 @@ echo "== reference: bare hyper (204) =="
 ref_out=$(run_wrk "http://127.0.0.1:$ref_port")
 echo "$ref_out" | grep -E "Requests/sec|Latency|99%"
 echo "== mesure: /matomo.php =="
+if [ -n "${PERF:-}" ]; then
+  # PERF=1: sample mesure's stacks during its run (perf from Debian's linux-perf).
+  perf record -F 499 -g -o "${PERF_OUT:-/tmp/mesure.perf.data}" -p "$mesure_pid" -- sleep "$duration" >/dev/null 2>&1 &
+  perf_pid=$!
+fi
 mesure_out=$(run_wrk "http://127.0.0.1:$mesure_port")
+[ -n "${PERF:-}" ] && wait "$perf_pid"
 echo "$mesure_out" | grep -E "Requests/sec|Latency|99%|Non-2xx"
 
 rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$mesure_pid/status")

@@ -107,7 +107,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Ou
         fsync_interval: config.spool.fsync_interval,
         queue: config.spool.queue,
     };
-    let (appender, written, start, spool_thread) = spool::open(&spool_settings, spool_stats.clone())
+    let (appender, written, start, spool_task) = spool::open(&spool_settings, spool_stats.clone())
         .with_context(|| format!("opening the spool in {}", config.spool.dir.display()))?;
     tracing::info!(dir = %config.spool.dir.display(), replay_from_segment = start.segment, "spool open");
     let health = Arc::new(DeliveryHealth::default());
@@ -126,7 +126,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Ou
 
     let routes = Arc::new(Routes {
         api: Api::new(&config.sites, client.clone(), clock.clone()),
-        ingest: Ingest::new(&config, Stages { privacy, enricher, clock }, appender, metrics.clone()),
+        ingest: Ingest::new(&config, Stages { privacy, enricher, clock }, appender.clone(), metrics.clone()),
         metrics,
         clickhouse: client,
         delivery: health,
@@ -144,11 +144,12 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Ou
     let drained = serve(listener, routes.clone(), stopping, deadline).await;
     let elapsed = started_stopping.get().map(|t| t.elapsed()).unwrap_or_default();
 
-    // The connections are gone; dropping the routes drops the last appender handle, the spool
-    // thread syncs and closes, and the writer delivers what is left.
+    // The connections are gone: the spool writes what is pending, syncs and closes, and the
+    // writer delivers what is left.
     drop(routes);
     let _ = stop_background.send(true);
-    let _ = tokio::task::spawn_blocking(move || spool_thread.join()).await;
+    appender.close();
+    let _ = spool_task.await;
     let remaining = deadline.saturating_sub(elapsed);
     match tokio::time::timeout(remaining + Duration::from_secs(1), writer_task).await {
         Ok(joined) => {

@@ -6,9 +6,9 @@
 //! being one [`Event`] in postcard encoding; and `cursor`, the position up to which ClickHouse
 //! has acknowledged every row. A segment is deleted once the cursor has passed it.
 //!
-//! - **Appending** ([`Appender`]): request handlers encode their events and hand them to one
-//!   appender thread through a bounded channel, then wait for the write. The thread writes
-//!   whatever has queued up in one `write` call and answers them all; `fsync` runs at most every
+//! - **Appending** ([`Appender`]): request handlers encode their events, copy them into a shared
+//!   buffer (bounded: `queue` appends) and wait for the write. One appender task writes whatever
+//!   has gathered in one `write` call and wakes them all; `fsync` runs at most every
 //!   `fsync_interval` (group commit), and at each segment switch. A process crash (even SIGKILL)
 //!   loses nothing that was answered: the data is in the OS page cache. A machine crash loses at
 //!   most the last `fsync_interval`. When the segments exceed `max_bytes`, appends are refused
@@ -21,12 +21,11 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{oneshot, watch};
+use tokio::sync::{Notify, watch};
 
 use crate::event::Event;
 
@@ -58,14 +57,14 @@ pub struct SpoolSettings {
     pub max_bytes: u64,
     pub segment_bytes: u64,
     pub fsync_interval: Duration,
-    /// Encoded events waiting for the appender at most (the bounded channel).
+    /// Appends that may wait for the appender at once (the bound between ingest and spool).
     pub queue: usize,
 }
 
 /// Counters the spool keeps; the metrics module reads them.
 #[derive(Debug, Default)]
 pub struct SpoolStats {
-    /// Append requests waiting for the appender thread.
+    /// Appends waiting for the appender task.
     pub queued: AtomicU64,
     pub bytes: AtomicU64,
     pub segments: AtomicU64,
@@ -86,16 +85,39 @@ pub enum AppendError {
     Io,
 }
 
-struct AppendRequest {
-    records: Vec<u8>,
-    done: oneshot::Sender<Result<(), AppendError>>,
+/// Records waiting to be written, and how many appends they hold.
+#[derive(Default)]
+struct Pending {
+    bytes: Vec<u8>,
+    /// Sequence number of the last append put in `bytes`.
+    last: u64,
+    /// Appends waiting (for the `queue` bound).
+    waiting: usize,
 }
 
-/// The request handlers' side: hands encoded events to the appender thread.
+/// What the appender has written so far, for the appends waiting on it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Progress {
+    /// Every append up to this sequence number has been handled.
+    done: u64,
+    /// Appends in `(failed_after, failed_through]` could not be written.
+    failed_after: u64,
+    failed_through: u64,
+}
+
+struct Shared {
+    settings: SpoolSettings,
+    stats: Arc<SpoolStats>,
+    pending: Mutex<Pending>,
+    wake: Notify,
+    progress: watch::Sender<Progress>,
+    closed: AtomicBool,
+}
+
+/// The request handlers' side: hands encoded events to the appender task.
 #[derive(Clone)]
 pub struct Appender {
-    requests: SyncSender<AppendRequest>,
-    stats: Arc<SpoolStats>,
+    shared: Arc<Shared>,
 }
 
 /// Encodes events as spool records.
@@ -114,27 +136,58 @@ pub fn encode(events: &[Event]) -> Vec<u8> {
 }
 
 impl Appender {
-    /// Appends `events` and waits until they are written (not necessarily fsynced).
+    /// Appends `events` and waits until they are written (not necessarily fsynced). Handlers
+    /// only copy bytes into a shared buffer; the appender task writes whatever has gathered in
+    /// one `write` and wakes them all, so a busy collector makes one system call for many hits.
     pub async fn append(&self, events: &[Event]) -> Result<(), AppendError> {
-        let (done, written) = oneshot::channel();
-        let request = AppendRequest { records: encode(events), done };
-        match self.requests.try_send(request) {
-            Ok(()) => {
-                self.stats.queued.fetch_add(1, Ordering::Relaxed);
-            }
-            Err(TrySendError::Full(_)) => return Err(AppendError::Busy),
-            Err(TrySendError::Disconnected(_)) => return Err(AppendError::Closed),
+        let records = encode(events);
+        let shared = &self.shared;
+        if shared.closed.load(Ordering::Acquire) {
+            return Err(AppendError::Closed);
         }
-        written.await.unwrap_or(Err(AppendError::Closed))
+        let mut progress = shared.progress.subscribe();
+        let sequence = {
+            let mut pending = shared.pending.lock().unwrap_or_else(|e| e.into_inner());
+            if pending.waiting >= shared.settings.queue {
+                return Err(AppendError::Busy);
+            }
+            let on_disk = shared.stats.bytes.load(Ordering::Relaxed);
+            if on_disk + (pending.bytes.len() + records.len()) as u64 > shared.settings.max_bytes {
+                return Err(AppendError::Full);
+            }
+            pending.bytes.extend_from_slice(&records);
+            pending.waiting += 1;
+            pending.last += 1;
+            shared.stats.queued.store(pending.waiting as u64, Ordering::Relaxed);
+            pending.last
+        };
+        shared.wake.notify_one();
+        loop {
+            let now = *progress.borrow_and_update();
+            if now.done >= sequence {
+                let failed = sequence > now.failed_after && sequence <= now.failed_through;
+                return if failed { Err(AppendError::Io) } else { Ok(()) };
+            }
+            if progress.changed().await.is_err() {
+                return Err(AppendError::Closed);
+            }
+        }
+    }
+
+    /// Stops taking appends; the appender task writes what is pending, syncs, and ends.
+    pub fn close(&self) {
+        self.shared.closed.store(true, Ordering::Release);
+        self.shared.wake.notify_one();
     }
 }
 
-/// Opens the spool directory: starts the appender thread on a new segment, and returns the
-/// handlers' side, the published write position, and the position to start reading from.
+/// Opens the spool directory: starts the appender task on a new segment, and returns the
+/// handlers' side, the published write position, the position to start reading from, and the
+/// task (it ends after [`Appender::close`]). Must run inside the Tokio runtime.
 pub fn open(
     settings: &SpoolSettings,
     stats: Arc<SpoolStats>,
-) -> io::Result<(Appender, watch::Receiver<Written>, Position, std::thread::JoinHandle<()>)> {
+) -> io::Result<(Appender, watch::Receiver<Written>, Position, tokio::task::JoinHandle<()>)> {
     fs::create_dir_all(&settings.dir)?;
     let segments = list_segments(&settings.dir)?;
     let cursor = read_cursor(&settings.dir).unwrap_or_default();
@@ -145,143 +198,124 @@ pub fn open(
         None => Position { segment: segments.last().map_or(1, |s| s + 1), offset: 0 },
     };
     let first_new = segments.last().map_or(1, |s| s + 1).max(start.segment);
-    let (requests, incoming) = sync_channel(settings.queue);
     let (publish, written) = watch::channel(Written { end: Position { segment: first_new, offset: 0 }, closed: false });
-    let mut thread = AppenderThread::new(settings.clone(), stats.clone(), first_new, publish)?;
-    thread.refresh_size()?;
-    let handle = std::thread::Builder::new().name("mesure-spool".into()).spawn(move || thread.run(incoming))?;
-    Ok((Appender { requests, stats }, written, start, handle))
+    let shared = Arc::new(Shared {
+        settings: settings.clone(),
+        stats: stats.clone(),
+        pending: Mutex::new(Pending::default()),
+        wake: Notify::new(),
+        progress: watch::channel(Progress::default()).0,
+        closed: AtomicBool::new(false),
+    });
+    let (bytes, count) = spool_size(&settings.dir)?;
+    stats.bytes.store(bytes, Ordering::Relaxed);
+    stats.segments.store(count, Ordering::Relaxed);
+    let file = create_segment(&settings.dir, first_new)?;
+    stats.segments.fetch_add(1, Ordering::Relaxed);
+    let task = AppenderTask { shared: shared.clone(), file, segment: first_new, offset: 0, dirty: false, publish };
+    let handle = tokio::spawn(task.run());
+    Ok((Appender { shared }, written, start, handle))
 }
 
-struct AppenderThread {
-    settings: SpoolSettings,
-    stats: Arc<SpoolStats>,
+struct AppenderTask {
+    shared: Arc<Shared>,
     file: File,
     segment: u64,
     offset: u64,
     dirty: bool,
-    last_fsync: Instant,
     publish: watch::Sender<Written>,
 }
 
-impl AppenderThread {
-    fn new(
-        settings: SpoolSettings,
-        stats: Arc<SpoolStats>,
-        segment: u64,
-        publish: watch::Sender<Written>,
-    ) -> io::Result<AppenderThread> {
-        let file = create_segment(&settings.dir, segment)?;
-        Ok(AppenderThread {
-            settings,
-            stats,
-            file,
-            segment,
-            offset: 0,
-            dirty: false,
-            last_fsync: Instant::now(),
-            publish,
-        })
-    }
-
-    fn run(mut self, incoming: Receiver<AppendRequest>) {
-        let mut batch: Vec<AppendRequest> = Vec::new();
+impl AppenderTask {
+    async fn run(mut self) {
+        let interval = self.shared.settings.fsync_interval;
+        let mut last_fsync = Instant::now();
         loop {
-            let wait = if self.dirty {
-                self.settings.fsync_interval.saturating_sub(self.last_fsync.elapsed())
-            } else {
-                Duration::from_secs(3600)
-            };
-            match incoming.recv_timeout(wait) {
-                Ok(first) => {
-                    batch.push(first);
-                    // Group everything that queued up meanwhile into one write.
-                    while batch.len() < 4096
-                        && let Ok(next) = incoming.try_recv()
-                    {
-                        batch.push(next);
-                    }
-                    self.write_batch(&mut batch);
-                }
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => break,
+            let wait =
+                if self.dirty { interval.saturating_sub(last_fsync.elapsed()) } else { Duration::from_secs(3600) };
+            tokio::select! {
+                () = self.shared.wake.notified() => {}
+                () = tokio::time::sleep(wait) => {}
             }
-            if self.dirty && self.last_fsync.elapsed() >= self.settings.fsync_interval {
-                self.fsync();
+            let (bytes, last) = {
+                let mut pending = self.shared.pending.lock().unwrap_or_else(|e| e.into_inner());
+                pending.waiting = 0;
+                self.shared.stats.queued.store(0, Ordering::Relaxed);
+                (std::mem::take(&mut pending.bytes), pending.last)
+            };
+            if !bytes.is_empty() {
+                self.write(&bytes, last).await;
+            }
+            if self.dirty && last_fsync.elapsed() >= interval {
+                self.fsync().await;
+                last_fsync = Instant::now();
+            }
+            let drained = self.shared.pending.lock().unwrap_or_else(|e| e.into_inner()).bytes.is_empty();
+            if self.shared.closed.load(Ordering::Acquire) && drained {
+                break;
             }
         }
-        self.fsync();
+        self.fsync().await;
         self.publish.send_modify(|w| w.closed = true);
     }
 
-    fn write_batch(&mut self, batch: &mut Vec<AppendRequest>) {
-        self.stats
-            .queued
-            .fetch_sub((batch.len() as u64).min(self.stats.queued.load(Ordering::Relaxed)), Ordering::Relaxed);
-        let total: usize = batch.iter().map(|r| r.records.len()).sum();
-        if self.stats.bytes.load(Ordering::Relaxed) + total as u64 > self.settings.max_bytes {
-            // Full: refuse rather than lose. Space comes back as segments are delivered.
-            let _ = self.refresh_size();
-            if self.stats.bytes.load(Ordering::Relaxed) + total as u64 > self.settings.max_bytes {
-                for request in batch.drain(..) {
-                    let _ = request.done.send(Err(AppendError::Full));
-                }
-                return;
+    /// Writes one batch (a page-cache copy: microseconds) and tells its appends.
+    async fn write(&mut self, bytes: &[u8], last: u64) {
+        let previous = *self.shared.progress.borrow();
+        match self.file.write_all(bytes) {
+            Ok(()) => {
+                self.offset += bytes.len() as u64;
+                self.dirty = true;
+                self.shared.stats.bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                let end = Position { segment: self.segment, offset: self.offset };
+                self.publish.send_modify(|w| w.end = end);
+                self.shared.progress.send_replace(Progress { done: last, ..previous });
+            }
+            Err(error) => {
+                tracing::error!(%error, "spool write failed; those requests are answered 503");
+                self.shared.progress.send_replace(Progress {
+                    done: last,
+                    failed_after: previous.done,
+                    failed_through: last,
+                });
             }
         }
-        let mut buffer = Vec::with_capacity(total);
-        for request in batch.iter() {
-            buffer.extend_from_slice(&request.records);
-        }
-        let outcome = self.file.write_all(&buffer).map_err(|error| {
-            tracing::error!(%error, "spool write failed");
-            AppendError::Io
-        });
-        if outcome.is_ok() {
-            self.offset += buffer.len() as u64;
-            self.dirty = true;
-            self.stats.bytes.fetch_add(buffer.len() as u64, Ordering::Relaxed);
-            let end = Position { segment: self.segment, offset: self.offset };
-            self.publish.send_modify(|w| w.end = end);
-        }
-        for request in batch.drain(..) {
-            let _ = request.done.send(outcome);
-        }
-        if self.offset >= self.settings.segment_bytes
-            && let Err(error) = self.rotate()
+        if self.offset >= self.shared.settings.segment_bytes
+            && let Err(error) = self.rotate().await
         {
             tracing::error!(%error, "cannot open a new spool segment; continuing in the current one");
         }
     }
 
-    fn rotate(&mut self) -> io::Result<()> {
-        self.fsync();
+    async fn rotate(&mut self) -> io::Result<()> {
+        self.fsync().await;
         let next = self.segment + 1;
-        self.file = create_segment(&self.settings.dir, next)?;
+        let dir = self.shared.settings.dir.clone();
+        self.file =
+            tokio::task::spawn_blocking(move || create_segment(&dir, next)).await.map_err(io::Error::other)??;
         self.segment = next;
         self.offset = 0;
-        self.stats.segments.fetch_add(1, Ordering::Relaxed);
+        self.shared.stats.segments.fetch_add(1, Ordering::Relaxed);
         self.publish.send_modify(|w| w.end = Position { segment: next, offset: 0 });
         Ok(())
     }
 
-    fn fsync(&mut self) {
+    /// fsync on the blocking pool (it can take milliseconds), through a second handle.
+    async fn fsync(&mut self) {
         if !self.dirty {
             return;
         }
-        if let Err(error) = self.file.sync_data() {
+        self.dirty = false;
+        let synced = match self.file.try_clone() {
+            Ok(file) => {
+                tokio::task::spawn_blocking(move || file.sync_data()).await.map_err(io::Error::other).and_then(|r| r)
+            }
+            Err(e) => Err(e),
+        };
+        if let Err(error) = synced {
             tracing::error!(%error, "spool fsync failed");
         }
-        self.dirty = false;
-        self.last_fsync = Instant::now();
-        self.stats.fsyncs.fetch_add(1, Ordering::Relaxed);
-    }
-
-    fn refresh_size(&mut self) -> io::Result<()> {
-        let (bytes, count) = spool_size(&self.settings.dir)?;
-        self.stats.bytes.store(bytes, Ordering::Relaxed);
-        self.stats.segments.store(count, Ordering::Relaxed);
-        Ok(())
+        self.shared.stats.fsyncs.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -497,12 +531,12 @@ mod tests {
     async fn appended_events_are_read_back_in_order_across_segments() {
         let dir = tempfile::tempdir().unwrap();
         let stats = Arc::new(SpoolStats::default());
-        let (appender, written, start, thread) = open(&settings(dir.path()), stats.clone()).unwrap();
+        let (appender, written, start, task) = open(&settings(dir.path()), stats.clone()).unwrap();
         for i in 0..200 {
             appender.append(&[event(i)]).await.unwrap();
         }
-        drop(appender);
-        thread.join().unwrap();
+        appender.close();
+        task.await.unwrap();
         let written = *written.borrow();
         assert!(written.closed);
         assert!(list_segments(dir.path()).unwrap().len() > 1, "the segments rotated");
@@ -560,7 +594,7 @@ mod tests {
         let mut s = settings(dir.path());
         s.max_bytes = 2000;
         let stats = Arc::new(SpoolStats::default());
-        let (appender, _written, _start, _thread) = open(&s, stats).unwrap();
+        let (appender, _written, _start, _task) = open(&s, stats).unwrap();
         let mut refused = 0;
         for i in 0..100 {
             if appender.append(&[event(i)]).await == Err(AppendError::Full) {
@@ -570,8 +604,8 @@ mod tests {
         assert!(refused > 50, "{refused}");
     }
 
-    #[test]
-    fn reading_resumes_from_the_cursor_after_a_restart() {
+    #[tokio::test]
+    async fn reading_resumes_from_the_cursor_after_a_restart() {
         let dir = tempfile::tempdir().unwrap();
         let stats = SpoolStats::default();
         write_segment(dir.path(), 1, &[event(1), event(2)]).unwrap();

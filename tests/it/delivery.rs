@@ -322,11 +322,11 @@ async fn deliver(
         queue: 64,
     };
     let stats = Arc::new(SpoolStats::default());
-    let (appender, written, start, thread) = spool::open(&settings, stats.clone()).unwrap();
+    let (appender, written, start, task) = spool::open(&settings, stats.clone()).unwrap();
     let events: Vec<Event> = (0..n).map(spooled_event).collect();
     appender.append(&events).await.unwrap();
-    drop(appender);
-    tokio::task::spawn_blocking(move || thread.join().unwrap()).await.unwrap();
+    appender.close();
+    task.await.unwrap();
     let metrics = mesure::telemetry::metrics::Metrics::new();
     let client = clickhouse::Client::default().with_url(&server.url).with_validation(false);
     let limits =
