@@ -23,7 +23,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-command -v wrk >/dev/null || { echo "installing wrk" >&2; apt-get install -y -qq wrk >/dev/null; }
+command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 1; }
 cargo build --release --bins --quiet
 geo/fetch-city-db.sh
 bin=$CARGO_TARGET_DIR/release
@@ -62,6 +62,7 @@ if [ "$(nproc)" -ge 2 ]; then pin_load="taskset -c 1"; pin_server="taskset -c 0"
 [ -n "$pin_server" ] && for pid in "${pids[@]}"; do taskset -a -p -c 0 "$pid" >/dev/null; done
 
 run_wrk() { $pin_load wrk -t"$threads" -c"$connections" -d"${duration}s" --latency -s benches/pixel.lua "$1"; }
+percentile() { echo "$1" | awk -v p="$2" '$1 == p {print $2}'; }
 echo "== reference: bare hyper (204) =="
 ref_out=$(run_wrk "http://127.0.0.1:$ref_port")
 echo "$ref_out" | grep -E "Requests/sec|Latency|99%"
@@ -73,26 +74,45 @@ if [ -n "${PERF:-}" ]; then
 fi
 mesure_out=$(run_wrk "http://127.0.0.1:$mesure_port")
 [ -n "${PERF:-}" ] && wait "$perf_pid"
+mesure_peak=$(echo "$mesure_out" | awk '/Requests\/sec/ {print $2}')
+# Half of mesure's peak: every connection paced to (peak / 2) / connections requests per second.
+half_delay=$(python3 -c "print(max(1, round($connections * 1000 / ($mesure_peak / 2))))")
+echo "== mesure at half load (each connection waits ${half_delay} ms between requests) =="
+half_out=$(LOAD_DELAY_MS=$half_delay run_wrk "http://127.0.0.1:$mesure_port")
+echo "$half_out" | grep -E "Requests/sec|Latency|50%|99%|Non-2xx"
 echo "$mesure_out" | grep -E "Requests/sec|Latency|99%|Non-2xx"
 
 rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$mesure_pid/status")
 # The server's own count of 2xx answers: wrk does not see the answers to requests still in
-# flight when its duration ends, but those hits were accepted and are stored.
-served_2xx=$(curl -fsS "http://127.0.0.1:$mesure_port/metrics" |
-  awk '/^mesure_http_requests_total\{endpoint="matomo",status="2/ {n += $2} END {print n + 0}')
+# flight when its duration ends, but those hits were accepted and are stored. Read it once the
+# last of them is answered (two reads 300 ms apart agree).
+count_2xx() {
+  curl -fsS "http://127.0.0.1:$mesure_port/metrics" |
+    awk '/^mesure_http_requests_total\{endpoint="matomo",status="2/ {n += $2} END {print n + 0}'
+}
+served_2xx=$(count_2xx)
+for _ in $(seq 1 50); do
+  sleep 0.3
+  again=$(count_2xx)
+  [ "$again" = "$served_2xx" ] && break
+  served_2xx=$again
+done
 # Stop mesure with SIGTERM: it flushes every accepted event before exiting.
 kill -TERM "$mesure_pid"; wait "$mesure_pid" || { echo "mesure exited non-zero" >&2; tail "$work/mesure.log" >&2; exit 1; }
 
 ref_rps=$(echo "$ref_out" | awk '/Requests\/sec/ {print $2}')
+half_rps=$(echo "$half_out" | awk '/Requests\/sec/ {print $2}')
 mesure_rps=$(echo "$mesure_out" | awk '/Requests\/sec/ {print $2}')
-total=$(echo "$mesure_out" | awk '/requests in/ {print $1}')
-non2xx=$(echo "$mesure_out" | awk '/Non-2xx/ {print $5}'); non2xx=${non2xx:-0}
+total=$(( $(echo "$mesure_out" | awk '/requests in/ {print $1}') + $(echo "$half_out" | awk '/requests in/ {print $1}') ))
+non2xx=$(( $(echo "$mesure_out" | awk '/Non-2xx/ {print $5}' | grep . || echo 0) + $(echo "$half_out" | awk '/Non-2xx/ {print $5}' | grep . || echo 0) ))
 wrk_2xx=$((total - non2xx))
 rows=$(curl -fsS "http://127.0.0.1:$ch_http/" --data-binary "SELECT count() FROM load.events")
 ratio=$(python3 -c "print(f'{$mesure_rps / $ref_rps * 100:.1f}')")
 echo
 echo "reference requests/s: $ref_rps"
 echo "mesure requests/s:    $mesure_rps (${ratio}% of the reference)"
+echo "latency at full load: p50 $(percentile "$mesure_out" 50%), p99 $(percentile "$mesure_out" 99%) (reference p50 $(percentile "$ref_out" 50%), p99 $(percentile "$ref_out" 99%))"
+echo "latency at half load: p50 $(percentile "$half_out" 50%), p99 $(percentile "$half_out" 99%) at $half_rps requests/s"
 echo "mesure peak RSS:      $((rss_kb / 1024)) MiB"
 echo "2xx answers: $served_2xx (wrk saw $wrk_2xx)   rows in ClickHouse: $rows"
 if [ "$served_2xx" != "$rows" ]; then

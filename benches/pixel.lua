@@ -1,16 +1,32 @@
--- wrk script: Matomo pixel hits with varying pages, referrers and user agents.
+-- wrk script: Matomo pixel hits from many visitors. Each request varies the page, the referrer,
+-- the X-Forwarded-For address (the benchmark's peer is a trusted proxy) and the user agent,
+-- taken from real browsers (tests/data/browsers-sample.txt). With LOAD_DELAY_MS set, each
+-- connection waits that long between requests (a fixed rate, for the half-load latency).
 local counter = 0
-local agents = {
-  "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
-  "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15",
-  "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
-  "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1",
-  "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36",
-}
+local agents = {}
+local path = os.getenv("UA_FILE") or "tests/data/browsers-sample.txt"
+for line in io.lines(path) do
+  if #line > 0 then agents[#agents + 1] = line end
+  if #agents >= 2000 then break end
+end
 local referrers = {
   "", "https%3A%2F%2Fwww.google.com%2F", "https%3A%2F%2Fduckduckgo.com%2F", "https%3A%2F%2Fwww.qwant.com%2F",
   "https%3A%2F%2Fmastodon.social%2F%40someone", "https%3A%2F%2Fnews.ycombinator.com%2Fitem%3Fid%3D1",
+  "https%3A%2F%2Fexample.org%2Farticles%2F1",
 }
+local pause = tonumber(os.getenv("LOAD_DELAY_MS") or "0")
+
+function setup(thread)
+  thread:set("seed", math.random(1, 1000000))
+end
+
+function init(args)
+  counter = tonumber(seed or 0) * 1000
+end
+
+function delay()
+  return pause
+end
 
 request = function()
   counter = counter + 1

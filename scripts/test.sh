@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Command 2: the whole test suite. Installs what the tests need when it is missing (Debian's
 # clickhouse-server, chromium, curl, gzip, node/npm; the npm packages of tests/clients; chdb-core
-# from PyPI), then runs the checks, every test, and the SQL check on a current ClickHouse. The tests start and stop their own private ClickHouse; nothing needs
+# from PyPI, wrk), then runs the checks, every test, the SQL check on a current ClickHouse, and
+# the load benchmark in a short mode. The tests start and stop their own private ClickHouse; nothing needs
 # to be running beforehand.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,6 +10,7 @@ cd "$(dirname "$0")/.."
 need_apt=()
 command -v curl >/dev/null || need_apt+=(curl)
 command -v gzip >/dev/null || need_apt+=(gzip)
+command -v wrk >/dev/null || need_apt+=(wrk)
 command -v node >/dev/null || need_apt+=(nodejs)
 command -v npm >/dev/null || need_apt+=(npm)
 [ -x /usr/sbin/clickhouse-server ] || need_apt+=(clickhouse-server)
@@ -30,3 +32,8 @@ cargo test --all-targets
 cargo test --doc
 # The same migrations, retention, erasure and stats SQL on a current ClickHouse.
 python3 scripts/chdb_check.py "${CARGO_TARGET_DIR:-target}/debug/mesure"
+# The load benchmark end to end in a short mode (3 s per server): fails unless every 2xx answer
+# became a row in ClickHouse. MESURE_SKIP_LOAD=1 skips it (it needs a release build).
+if [ -z "${MESURE_SKIP_LOAD:-}" ]; then
+  benches/load.sh 3 32
+fi
