@@ -45,6 +45,8 @@ Paste this into a page of the demo site (served from localhost):
 <noscript><img src="http://127.0.0.1:8080/matomo.php?idsite=1&rec=1" alt="" style="border:0"></noscript>
 
 The visitor opt-out page: http://127.0.0.1:8080/optout
+The dashboard: http://127.0.0.1:8080/ (a token for it, from another terminal:
+  target/release/mesure token create --site 1 --config mesure.example.toml)
 
 Rows land in ClickHouse:  curl 'http://127.0.0.1:18123/' --data-binary 'SELECT * FROM mesure.events FORMAT Vertical'
 HTML
