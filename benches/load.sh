@@ -47,22 +47,25 @@ id = 1
 domains = ["example.org"]
 TOML
 
-RUST_LOG=info "$bin/mesure" serve --config "$work/mesure.toml" 2>"$work/mesure.log" &
+# Pin the servers and the load generator to different cores where there are two. The servers
+# start pinned, so each runtime sizes itself for the one core it has.
+pin_load=""; pin_server=""
+if [ "$(nproc)" -ge 2 ]; then pin_load="taskset -c 1"; pin_server="taskset -c 0"; fi
+RUST_LOG=info $pin_server "$bin/mesure" serve --config "$work/mesure.toml" 2>"$work/mesure.log" &
 mesure_pid=$!; pids+=("$mesure_pid")
-"$bin/bare-hyper" "127.0.0.1:$ref_port" &
+$pin_server "$bin/bare-hyper" "127.0.0.1:$ref_port" &
 pids+=($!)
 for _ in $(seq 1 100); do
   curl -fsS "http://127.0.0.1:$mesure_port/healthz" >/dev/null 2>&1 && curl -fsS -o /dev/null "http://127.0.0.1:$ref_port/" && break
   sleep 0.1
 done
 
-# Pin the servers and the load generator to different cores where there are two.
-pin_load=""; pin_server=""
-if [ "$(nproc)" -ge 2 ]; then pin_load="taskset -c 1"; pin_server="taskset -c 0"; fi
-[ -n "$pin_server" ] && for pid in "${pids[@]}"; do taskset -a -p -c 0 "$pid" >/dev/null; done
 
 run_wrk() { $pin_load wrk -t"$threads" -c"$connections" -d"${duration}s" --latency -s benches/pixel.lua "$1"; }
 percentile() { echo "$1" | awk -v p="$2" '$1 == p {print $2}'; }
+# CPU seconds (user + system) a process has used so far.
+cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat"; }
+ch_pid=$(cat "$work/clickhouse/clickhouse.pid")
 echo "== reference: bare hyper (204) =="
 ref_out=$(run_wrk "http://127.0.0.1:$ref_port")
 echo "$ref_out" | grep -E "Requests/sec|Latency|99%"
@@ -72,7 +75,9 @@ if [ -n "${PERF:-}" ]; then
   perf record -F 499 -g -o "${PERF_OUT:-/tmp/mesure.perf.data}" -p "$mesure_pid" -- sleep "$duration" >/dev/null 2>&1 &
   perf_pid=$!
 fi
+cpu_before=$(cpu_seconds "$mesure_pid"); ch_before=$(cpu_seconds "$ch_pid")
 mesure_out=$(run_wrk "http://127.0.0.1:$mesure_port")
+cpu_after=$(cpu_seconds "$mesure_pid"); ch_after=$(cpu_seconds "$ch_pid")
 [ -n "${PERF:-}" ] && wait "$perf_pid"
 mesure_peak=$(echo "$mesure_out" | awk '/Requests\/sec/ {print $2}')
 # Half of mesure's peak: every connection paced to (peak / 2) / connections requests per second.
@@ -114,6 +119,7 @@ echo "mesure requests/s:    $mesure_rps (${ratio}% of the reference)"
 echo "latency at full load: p50 $(percentile "$mesure_out" 50%), p99 $(percentile "$mesure_out" 99%) (reference p50 $(percentile "$ref_out" 50%), p99 $(percentile "$ref_out" 99%))"
 echo "latency at half load: p50 $(percentile "$half_out" 50%), p99 $(percentile "$half_out" 99%) at $half_rps requests/s"
 echo "mesure peak RSS:      $((rss_kb / 1024)) MiB"
+python3 -c "d=$duration; print(f'CPU during the full-load run: mesure {($cpu_after - $cpu_before)/d:.2f} cores, ClickHouse {($ch_after - $ch_before)/d:.2f} cores (of 2, wrk uses the other)')"
 echo "2xx answers: $served_2xx (wrk saw $wrk_2xx)   rows in ClickHouse: $rows"
 if [ "$served_2xx" != "$rows" ]; then
   echo "FAIL: rows in ClickHouse differ from 2xx answers" >&2
