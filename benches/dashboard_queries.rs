@@ -22,6 +22,7 @@ async fn main() {
         database: arg("--database", "mesure"),
         user: "default".into(),
         password: String::new(),
+        cluster: None,
     };
     let site_id: u32 = arg("--site", "1").parse().unwrap();
     let range = arg("--range", "30d");

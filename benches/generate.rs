@@ -111,6 +111,7 @@ async fn main() {
         database: arg("--database", "mesure"),
         user: arg("--user", "default"),
         password: arg("--password", ""),
+        cluster: None,
     };
     let client = mesure::store::client(&config);
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();

@@ -3,6 +3,8 @@
 #
 #   scripts/clickhouse.sh install                      install Debian's clickhouse-server if missing
 #   scripts/clickhouse.sh start DIR [HTTP_PORT] [TCP_PORT]   start one instance with its data in DIR
+#                                                      ($CLICKHOUSE_EXTRA_CONFIG: a file of XML
+#                                                      added to its config, e.g. for a cluster)
 #   scripts/clickhouse.sh stop DIR                     stop the instance started in DIR (by PID)
 #
 # The instance listens on 127.0.0.1 only, keeps its data, logs and PID file under DIR, and keeps
@@ -59,6 +61,7 @@ write_config() {
     <max_session_timeout>3600</max_session_timeout>
     <default_session_timeout>60</default_session_timeout>
     <!-- Deliberately absent: query_log, query_thread_log, part_log, text_log, trace_log. -->
+$(if [ -n "${CLICKHOUSE_EXTRA_CONFIG:-}" ]; then cat "$CLICKHOUSE_EXTRA_CONFIG"; fi)
 </yandex>
 XML
   cat >"$dir/users.xml" <<XML

@@ -51,6 +51,9 @@ pub struct ClickHouseConfig {
     pub database: String,
     pub user: String,
     pub password: String,
+    /// Cluster mode: the name of a ClickHouse cluster (`remote_servers`). Tables are then
+    /// created `ON CLUSTER` as replicated local tables behind distributed ones.
+    pub cluster: Option<String>,
 }
 
 // Hand-written so a password never reaches a log line through `{:?}`.
@@ -61,6 +64,7 @@ impl fmt::Debug for ClickHouseConfig {
             .field("database", &self.database)
             .field("user", &self.user)
             .field("password", &if self.password.is_empty() { "" } else { "***" })
+            .field("cluster", &self.cluster)
             .finish()
     }
 }
@@ -461,8 +465,14 @@ fn build(table: Table, errors: &mut Vec<ConfigError>) -> Option<Config> {
         }
         let user = s.string("user").unwrap_or_else(|| "default".into());
         let password = s.string("password").unwrap_or_default();
+        let cluster = s.string("cluster").filter(|c| !c.is_empty());
+        if let Some(name) = &cluster
+            && !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            s.error("cluster", format!("{name:?} must be letters, digits and underscores"));
+        }
         s.finish();
-        ClickHouseConfig { url, database, user, password }
+        ClickHouseConfig { url, database, user, password, cluster }
     };
 
     let geo = {

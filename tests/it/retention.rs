@@ -40,6 +40,7 @@ async fn database(ch: &ClickHouse, prefix: &str) -> (ClickHouseConfig, clickhous
         database: unique_database(prefix),
         user: "default".into(),
         password: String::new(),
+        cluster: None,
     };
     store::migrations::apply(&config, store::migrations::MIGRATIONS).await.unwrap();
     let client = store::client(&config);
@@ -205,6 +206,7 @@ async fn erasure_export_and_ledger_replay() {
         database: db.clone(),
         user: "default".into(),
         password: String::new(),
+        cluster: None,
     });
     insert(&client, &rows).await;
     assert_eq!(ch.count(&sql).await, 5);

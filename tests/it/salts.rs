@@ -28,6 +28,7 @@ async fn database(ch: &ClickHouse, prefix: &str) -> ClickHouseConfig {
         database: unique_database(prefix),
         user: "default".into(),
         password: String::new(),
+        cluster: None,
     };
     store::migrations::apply(&config, store::migrations::MIGRATIONS).await.unwrap();
     config

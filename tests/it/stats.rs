@@ -147,6 +147,7 @@ pub async fn seed_with(sites_toml: &str) -> Seeded {
         database: db.clone(),
         user: "default".into(),
         password: String::new(),
+        cluster: None,
     });
     let mut insert = client.insert::<Event>("events").await.unwrap();
     for r in &rows {

@@ -11,8 +11,13 @@ use crate::common::{clickhouse, unique_database};
 async fn events_round_trip_every_column() {
     let ch = clickhouse();
     let db = unique_database("roundtrip");
-    let config =
-        ClickHouseConfig { url: ch.url(), database: db.clone(), user: "default".into(), password: String::new() };
+    let config = ClickHouseConfig {
+        url: ch.url(),
+        database: db.clone(),
+        user: "default".into(),
+        password: String::new(),
+        cluster: None,
+    };
     store::migrations::apply(&config, store::migrations::MIGRATIONS).await.unwrap();
 
     let mut i = 0u32;
