@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Command 2: the whole test suite. Installs what the tests need when it is missing (Debian's
-# clickhouse-server, chromium, curl, gzip, node/npm; the npm packages of tests/clients; chdb-core
+# clickhouse-server, zookeeper, chromium, curl, gzip, node/npm; the npm packages of tests/clients; chdb-core
 # from PyPI, wrk), then runs the checks, every test, the SQL check on a current ClickHouse, and
 # the load benchmark in a short mode. The tests start and stop their own private ClickHouse; nothing needs
 # to be running beforehand.
@@ -15,6 +15,7 @@ command -v node >/dev/null || need_apt+=(nodejs)
 command -v npm >/dev/null || need_apt+=(npm)
 [ -x /usr/sbin/clickhouse-server ] || need_apt+=(clickhouse-server)
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
+[ -f /usr/share/java/zookeeper.jar ] || need_apt+=(zookeeper)
 if [ ${#need_apt[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
   echo "installing: ${need_apt[*]}" >&2

@@ -55,7 +55,8 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Ou
     let version = store::server_version(&client).await.context("asking ClickHouse its version")?;
     let dialect = Dialect::from_version(&version);
     let longest = config.sites.iter().map(|s| s.retention.days()).max().unwrap_or(0);
-    match dialect.retention_ttl(longest) {
+    let cluster = store::cluster::Cluster::of(&config.clickhouse);
+    match dialect.retention_ttl(longest, cluster.as_ref()) {
         Some(ttl) => {
             client.query(&ttl).execute().await.context("setting the retention TTL")?;
             tracing::info!(
@@ -74,7 +75,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Ou
         Some(kind) => tracing::info!(kind, build_epoch = geo.build_epoch(), "geo database loaded"),
         None => tracing::warn!("no geo.database configured: country, region and city stay empty"),
     }
-    let salts = SaltKeeper::start(client.clone(), clock.clone(), SALT_SETTLE)
+    let salts = SaltKeeper::start(client.clone(), clock.clone(), SALT_SETTLE, cluster.clone())
         .await
         .context("loading the visitor salts from ClickHouse")?;
     let enricher = Arc::new(Enricher::new(config.ingest.user_agent_cache));
@@ -90,6 +91,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Ou
     tokio::spawn(sweep_visits(privacy.clone(), clock.clone(), background_stopped.clone()));
     tokio::spawn(enforce_retention(
         client.clone(),
+        cluster.clone(),
         config.sites.clone(),
         clock.clone(),
         metrics.clone(),
@@ -185,13 +187,14 @@ async fn reload_geo(geo: Arc<Geo>, metrics: Metrics, mut stop: watch::Receiver<b
 /// Runs the retention job at start and then every day (PRIVACY.md E2).
 async fn enforce_retention(
     client: clickhouse::Client,
+    cluster: Option<store::cluster::Cluster>,
     sites: Vec<crate::config::SiteConfig>,
     clock: Arc<dyn Clock>,
     metrics: Metrics,
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
-        match retention::enforce(&client, &sites, clock.now(), false).await {
+        match retention::enforce(&client, &sites, clock.now(), false, cluster.as_ref()).await {
             Ok(plan) => metrics.retention(&plan),
             // The next run catches up; reads are bounded by retention meanwhile.
             Err(error) => tracing::warn!(%error, "retention run failed; retrying in an hour"),

@@ -122,6 +122,8 @@ fn main() -> ExitCode {
 async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
     let now = SystemClock.now();
     let client = store::client(&config.clickhouse);
+    let cluster = store::cluster::Cluster::of(&config.clickhouse);
+    let cluster = cluster.as_ref();
     match command {
         Command::Serve => {
             let listener = tokio::net::TcpListener::bind(config.listen)
@@ -142,17 +144,17 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         }
         Command::CheckConfig | Command::SqlCatalog { .. } => unreachable!("handled before the runtime starts"),
         Command::Retention { dry_run } => {
-            let plan = retention::enforce(&client, &config.sites, now, dry_run).await?;
+            let plan = retention::enforce(&client, &config.sites, now, dry_run, cluster).await?;
             print!("{}", plan.report(dry_run));
         }
         Command::Erase { replay: true, .. } => {
-            let (entries, rows) = erasure::replay(&client).await?;
+            let (entries, rows) = erasure::replay(&client, cluster).await?;
             println!("replayed {entries} erasures from the ledger: {rows} rows deleted");
         }
         Command::Erase { site, visitor_id, .. } => {
             let (site, cookie) = (site.expect("clap requires it"), visitor_id.expect("clap requires it"));
             let Some(site) = config.site(site) else { anyhow::bail!("no site {site} in the configuration") };
-            match erasure::erase(&client, site, &cookie, now).await {
+            match erasure::erase(&client, site, &cookie, now, cluster).await {
                 Ok(rows) => {
                     println!("site {}: erased {rows} rows of that visitor; recorded in the erasure ledger", site.id)
                 }

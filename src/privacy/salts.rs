@@ -80,6 +80,8 @@ struct SaltRow {
 /// Keeps the salts: loads them at start, rotates and cleans up on each `tick`.
 pub struct SaltKeeper {
     client: clickhouse::Client,
+    /// Cluster mode: deletions go to every shard.
+    cluster: Option<crate::store::cluster::Cluster>,
     clock: Arc<dyn Clock>,
     settle: Duration,
     set: ArcSwap<SaltSet>,
@@ -96,12 +98,14 @@ impl SaltKeeper {
         client: clickhouse::Client,
         clock: Arc<dyn Clock>,
         settle: Duration,
+        cluster: Option<crate::store::cluster::Cluster>,
     ) -> clickhouse::error::Result<Arc<SaltKeeper>> {
         let now = clock.now();
         let period = period_of(now);
         let current = agreed_salt(&client, period, clock.now(), settle).await?;
         let previous = if in_grace(now) { smallest(&client, period - 1).await? } else { None };
-        let keeper = SaltKeeper { client, clock, settle, set: ArcSwap::from_pointee(SaltSet { current, previous }) };
+        let keeper =
+            SaltKeeper { client, cluster, clock, settle, set: ArcSwap::from_pointee(SaltSet { current, previous }) };
         keeper.clean_storage().await?;
         Ok(Arc::new(keeper))
     }
@@ -160,7 +164,8 @@ impl SaltKeeper {
             .await?;
         for period in old {
             // Periods after the current one only exist if a clock ran ahead; they go too.
-            self.client.query("ALTER TABLE salts DROP PARTITION ?").bind(period).execute().await?;
+            let target = crate::store::cluster::alter_target("salts", self.cluster.as_ref());
+            self.client.query(&format!("ALTER TABLE {target} DROP PARTITION ?")).bind(period).execute().await?;
         }
         let loser_cutoff = now.saturating_sub(self.settle.as_secs().max(1) * LOSER_AGE_SETTLES) as u32;
         let current_hex = hex::encode(set.current.key.as_slice());
@@ -173,8 +178,9 @@ impl SaltKeeper {
             .fetch_one()
             .await?;
         if losers > 0 {
+            let target = crate::store::cluster::alter_target("salts", self.cluster.as_ref());
             self.client
-                .query("ALTER TABLE salts DELETE WHERE period = ? AND salt != ? AND created_at < ?")
+                .query(&format!("ALTER TABLE {target} DELETE WHERE period = ? AND salt != ? AND created_at < ?"))
                 .bind(set.current.period)
                 .bind(&current_hex)
                 .bind(loser_cutoff)

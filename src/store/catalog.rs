@@ -33,7 +33,7 @@ pub fn statements(dialect: Dialect) -> Vec<Statement> {
                 (1, now(), 180, 43, 8, 'pageview', '/new')"
             .to_string(),
     );
-    if let Some(ttl) = dialect.retention_ttl(395) {
+    if let Some(ttl) = dialect.retention_ttl(395, None) {
         add("retention TTL (second guard)", ttl);
     }
     let site = SiteConfig { timezone: "Europe/Paris".into(), ..SiteConfig::with_defaults(1, "example.org") };
@@ -69,12 +69,12 @@ pub fn statements(dialect: Dialect) -> Vec<Statement> {
     );
     add("retention: plan", retention::PLAN_SQL.to_string());
     let drop = retention::PartitionDrop { retention_days: 180, day: 20200913, rows: 1 };
-    add("retention: drop partition", retention::drop_partition_sql(&drop));
+    add("retention: drop partition", retention::drop_partition_sql(&drop, None));
     let deletion = retention::RowDeletion { site_id: 1, retention_days: 180, before: 1_700_000_000, rows: 1 };
-    add("retention: scoped mutation", retention::deletion(&client, &deletion).sql_display().to_string());
+    add("retention: scoped mutation", retention::deletion(&client, &deletion, None).sql_display().to_string());
     for table in erasure::VISITOR_TABLES {
         add("erasure: count", bind_visitor(&client, &erasure::count_sql(table)));
-        add("erasure: delete", bind_visitor(&client, &erasure::delete_sql(table)));
+        add("erasure: delete", bind_visitor(&client, &erasure::delete_sql(table, None)));
     }
     add("erasure: export", bind_visitor(&client, &erasure::EXPORT_SQL.replace("?fields", "*")));
     add("erasure: ledger", erasure::LEDGER_SQL.to_string());

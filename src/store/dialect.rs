@@ -24,9 +24,18 @@ impl Dialect {
     /// The second guard of retention (PRIVACY.md E1): a table TTL a day past the longest
     /// retention of any site, so that even if the job stopped running nothing outlives every
     /// site's limit. `None` where the server has no TTL (18.16: the job alone enforces).
-    pub fn retention_ttl(&self, longest_retention_days: u32) -> Option<String> {
-        self.table_ttl
-            .then(|| format!("ALTER TABLE events MODIFY TTL timestamp + INTERVAL {} DAY", longest_retention_days + 1))
+    pub fn retention_ttl(
+        &self,
+        longest_retention_days: u32,
+        cluster: Option<&crate::store::cluster::Cluster>,
+    ) -> Option<String> {
+        self.table_ttl.then(|| {
+            format!(
+                "ALTER TABLE {} MODIFY TTL timestamp + INTERVAL {} DAY",
+                crate::store::cluster::alter_target("events", cluster),
+                longest_retention_days + 1
+            )
+        })
     }
 }
 
@@ -39,9 +48,9 @@ mod tests {
         assert!(!Dialect::from_version("18.16.1").table_ttl);
         assert!(Dialect::from_version("19.6.2.11").table_ttl);
         assert!(Dialect::from_version("26.9.1.1").table_ttl);
-        assert_eq!(Dialect::from_version("18.16.1").retention_ttl(395), None);
+        assert_eq!(Dialect::from_version("18.16.1").retention_ttl(395, None), None);
         assert_eq!(
-            Dialect::from_version("24.3.1").retention_ttl(395).unwrap(),
+            Dialect::from_version("24.3.1").retention_ttl(395, None).unwrap(),
             "ALTER TABLE events MODIFY TTL timestamp + INTERVAL 396 DAY"
         );
         assert!(!Dialect::from_version("garbage").table_ttl);

@@ -51,8 +51,11 @@ pub fn count_sql(table: &str) -> String {
     format!("SELECT count() FROM {table} WHERE site_id = ? AND visitor_id = ?")
 }
 
-pub fn delete_sql(table: &str) -> String {
-    format!("ALTER TABLE {table} DELETE WHERE site_id = ? AND visitor_id = ?")
+pub fn delete_sql(table: &str, cluster: Option<&crate::store::cluster::Cluster>) -> String {
+    format!(
+        "ALTER TABLE {} DELETE WHERE site_id = ? AND visitor_id = ?",
+        crate::store::cluster::alter_target(table, cluster)
+    )
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -84,9 +87,10 @@ pub async fn erase(
     site: &SiteConfig,
     cookie: &str,
     now: u64,
+    cluster: Option<&crate::store::cluster::Cluster>,
 ) -> Result<u64, ErasureError> {
     let Some(visitor) = visitor_id(client, site, cookie).await? else { return Ok(0) };
-    let rows = delete_visitor(client, site.id, visitor).await?;
+    let rows = delete_visitor(client, site.id, visitor, cluster).await?;
     let mut insert = client.insert::<ErasureRow>("erasures").await?;
     insert.write(&ErasureRow { site_id: site.id, visitor_id: visitor, erased_at: now as u32 }).await?;
     insert.end().await?;
@@ -94,14 +98,17 @@ pub async fn erase(
 }
 
 /// Erases again every visitor in the ledger; returns (ledger entries, rows deleted).
-pub async fn replay(client: &clickhouse::Client) -> Result<(u64, u64), ErasureError> {
+pub async fn replay(
+    client: &clickhouse::Client,
+    cluster: Option<&crate::store::cluster::Cluster>,
+) -> Result<(u64, u64), ErasureError> {
     let entries: Vec<(u32, u64)> = client
         .query("SELECT DISTINCT site_id, visitor_id FROM erasures ORDER BY site_id, visitor_id")
         .fetch_all()
         .await?;
     let mut rows = 0;
     for (site, visitor) in &entries {
-        rows += delete_visitor(client, *site, *visitor).await?;
+        rows += delete_visitor(client, *site, *visitor, cluster).await?;
     }
     Ok((entries.len() as u64, rows))
 }
@@ -112,14 +119,19 @@ pub async fn export(client: &clickhouse::Client, site: &SiteConfig, cookie: &str
     Ok(client.query(EXPORT_SQL).bind(site.id).bind(visitor).fetch_all().await?)
 }
 
-async fn delete_visitor(client: &clickhouse::Client, site_id: u32, visitor: u64) -> Result<u64, ErasureError> {
+async fn delete_visitor(
+    client: &clickhouse::Client,
+    site_id: u32,
+    visitor: u64,
+    cluster: Option<&crate::store::cluster::Cluster>,
+) -> Result<u64, ErasureError> {
     let mut deleted = 0;
     for table in VISITOR_TABLES {
         let count: u64 = client.query(&count_sql(table)).bind(site_id).bind(visitor).fetch_one().await?;
         if count == 0 {
             continue;
         }
-        client.query(&delete_sql(table)).bind(site_id).bind(visitor).execute().await?;
+        client.query(&delete_sql(table, cluster)).bind(site_id).bind(visitor).execute().await?;
         deleted += count;
     }
     wait_for_mutations(client, Duration::from_secs(120)).await?;

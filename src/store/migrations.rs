@@ -59,13 +59,17 @@ pub const LEDGER_DDL: &str = "CREATE TABLE IF NOT EXISTS schema_migrations \
 pub async fn apply(config: &ClickHouseConfig, migrations: &[Migration]) -> Result<Applied, MigrationError> {
     let server = crate::store::server_client(config);
     // The database name was validated as [A-Za-z0-9_]+ by the config, so quoting it is safe.
+    let cluster = crate::store::cluster::Cluster::of(config);
+    let cluster = cluster.as_ref();
     server
-        .query(&format!("CREATE DATABASE IF NOT EXISTS `{}`", config.database))
+        .query(&crate::store::cluster::create_database(&config.database, cluster))
         .execute()
         .await
         .map_err(MigrationError::Ledger)?;
     let client = crate::store::client(config);
-    client.query(LEDGER_DDL).execute().await.map_err(MigrationError::Ledger)?;
+    for statement in crate::store::cluster::migration(LEDGER_DDL, cluster) {
+        client.query(&statement).execute().await.map_err(MigrationError::Ledger)?;
+    }
     let done: Vec<u32> = client
         .query("SELECT DISTINCT version FROM schema_migrations")
         .fetch_all()
@@ -78,7 +82,9 @@ pub async fn apply(config: &ClickHouseConfig, migrations: &[Migration]) -> Resul
             applied.already_applied += 1;
             continue;
         }
-        run_one(&client, migration).await.map_err(|source| MigrationError::Failed { file: migration.name, source })?;
+        run_one(&client, migration, cluster)
+            .await
+            .map_err(|source| MigrationError::Failed { file: migration.name, source })?;
         tracing::info!(migration = migration.name, "applied schema migration");
         applied.newly_applied.push(migration.name);
     }
@@ -91,8 +97,14 @@ pub async fn all_applied(client: &Client) -> clickhouse::error::Result<bool> {
     Ok(MIGRATIONS.iter().all(|m| done.contains(&m.version)))
 }
 
-async fn run_one(client: &Client, migration: &Migration) -> clickhouse::error::Result<()> {
-    for statement in statements(migration.sql) {
+async fn run_one(
+    client: &Client,
+    migration: &Migration,
+    cluster: Option<&crate::store::cluster::Cluster>,
+) -> clickhouse::error::Result<()> {
+    let rewritten =
+        statements(migration.sql).iter().flat_map(|s| crate::store::cluster::migration(s, cluster)).collect::<Vec<_>>();
+    for statement in rewritten {
         match client.query(&statement).execute().await {
             Ok(()) => {}
             // Another collector migrating at the same moment added it first (18.16 has no

@@ -20,18 +20,23 @@ use serde::Deserialize;
 
 use crate::clock::DAY;
 use crate::config::SiteConfig;
+use crate::store::cluster::alter_target;
 
 /// Rows per (partition, site): what the plan is made from.
 pub const PLAN_SQL: &str = "SELECT retention_days, toYYYYMMDD(timestamp) AS day, site_id, count() AS rows \
      FROM events GROUP BY retention_days, day, site_id ORDER BY retention_days, day, site_id";
 /// Expired rows of one site in partitions shared with sites that keep them.
-pub const DELETE_SQL: &str =
-    "ALTER TABLE events DELETE WHERE site_id = ? AND retention_days = ? AND timestamp < toDateTime(?)";
+pub fn delete_sql(cluster: Option<&crate::store::cluster::Cluster>) -> String {
+    format!(
+        "ALTER TABLE {} DELETE WHERE site_id = ? AND retention_days = ? AND timestamp < toDateTime(?)",
+        alter_target("events", cluster)
+    )
+}
 
 /// `ALTER TABLE events DROP PARTITION (retention_days, day)`.
-pub fn drop_partition_sql(drop: &PartitionDrop) -> String {
+pub fn drop_partition_sql(drop: &PartitionDrop, cluster: Option<&crate::store::cluster::Cluster>) -> String {
     // Both parts were read from the table as numbers, so formatting them is safe.
-    format!("ALTER TABLE events DROP PARTITION ({}, {})", drop.retention_days, drop.day)
+    format!("ALTER TABLE {} DROP PARTITION ({}, {})", alter_target("events", cluster), drop.retention_days, drop.day)
 }
 
 /// The oldest timestamp a read may return for a site with `retention_days`, at `now`.
@@ -170,20 +175,28 @@ fn plan_from(rows: &[PartitionRows], sites: &[SiteConfig], now: u64) -> Plan {
     plan
 }
 
-/// Carries out a plan.
-pub async fn apply(client: &clickhouse::Client, plan: &Plan) -> clickhouse::error::Result<()> {
+/// Carries out a plan (on every shard in cluster mode).
+pub async fn apply(
+    client: &clickhouse::Client,
+    plan: &Plan,
+    cluster: Option<&crate::store::cluster::Cluster>,
+) -> clickhouse::error::Result<()> {
     for drop in &plan.drops {
-        client.query(&drop_partition_sql(drop)).execute().await?;
+        client.query(&drop_partition_sql(drop, cluster)).execute().await?;
     }
     for d in &plan.deletions {
-        deletion(client, d).execute().await?;
+        deletion(client, d, cluster).execute().await?;
     }
     Ok(())
 }
 
 /// The mutation deleting `d`'s rows.
-pub fn deletion(client: &clickhouse::Client, d: &RowDeletion) -> clickhouse::query::Query {
-    client.query(DELETE_SQL).bind(d.site_id).bind(d.retention_days).bind(d.before as u32)
+pub fn deletion(
+    client: &clickhouse::Client,
+    d: &RowDeletion,
+    cluster: Option<&crate::store::cluster::Cluster>,
+) -> clickhouse::query::Query {
+    client.query(&delete_sql(cluster)).bind(d.site_id).bind(d.retention_days).bind(d.before as u32)
 }
 
 /// Plans and (unless `dry_run`) applies; logs and returns what it did.
@@ -192,10 +205,11 @@ pub async fn enforce(
     sites: &[SiteConfig],
     now: u64,
     dry_run: bool,
+    cluster: Option<&crate::store::cluster::Cluster>,
 ) -> clickhouse::error::Result<Plan> {
     let plan = plan(client, sites, now).await?;
     if !dry_run {
-        apply(client, &plan).await?;
+        apply(client, &plan, cluster).await?;
     }
     for (site, s) in &plan.per_site {
         tracing::info!(

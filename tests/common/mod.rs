@@ -95,6 +95,69 @@ impl ClickHouse {
     }
 }
 
+/// A local cluster (ZooKeeper, 2 shards × 2 replicas) started by `scripts/cluster.sh`, stopped
+/// by PID when the test process exits.
+pub struct Cluster {
+    pub dir: PathBuf,
+    pub ports: std::collections::HashMap<String, u16>,
+}
+
+impl Cluster {
+    #[allow(clippy::zombie_processes)]
+    pub fn start() -> Cluster {
+        let dir = tempfile::Builder::new().prefix("mesure-cluster-").tempdir().unwrap().keep();
+        let status = Command::new(format!("{REPO}/scripts/cluster.sh")).arg("start").arg(&dir).status().unwrap();
+        assert!(status.success(), "the cluster did not start (see {})", dir.display());
+        let script = format!(
+            "while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; '{REPO}/scripts/cluster.sh' stop '{dir}'; rm -rf '{dir}'",
+            pid = std::process::id(),
+            dir = dir.display()
+        );
+        Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let env = std::fs::read_to_string(dir.join("cluster.env")).unwrap();
+        let ports =
+            env.lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.to_string(), v.parse().unwrap())).collect();
+        Cluster { dir, ports }
+    }
+
+    /// A node as a `ClickHouse` handle (`s1r1`, `s1r2`, `s2r1`, `s2r2`).
+    pub fn node(&self, name: &str) -> ClickHouse {
+        let upper = name.to_uppercase();
+        ClickHouse {
+            dir: self.dir.join(name),
+            http_port: self.ports[&format!("{upper}_HTTP")],
+            tcp_port: self.ports[&format!("{upper}_TCP")],
+        }
+    }
+
+    pub fn stop_node(&self, name: &str) {
+        let ok = Command::new(format!("{REPO}/scripts/cluster.sh"))
+            .args(["stop-node"])
+            .arg(&self.dir)
+            .arg(name)
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+
+    pub fn start_node(&self, name: &str) {
+        let ok = Command::new(format!("{REPO}/scripts/cluster.sh"))
+            .args(["start-node"])
+            .arg(&self.dir)
+            .arg(name)
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+}
+
 /// The ClickHouse shared by every test of this process that does not need to stop it.
 pub fn clickhouse() -> &'static ClickHouse {
     static SHARED: OnceLock<ClickHouse> = OnceLock::new();
@@ -118,6 +181,8 @@ pub struct CollectorConfig {
     pub head: String,
     /// Extra keys of the `[spool]` table.
     pub spool: String,
+    /// Extra keys of the `[clickhouse]` table (e.g. `cluster = "mesure"`).
+    pub clickhouse_extra: String,
     /// `RUST_LOG` for the collector.
     pub log: String,
     /// Extra TOML appended after the generated keys (sites, sections).
@@ -133,6 +198,7 @@ impl CollectorConfig {
             batch_period: "200ms".to_string(),
             log: std::env::var("MESURE_TEST_LOG").unwrap_or_else(|_| "mesure=debug,info".into()),
             spool: String::new(),
+            clickhouse_extra: String::new(),
             head: "trusted_proxies = [\"127.0.0.1/32\"]\n".to_string(),
             extra: format!("[geo]\ndatabase = \"{}\"\n{DEMO_SITES}", test_geo_db().display()),
         }
@@ -140,7 +206,7 @@ impl CollectorConfig {
 
     pub fn render(&self, dir: &Path) -> String {
         format!(
-            "listen = \"127.0.0.1:{port}\"\nshutdown_timeout = \"20s\"\n{head}\n[clickhouse]\nurl = \"{url}\"\ndatabase = \"{db}\"\n\n[spool]\ndir = \"{spool}\"\n{spool_extra}\n[sink]\nbatch_period = \"{period}\"\n\n{extra}\n",
+            "listen = \"127.0.0.1:{port}\"\nshutdown_timeout = \"20s\"\n{head}\n[clickhouse]\nurl = \"{url}\"\ndatabase = \"{db}\"\n{clickhouse_extra}\n[spool]\ndir = \"{spool}\"\n{spool_extra}\n[sink]\nbatch_period = \"{period}\"\n\n{extra}\n",
             port = self.listen_port,
             url = self.clickhouse_url,
             db = self.database,
@@ -148,6 +214,7 @@ impl CollectorConfig {
             period = self.batch_period,
             head = self.head,
             spool_extra = self.spool,
+            clickhouse_extra = self.clickhouse_extra,
             extra = self.extra
         )
     }

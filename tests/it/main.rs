@@ -6,6 +6,7 @@ mod common;
 
 mod cli;
 mod clients;
+mod cluster;
 mod dashboard;
 mod dashboards;
 mod delivery;

@@ -90,14 +90,14 @@ async fn expired_rows_are_never_read_and_then_deleted() {
         assert_eq!((t.pageviews, t.visitors), (expected_visitors, expected_visitors), "site {}", site.id);
     }
 
-    let dry = retention::enforce(&client, &sites, now, true).await.unwrap();
+    let dry = retention::enforce(&client, &sites, now, true, None).await.unwrap();
     assert_eq!(ch.count(&format!("SELECT count() FROM {db}.events")).await, 12, "a dry run deletes nothing");
     let report = dry.report(true);
     assert!(report.contains("site 1: would delete 3 rows"), "{report}");
     assert!(report.contains("site 2: would delete 1 rows"), "{report}");
     assert!(report.contains("site 3: would delete 3 rows"), "{report}");
 
-    let real = retention::enforce(&client, &sites, now, false).await.unwrap();
+    let real = retention::enforce(&client, &sites, now, false, None).await.unwrap();
     assert_eq!(real, dry, "the real run deletes what the dry run reported");
     assert!(!real.deletions.is_empty() && !real.drops.is_empty(), "both methods were exercised: {real:?}");
     store::erasure::wait_for_mutations(&client, Duration::from_secs(60)).await.unwrap();
@@ -106,7 +106,7 @@ async fn expired_rows_are_never_read_and_then_deleted() {
     assert_eq!(paths(ch, db, 2).await, vec!["/d179", "/d181", "/m12"]);
     assert_eq!(paths(ch, db, 3).await, vec!["/d179"]);
     // A second run finds nothing left to do.
-    assert_eq!(retention::enforce(&client, &sites, now, false).await.unwrap().rows(), 0);
+    assert_eq!(retention::enforce(&client, &sites, now, false, None).await.unwrap().rows(), 0);
 }
 
 /// `mesure retention --dry-run` and `mesure retention` print per site what they (would) delete.

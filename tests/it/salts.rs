@@ -35,7 +35,7 @@ async fn database(ch: &ClickHouse, prefix: &str) -> ClickHouseConfig {
 }
 
 async fn privacy(config: &ClickHouseConfig, clock: Arc<ManualClock>) -> Privacy {
-    let salts = SaltKeeper::start(store::client(config), clock, SETTLE).await.unwrap();
+    let salts = SaltKeeper::start(store::client(config), clock, SETTLE, None).await.unwrap();
     Privacy { geo: Arc::new(Geo::disabled()), salts, visits: Visits::new(10_000), cookie_keys: Default::default() }
 }
 
