@@ -128,4 +128,32 @@ async fn collectors_on_a_cluster() {
     .await;
     assert!(gone.is_some(), "expired rows left on a shard");
     assert_eq!(totals(&a).await, expected, "the recent rows are kept");
+
+    // The same visitor through either collector gets the same visitor id (one salt for all).
+    // (Different pages: two identical one-row INSERTs would be one block to the replicated
+    // table's deduplication, which is what makes retried INSERTs safe.)
+    for (collector, page) in [(&a, "same-a"), (&b, "same-b")] {
+        let url =
+            collector.url(&format!("/matomo.php?idsite=1&rec=1&url={}", enc(&format!("https://example.org/{page}"))));
+        let r = http().get(url).header("x-forwarded-for", "198.51.100.77").send().await.unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let same = eventually(Duration::from_secs(20), || async {
+        let text = s1r1
+            .query(&format!(
+                "SELECT count(), uniqExact(visitor_id) FROM {db}.events WHERE url_path LIKE '/same-%' FORMAT TSV"
+            ))
+            .await;
+        (text.trim() == "2\t1").then_some(())
+    })
+    .await;
+    if same.is_none() {
+        let ids = s1r1
+            .query(&format!("SELECT visitor_id, visit_id FROM {db}.events WHERE url_path LIKE '/same-%' FORMAT TSV"))
+            .await;
+        let salts =
+            s1r1.query(&format!("SELECT period, substring(salt, 1, 6), created_at FROM {db}.salts FORMAT TSV")).await;
+        let local: Vec<String> = [&s1r1, &s1r2, &s2r1, &s2r2].iter().map(|n| n.http_port.to_string()).collect();
+        panic!("two collectors gave one visitor two ids:\n{ids}\nsalts:\n{salts}\nnodes {local:?}");
+    }
 }
