@@ -2,7 +2,8 @@
 # A private ClickHouse server for development, tests and CI.
 #
 #   scripts/clickhouse.sh install                      install Debian's clickhouse-server if missing
-#   scripts/clickhouse.sh start DIR [HTTP_PORT] [TCP_PORT]   start one instance with its data in DIR
+#   scripts/clickhouse.sh start DIR [HTTP_PORT] [TCP_PORT] [INTERSERVER_PORT]
+#                                                      start one instance with its data in DIR
 #                                                      ($CLICKHOUSE_EXTRA_CONFIG: a file of XML
 #                                                      added to its config, e.g. for a cluster)
 #   scripts/clickhouse.sh stop DIR                     stop the instance started in DIR (by PID)
@@ -94,10 +95,14 @@ XML
 XML
 }
 
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
 start_server() {
-  local dir=${1:?usage: start DIR [HTTP_PORT] [TCP_PORT]}
+  local dir=${1:?usage: start DIR [HTTP_PORT] [TCP_PORT] [INTERSERVER_PORT]}
   local http=${2:-8123} tcp=${3:-9000}
-  local inter=$((tcp + 9))
+  # The replication port, unused by a single node but always bound: a free one, not tcp + N
+  # (that lands among the ephemeral ports of busy test runs).
+  local inter=${4:-$(free_port)}
   install_server
   mkdir -p "$dir"
   dir=$(cd "$dir" && pwd)

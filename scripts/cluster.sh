@@ -76,8 +76,9 @@ XML
 start_node() {
   local name=$1 upper
   upper=$(echo "$name" | tr a-z A-Z)
-  local http_var="${upper}_HTTP" tcp_var="${upper}_TCP"
-  CLICKHOUSE_EXTRA_CONFIG=$(node_config "$name") scripts/clickhouse.sh start "$dir/$name" "${!http_var}" "${!tcp_var}"
+  local http_var="${upper}_HTTP" tcp_var="${upper}_TCP" inter_var="${upper}_INTER"
+  CLICKHOUSE_EXTRA_CONFIG=$(node_config "$name") \
+    scripts/clickhouse.sh start "$dir/$name" "${!http_var}" "${!tcp_var}" "${!inter_var}"
 }
 
 case "$cmd" in
@@ -86,7 +87,10 @@ case "$cmd" in
     mkdir -p "$dir"; dir=$(cd "$dir" && pwd)
     {
       echo "ZK_PORT=$(free_port)"
-      for n in $nodes; do u=$(echo "$n" | tr a-z A-Z); echo "${u}_HTTP=$(free_port)"; echo "${u}_TCP=$(free_port)"; done
+      for n in $nodes; do
+        u=$(echo "$n" | tr a-z A-Z)
+        echo "${u}_HTTP=$(free_port)"; echo "${u}_TCP=$(free_port)"; echo "${u}_INTER=$(free_port)"
+      done
     } >"$dir/cluster.env"
     # shellcheck disable=SC1091
     . "$dir/cluster.env"

@@ -321,7 +321,7 @@ impl Ingest {
             VisitorInput::Cookie(id) => VisitorKey::Cookie(id),
         };
         // The address is moved into the privacy stage and dropped there.
-        let identity = self.privacy.identify(event.site_id, client_ip, key, hit.time, Acquisition::of(&event));
+        let identity = self.privacy.identify(event.site_id, client_ip, key, hit.time, Acquisition::take(&mut event));
         identity.acquisition.apply(&mut event);
         event.visitor_id = identity.visitor_id;
         event.visit_id = identity.visit_id;
