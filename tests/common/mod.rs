@@ -88,6 +88,24 @@ impl ClickHouse {
         body
     }
 
+    /// A single-node configuration for database `db` of this server.
+    pub fn config(&self, db: &str) -> mesure::config::ClickHouseConfig {
+        mesure::config::ClickHouseConfig {
+            url: self.url(),
+            database: db.to_string(),
+            user: "default".into(),
+            password: String::new(),
+            cluster: None,
+        }
+    }
+
+    /// A fresh database (`prefix` + a unique suffix) with every migration applied.
+    pub async fn migrated(&self, prefix: &str) -> mesure::config::ClickHouseConfig {
+        let config = self.config(&unique_database(prefix));
+        mesure::store::migrations::apply(&config, mesure::store::migrations::MIGRATIONS).await.unwrap();
+        config
+    }
+
     /// Runs a query returning one number.
     pub async fn count(&self, sql: &str) -> u64 {
         let text = self.query(sql).await;

@@ -68,16 +68,9 @@ fn the_operations_dashboard_uses_only_exported_metrics() {
 /// ClickHouse once the Grafana macros are expanded, and agrees with the stats API's totals.
 #[tokio::test]
 async fn the_analytics_dashboard_queries_run() {
-    use mesure::config::ClickHouseConfig;
     let ch = crate::common::clickhouse();
     let db = crate::common::unique_database("grafana");
-    let config = ClickHouseConfig {
-        url: ch.url(),
-        database: db.clone(),
-        user: "default".into(),
-        password: String::new(),
-        cluster: None,
-    };
+    let config = ch.config(&db);
     mesure::store::migrations::apply(&config, mesure::store::migrations::MIGRATIONS).await.unwrap();
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as u32;
     ch.query(&format!(

@@ -3,7 +3,6 @@
 
 use std::process::Command;
 
-use mesure::config::ClickHouseConfig;
 use mesure::store::migrations::{self, MIGRATIONS, Migration};
 
 use crate::common::{ClickHouse, CollectorConfig, clickhouse, unique_database};
@@ -50,13 +49,7 @@ async fn fresh_database_gets_every_table_and_rerun_is_a_no_op() {
 async fn a_failing_migration_names_its_file() {
     let ch = clickhouse();
     let db = unique_database("badmigration");
-    let config = ClickHouseConfig {
-        url: ch.url(),
-        database: db.clone(),
-        user: "default".into(),
-        password: String::new(),
-        cluster: None,
-    };
+    let config = ch.config(&db);
     let broken = [
         MIGRATIONS[0],
         Migration { version: 2, name: "0002_broken.sql", sql: "ALTER TABLE events ADD COLUMN oops NoSuchType;" },

@@ -35,14 +35,7 @@ fn event(site: u32, stored_retention: u32, age_days: u64, now: u64, label: &str)
 }
 
 async fn database(ch: &ClickHouse, prefix: &str) -> (ClickHouseConfig, clickhouse::Client) {
-    let config = ClickHouseConfig {
-        url: ch.url(),
-        database: unique_database(prefix),
-        user: "default".into(),
-        password: String::new(),
-        cluster: None,
-    };
-    store::migrations::apply(&config, store::migrations::MIGRATIONS).await.unwrap();
+    let config = ch.migrated(prefix).await;
     let client = store::client(&config);
     (config, client)
 }
@@ -201,13 +194,7 @@ async fn erasure_export_and_ledger_replay() {
     assert!(!ledger.contains(alice), "the ledger holds the hashed id only");
 
     // A backup restore brings the rows back; the replay erases them again.
-    let client = store::client(&ClickHouseConfig {
-        url: ch.url(),
-        database: db.clone(),
-        user: "default".into(),
-        password: String::new(),
-        cluster: None,
-    });
+    let client = store::client(&ch.config(&db));
     insert(&client, &rows).await;
     assert_eq!(ch.count(&sql).await, 5);
     let replay = mesure(&["erase", "--replay"], &path);

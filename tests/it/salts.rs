@@ -23,15 +23,7 @@ fn at(day: u64, h: u64, m: u64) -> u64 {
 }
 
 async fn database(ch: &ClickHouse, prefix: &str) -> ClickHouseConfig {
-    let config = ClickHouseConfig {
-        url: ch.url(),
-        database: unique_database(prefix),
-        user: "default".into(),
-        password: String::new(),
-        cluster: None,
-    };
-    store::migrations::apply(&config, store::migrations::MIGRATIONS).await.unwrap();
-    config
+    ch.migrated(prefix).await
 }
 
 async fn privacy(config: &ClickHouseConfig, clock: Arc<ManualClock>) -> Privacy {

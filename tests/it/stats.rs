@@ -3,7 +3,6 @@
 
 use std::process::Command;
 
-use mesure::config::ClickHouseConfig;
 use mesure::event::{Event, EventType};
 use serde_json::{Value, json};
 
@@ -142,13 +141,7 @@ pub async fn seed_with(sites_toml: &str) -> Seeded {
             &h(100 + v, 1000 + v, d2 + 3600, Pageview, "/s", "", "direct", "", "FR", "Firefox", "desktop"),
         ));
     }
-    let client = mesure::store::client(&ClickHouseConfig {
-        url: ch.url(),
-        database: db.clone(),
-        user: "default".into(),
-        password: String::new(),
-        cluster: None,
-    });
+    let client = mesure::store::client(&ch.config(&db));
     let mut insert = client.insert::<Event>("events").await.unwrap();
     for r in &rows {
         insert.write(r).await.unwrap();

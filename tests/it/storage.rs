@@ -1,7 +1,6 @@
 //! Every column of `events` written and read back through the `Event` struct: RowBinary is
 //! positional, so a column out of order in the struct or the schema fails here.
 
-use mesure::config::ClickHouseConfig;
 use mesure::event::{Event, EventType};
 use mesure::store;
 
@@ -11,13 +10,7 @@ use crate::common::{clickhouse, unique_database};
 async fn events_round_trip_every_column() {
     let ch = clickhouse();
     let db = unique_database("roundtrip");
-    let config = ClickHouseConfig {
-        url: ch.url(),
-        database: db.clone(),
-        user: "default".into(),
-        password: String::new(),
-        cluster: None,
-    };
+    let config = ch.config(&db);
     store::migrations::apply(&config, store::migrations::MIGRATIONS).await.unwrap();
 
     let mut i = 0u32;
