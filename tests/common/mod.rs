@@ -156,23 +156,17 @@ impl Cluster {
     }
 
     pub fn stop_node(&self, name: &str) {
-        let ok = Command::new(format!("{REPO}/scripts/cluster.sh"))
-            .args(["stop-node"])
-            .arg(&self.dir)
-            .arg(name)
-            .status()
-            .unwrap();
-        assert!(ok.success());
+        self.script("stop-node", name);
     }
 
     pub fn start_node(&self, name: &str) {
-        let ok = Command::new(format!("{REPO}/scripts/cluster.sh"))
-            .args(["start-node"])
-            .arg(&self.dir)
-            .arg(name)
-            .status()
-            .unwrap();
-        assert!(ok.success());
+        self.script("start-node", name);
+    }
+
+    fn script(&self, command: &str, node: &str) {
+        let ok =
+            Command::new(format!("{REPO}/scripts/cluster.sh")).arg(command).arg(&self.dir).arg(node).status().unwrap();
+        assert!(ok.success(), "cluster.sh {command} {node}");
     }
 }
 
