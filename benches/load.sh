@@ -4,8 +4,10 @@
 #
 #   benches/load.sh [DURATION_SECONDS] [CONNECTIONS]        (defaults: 10 s, 64 connections)
 #
-# Prints requests/s for each server, the ratio, and checks that the number of rows in
-# ClickHouse equals the number of 2xx answers mesure gave. Exits non-zero if they differ.
+# Prints requests/s for each server, the ratio, p50/p99 at full and half load, peak RSS and CPU
+# use, and checks that the number of rows in ClickHouse equals the number of 2xx answers mesure
+# gave. Exits non-zero if they differ. Knobs for experiments: PERF=1 (record a profile),
+# CLICKHOUSE_PIN="taskset -c 1" (keep ClickHouse off the servers' core), FSYNC_INTERVAL=10s.
 # Everything it starts (ClickHouse, mesure, the reference) is stopped by PID when it ends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,7 +32,7 @@ bin=$CARGO_TARGET_DIR/release
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 ch_http=$(free_port); ch_tcp=$(free_port); mesure_port=$(free_port); ref_port=$(free_port)
-scripts/clickhouse.sh start "$work/clickhouse" "$ch_http" "$ch_tcp"
+${CLICKHOUSE_PIN:-} scripts/clickhouse.sh start "$work/clickhouse" "$ch_http" "$ch_tcp"
 
 cat >"$work/mesure.toml" <<TOML
 listen = "127.0.0.1:$mesure_port"
@@ -42,6 +44,7 @@ database = "load"
 database = "$PWD/geo/GeoLite2-City.mmdb"
 [spool]
 dir = "$work/spool"
+fsync_interval = "${FSYNC_INTERVAL:-50ms}"
 [[sites]]
 id = 1
 domains = ["example.org"]
