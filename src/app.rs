@@ -127,6 +127,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Ou
     let deadline = config.shutdown_timeout;
 
     let routes = Arc::new(Routes {
+        config: Arc::new(config.clone()),
         api: Api::new(&config.sites, client.clone(), clock.clone()),
         ingest: Ingest::new(&config, Stages { privacy, enricher, clock }, appender.clone(), metrics.clone()),
         metrics,

@@ -24,6 +24,8 @@ use crate::telemetry::metrics::Metrics;
 /// Everything a request may need.
 pub struct Routes {
     pub ingest: Ingest,
+    /// The configuration, for the machine-readable privacy notice.
+    pub config: std::sync::Arc<crate::config::Config>,
     pub api: crate::web::api::Api,
     pub metrics: Metrics,
     pub clickhouse: clickhouse::Client,
@@ -39,6 +41,7 @@ impl Routes {
             "/matomo.php" | "/piwik.php" => ("matomo", self.ingest.matomo(request, peer).await),
             "/api/event" => ("plausible", self.ingest.plausible(request, peer).await),
             "/mesure.js" => ("script", crate::web::tracker_script()),
+            "/privacy.json" => ("notice", self.notice(&request)),
             p if p.starts_with("/api/v1/") => ("api", self.api.handle(request).await),
             p if p == "/" || p.starts_with("/share/") || p.starts_with("/assets/") => (
                 "dashboard",
@@ -55,6 +58,25 @@ impl Routes {
         };
         self.metrics.http_requests.with_label_values(&[endpoint, response.status().as_str()]).inc();
         response
+    }
+
+    /// `GET /privacy.json?site=N`: the site's machine-readable privacy notice (public).
+    fn notice(&self, request: &Request<Incoming>) -> Response<Body> {
+        let site = request
+            .uri()
+            .query()
+            .and_then(|q| crate::ingest::params::Params::parse(q).ok()?.get("site")?.parse::<u32>().ok())
+            .and_then(|id| self.config.site(id));
+        match site {
+            Some(site) => {
+                let mut response = crate::ingest::json(StatusCode::OK, &crate::summary::notice(&self.config, site));
+                response
+                    .headers_mut()
+                    .insert("access-control-allow-origin", hyper::header::HeaderValue::from_static("*"));
+                response
+            }
+            None => plain(StatusCode::NOT_FOUND, "no such site: /privacy.json?site=N\n"),
+        }
     }
 
     /// `X-Forwarded-Proto: https` from a trusted proxy.

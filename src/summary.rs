@@ -3,7 +3,9 @@
 
 use std::fmt::Write;
 
-use crate::config::Config;
+use serde_json::{Value, json};
+
+use crate::config::{Config, SiteConfig};
 
 /// Renders the summary for a valid configuration.
 pub fn render(config: &Config) -> String {
@@ -76,4 +78,43 @@ pub fn render(config: &Config) -> String {
     );
     let _ = writeln!(out, "  shutdown_timeout = {:?}", config.shutdown_timeout);
     out
+}
+
+/// The machine-readable notice of one site (PRIVACY.md G2), served at `/privacy.json?site=N` so
+/// a privacy page can show what the collector really does.
+pub fn notice(config: &Config, site: &SiteConfig) -> Value {
+    let identifier = if site.cookie_mode {
+        json!({
+            "kind": "first-party-cookie",
+            "description": "the tracker's own first-party cookie, hashed with a per-site key; the cookie value is never stored",
+            "cookie_lifetime_days": 395,
+        })
+    } else {
+        json!({
+            "kind": "cookieless",
+            "description": "a hash of the site, the IP address and the user agent with a random salt",
+            "salt_rotation": "daily at 00:00 UTC; a salt is deleted within 48 hours",
+        })
+    };
+    json!({
+        "site_id": site.id,
+        "domains": site.domains,
+        "retention": { "days": site.retention.days(), "text": site.retention.to_string() },
+        "identifier": identifier,
+        "ip_address": {
+            "stored": false,
+            "logged": false,
+            "used_for": if config.geo.database.is_some() { "city-level geolocation and the visitor hash, then discarded" } else { "the visitor hash, then discarded" },
+            "geolocation": if config.geo.database.is_some() { "city" } else { "none" },
+            "masked_before_lookup": config.geo.mask_before_lookup,
+        },
+        "do_not_track_honoured": config.privacy.honor_dnt,
+        "global_privacy_control_honoured": config.privacy.honor_gpc,
+        "opt_out_url": config.public_url.as_ref().map(|u| format!("{u}/optout")).unwrap_or_else(|| "/optout".into()),
+        "query_string_parameters_kept": site.keep_query,
+        "campaign_values_stored": site.store_campaigns,
+        "small_counts_rounded": site.round_counts,
+        "raw_user_agent_stored": false,
+        "data_sent_to_third_parties": false,
+    })
 }

@@ -449,3 +449,38 @@ fn check_config_prints_the_privacy_summary() {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }
 }
+
+/// G2: a machine-readable notice per site, public, that matches the configuration.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_site_serves_a_machine_readable_notice() {
+    let ch = clickhouse();
+    let db = unique_database("notice");
+    let mut config = CollectorConfig::new(ch, &db);
+    config.head.push_str("public_url = \"https://stats.example.org\"\n");
+    config.extra = format!(
+        "[geo]\ndatabase = \"{}\"\nmask_before_lookup = true\n{DEMO_SITES}\n[[sites]]\nid = 5\ndomains = [\"c.example.org\"]\ncookie_mode = true\nkeep_query = [\"q\"]\nstore_campaigns = false\n",
+        test_geo_db().display()
+    );
+    let collector = Collector::start(&config).await;
+    let get = |site: u32| crate::common::http().get(collector.url(&format!("/privacy.json?site={site}"))).send();
+    let r = get(2).await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["access-control-allow-origin"], "*");
+    let notice: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(notice["retention"]["days"], 395);
+    assert_eq!(notice["retention"]["text"], "13 months");
+    assert_eq!(notice["identifier"]["kind"], "cookieless");
+    assert_eq!(notice["ip_address"]["stored"], false);
+    assert_eq!(notice["ip_address"]["geolocation"], "city");
+    assert_eq!(notice["ip_address"]["masked_before_lookup"], true);
+    assert_eq!(notice["do_not_track_honoured"], true);
+    assert_eq!(notice["global_privacy_control_honoured"], true);
+    assert_eq!(notice["opt_out_url"], "https://stats.example.org/optout");
+    assert_eq!(notice["data_sent_to_third_parties"], false);
+    let cookie: serde_json::Value = get(5).await.unwrap().json().await.unwrap();
+    assert_eq!(cookie["identifier"]["kind"], "first-party-cookie");
+    assert_eq!(cookie["identifier"]["cookie_lifetime_days"], 395);
+    assert_eq!(cookie["query_string_parameters_kept"], serde_json::json!(["q"]));
+    assert_eq!(cookie["campaign_values_stored"], false);
+    assert_eq!(get(99).await.unwrap().status(), 404);
+}
