@@ -17,6 +17,25 @@ use std::time::{Duration, Instant};
 
 pub const REPO: &str = env!("CARGO_MANIFEST_DIR");
 
+/// Runs `stop` and removes `dir` once the test process has exited, whatever happened: Rust's
+/// test harness runs no code at the end of a run. The watchdog outlives us by design.
+#[allow(clippy::zombie_processes)]
+fn watchdog(stop: &str, dir: &Path) {
+    let script = format!(
+        "while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; {stop}; rm -rf '{dir}'",
+        pid = std::process::id(),
+        dir = dir.display()
+    );
+    Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start a watchdog");
+}
+
 /// A free TCP port on 127.0.0.1 (bound and released; the kernel does not hand it out again at once).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
@@ -31,26 +50,13 @@ pub struct ClickHouse {
 
 impl ClickHouse {
     /// Starts a new private instance in a fresh temporary directory.
-    #[allow(clippy::zombie_processes)]
     pub fn start() -> ClickHouse {
         let dir = tempfile::Builder::new().prefix("mesure-ch-").tempdir().unwrap().keep();
         let ch = ClickHouse { dir, http_port: free_port(), tcp_port: free_port() };
+        // Stop this instance by PID when the test process is gone, whatever happened (the
+        // watchdog first, so a failed start is cleaned up too).
+        watchdog(&format!("'{REPO}/scripts/clickhouse.sh' stop '{}'", ch.dir.display()), &ch.dir);
         ch.start_again();
-        // Stop this instance by PID when the test process is gone, whatever happened.
-        let script = format!(
-            "while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; '{repo}/scripts/clickhouse.sh' stop '{dir}'; rm -rf '{dir}'",
-            pid = std::process::id(),
-            repo = REPO,
-            dir = ch.dir.display()
-        );
-        Command::new("sh")
-            .arg("-c")
-            .arg(script)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start the ClickHouse watchdog");
         ch
     }
 
@@ -121,24 +127,22 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    #[allow(clippy::zombie_processes)]
     pub fn start() -> Cluster {
-        let dir = tempfile::Builder::new().prefix("mesure-cluster-").tempdir().unwrap().keep();
-        let status = Command::new(format!("{REPO}/scripts/cluster.sh")).arg("start").arg(&dir).status().unwrap();
-        assert!(status.success(), "the cluster did not start (see {})", dir.display());
-        let script = format!(
-            "while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; '{REPO}/scripts/cluster.sh' stop '{dir}'; rm -rf '{dir}'",
-            pid = std::process::id(),
-            dir = dir.display()
-        );
-        Command::new("sh")
-            .arg("-c")
-            .arg(script)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        // Free ports are picked before the servers bind them; under a busy test run another
+        // process can take one in between, so a failed start is retried once on new ports.
+        let mut attempt = 0;
+        let dir = loop {
+            attempt += 1;
+            let dir = tempfile::Builder::new().prefix("mesure-cluster-").tempdir().unwrap().keep();
+            // The watchdog first, so that even a half-started cluster is stopped.
+            watchdog(&format!("'{REPO}/scripts/cluster.sh' stop '{}'", dir.display()), &dir);
+            let status = Command::new(format!("{REPO}/scripts/cluster.sh")).arg("start").arg(&dir).status().unwrap();
+            if status.success() {
+                break dir;
+            }
+            let _ = Command::new(format!("{REPO}/scripts/cluster.sh")).arg("stop").arg(&dir).status();
+            assert!(attempt < 2, "the cluster did not start (see {})", dir.display());
+        };
         let env = std::fs::read_to_string(dir.join("cluster.env")).unwrap();
         let ports =
             env.lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.to_string(), v.parse().unwrap())).collect();
