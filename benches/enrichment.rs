@@ -74,7 +74,7 @@ fn enrichment(c: &mut Criterion) {
             let place = geo.locate(&ip);
             event.visitor_id = visitor_id(&salt, site.id, &ip, &VisitorKey::UserAgent(ua));
             let visit =
-                visits.visit(event.visitor_id, None, 1_700_000_000 + (i as u64 % 1000), Acquisition::of(&event));
+                visits.visit(event.visitor_id, None, 1_700_000_000 + (i as u64 % 1000), Acquisition::take(&mut event));
             visit.acquisition.apply(&mut event);
             event.visit_id = visit.id;
             event.city = place.city;

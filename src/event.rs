@@ -97,19 +97,6 @@ pub struct Acquisition {
 }
 
 impl Acquisition {
-    pub fn of(event: &Event) -> Acquisition {
-        Acquisition {
-            referrer_host: event.referrer_host.clone(),
-            channel: event.channel.clone(),
-            source: event.source.clone(),
-            utm_source: event.utm_source.clone(),
-            utm_medium: event.utm_medium.clone(),
-            utm_campaign: event.utm_campaign.clone(),
-            utm_term: event.utm_term.clone(),
-            utm_content: event.utm_content.clone(),
-        }
-    }
-
     /// Moves the acquisition columns out of `event` (no copies; they are written back with
     /// [`Acquisition::apply`]).
     pub fn take(event: &mut Event) -> Acquisition {

@@ -24,9 +24,7 @@ use serde_json::{Value, json};
 
 use crate::config::SiteConfig;
 use crate::query::Scope;
-use crate::query::request::{
-    DateRange, Dimension, Filter, Format, Metric, Operator, OrderKey, StatsRequest, TimeBucket,
-};
+use crate::query::request::{DateRange, Dimension, Filter, Metric, Operator, OrderKey, StatsRequest, TimeBucket};
 
 /// A value bound to a `?`.
 #[derive(Debug, Clone, PartialEq)]
@@ -646,11 +644,6 @@ pub fn to_csv(answer: &Answer, request: &StatsRequest) -> String {
         out.push('\n');
     }
     out
-}
-
-/// The output format of a request.
-pub fn format(request: &StatsRequest) -> Format {
-    request.format
 }
 
 #[cfg(test)]
