@@ -107,7 +107,6 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Ou
         max_bytes: config.spool.max_bytes,
         segment_bytes: config.spool.segment_bytes,
         fsync_interval: config.spool.fsync_interval,
-        queue: config.spool.queue,
     };
     let (appender, written, start, spool_task) = spool::open(&spool_settings, spool_stats.clone())
         .with_context(|| format!("opening the spool in {}", config.spool.dir.display()))?;

@@ -101,8 +101,6 @@ pub struct SpoolConfig {
     pub segment_bytes: u64,
     /// Group commit: the spool is fsynced at most this often (the loss window on a power cut).
     pub fsync_interval: Duration,
-    /// Append requests that may wait for the spool writer (the bounded channel).
-    pub queue: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -521,9 +519,8 @@ fn build(table: Table, errors: &mut Vec<ConfigError>) -> Option<Config> {
         let max_bytes = s.integer("max_bytes", 1 << 16..=1 << 44).unwrap_or(1 << 30) as u64;
         let segment_bytes = s.integer("segment_bytes", 1 << 12..=1 << 32).unwrap_or(16 << 20) as u64;
         let fsync_interval = s.duration("fsync_interval", Duration::from_millis(50));
-        let queue = s.integer("queue", 16..=1_000_000).unwrap_or(16_384) as usize;
         s.finish();
-        SpoolConfig { dir: PathBuf::from(dir), max_bytes, segment_bytes, fsync_interval, queue }
+        SpoolConfig { dir: PathBuf::from(dir), max_bytes, segment_bytes, fsync_interval }
     };
 
     let ingest = {

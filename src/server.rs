@@ -37,6 +37,7 @@ pub struct Routes {
 
 impl Routes {
     async fn route(&self, request: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+        let started = std::time::Instant::now();
         let (endpoint, response) = match request.uri().path() {
             "/matomo.php" | "/piwik.php" => ("matomo", self.ingest.matomo(request, peer).await),
             "/api/event" => ("plausible", self.ingest.plausible(request, peer).await),
@@ -56,7 +57,7 @@ impl Routes {
             "/metrics" if request.method() == Method::GET => ("metrics", self.metrics_page()),
             _ => ("other", plain(StatusCode::NOT_FOUND, "not found\n")),
         };
-        self.metrics.http_requests.with_label_values(&[endpoint, response.status().as_str()]).inc();
+        self.metrics.count_request(endpoint, response.status(), started.elapsed());
         response
     }
 

@@ -175,7 +175,7 @@ impl Ingest {
         ) {
             Ok(hit) => {
                 if let Some(event) = self.process(hit, &parts.headers, peer)
-                    && !self.enqueue(vec![event]).await
+                    && !self.enqueue(vec![event])
                 {
                     return overloaded();
                 }
@@ -242,7 +242,7 @@ impl Ingest {
                 }
             }
         }
-        if !self.enqueue(events).await {
+        if !self.enqueue(events) {
             return overloaded();
         }
         self.metrics.bulk_items.with_label_values(&["tracked"]).inc_by(tracked as u64);
@@ -286,7 +286,7 @@ impl Ingest {
                 Err(reason) => self.metrics.declined(reason),
             }
         }
-        if !self.enqueue(events).await {
+        if !self.enqueue(events) {
             return with_cors(overloaded());
         }
         accepted()
@@ -332,15 +332,15 @@ impl Ingest {
         Some(event)
     }
 
-    /// Appends accepted events to the durable spool, all or none, and waits until they are
-    /// written; `false` when the spool is full or its queue is (or it is closing for shutdown),
-    /// which the caller answers with 503: refused explicitly, never dropped silently.
-    async fn enqueue(&self, events: Vec<Event>) -> bool {
+    /// Appends accepted events to the durable spool, all or none; `false` when the spool is full,
+    /// failing or closing for shutdown, which the caller answers with 503: refused explicitly,
+    /// never dropped silently.
+    fn enqueue(&self, events: Vec<Event>) -> bool {
         if events.is_empty() {
             return true;
         }
         let count = events.len() as u64;
-        match self.spool.append(&events).await {
+        match self.spool.append(&events) {
             Ok(()) => {
                 self.metrics.events_accepted.inc_by(count);
                 true
@@ -415,7 +415,7 @@ pub fn no_content() -> Response<Body> {
     response
 }
 
-/// 503 with `Retry-After`: the queue to the writer is full.
+/// 503 with `Retry-After`: the spool cannot take the event (full, failing or closing).
 pub fn overloaded() -> Response<Body> {
     let mut response = plain(StatusCode::SERVICE_UNAVAILABLE, "overloaded, retry later\n");
     response.headers_mut().insert(RETRY_AFTER, hyper::header::HeaderValue::from_static("1"));

@@ -3,16 +3,19 @@
 //!
 //! On disk, `spool.dir` holds numbered segment files (`00000000000000000001.seg`, ...) of
 //! records, each `[payload length: u32 LE][CRC-32 of the payload: u32 LE][payload]`, the payload
-//! being one [`Event`] in postcard encoding; and `cursor`, the position up to which ClickHouse
+//! being one [`Event`] as a RowBinary row ([`Event::write_row_binary`]: exactly the bytes
+//! ClickHouse takes, so the writer copies them into its INSERT without decoding); and `cursor`, the position up to which ClickHouse
 //! has acknowledged every row. A segment is deleted once the cursor has passed it.
 //!
-//! - **Appending** ([`Appender`]): request handlers encode their events, copy them into a shared
-//!   buffer (bounded: `queue` appends) and wait for the write. One appender task writes whatever
-//!   has gathered in one `write` call and wakes them all; `fsync` runs at most every
-//!   `fsync_interval` (group commit), and at each segment switch. A process crash (even SIGKILL)
-//!   loses nothing that was answered: the data is in the OS page cache. A machine crash loses at
-//!   most the last `fsync_interval`. When the segments exceed `max_bytes`, appends are refused
-//!   (the caller answers 503).
+//! - **Appending** ([`Appender::append`]): the request handler encodes its events and writes them
+//!   to the current segment itself, under a mutex held for one `write` call (a copy into the page
+//!   cache, well under a microsecond for an event here), so an answer never waits for another
+//!   task. A sync task runs `fsync` at most every `fsync_interval` (group commit), also for
+//!   segments finished since its last run. A process crash (even SIGKILL) loses nothing that
+//!   was answered: the data is in the OS page cache. A machine crash loses at most the last
+//!   `fsync_interval`. When the segments exceed `max_bytes`, appends are refused (the caller
+//!   answers 503). (An earlier design queued appends for one appender task and woke the
+//!   handlers after its write: the hand-off cost more than the write and showed as p99 latency.)
 //! - **Reading** ([`Reader`]): the writer reads records up to the position the appender has
 //!   published. A start-up always opens a new segment, so older segments never change again; a
 //!   truncated or corrupt record in one (a crash mid-write) ends that segment: the records before
@@ -21,9 +24,9 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::{Notify, watch};
 
@@ -57,15 +60,11 @@ pub struct SpoolSettings {
     pub max_bytes: u64,
     pub segment_bytes: u64,
     pub fsync_interval: Duration,
-    /// Appends that may wait for the appender at once (the bound between ingest and spool).
-    pub queue: usize,
 }
 
 /// Counters the spool keeps; the metrics module reads them.
 #[derive(Debug, Default)]
 pub struct SpoolStats {
-    /// Appends waiting for the appender task.
-    pub queued: AtomicU64,
     pub bytes: AtomicU64,
     pub segments: AtomicU64,
     pub corrupt_records: AtomicU64,
@@ -77,44 +76,36 @@ pub struct SpoolStats {
 pub enum AppendError {
     #[error("the spool is full")]
     Full,
-    #[error("the spool queue is full")]
-    Busy,
     #[error("the spool is closed")]
     Closed,
     #[error("the spool could not write")]
     Io,
 }
 
-/// Records waiting to be written, and how many appends they hold.
-#[derive(Default)]
-struct Pending {
-    bytes: Vec<u8>,
-    /// Sequence number of the last append put in `bytes`.
-    last: u64,
-    /// Appends waiting (for the `queue` bound).
-    waiting: usize,
-}
-
-/// What the appender has written so far, for the appends waiting on it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-struct Progress {
-    /// Every append up to this sequence number has been handled.
-    done: u64,
-    /// Appends in `(failed_after, failed_through]` could not be written.
-    failed_after: u64,
-    failed_through: u64,
+/// The segment being written, and what the sync task still owes the disk.
+struct Active {
+    file: File,
+    segment: u64,
+    offset: u64,
+    /// Written since the last fsync.
+    dirty: bool,
+    /// Segments finished since the last fsync (they still need theirs), and whether the
+    /// directory gained a file.
+    retired: Vec<File>,
+    new_entry: bool,
+    closed: bool,
 }
 
 struct Shared {
     settings: SpoolSettings,
     stats: Arc<SpoolStats>,
-    pending: Mutex<Pending>,
+    active: Mutex<Active>,
+    /// Tells the sync task to run now (at close).
     wake: Notify,
-    progress: watch::Sender<Progress>,
-    closed: AtomicBool,
+    publish: watch::Sender<Written>,
 }
 
-/// The request handlers' side: hands encoded events to the appender task.
+/// The request handlers' side: appends encoded events to the current segment.
 #[derive(Clone)]
 pub struct Appender {
     shared: Arc<Shared>,
@@ -122,11 +113,11 @@ pub struct Appender {
 
 /// Encodes events as spool records.
 pub fn encode(events: &[Event]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(events.len() * 300);
+    let mut out = Vec::with_capacity(events.len() * 400);
     for event in events {
         let start = out.len();
         out.extend_from_slice(&[0; HEADER_BYTES]);
-        out = postcard::to_extend(event, out).expect("an event always encodes");
+        event.write_row_binary(&mut out);
         let len = (out.len() - start - HEADER_BYTES) as u32;
         let crc = crc32fast::hash(&out[start + HEADER_BYTES..]);
         out[start..start + 4].copy_from_slice(&len.to_le_bytes());
@@ -136,54 +127,67 @@ pub fn encode(events: &[Event]) -> Vec<u8> {
 }
 
 impl Appender {
-    /// Appends `events` and waits until they are written (not necessarily fsynced). Handlers
-    /// only copy bytes into a shared buffer; the appender task writes whatever has gathered in
-    /// one `write` and wakes them all, so a busy collector makes one system call for many hits.
-    pub async fn append(&self, events: &[Event]) -> Result<(), AppendError> {
+    /// Appends `events` (all or none) to the spool: when this returns `Ok`, they are in a file
+    /// (not necessarily fsynced) and the writer has been told.
+    pub fn append(&self, events: &[Event]) -> Result<(), AppendError> {
         let records = encode(events);
         let shared = &self.shared;
-        if shared.closed.load(Ordering::Acquire) {
+        let mut active = shared.active.lock().unwrap_or_else(|e| e.into_inner());
+        if active.closed {
             return Err(AppendError::Closed);
         }
-        let mut progress = shared.progress.subscribe();
-        let sequence = {
-            let mut pending = shared.pending.lock().unwrap_or_else(|e| e.into_inner());
-            if pending.waiting >= shared.settings.queue {
-                return Err(AppendError::Busy);
+        if shared.stats.bytes.load(Ordering::Relaxed) + records.len() as u64 > shared.settings.max_bytes {
+            return Err(AppendError::Full);
+        }
+        if let Err(error) = active.file.write_all(&records) {
+            tracing::error!(%error, "spool write failed; the request is answered 503");
+            // Part of the records may be in the file: finish this segment there, so the reader
+            // meets the damage at the end of a finished segment and skips it.
+            self.rotate(&mut active);
+            return Err(AppendError::Io);
+        }
+        active.offset += records.len() as u64;
+        active.dirty = true;
+        shared.stats.bytes.fetch_add(records.len() as u64, Ordering::Relaxed);
+        if active.offset >= shared.settings.segment_bytes {
+            self.rotate(&mut active);
+        }
+        // Published under the lock, so the writer only ever sees the end move forward.
+        let end = Position { segment: active.segment, offset: active.offset };
+        shared.publish.send_modify(|w| w.end = end);
+        Ok(())
+    }
+
+    /// Starts a new segment; the finished one is fsynced by the sync task. On failure the
+    /// current segment stays in use.
+    fn rotate(&self, active: &mut Active) {
+        let next = active.segment + 1;
+        match open_segment(&self.shared.settings.dir, next) {
+            Ok(file) => {
+                let finished = std::mem::replace(&mut active.file, file);
+                active.retired.push(finished);
+                active.new_entry = true;
+                active.segment = next;
+                active.offset = 0;
+                self.shared.stats.segments.fetch_add(1, Ordering::Relaxed);
+                self.shared.publish.send_modify(|w| w.end = Position { segment: next, offset: 0 });
             }
-            let on_disk = shared.stats.bytes.load(Ordering::Relaxed);
-            if on_disk + (pending.bytes.len() + records.len()) as u64 > shared.settings.max_bytes {
-                return Err(AppendError::Full);
-            }
-            pending.bytes.extend_from_slice(&records);
-            pending.waiting += 1;
-            pending.last += 1;
-            shared.stats.queued.store(pending.waiting as u64, Ordering::Relaxed);
-            pending.last
-        };
-        shared.wake.notify_one();
-        loop {
-            let now = *progress.borrow_and_update();
-            if now.done >= sequence {
-                let failed = sequence > now.failed_after && sequence <= now.failed_through;
-                return if failed { Err(AppendError::Io) } else { Ok(()) };
-            }
-            if progress.changed().await.is_err() {
-                return Err(AppendError::Closed);
+            Err(error) => {
+                tracing::error!(%error, "cannot open a new spool segment; continuing in the current one")
             }
         }
     }
 
-    /// Stops taking appends; the appender task writes what is pending, syncs, and ends.
+    /// Stops taking appends; the sync task syncs what was written and ends.
     pub fn close(&self) {
-        self.shared.closed.store(true, Ordering::Release);
+        self.shared.active.lock().unwrap_or_else(|e| e.into_inner()).closed = true;
         self.shared.wake.notify_one();
     }
 }
 
-/// Opens the spool directory: starts the appender task on a new segment, and returns the
-/// handlers' side, the published write position, the position to start reading from, and the
-/// task (it ends after [`Appender::close`]). Must run inside the Tokio runtime.
+/// Opens the spool directory: starts the sync task on a new segment, and returns the handlers'
+/// side, the published write position, the position to start reading from, and the sync task
+/// (it ends after [`Appender::close`]). Must run inside the Tokio runtime.
 pub fn open(
     settings: &SpoolSettings,
     stats: Arc<SpoolStats>,
@@ -199,137 +203,89 @@ pub fn open(
     };
     let first_new = segments.last().map_or(1, |s| s + 1).max(start.segment);
     let (publish, written) = watch::channel(Written { end: Position { segment: first_new, offset: 0 }, closed: false });
-    let shared = Arc::new(Shared {
-        settings: settings.clone(),
-        stats: stats.clone(),
-        pending: Mutex::new(Pending::default()),
-        wake: Notify::new(),
-        progress: watch::channel(Progress::default()).0,
-        closed: AtomicBool::new(false),
-    });
     let (bytes, count) = spool_size(&settings.dir)?;
     stats.bytes.store(bytes, Ordering::Relaxed);
-    stats.segments.store(count, Ordering::Relaxed);
-    let file = create_segment(&settings.dir, first_new)?;
-    stats.segments.fetch_add(1, Ordering::Relaxed);
-    let task = AppenderTask { shared: shared.clone(), file, segment: first_new, offset: 0, dirty: false, publish };
-    let handle = tokio::spawn(task.run());
-    Ok((Appender { shared }, written, start, handle))
+    stats.segments.store(count + 1, Ordering::Relaxed);
+    let file = open_segment(&settings.dir, first_new)?;
+    let active = Active {
+        file,
+        segment: first_new,
+        offset: 0,
+        dirty: false,
+        retired: Vec::new(),
+        new_entry: true,
+        closed: false,
+    };
+    let shared = Arc::new(Shared {
+        settings: settings.clone(),
+        stats,
+        active: Mutex::new(active),
+        wake: Notify::new(),
+        publish,
+    });
+    let task = tokio::spawn(sync_task(shared.clone()));
+    Ok((Appender { shared }, written, start, task))
 }
 
-struct AppenderTask {
-    shared: Arc<Shared>,
-    file: File,
-    segment: u64,
-    offset: u64,
-    dirty: bool,
-    publish: watch::Sender<Written>,
+/// Every `fsync_interval`, fsyncs what was written since the last time; after
+/// [`Appender::close`], a last time, then publishes that the spool is closed.
+async fn sync_task(shared: Arc<Shared>) {
+    loop {
+        tokio::select! {
+            () = shared.wake.notified() => {}
+            () = tokio::time::sleep(shared.settings.fsync_interval) => {}
+        }
+        if sync(&shared).await {
+            break;
+        }
+    }
+    shared.publish.send_modify(|w| w.closed = true);
 }
 
-impl AppenderTask {
-    async fn run(mut self) {
-        let interval = self.shared.settings.fsync_interval;
-        let mut last_fsync = Instant::now();
-        loop {
-            let wait =
-                if self.dirty { interval.saturating_sub(last_fsync.elapsed()) } else { Duration::from_secs(3600) };
-            tokio::select! {
-                () = self.shared.wake.notified() => {}
-                () = tokio::time::sleep(wait) => {}
-            }
-            let (bytes, last) = {
-                let mut pending = self.shared.pending.lock().unwrap_or_else(|e| e.into_inner());
-                pending.waiting = 0;
-                self.shared.stats.queued.store(0, Ordering::Relaxed);
-                (std::mem::take(&mut pending.bytes), pending.last)
-            };
-            if !bytes.is_empty() {
-                self.write(&bytes, last).await;
-            }
-            if self.dirty && last_fsync.elapsed() >= interval {
-                self.fsync().await;
-                last_fsync = Instant::now();
-            }
-            let drained = self.shared.pending.lock().unwrap_or_else(|e| e.into_inner()).bytes.is_empty();
-            if self.shared.closed.load(Ordering::Acquire) && drained {
-                break;
+/// One group commit: fsync on the blocking pool (it can take milliseconds), through second
+/// handles, so appends go on meanwhile. Returns whether the spool is closed.
+async fn sync(shared: &Shared) -> bool {
+    let (files, new_entry, closed) = {
+        let mut active = shared.active.lock().unwrap_or_else(|e| e.into_inner());
+        let mut files = std::mem::take(&mut active.retired);
+        if std::mem::take(&mut active.dirty) {
+            match active.file.try_clone() {
+                Ok(file) => files.push(file),
+                Err(error) => tracing::error!(%error, "spool fsync failed"),
             }
         }
-        self.fsync().await;
-        self.publish.send_modify(|w| w.closed = true);
+        (files, std::mem::take(&mut active.new_entry), active.closed)
+    };
+    if files.is_empty() && !new_entry {
+        return closed;
     }
-
-    /// Writes one batch (a page-cache copy: microseconds) and tells its appends.
-    async fn write(&mut self, bytes: &[u8], last: u64) {
-        let previous = *self.shared.progress.borrow();
-        match self.file.write_all(bytes) {
-            Ok(()) => {
-                self.offset += bytes.len() as u64;
-                self.dirty = true;
-                self.shared.stats.bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed);
-                let end = Position { segment: self.segment, offset: self.offset };
-                self.publish.send_modify(|w| w.end = end);
-                self.shared.progress.send_replace(Progress { done: last, ..previous });
-            }
-            Err(error) => {
-                tracing::error!(%error, "spool write failed; those requests are answered 503");
-                self.shared.progress.send_replace(Progress {
-                    done: last,
-                    failed_after: previous.done,
-                    failed_through: last,
-                });
-            }
+    let dir = shared.settings.dir.clone();
+    let synced = tokio::task::spawn_blocking(move || {
+        for file in files {
+            file.sync_data()?;
         }
-        if self.offset >= self.shared.settings.segment_bytes
-            && let Err(error) = self.rotate().await
-        {
-            tracing::error!(%error, "cannot open a new spool segment; continuing in the current one");
+        if new_entry {
+            // A new segment's directory entry must be durable too.
+            File::open(&dir)?.sync_all()?;
         }
+        Ok::<(), io::Error>(())
+    })
+    .await
+    .map_err(io::Error::other)
+    .and_then(|r| r);
+    if let Err(error) = synced {
+        tracing::error!(%error, "spool fsync failed");
     }
-
-    async fn rotate(&mut self) -> io::Result<()> {
-        self.fsync().await;
-        let next = self.segment + 1;
-        let dir = self.shared.settings.dir.clone();
-        self.file =
-            tokio::task::spawn_blocking(move || create_segment(&dir, next)).await.map_err(io::Error::other)??;
-        self.segment = next;
-        self.offset = 0;
-        self.shared.stats.segments.fetch_add(1, Ordering::Relaxed);
-        self.publish.send_modify(|w| w.end = Position { segment: next, offset: 0 });
-        Ok(())
-    }
-
-    /// fsync on the blocking pool (it can take milliseconds), through a second handle.
-    async fn fsync(&mut self) {
-        if !self.dirty {
-            return;
-        }
-        self.dirty = false;
-        let synced = match self.file.try_clone() {
-            Ok(file) => {
-                tokio::task::spawn_blocking(move || file.sync_data()).await.map_err(io::Error::other).and_then(|r| r)
-            }
-            Err(e) => Err(e),
-        };
-        if let Err(error) = synced {
-            tracing::error!(%error, "spool fsync failed");
-        }
-        self.shared.stats.fsyncs.fetch_add(1, Ordering::Relaxed);
-    }
+    shared.stats.fsyncs.fetch_add(1, Ordering::Relaxed);
+    closed
 }
 
 fn segment_path(dir: &Path, segment: u64) -> PathBuf {
     dir.join(format!("{segment:020}{SEGMENT_SUFFIX}"))
 }
 
-fn create_segment(dir: &Path, segment: u64) -> io::Result<File> {
-    let file = OpenOptions::new().create(true).append(true).open(segment_path(dir, segment))?;
-    // Make the new file's directory entry durable too.
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(file)
+fn open_segment(dir: &Path, segment: u64) -> io::Result<File> {
+    OpenOptions::new().create(true).append(true).open(segment_path(dir, segment))
 }
 
 /// Segment numbers present in `dir`, ascending.
@@ -397,11 +353,11 @@ impl Reader {
         self.file = None;
     }
 
-    /// Reads up to `max` records, stopping at `written`. Damage in a finished segment is
-    /// counted and skipped.
-    pub fn read(&mut self, max: usize, written: Written) -> Vec<Event> {
-        let mut events = Vec::new();
-        while events.len() < max {
+    /// Reads up to `max` records, stopping at `written`, and appends their payloads (RowBinary
+    /// rows) to `out`; returns how many. Damage in a finished segment is counted and skipped.
+    pub fn read_into(&mut self, max: usize, written: Written, out: &mut Vec<u8>) -> usize {
+        let mut records = 0;
+        while records < max {
             let end = written.end;
             if self.position.segment > end.segment
                 || (self.position.segment == end.segment && self.position.offset >= end.offset)
@@ -411,9 +367,9 @@ impl Reader {
             // The segment being written is read only up to the published offset; older ones
             // to their end.
             let limit = (self.position.segment == end.segment).then_some(end.offset);
-            match self.read_one(limit) {
-                Ok(Some(event)) => events.push(event),
-                Ok(None) => self.next_segment(end),
+            match self.read_one(limit, out) {
+                Ok(true) => records += 1,
+                Ok(false) => self.next_segment(end),
                 Err(damage) => {
                     self.stats.corrupt_records.fetch_add(1, Ordering::Relaxed);
                     tracing::warn!(segment = self.position.segment, offset = self.position.offset, %damage, "damaged spool record: skipping the rest of the segment");
@@ -422,6 +378,26 @@ impl Reader {
                         break;
                     }
                     self.next_segment(end);
+                }
+            }
+        }
+        records
+    }
+
+    /// Reads up to `max` records as events (for dead-letter files and tests). A record that
+    /// passed its checksum but does not decode is counted as damage and left out.
+    pub fn read(&mut self, max: usize, written: Written) -> Vec<Event> {
+        let mut bytes = Vec::new();
+        let count = self.read_into(max, written, &mut bytes);
+        let mut rest = bytes.as_slice();
+        let mut events = Vec::with_capacity(count);
+        while !rest.is_empty() {
+            match Event::read_row_binary(&mut rest) {
+                Ok(event) => events.push(event),
+                Err(damage) => {
+                    self.stats.corrupt_records.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(%damage, "undecodable spool record");
+                    break;
                 }
             }
         }
@@ -443,13 +419,14 @@ impl Reader {
         }
     }
 
-    /// One record, `Ok(None)` at the clean end of what may be read.
-    fn read_one(&mut self, limit: Option<u64>) -> Result<Option<Event>, String> {
+    /// One record appended to `out`, `Ok(false)` at the clean end of what may be read. On
+    /// damage `out` is left as it was.
+    fn read_one(&mut self, limit: Option<u64>, out: &mut Vec<u8>) -> Result<bool, String> {
         if self.file.is_none() {
             let path = segment_path(&self.dir, self.position.segment);
             let mut file = match File::open(&path) {
                 Ok(f) => f,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
                 Err(e) => return Err(format!("cannot open {}: {e}", path.display())),
             };
             file.seek(SeekFrom::Start(self.position.offset)).map_err(|e| e.to_string())?;
@@ -458,7 +435,7 @@ impl Reader {
         let file = self.file.as_mut().expect("opened above");
         let mut header = [0u8; HEADER_BYTES];
         match read_exact_or_eof(file, &mut header) {
-            Ok(0) => return Ok(None),
+            Ok(0) => return Ok(false),
             Ok(n) if n < HEADER_BYTES => return Err(format!("truncated header ({n} of {HEADER_BYTES} bytes)")),
             Ok(_) => {}
             Err(e) => return Err(e.to_string()),
@@ -472,18 +449,20 @@ impl Reader {
         if limit.is_some_and(|l| end > l) {
             return Err("record beyond the written end".into());
         }
-        let mut payload = vec![0u8; len as usize];
-        match read_exact_or_eof(file, &mut payload) {
-            Ok(n) if n < payload.len() => return Err(format!("truncated record ({n} of {len} bytes)")),
-            Ok(_) => {}
-            Err(e) => return Err(e.to_string()),
+        let start = out.len();
+        out.resize(start + len as usize, 0);
+        let damage = match read_exact_or_eof(file, &mut out[start..]) {
+            Ok(n) if n < len as usize => Some(format!("truncated record ({n} of {len} bytes)")),
+            Ok(_) if crc32fast::hash(&out[start..]) != crc => Some("checksum mismatch".into()),
+            Ok(_) => None,
+            Err(e) => Some(e.to_string()),
+        };
+        if let Some(damage) = damage {
+            out.truncate(start);
+            return Err(damage);
         }
-        if crc32fast::hash(&payload) != crc {
-            return Err("checksum mismatch".into());
-        }
-        let event: Event = postcard::from_bytes(&payload).map_err(|e| format!("undecodable record: {e}"))?;
         self.position.offset = end;
-        Ok(Some(event))
+        Ok(true)
     }
 }
 
@@ -523,7 +502,6 @@ mod tests {
             max_bytes: 1 << 30,
             segment_bytes: 4096,
             fsync_interval: Duration::from_millis(10),
-            queue: 1024,
         }
     }
 
@@ -533,7 +511,7 @@ mod tests {
         let stats = Arc::new(SpoolStats::default());
         let (appender, written, start, task) = open(&settings(dir.path()), stats.clone()).unwrap();
         for i in 0..200 {
-            appender.append(&[event(i)]).await.unwrap();
+            appender.append(&[event(i)]).unwrap();
         }
         appender.close();
         task.await.unwrap();
@@ -597,7 +575,7 @@ mod tests {
         let (appender, _written, _start, _task) = open(&s, stats).unwrap();
         let mut refused = 0;
         for i in 0..100 {
-            if appender.append(&[event(i)]).await == Err(AppendError::Full) {
+            if appender.append(&[event(i)]) == Err(AppendError::Full) {
                 refused += 1;
             }
         }

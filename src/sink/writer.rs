@@ -1,7 +1,9 @@
-//! The writer: spool → `clickhouse::inserter::Inserter` → the `events` table.
+//! The writer: spool → `INSERT INTO events FORMAT RowBinary` → ClickHouse.
 //!
-//! It reads records from the spool up to what the appender has published, streams them into
-//! the current INSERT (ended at the row, byte or period limit), and after ClickHouse has
+//! It reads records from the spool up to what the appender has published and streams their
+//! bytes, unchanged, into the current INSERT: a spool record already is a RowBinary row, so
+//! delivery decodes nothing and allocates nothing per event. An INSERT ends at the row, byte or
+//! period limit (`[sink]`); after ClickHouse has
 //! acknowledged an INSERT it moves the spool's cursor past those rows, which deletes finished
 //! segments. When an INSERT fails, [`retry::classify`] decides: a retryable failure rewinds the
 //! reader to the acknowledged position and tries again after a capped, fully jittered
@@ -16,18 +18,21 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use clickhouse::inserter::Inserter;
+use clickhouse::insert_formatted::InsertFormatted;
 use tokio::sync::watch;
 
 use crate::config::SinkConfig;
-use crate::event::Event;
+use crate::event;
 use crate::sink::retry::{self, Failure};
 use crate::sink::spool::{self, Position, Reader, SpoolStats, Written};
 use crate::telemetry::metrics::Metrics;
 
-/// Records read from the spool per step. Small, and the writer yields between steps: it shares
-/// the runtime with the request handlers, and a long step showed as p99 latency.
+/// Records read from the spool per step. The writer yields between steps: it shares the runtime
+/// with the request handlers, and a long step shows as their p99 latency.
 const READ_CHUNK: usize = 256;
+/// Bytes handed to the INSERT at once. Compressing and queueing a chunk runs in one go on the
+/// request runtime, so chunks stay small (LZ4 still finds its matches in 128 KiB).
+const SEND_CHUNK_BYTES: usize = 128 * 1024;
 /// First and longest pause between two attempts at a failed INSERT.
 const BACKOFF_START: Duration = Duration::from_millis(100);
 const BACKOFF_CAP: Duration = Duration::from_secs(10);
@@ -78,18 +83,21 @@ impl Writer {
         Writer { client, limits, metrics, spool_dir, stats, reader, written, health }
     }
 
-    fn new_inserter(&self) -> Inserter<Event> {
-        self.client
-            .inserter::<Event>("events")
-            .with_max_rows(self.limits.batch_max_rows)
-            .with_max_bytes(self.limits.batch_max_bytes)
-            .with_period(Some(self.limits.batch_period))
-            .with_timeouts(Some(Duration::from_secs(10)), Some(Duration::from_secs(30)))
+    /// The INSERT for a new batch. Its column list pins the RowBinary layout
+    /// ([`event::COLUMNS`]); columns added later by a migration take their defaults.
+    fn new_batch(&self) -> Batch {
+        let insert = self
+            .client
+            .insert_formatted_with(format!("INSERT INTO events({}) FORMAT RowBinary", event::COLUMNS))
+            .with_timeouts(Some(Duration::from_secs(10)), Some(Duration::from_secs(30)));
+        Batch { insert, rows: 0, bytes: 0, started: Instant::now() }
     }
 
     /// Delivers until the spool is closed and empty.
     pub async fn run(mut self) -> WriterReport {
-        let mut inserter = self.new_inserter();
+        let mut batch: Option<Batch> = None;
+        // Rows read but not yet handed to the INSERT.
+        let mut buffer = Vec::with_capacity(SEND_CHUNK_BYTES + 4096);
         let mut acknowledged = self.reader.position();
         let mut report = WriterReport::default();
         let mut attempt: u32 = 0;
@@ -97,35 +105,41 @@ impl Writer {
             let written = *self.written.borrow_and_update();
             // Reads hit the page cache (the appender wrote them moments ago): cheap enough to do
             // on this task.
-            let events = self.reader.read(READ_CHUNK, written);
-            let caught_up = self.reader.position() >= written.end;
-            let finishing = written.closed && caught_up;
-            let mut outcome = Ok(());
-            for event in &events {
-                if let Err(e) = inserter.write(event).await {
-                    outcome = Err(e);
-                    break;
-                }
+            let before = buffer.len();
+            let read = self.reader.read_into(READ_CHUNK, written, &mut buffer);
+            let finishing = written.closed && self.reader.position() >= written.end;
+            if read > 0 {
+                let open = batch.get_or_insert_with(|| self.new_batch());
+                open.rows += read as u64;
+                open.bytes += (buffer.len() - before) as u64;
             }
-            if !events.is_empty() {
+            let due = batch.as_ref().is_some_and(|b| finishing || b.is_due(&self.limits));
+            let mut outcome = Ok(0);
+            if let Some(open) = batch.as_mut()
+                && (buffer.len() >= SEND_CHUNK_BYTES || due)
+                && !buffer.is_empty()
+            {
+                let chunk = std::mem::replace(&mut buffer, Vec::with_capacity(SEND_CHUNK_BYTES + 4096));
+                outcome = open.insert.send(chunk.into()).await.map(|()| 0);
+            }
+            if outcome.is_ok() && due {
+                outcome = self.end_batch(batch.take().expect("a due batch is open")).await;
+            }
+            if read > 0 {
                 tokio::task::yield_now().await;
-            }
-            if events.is_empty() && !finishing {
-                let idle = inserter.time_left().unwrap_or(self.limits.batch_period);
+            } else if !finishing && outcome.is_ok() && !due {
+                // Caught up: wait for new records, or for the open batch's period to run out.
+                let idle = batch.as_ref().map_or(self.limits.batch_period, |b| b.time_left(&self.limits));
                 tokio::select! {
                     changed = self.written.changed() => {
                         if changed.is_err() {
-                            // The appender thread is gone: nothing new will come; do not spin.
+                            // The appender is gone: nothing new will come; do not spin.
                             tokio::time::sleep(idle).await;
                         }
                     }
                     _ = tokio::time::sleep(idle) => {}
                 }
             }
-            let outcome = match outcome {
-                Ok(()) => self.end_insert(&mut inserter, finishing).await,
-                Err(e) => Err(e),
-            };
             match outcome {
                 Ok(rows) => {
                     if rows > 0 {
@@ -139,14 +153,16 @@ impl Writer {
                         attempt = 0;
                     }
                     self.health.failing.store(false, Ordering::Relaxed);
-                    if finishing {
+                    if finishing && batch.is_none() {
                         break;
                     }
                 }
                 Err(error) => {
                     let failure = retry::classify(&error);
                     self.metrics.insert_failures.with_label_values(&[failure.label()]).inc();
-                    inserter = self.new_inserter();
+                    // Dropping an unfinished INSERT aborts it: ClickHouse stores none of it.
+                    batch = None;
+                    buffer.clear();
                     match failure {
                         Failure::DeadLetter => {
                             let pending = self.reader.position();
@@ -169,27 +185,17 @@ impl Writer {
                 }
             }
         }
-        if let Err(error) = inserter.end().await {
-            tracing::warn!(%error, "ending the last (empty) INSERT failed");
-        }
         report
     }
 
-    /// Ends the current INSERT if a limit is reached (or `force`); returns the rows it carried.
-    async fn end_insert(&self, inserter: &mut Inserter<Event>, force: bool) -> clickhouse::error::Result<u64> {
-        if inserter.pending().rows == 0 {
-            // Let the period restart rather than sending an empty INSERT.
-            inserter.commit().await?;
-            return Ok(0);
-        }
+    /// Ends an INSERT (ClickHouse answers once the rows are stored); returns the rows it carried.
+    async fn end_batch(&self, batch: Batch) -> clickhouse::error::Result<u64> {
         let started = Instant::now();
-        let quantities = if force { inserter.force_commit().await? } else { inserter.commit().await? };
-        if quantities.rows > 0 {
-            self.metrics.insert_duration.observe(started.elapsed().as_secs_f64());
-            self.metrics.insert_batch_rows.observe(quantities.rows as f64);
-            self.metrics.events_written.inc_by(quantities.rows);
-        }
-        Ok(quantities.rows)
+        batch.insert.end().await?;
+        self.metrics.insert_duration.observe(started.elapsed().as_secs_f64());
+        self.metrics.insert_batch_rows.observe(batch.rows as f64);
+        self.metrics.events_written.inc_by(batch.rows);
+        Ok(batch.rows)
     }
 
     fn acknowledge(&self, position: Position) {
@@ -228,6 +234,25 @@ impl Writer {
         }
         self.metrics.dead_letter_rows.inc_by(rows.len() as u64);
         rows.len() as u64
+    }
+}
+
+/// One INSERT in progress and what it carries so far.
+struct Batch {
+    insert: InsertFormatted,
+    rows: u64,
+    /// RowBinary bytes, before compression.
+    bytes: u64,
+    started: Instant,
+}
+
+impl Batch {
+    fn is_due(&self, limits: &SinkConfig) -> bool {
+        self.rows >= limits.batch_max_rows || self.bytes >= limits.batch_max_bytes || self.time_left(limits).is_zero()
+    }
+
+    fn time_left(&self, limits: &SinkConfig) -> Duration {
+        limits.batch_period.saturating_sub(self.started.elapsed())
     }
 }
 

@@ -3,7 +3,9 @@
 //! Labels are small closed sets (endpoint, status, reason). No label ever carries an IP, a
 //! visitor id or a URL. `dashboards/` may only use names defined here (a test checks it).
 
-use prometheus::{Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+};
 
 /// Why a tracking request stored nothing. The label values are part of the metric contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,7 +21,7 @@ pub enum DeclineReason {
     Invalid,
     /// `cip`, `cid` or a back-dated `cdt` without the site's token (PRIVACY.md D4).
     Unauthorized,
-    /// The queue to the writer is full: answered 503.
+    /// The spool refused the event (full, failing or closing): answered 503.
     Overload,
 }
 
@@ -55,6 +57,8 @@ struct HotCounters {
     matomo_ok: IntCounter,
     matomo_no_content: IntCounter,
     plausible_accepted: IntCounter,
+    matomo_duration: Histogram,
+    plausible_duration: Histogram,
 }
 
 /// The metrics of one running collector.
@@ -63,6 +67,9 @@ pub struct Metrics {
     pub registry: Registry,
     /// `mesure_http_requests_total{endpoint, status}`
     pub http_requests: IntCounterVec,
+    /// `mesure_tracking_request_duration_seconds{endpoint}`: from the routed request to its
+    /// answer (enrichment and the spool write included), for `matomo` and `plausible`.
+    pub tracking_duration: HistogramVec,
     /// `mesure_events_accepted_total`
     pub events_accepted: IntCounter,
     /// `mesure_events_declined_total{reason}`
@@ -96,8 +103,6 @@ pub struct Metrics {
     pub insert_batch_rows: Histogram,
     /// `mesure_insert_duration_seconds`
     pub insert_duration: Histogram,
-    /// `mesure_channel_depth`: append requests waiting between ingest and the spool.
-    pub channel_depth: IntGauge,
     /// `mesure_bots_declined_total{detector}`: bot hits by the detector that caught them.
     pub bots_declined: IntCounterVec,
     /// `mesure_bulk_items_total{outcome}`: items of Matomo bulk requests (`tracked`, `invalid`).
@@ -111,6 +116,15 @@ impl Metrics {
         let http_requests = IntCounterVec::new(
             Opts::new("mesure_http_requests_total", "HTTP requests answered, by endpoint and status code"),
             &["endpoint", "status"],
+        )
+        .expect("valid metric");
+        let tracking_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "mesure_tracking_request_duration_seconds",
+                "Time from a routed tracking request to its answer, spool write included",
+            )
+            .buckets(vec![0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002, 0.005, 0.01, 0.025, 0.1, 0.5]),
+            &["endpoint"],
         )
         .expect("valid metric");
         let events_accepted =
@@ -180,9 +194,6 @@ impl Metrics {
                 .buckets(prometheus::exponential_buckets(0.001, 2.5, 12).expect("valid buckets")),
         )
         .expect("valid metric");
-        let channel_depth =
-            IntGauge::new("mesure_channel_depth", "Append requests queued between ingest and the spool")
-                .expect("valid metric");
         let bots_declined = IntCounterVec::new(
             Opts::new("mesure_bots_declined_total", "Bot hits declined, by the detector that caught them"),
             &["detector"],
@@ -199,6 +210,7 @@ impl Metrics {
 
         for collector in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(tracking_duration.clone()),
             Box::new(events_accepted.clone()),
             Box::new(events_declined.clone()),
             Box::new(events_written.clone()),
@@ -216,7 +228,6 @@ impl Metrics {
             Box::new(retention_runs.clone()),
             Box::new(insert_batch_rows.clone()),
             Box::new(insert_duration.clone()),
-            Box::new(channel_depth.clone()),
             Box::new(bots_declined.clone()),
             Box::new(bulk_items.clone()),
         ] {
@@ -239,10 +250,13 @@ impl Metrics {
             matomo_ok: http_requests.with_label_values(&["matomo", "200"]),
             matomo_no_content: http_requests.with_label_values(&["matomo", "204"]),
             plausible_accepted: http_requests.with_label_values(&["plausible", "202"]),
+            matomo_duration: tracking_duration.with_label_values(&["matomo"]),
+            plausible_duration: tracking_duration.with_label_values(&["plausible"]),
         };
         Metrics {
             registry,
             http_requests,
+            tracking_duration,
             events_accepted,
             events_declined,
             events_written,
@@ -261,7 +275,6 @@ impl Metrics {
             retention_runs,
             insert_batch_rows,
             insert_duration,
-            channel_depth,
             hot,
             bots_declined,
             bulk_items,
@@ -275,9 +288,15 @@ impl Metrics {
         }
     }
 
-    /// Counts one HTTP answer. The pixel's 200 and 204 use handles resolved once: a label
+    /// Counts one HTTP answer (and how long a tracking request took). The pixel's 200 and 204
+    /// use handles resolved once: a label
     /// lookup per hit showed in the load profile.
-    pub fn count_request(&self, endpoint: &'static str, status: hyper::StatusCode) {
+    pub fn count_request(&self, endpoint: &'static str, status: hyper::StatusCode, took: std::time::Duration) {
+        match endpoint {
+            "matomo" => self.hot.matomo_duration.observe(took.as_secs_f64()),
+            "plausible" => self.hot.plausible_duration.observe(took.as_secs_f64()),
+            _ => {}
+        }
         match (endpoint, status.as_u16()) {
             ("matomo", 200) => self.hot.matomo_ok.inc(),
             ("matomo", 204) => self.hot.matomo_no_content.inc(),
@@ -316,7 +335,6 @@ impl Metrics {
         if let Some(stats) = self.spool_stats.get() {
             self.spool_bytes.set(stats.bytes.load(Relaxed) as i64);
             self.spool_segments.set(stats.segments.load(Relaxed) as i64);
-            self.channel_depth.set(stats.queued.load(Relaxed) as i64);
             let corrupt = stats.corrupt_records.load(Relaxed);
             self.spool_corrupt_records.inc_by(corrupt.saturating_sub(self.spool_corrupt_records.get()));
             let fsyncs = stats.fsyncs.load(Relaxed);

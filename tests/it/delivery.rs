@@ -319,12 +319,11 @@ async fn deliver(
         max_bytes: 1 << 20,
         segment_bytes: 1 << 20,
         fsync_interval: Duration::from_millis(10),
-        queue: 64,
     };
     let stats = Arc::new(SpoolStats::default());
     let (appender, written, start, task) = spool::open(&settings, stats.clone()).unwrap();
     let events: Vec<Event> = (0..n).map(spooled_event).collect();
-    appender.append(&events).await.unwrap();
+    appender.append(&events).unwrap();
     appender.close();
     task.await.unwrap();
     let metrics = mesure::telemetry::metrics::Metrics::new();

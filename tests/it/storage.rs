@@ -1,5 +1,7 @@
-//! Every column of `events` written and read back through the `Event` struct: RowBinary is
-//! positional, so a column out of order in the struct or the schema fails here.
+//! Every column of `events` written the way the writer writes it (the spool's RowBinary bytes,
+//! `Event::write_row_binary`) and read back through the `clickhouse` crate's `Event` row:
+//! RowBinary is positional, so a column out of order in the encoder, the struct or the schema
+//! fails here.
 
 use mesure::event::{Event, EventType};
 use mesure::store;
@@ -62,8 +64,11 @@ async fn events_round_trip_every_column() {
         non_interactive: 1,
     };
     let client = store::client(&config);
-    let mut insert = client.insert::<Event>("events").await.unwrap();
-    insert.write(&event).await.unwrap();
+    let mut rows = Vec::new();
+    event.write_row_binary(&mut rows);
+    let mut insert =
+        client.insert_formatted_with(format!("INSERT INTO events({}) FORMAT RowBinary", mesure::event::COLUMNS));
+    insert.send(rows.into()).await.unwrap();
     insert.end().await.unwrap();
 
     let back: Vec<Event> = client.query("SELECT ?fields FROM events").fetch_all().await.unwrap();
