@@ -146,7 +146,7 @@ impl Writer {
                         // The INSERT that ended carried every row read so far.
                         acknowledged = self.reader.position();
                         report.written += rows;
-                        self.acknowledge(acknowledged);
+                        self.acknowledge(acknowledged).await;
                     }
                     if attempt > 0 {
                         tracing::info!(attempts = attempt, "ClickHouse accepts rows again");
@@ -169,7 +169,7 @@ impl Writer {
                             let rows = self.dead_letter(acknowledged, pending, &error.to_string());
                             report.dead_lettered += rows;
                             acknowledged = pending;
-                            self.acknowledge(acknowledged);
+                            self.acknowledge(acknowledged).await;
                         }
                         Failure::Retry(class) => {
                             self.health.failing.store(true, Ordering::Relaxed);
@@ -198,8 +198,14 @@ impl Writer {
         Ok(batch.rows)
     }
 
-    fn acknowledge(&self, position: Position) {
-        if let Err(error) = spool::acknowledge(&self.spool_dir, position, &self.stats) {
+    /// Records delivery progress and deletes finished segments, on the blocking pool: renaming
+    /// over the old cursor and deleting a segment free disk blocks, which waits for the device
+    /// on a filesystem mounted with `discard` (seen here: milliseconds that stalled every
+    /// request on the runtime).
+    async fn acknowledge(&self, position: Position) {
+        let (dir, stats) = (self.spool_dir.clone(), self.stats.clone());
+        let done = tokio::task::spawn_blocking(move || spool::acknowledge(&dir, position, &stats)).await;
+        if let Err(error) = done.map_err(std::io::Error::other).and_then(|r| r) {
             // The rows are in ClickHouse; only the clean-up failed. It is retried next time.
             tracing::warn!(%error, "cannot record delivery progress in the spool");
         }
