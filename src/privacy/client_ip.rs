@@ -28,9 +28,11 @@
 //! fn copy(ip: &ClientIp) -> ClientIp { ip.clone() } // no Clone
 //! ```
 
+use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use hyper::HeaderMap;
+use hyper::header::{FORWARDED, HeaderName};
 use ipnet::IpNet;
 
 /// The visitor's address, request-scoped.
@@ -118,14 +120,22 @@ fn is_trusted(ip: IpAddr, trusted: &[IpNet]) -> bool {
     trusted.iter().any(|net| net.contains(&ip))
 }
 
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
+
 /// The hops named by the forwarding headers, left (client side) to right; `None` entries could
 /// not be parsed. `None` when no header is present.
 fn forwarded_chain(headers: &HeaderMap) -> Option<Vec<Option<IpAddr>>> {
-    let joined = |name: &str| -> Option<String> {
-        let values: Vec<&str> = headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).collect();
-        (!values.is_empty()).then(|| values.join(","))
+    // Repeated header lines form one list; the usual single line is borrowed as it is.
+    let joined = |name: &HeaderName| -> Option<Cow<'_, str>> {
+        let mut values = headers.get_all(name).iter().filter_map(|v| v.to_str().ok());
+        let first = values.next()?;
+        match values.next() {
+            None => Some(Cow::Borrowed(first)),
+            Some(second) => Some(Cow::Owned([first, second].into_iter().chain(values).collect::<Vec<_>>().join(","))),
+        }
     };
-    if let Some(forwarded) = joined("forwarded") {
+    if let Some(forwarded) = joined(&FORWARDED) {
         let hops = forwarded
             .split(',')
             .map(|element| {
@@ -138,10 +148,10 @@ fn forwarded_chain(headers: &HeaderMap) -> Option<Vec<Option<IpAddr>>> {
             .collect();
         return Some(hops);
     }
-    if let Some(xff) = joined("x-forwarded-for") {
+    if let Some(xff) = joined(&X_FORWARDED_FOR) {
         return Some(xff.split(',').map(|hop| parse_hop(hop.trim())).collect());
     }
-    joined("x-real-ip").map(|v| vec![parse_hop(v.trim())])
+    joined(&X_REAL_IP).map(|v| vec![parse_hop(v.trim())])
 }
 
 /// `1.2.3.4`, `1.2.3.4:80`, `2001:db8::1`, `[2001:db8::1]`, `[2001:db8::1]:80`.

@@ -10,6 +10,8 @@ use hyper::header::COOKIE;
 use crate::config::PrivacyConfig;
 use crate::telemetry::metrics::DeclineReason;
 
+const SEC_GPC: hyper::header::HeaderName = hyper::header::HeaderName::from_static("sec-gpc");
+
 /// Name of the first-party opt-out cookie on the collector's host.
 pub const OPTOUT_COOKIE: &str = "mesure_optout";
 
@@ -29,12 +31,12 @@ pub fn objection(headers: &HeaderMap, privacy: &PrivacyConfig) -> Option<Decline
 
 /// `DNT` whose value starts with `1` (the W3C TPE allows extensions after the `1`).
 pub fn dnt(headers: &HeaderMap) -> bool {
-    headers.get_all("dnt").iter().any(|v| v.as_bytes().trim_ascii_start().starts_with(b"1"))
+    headers.get_all(hyper::header::DNT).iter().any(|v| v.as_bytes().trim_ascii_start().starts_with(b"1"))
 }
 
 /// `Sec-GPC: 1`, exactly (the GPC specification: any other value is to be ignored).
 pub fn gpc(headers: &HeaderMap) -> bool {
-    headers.get_all("sec-gpc").iter().any(|v| v.as_bytes().trim_ascii() == b"1")
+    headers.get_all(SEC_GPC).iter().any(|v| v.as_bytes().trim_ascii() == b"1")
 }
 
 /// Whether the request carries `mesure_optout=1`.
