@@ -160,14 +160,24 @@ pub fn parse_http(raw: &str) -> Option<HttpUrl<'_>> {
 /// (which it validates), with at most a numeric port.
 fn split_plain(raw: &str) -> Option<HttpUrl<'_>> {
     let rest = raw.strip_prefix("https://").or_else(|| raw.strip_prefix("http://"))?;
-    let plain = |b: u8| b.is_ascii_alphanumeric() || b"-._~!$&()*+,;=:@/?#%".contains(&b);
-    if !rest.bytes().all(plain)
-        || rest.contains("/.")
-        || rest.as_bytes().windows(3).any(|w| w.eq_ignore_ascii_case(b"%2e"))
-    {
-        return None;
+    let bytes = rest.as_bytes();
+    // One pass: every byte plain, no `/.`, no `%2e`; and where the authority ends.
+    let mut authority_end = bytes.len();
+    for (i, &b) in bytes.iter().enumerate() {
+        if !PLAIN[b as usize] {
+            return None;
+        }
+        match b {
+            b'/' | b'?' | b'#' if authority_end == bytes.len() => authority_end = i,
+            _ => {}
+        }
+        let next = bytes.get(i + 1).copied();
+        if (b == b'/' && next == Some(b'.'))
+            || (b == b'%' && next == Some(b'2') && bytes.get(i + 2).is_some_and(|c| c.eq_ignore_ascii_case(&b'e')))
+        {
+            return None;
+        }
     }
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let (authority, tail) = rest.split_at(authority_end);
     let host = match authority.split_once(':') {
         Some((host, port)) if port.parse::<u16>().is_ok() && port.bytes().all(|b| b.is_ascii_digit()) => host,
@@ -200,6 +210,23 @@ fn split_plain(raw: &str) -> Option<HttpUrl<'_>> {
     let path = Cow::Borrowed(if path.is_empty() { "/" } else { path });
     Some(HttpUrl { host, path, query, fragment })
 }
+
+/// The bytes [`split_plain`] accepts: letters, digits and `-._~!$&()*+,;=:@/?#%`.
+const PLAIN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = (b as u8).is_ascii_alphanumeric();
+        b += 1;
+    }
+    let extra = b"-._~!$&()*+,;=:@/?#%";
+    let mut i = 0;
+    while i < extra.len() {
+        table[extra[i] as usize] = true;
+        i += 1;
+    }
+    table
+};
 
 #[cfg(test)]
 mod tests {

@@ -25,14 +25,21 @@ pub struct Params<'a> {
 impl<'a> Params<'a> {
     /// Decodes `input` (a query string without `?`, or a form body) and appends its pairs.
     pub fn extend_from(&mut self, input: &'a str) -> Result<(), ParamsError> {
-        for (index, piece) in input.split('&').enumerate() {
-            if piece.is_empty() {
-                continue;
+        // Byte scanning: `&` and `=` are ASCII, so every cut is at a character boundary.
+        let bytes = input.as_bytes();
+        let (mut start, mut index) = (0, 0);
+        while start <= bytes.len() {
+            let end = bytes[start..].iter().position(|&b| b == b'&').map_or(bytes.len(), |n| start + n);
+            let piece = &input[start..end];
+            if !piece.is_empty() {
+                let (key, value) = match piece.bytes().position(|b| b == b'=') {
+                    Some(eq) => (&piece[..eq], &piece[eq + 1..]),
+                    None => (piece, ""),
+                };
+                self.pairs.push((decode(key, index)?, decode(value, index)?));
             }
-            let (key, value) = piece.split_once('=').unwrap_or((piece, ""));
-            let key = decode(key, index)?;
-            let value = decode(value, index)?;
-            self.pairs.push((key, value));
+            index += 1;
+            start = end + 1;
         }
         Ok(())
     }
