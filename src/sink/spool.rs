@@ -4,8 +4,9 @@
 //! On disk, `spool.dir` holds numbered segment files (`00000000000000000001.seg`, ...) of
 //! records, each `[payload length: u32 LE][CRC-32 of the payload: u32 LE][payload]`, the payload
 //! being one [`Event`] as a RowBinary row ([`Event::write_row_binary`]: exactly the bytes
-//! ClickHouse takes, so the writer copies them into its INSERT without decoding); and `cursor`, the position up to which ClickHouse
-//! has acknowledged every row. A segment is deleted once the cursor has passed it.
+//! ClickHouse takes, so the writer copies them into its INSERT without decoding); `cursor`, the
+//! position up to which ClickHouse has acknowledged every row; and `format`, naming the record
+//! layout (see [`check_format`]). A segment is deleted once the cursor has passed it.
 //!
 //! - **Appending** ([`Appender::append`]): the request handler encodes its events and writes them
 //!   to the current segment itself, under a mutex held for one `write` call (a copy into the page
@@ -37,6 +38,8 @@ const HEADER_BYTES: usize = 8;
 const MAX_RECORD_BYTES: u32 = 1 << 20;
 const SEGMENT_SUFFIX: &str = ".seg";
 const CURSOR_FILE: &str = "cursor";
+/// Names the record format and row layout the segments were written in (see [`check_format`]).
+const FORMAT_FILE: &str = "format";
 
 /// A place in the spool: a segment and a byte offset in it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
@@ -195,6 +198,7 @@ pub fn open(
     fs::create_dir_all(&settings.dir)?;
     let segments = list_segments(&settings.dir)?;
     let cursor = read_cursor(&settings.dir).unwrap_or_default();
+    check_format(&settings.dir, &segments, cursor)?;
     // Start reading at the cursor, or at the oldest segment left if the cursor's is gone.
     let start = match segments.iter().find(|s| **s >= cursor.segment) {
         Some(&s) if s == cursor.segment => cursor,
@@ -278,6 +282,40 @@ async fn sync(shared: &Shared) -> bool {
     }
     shared.stats.fsyncs.fetch_add(1, Ordering::Relaxed);
     closed
+}
+
+fn format_text() -> String {
+    format!("mesure spool 2: CRC-checked RowBinary rows of events({})\n", crate::event::COLUMNS)
+}
+
+/// The writer copies records into INSERTs unread, so records in another layout (an older
+/// mesure's, or a build with other columns) would be stored as garbage. If undelivered records
+/// exist and the format file does not name this build's layout, opening fails and says what to
+/// do; otherwise the format file is (re)written.
+fn check_format(dir: &Path, segments: &[u64], cursor: Position) -> io::Result<()> {
+    let expected = format_text();
+    if fs::read_to_string(dir.join(FORMAT_FILE)).ok().as_deref() == Some(expected.as_str()) {
+        return Ok(());
+    }
+    let undelivered = segments.iter().any(|&segment| {
+        segment > cursor.segment
+            || (segment == cursor.segment
+                && fs::metadata(segment_path(dir, segment)).is_ok_and(|m| m.len() > cursor.offset))
+    });
+    if undelivered {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "{} holds undelivered events in another record format or column layout (written by another \
+                 version of mesure); deliver them with that version, or move the directory away, before starting \
+                 this one",
+                dir.display()
+            ),
+        ));
+    }
+    let tmp = dir.join("format.tmp");
+    fs::write(&tmp, expected)?;
+    fs::rename(&tmp, dir.join(FORMAT_FILE))
 }
 
 fn segment_path(dir: &Path, segment: u64) -> PathBuf {
@@ -483,6 +521,7 @@ fn read_exact_or_eof(file: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> 
 /// Writes `events` as a finished segment numbered `segment` (for tools and tests).
 pub fn write_segment(dir: &Path, segment: u64, events: &[Event]) -> io::Result<PathBuf> {
     fs::create_dir_all(dir)?;
+    fs::write(dir.join(FORMAT_FILE), format_text())?;
     let path = segment_path(dir, segment);
     fs::write(&path, encode(events))?;
     Ok(path)
@@ -580,6 +619,24 @@ mod tests {
             }
         }
         assert!(refused > 50, "{refused}");
+    }
+
+    #[tokio::test]
+    async fn undelivered_records_in_another_layout_stop_the_start() {
+        let dir = tempfile::tempdir().unwrap();
+        write_segment(dir.path(), 1, &[event(1)]).unwrap();
+        // An older build's spool: same records, another column list in the format file.
+        fs::write(dir.path().join(FORMAT_FILE), "mesure spool 2: CRC-checked RowBinary rows of events(site_id)\n")
+            .unwrap();
+        let error = open(&settings(dir.path()), Arc::new(SpoolStats::default())).err().expect("refused");
+        assert_eq!(error.kind(), io::ErrorKind::InvalidData);
+        assert!(error.to_string().contains("undelivered events"), "{error}");
+        // Once they are delivered (the cursor past them), the spool opens and takes the new format.
+        let end = fs::metadata(segment_path(dir.path(), 1)).unwrap().len();
+        acknowledge(dir.path(), Position { segment: 1, offset: end }, &SpoolStats::default()).unwrap();
+        let (_appender, _written, _start, _task) =
+            open(&settings(dir.path()), Arc::new(SpoolStats::default())).unwrap();
+        assert_eq!(fs::read_to_string(dir.path().join(FORMAT_FILE)).unwrap(), format_text());
     }
 
     #[tokio::test]
