@@ -33,8 +33,6 @@ const READ_CHUNK: usize = 256;
 /// Bytes handed to the INSERT at once. Compressing and queueing a chunk runs in one go on the
 /// request runtime, so chunks stay small (LZ4 still finds its matches in 128 KiB).
 const SEND_CHUNK_BYTES: usize = 128 * 1024;
-/// How long the writer, once caught up and woken by a new record, lets more gather first.
-const GATHER_PAUSE: Duration = Duration::from_millis(10);
 /// First and longest pause between two attempts at a failed INSERT.
 const BACKOFF_START: Duration = Duration::from_millis(100);
 const BACKOFF_CAP: Duration = Duration::from_secs(10);
@@ -137,11 +135,6 @@ impl Writer {
                         if changed.is_err() {
                             // The appender is gone: nothing new will come; do not spin.
                             tokio::time::sleep(idle).await;
-                        } else {
-                            // Let records gather: reading at once would chase single hits (a
-                            // wake-up, a `read` and a poll each) for nothing, since the INSERT
-                            // ends on its limits anyway.
-                            tokio::time::sleep(GATHER_PAUSE.min(idle)).await;
                         }
                     }
                     _ = tokio::time::sleep(idle) => {}
