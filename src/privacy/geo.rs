@@ -5,6 +5,10 @@
 //! name are decoded, into borrowed strings; location, postcode, accuracy radius and networks are
 //! never read. The reader sits behind an `ArcSwap` and is replaced without a restart when the
 //! file is atomically replaced ([`Geo::reload_if_changed`], called by a background task).
+//!
+//! Decoded places are cached by their record's offset in the file's data section: many addresses
+//! share one record (a city), and decoding it is most of a look-up's cost. The cache key is a
+//! database offset, never an address, and the cache goes with the file it belongs to.
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -76,7 +80,13 @@ fn stamp(path: &Path) -> std::io::Result<FileStamp> {
 struct Loaded {
     reader: Reader<Vec<u8>>,
     stamp: FileStamp,
+    /// Places by data-section offset (see the module docs).
+    places: quick_cache::sync::Cache<usize, Arc<Place>>,
 }
+
+/// Places kept decoded: a City database has about a hundred thousand distinct records, and
+/// traffic concentrates on far fewer.
+const PLACE_CACHE_ENTRIES: usize = 20_000;
 
 /// The geolocation stage.
 pub struct Geo {
@@ -131,7 +141,7 @@ impl Geo {
         let guard = self.current.load();
         let Some(loaded) = guard.as_ref() else { return Place::default() };
         let address = if self.mask_before_lookup { ip.masked().addr() } else { ip.addr() };
-        lookup(&loaded.reader, address).unwrap_or_default()
+        lookup(loaded, address).unwrap_or_default()
     }
 
     /// Re-opens the file if it changed on disk. Returns whether a new database is in use.
@@ -154,20 +164,26 @@ fn load(path: &Path) -> Result<Loaded, GeoError> {
     if !kind.to_ascii_lowercase().contains("city") {
         return Err(GeoError::NotCity { path: path.to_path_buf(), kind });
     }
-    Ok(Loaded { reader, stamp })
+    Ok(Loaded { reader, stamp, places: quick_cache::sync::Cache::new(PLACE_CACHE_ENTRIES) })
 }
 
-fn lookup(reader: &Reader<Vec<u8>>, address: IpAddr) -> Option<Place> {
+fn lookup(loaded: &Loaded, address: IpAddr) -> Option<Place> {
     // An IPv6 address in an IPv4-only database is an error, not a miss: treat both as "unknown".
-    let result = reader.lookup(address).ok()?;
+    let result = loaded.reader.lookup(address).ok()?;
+    let offset = result.offset()?;
+    if let Some(place) = loaded.places.get(&offset) {
+        return Some(Place::clone(&place));
+    }
     let record: CityRecord<'_> = result.decode().ok()??;
     let first = record.subdivisions.as_ref().and_then(|s| s.first());
-    Some(Place {
+    let place = Place {
         country_code: record.country.and_then(|c| c.iso_code).unwrap_or_default().to_string(),
         region_code: first.and_then(|s| s.iso_code).unwrap_or_default().to_string(),
         region_name: first.and_then(|s| s.names.as_ref()).and_then(|n| n.en).unwrap_or_default().to_string(),
         city: record.city.and_then(|c| c.names).and_then(|n| n.en).unwrap_or_default().to_string(),
-    })
+    };
+    loaded.places.insert(offset, Arc::new(place.clone()));
+    Some(place)
 }
 
 #[cfg(test)]
@@ -202,6 +218,21 @@ mod tests {
         let japan = at(&geo, "2001:218::1");
         assert_eq!((japan.country_code.as_str(), japan.city.as_str()), ("JP", ""));
         assert_eq!(at(&geo, "203.0.113.45"), Place::default());
+    }
+
+    #[test]
+    fn repeated_look_ups_come_from_the_record_cache_and_agree() {
+        let geo = Geo::open(Some(Path::new(TEST_DB)), false).unwrap();
+        let ips = ["81.2.69.142", "89.160.20.128", "2.125.160.216", "2001:218::1", "175.16.199.37"];
+        let first: Vec<Place> = ips.iter().map(|ip| at(&geo, ip)).collect();
+        let cached = geo.current.load().as_ref().unwrap().places.len();
+        assert_eq!(cached, ips.len(), "one decoded place per record");
+        let again: Vec<Place> = ips.iter().map(|ip| at(&geo, ip)).collect();
+        assert_eq!(first, again);
+        assert_eq!(geo.current.load().as_ref().unwrap().places.len(), cached, "served from the cache");
+        // A miss is not cached (there is no record to key it by).
+        assert_eq!(at(&geo, "203.0.113.45"), Place::default());
+        assert_eq!(geo.current.load().as_ref().unwrap().places.len(), cached);
     }
 
     #[test]
