@@ -1,7 +1,9 @@
--- wrk script: Matomo pixel hits from many visitors. Each request varies the page, the referrer,
--- the X-Forwarded-For address (the benchmark's peer is a trusted proxy) and the user agent,
--- taken from real browsers (tests/data/browsers-sample.txt). With LOAD_DELAY_MS set, each
--- connection waits that long between requests (a fixed rate, for the half-load latency).
+-- wrk script: Matomo pixel hits from many visitors. A visitor (about four hits) has an
+-- X-Forwarded-For address (the benchmark's peer is a trusted proxy) in a /8 block allocated in
+-- Europe, so visitors land in thousands of different cities, a user agent from real browsers
+-- (tests/data/browsers-sample.txt) and a referrer; each hit has its own page. With
+-- LOAD_DELAY_MS set, each connection waits that long between requests (for the half-load
+-- latency).
 local counter = 0
 local agents = {}
 local path = os.getenv("UA_FILE") or "tests/data/browsers-sample.txt"
@@ -13,6 +15,10 @@ local referrers = {
   "", "https%3A%2F%2Fwww.google.com%2F", "https%3A%2F%2Fduckduckgo.com%2F", "https%3A%2F%2Fwww.qwant.com%2F",
   "https%3A%2F%2Fmastodon.social%2F%40someone", "https%3A%2F%2Fnews.ycombinator.com%2Fitem%3Fid%3D1",
   "https%3A%2F%2Fexample.org%2Farticles%2F1",
+}
+local blocks = {
+  2, 5, 31, 37, 46, 62, 77, 78, 79, 80, 81, 82, 83, 84, 85, 86, 87, 88, 89, 90, 91, 92, 93, 94, 95,
+  109, 176, 178, 185, 188, 193, 194, 195, 212, 213, 217,
 }
 local pause = tonumber(os.getenv("LOAD_DELAY_MS") or "0")
 
@@ -30,13 +36,16 @@ end
 
 request = function()
   counter = counter + 1
+  -- A visitor (one address, one browser) makes about four hits, on different pages.
+  local visitor = math.floor(counter / 4)
   local page = counter % 500
   local path = "/matomo.php?idsite=1&rec=1&rand=" .. counter ..
     "&url=https%3A%2F%2Fexample.org%2Farticles%2F" .. page ..
     "&action_name=Article%20" .. page ..
-    "&urlref=" .. referrers[(counter % #referrers) + 1]
+    "&urlref=" .. referrers[(visitor % #referrers) + 1]
   local headers = {}
-  headers["User-Agent"] = agents[(counter % #agents) + 1]
-  headers["X-Forwarded-For"] = "198.51." .. (counter % 256) .. "." .. ((counter * 7) % 256)
+  headers["User-Agent"] = agents[(visitor % #agents) + 1]
+  headers["X-Forwarded-For"] = blocks[(visitor % #blocks) + 1] .. "." .. ((visitor * 7) % 256) .. "." ..
+    ((visitor * 13) % 256) .. "." .. (visitor % 251)
   return wrk.format("GET", path, headers)
 end

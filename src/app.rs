@@ -40,7 +40,7 @@ const SALT_SETTLE: Duration = Duration::from_secs(2);
 const GEO_RELOAD_EVERY: Duration = Duration::from_secs(10);
 /// How often the retention job runs (it also runs at start).
 const RETENTION_EVERY: Duration = Duration::from_secs(24 * 3600);
-/// Live visits remembered at most (about 100 bytes each).
+/// Live visits remembered at most (about 40–80 bytes each: acquisitions are shared).
 const MAX_LIVE_VISITS: usize = 2_000_000;
 
 /// Runs the collector on an already bound `listener` until `shutdown` resolves.

@@ -84,7 +84,7 @@ pub struct Event {
 /// How a visit arrived: stamped on every event of the visit from its first hit, so reports by
 /// channel, source or campaign count visits, not page loads (later pages of a visit have the
 /// site itself as referrer).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct Acquisition {
     pub referrer_host: String,
     pub channel: String,

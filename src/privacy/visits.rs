@@ -33,7 +33,13 @@ pub struct Visit {
 pub struct Visits {
     shards: Vec<Mutex<HashMap<u64, Entry>>>,
     max_per_shard: usize,
+    /// Acquisitions shared between visits: most visits arrive the same few ways (direct, a
+    /// search engine, a newsletter), and a copy per visit was most of an entry's memory.
+    acquisitions: quick_cache::sync::Cache<Acquisition, Arc<Acquisition>>,
 }
+
+/// Distinct acquisitions kept for sharing.
+const SHARED_ACQUISITIONS: usize = 4096;
 
 impl Visits {
     /// At most `max_entries` live visits are remembered; beyond that a hit starts a new visit.
@@ -41,6 +47,7 @@ impl Visits {
         Visits {
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
             max_per_shard: (max_entries / SHARDS).max(1),
+            acquisitions: quick_cache::sync::Cache::new(SHARED_ACQUISITIONS),
         }
     }
 
@@ -69,13 +76,23 @@ impl Visits {
         });
         let (visit_id, acquisition) = match continued {
             Some(entry) => (entry.visit_id, entry.acquisition),
-            None => (new_visit_id(visitor, now), Arc::new(acquisition)),
+            None => (new_visit_id(visitor, now), self.share(acquisition)),
         };
         let mut shard = self.shard(visitor);
         if shard.len() < self.max_per_shard || shard.contains_key(&visitor) {
             shard.insert(visitor, Entry { visit_id, last_seen: now, acquisition: acquisition.clone() });
         }
         Visit { id: visit_id, acquisition }
+    }
+
+    /// The shared copy of `acquisition` (a new one if it is not among the recent ones).
+    fn share(&self, acquisition: Acquisition) -> Arc<Acquisition> {
+        if let Some(shared) = self.acquisitions.get(&acquisition) {
+            return shared;
+        }
+        let shared = Arc::new(acquisition);
+        self.acquisitions.insert(Acquisition::clone(&shared), shared.clone());
+        shared
     }
 
     /// Forgets visits idle past the timeout; returns how many.
@@ -122,6 +139,22 @@ fn new_visit_id(visitor: u64, start: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn visits_that_arrive_the_same_way_share_one_acquisition() {
+        let visits = Visits::new(1000);
+        let search = || Acquisition {
+            referrer_host: "duckduckgo.com".into(),
+            channel: "search".into(),
+            ..Acquisition::default()
+        };
+        let a = visits.visit(1, None, 1000, search());
+        let b = visits.visit(2, None, 1000, search());
+        let c = visits.visit(3, None, 1000, Acquisition::default());
+        assert!(Arc::ptr_eq(&a.acquisition, &b.acquisition));
+        assert!(!Arc::ptr_eq(&a.acquisition, &c.acquisition));
+        assert_eq!(*a.acquisition, search());
+    }
 
     #[test]
     fn thirty_minutes_of_silence_ends_a_visit() {
