@@ -137,103 +137,69 @@ pub const COLUMNS: &str = "site_id, timestamp, retention_days, visitor_id, visit
 #[error("not an event row: {0}")]
 pub struct RowBinaryError(&'static str);
 
+/// The `String` columns from `event_name` to `event_action`, in column order, borrowed with
+/// `&` or `&mut`: one list for the writer and the reader.
+macro_rules! text_columns {
+    ($event:ident, $($borrow:tt)+) => {
+        [
+            $($borrow)+ $event.event_name,
+            $($borrow)+ $event.url_host,
+            $($borrow)+ $event.url_path,
+            $($borrow)+ $event.page_title,
+            $($borrow)+ $event.referrer_host,
+            $($borrow)+ $event.channel,
+            $($borrow)+ $event.source,
+            $($borrow)+ $event.utm_source,
+            $($borrow)+ $event.utm_medium,
+            $($borrow)+ $event.utm_campaign,
+            $($borrow)+ $event.utm_term,
+            $($borrow)+ $event.utm_content,
+            $($borrow)+ $event.country_code,
+            $($borrow)+ $event.region_code,
+            $($borrow)+ $event.region_name,
+            $($borrow)+ $event.city,
+            $($borrow)+ $event.browser,
+            $($borrow)+ $event.browser_version,
+            $($borrow)+ $event.os,
+            $($borrow)+ $event.os_version,
+            $($borrow)+ $event.device,
+            $($borrow)+ $event.screen_class,
+            $($borrow)+ $event.language,
+            $($borrow)+ $event.event_category,
+            $($borrow)+ $event.event_action,
+        ]
+    };
+}
+
 impl Event {
     /// Appends this event as one RowBinary row of [`COLUMNS`]: the bytes ClickHouse takes, and
     /// the spool's record format, so the writer streams spooled bytes into an INSERT without
-    /// decoding them. The destructuring makes a new field a compile error until it is written.
+    /// decoding them. (A field left out fails `the_column_list_names_every_field_in_order` or
+    /// the round trips here and in `tests/it/storage.rs`.)
     pub fn write_row_binary(&self, out: &mut Vec<u8>) {
-        let Event {
-            site_id,
-            timestamp,
-            retention_days,
-            visitor_id,
-            visit_id,
-            event_type,
-            event_name,
-            url_host,
-            url_path,
-            page_title,
-            referrer_host,
-            channel,
-            source,
-            utm_source,
-            utm_medium,
-            utm_campaign,
-            utm_term,
-            utm_content,
-            country_code,
-            region_code,
-            region_name,
-            city,
-            browser,
-            browser_version,
-            os,
-            os_version,
-            device,
-            screen_class,
-            language,
-            event_category,
-            event_action,
-            event_value,
-            goal_id,
-            revenue,
-            search_keyword,
-            search_category,
-            search_count,
-            link_url,
-            prop_keys,
-            prop_values,
-            non_interactive,
-        } = self;
-        out.extend_from_slice(&site_id.to_le_bytes());
-        out.extend_from_slice(&timestamp.to_le_bytes());
-        out.extend_from_slice(&retention_days.to_le_bytes());
-        out.extend_from_slice(&visitor_id.to_le_bytes());
-        out.extend_from_slice(&visit_id.to_le_bytes());
-        out.push(*event_type as i8 as u8);
-        for text in [
-            event_name,
-            url_host,
-            url_path,
-            page_title,
-            referrer_host,
-            channel,
-            source,
-            utm_source,
-            utm_medium,
-            utm_campaign,
-            utm_term,
-            utm_content,
-            country_code,
-            region_code,
-            region_name,
-            city,
-            browser,
-            browser_version,
-            os,
-            os_version,
-            device,
-            screen_class,
-            language,
-            event_category,
-            event_action,
-        ] {
+        out.extend_from_slice(&self.site_id.to_le_bytes());
+        out.extend_from_slice(&self.timestamp.to_le_bytes());
+        out.extend_from_slice(&self.retention_days.to_le_bytes());
+        out.extend_from_slice(&self.visitor_id.to_le_bytes());
+        out.extend_from_slice(&self.visit_id.to_le_bytes());
+        out.push(self.event_type as i8 as u8);
+        for text in text_columns!(self, &) {
             write_string(out, text);
         }
-        out.extend_from_slice(&event_value.to_le_bytes());
-        out.extend_from_slice(&goal_id.to_le_bytes());
-        out.extend_from_slice(&revenue.to_le_bytes());
-        write_string(out, search_keyword);
-        write_string(out, search_category);
-        out.extend_from_slice(&search_count.to_le_bytes());
-        write_string(out, link_url);
-        for array in [prop_keys, prop_values] {
+        out.extend_from_slice(&self.event_value.to_le_bytes());
+        out.extend_from_slice(&self.goal_id.to_le_bytes());
+        out.extend_from_slice(&self.revenue.to_le_bytes());
+        write_string(out, &self.search_keyword);
+        write_string(out, &self.search_category);
+        out.extend_from_slice(&self.search_count.to_le_bytes());
+        write_string(out, &self.link_url);
+        for array in [&self.prop_keys, &self.prop_values] {
             write_length(out, array.len());
             for text in array {
                 write_string(out, text);
             }
         }
-        out.push(*non_interactive);
+        out.push(self.non_interactive);
     }
 
     /// Reads one RowBinary row written by [`Event::write_row_binary`] from the front of `input`
@@ -249,33 +215,7 @@ impl Event {
             event_type: EventType::from_i8(r.array::<1>()?[0] as i8).ok_or(RowBinaryError("unknown event type"))?,
             ..Event::default()
         };
-        for text in [
-            &mut event.event_name,
-            &mut event.url_host,
-            &mut event.url_path,
-            &mut event.page_title,
-            &mut event.referrer_host,
-            &mut event.channel,
-            &mut event.source,
-            &mut event.utm_source,
-            &mut event.utm_medium,
-            &mut event.utm_campaign,
-            &mut event.utm_term,
-            &mut event.utm_content,
-            &mut event.country_code,
-            &mut event.region_code,
-            &mut event.region_name,
-            &mut event.city,
-            &mut event.browser,
-            &mut event.browser_version,
-            &mut event.os,
-            &mut event.os_version,
-            &mut event.device,
-            &mut event.screen_class,
-            &mut event.language,
-            &mut event.event_category,
-            &mut event.event_action,
-        ] {
+        for text in text_columns!(event, &mut) {
             *text = r.string()?;
         }
         event.event_value = f64::from_le_bytes(r.array()?);
@@ -364,8 +304,9 @@ impl RowReader<'_, '_> {
 mod tests {
     use super::*;
 
+    /// Every field set, every text column to a value of its own.
     fn full_event() -> Event {
-        Event {
+        let mut event = Event {
             site_id: 7,
             timestamp: 1_790_000_000,
             retention_days: 180,
@@ -381,8 +322,17 @@ mod tests {
             prop_keys: vec!["a".into(), String::new()],
             prop_values: vec!["1".into(), "x".repeat(300)],
             non_interactive: 1,
+            search_keyword: "kw".into(),
+            search_category: "cat".into(),
+            link_url: "example.org/x".into(),
             ..Event::default()
+        };
+        for (i, text) in text_columns!(event, &mut).into_iter().enumerate() {
+            if text.is_empty() {
+                *text = format!("column {i}");
+            }
         }
+        event
     }
 
     #[test]
