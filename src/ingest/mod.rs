@@ -1,6 +1,6 @@
 //! The HTTP edge of the tracking endpoints: size caps, decoding, protocol interpretation
 //! ([`matomo`], [`plausible`]), then the stages every hit goes through in order (gate →
-//! protocol → bot verdict → privacy), and hand-off to the writer without waiting for it.
+//! protocol → bot verdict → privacy), and the append to the spool (never a wait for ClickHouse).
 //!
 //! Answers: the tracker gets the same 43-byte GIF (or 204 with `send_image=0`) whether its hit
 //! was stored or filtered, so it cannot learn what was filtered. Only structurally malformed
