@@ -40,8 +40,6 @@ const SALT_SETTLE: Duration = Duration::from_secs(2);
 const GEO_RELOAD_EVERY: Duration = Duration::from_secs(10);
 /// How often the retention job runs (it also runs at start).
 const RETENTION_EVERY: Duration = Duration::from_secs(24 * 3600);
-/// Live visits remembered at most (about 40–80 bytes each: acquisitions are shared).
-const MAX_LIVE_VISITS: usize = 2_000_000;
 
 /// Runs the collector on an already bound `listener` until `shutdown` resolves.
 pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
@@ -83,8 +81,12 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Ou
     let cookie_keys = CookieKeys::load(&client, &config.sites, clock.now(), SALT_SETTLE)
         .await
         .context("loading the cookie-mode keys from ClickHouse")?;
-    let privacy =
-        Arc::new(Privacy { geo: geo.clone(), salts: salts.clone(), visits: Visits::new(MAX_LIVE_VISITS), cookie_keys });
+    let privacy = Arc::new(Privacy {
+        geo: geo.clone(),
+        salts: salts.clone(),
+        visits: Visits::new(config.privacy.max_live_visits),
+        cookie_keys,
+    });
     tokio::spawn(salts.run(background_stopped.clone(), metrics.salt_rotations.clone()));
     metrics.geo_build_time.set(geo.build_epoch().unwrap_or(0) as i64);
     tokio::spawn(reload_geo(geo, metrics.clone(), background_stopped.clone()));

@@ -90,6 +90,9 @@ pub struct PrivacyConfig {
     pub profile: PrivacyProfile,
     pub honor_dnt: bool,
     pub honor_gpc: bool,
+    /// Live visits (sessions) remembered at most; beyond, a hit starts a new visit. Each takes
+    /// about 40–70 bytes (2 million: ~140 MiB).
+    pub max_live_visits: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -509,8 +512,9 @@ fn build(table: Table, errors: &mut Vec<ConfigError>) -> Option<Config> {
                 s.error("honor_gpc", "cannot be false under privacy.profile = \"strict\" (PRIVACY.md C2)");
             }
         }
+        let max_live_visits = s.integer("max_live_visits", 1_000..=100_000_000).unwrap_or(2_000_000) as usize;
         s.finish();
-        PrivacyConfig { profile, honor_dnt, honor_gpc }
+        PrivacyConfig { profile, honor_dnt, honor_gpc, max_live_visits }
     };
 
     let spool = {
@@ -780,5 +784,15 @@ mod tests {
         assert_eq!(errors.len(), 2, "{errors:?}");
         assert!(errors.iter().any(|e| e.path == "listen" && e.message.contains("expected string")));
         assert!(errors.iter().any(|e| e.path == "sink.batch_max_rows"));
+    }
+
+    #[test]
+    fn the_live_visit_cap_has_a_default_and_bounds() {
+        assert_eq!(Config::from_toml(MINIMAL, no_env()).unwrap().privacy.max_live_visits, 2_000_000);
+        let text = format!("[privacy]\nmax_live_visits = 250000\n{MINIMAL}");
+        assert_eq!(Config::from_toml(&text, no_env()).unwrap().privacy.max_live_visits, 250_000);
+        let text = format!("[privacy]\nmax_live_visits = 10\n{MINIMAL}");
+        let errors = Config::from_toml(&text, no_env()).unwrap_err().0;
+        assert!(errors.iter().any(|e| e.path == "privacy.max_live_visits"), "{errors:?}");
     }
 }

@@ -64,7 +64,8 @@ mod tests {
         map
     }
 
-    const ON: PrivacyConfig = PrivacyConfig { profile: PrivacyProfile::Strict, honor_dnt: true, honor_gpc: true };
+    const ON: PrivacyConfig =
+        PrivacyConfig { profile: PrivacyProfile::Strict, honor_dnt: true, honor_gpc: true, max_live_visits: 1000 };
 
     #[test]
     fn dnt_values() {
@@ -105,7 +106,12 @@ mod tests {
 
     #[test]
     fn custom_profile_may_switch_dnt_off() {
-        let off = PrivacyConfig { profile: PrivacyProfile::Custom, honor_dnt: false, honor_gpc: false };
+        let off = PrivacyConfig {
+            profile: PrivacyProfile::Custom,
+            honor_dnt: false,
+            honor_gpc: false,
+            max_live_visits: 1000,
+        };
         assert_eq!(objection(&with(&[("dnt", "1"), ("sec-gpc", "1")]), &off), None);
         // The visitor's own opt-out is never switchable.
         assert_eq!(objection(&with(&[("cookie", "mesure_optout=1")]), &off), Some(DeclineReason::OptOut));
