@@ -1,6 +1,6 @@
 //! The writer: spool → `INSERT INTO events FORMAT RowBinary` → ClickHouse.
 //!
-//! It reads records from the spool up to what the appender has published and streams their
+//! It reads records from the spool up to the end the spool has published and streams their
 //! bytes, unchanged, into the current INSERT: a spool record already is a RowBinary row, so
 //! delivery decodes nothing and allocates nothing per event. An INSERT ends at the row, byte or
 //! period limit (`[sink]`); after ClickHouse has
@@ -134,7 +134,7 @@ impl Writer {
                 tokio::select! {
                     changed = self.written.changed() => {
                         if changed.is_err() {
-                            // The appender is gone: nothing new will come; do not spin.
+                            // The spool is gone: nothing new will come; do not spin.
                             tokio::time::sleep(idle).await;
                         }
                     }
