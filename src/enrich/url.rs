@@ -139,6 +139,12 @@ pub fn parse_http(raw: &str) -> Option<HttpUrl<'_>> {
     if let Some(url) = split_plain(raw) {
         return Some(url);
     }
+    parse_whatwg(raw)
+}
+
+/// The full WHATWG parse (the `url` crate), in [`HttpUrl`]'s terms: the fallback of
+/// [`parse_http`], and the reference its hand split is tested against.
+fn parse_whatwg(raw: &str) -> Option<HttpUrl<'static>> {
     let url = Url::parse(raw).ok()?;
     if !matches!(url.scheme(), "http" | "https") {
         return None;
@@ -268,16 +274,8 @@ mod tests {
         assert_eq!(clean(&url, &[], false).unwrap().path, "/app");
     }
 
-    /// What the WHATWG parser makes of `raw`, in [`HttpUrl`]'s terms.
     fn by_the_parser(raw: &str) -> Option<HttpUrl<'static>> {
-        let url = Url::parse(raw.trim()).ok()?;
-        let host = url.host_str().filter(|h| !h.is_empty())?;
-        matches!(url.scheme(), "http" | "https").then(|| HttpUrl {
-            host: Cow::Owned(host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase()),
-            path: Cow::Owned(url.path().to_string()),
-            query: url.query().map(|q| Cow::Owned(q.to_string())),
-            fragment: url.fragment().map(|f| Cow::Owned(f.to_string())),
-        })
+        parse_whatwg(raw.trim())
     }
 
     /// The hand split agrees with the `url` crate on every URL it accepts: random URLs built
