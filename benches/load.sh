@@ -7,7 +7,7 @@
 # Prints requests/s for each server, the ratio, p50/p99 at full and half load, peak RSS and CPU
 # use, and checks that the number of rows in ClickHouse equals the number of 2xx answers mesure
 # gave. Exits non-zero if they differ. Knobs for experiments: PERF=1 (record a profile),
-# CLICKHOUSE_PIN (how ClickHouse is started; empty = unpinned), FSYNC_INTERVAL=10s.
+# PERF_STAT=1 (count mesure's instructions per answered request in the full-load run), CLICKHOUSE_PIN (how ClickHouse is started; empty = unpinned), FSYNC_INTERVAL=10s.
 # Everything it starts (ClickHouse, mesure, the reference) is stopped by PID when it ends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -91,8 +91,19 @@ if [ -n "${PERF:-}" ]; then
   perf record -F 499 -g -o "${PERF_OUT:-/tmp/mesure.perf.data}" -p "$mesure_pid" -- sleep "$duration" >/dev/null 2>&1 &
   perf_pid=$!
 fi
+if [ -n "${PERF_STAT:-}" ]; then
+  # PERF_STAT=1: count the instructions mesure retires during the full-load run (all threads).
+  perf stat -e instructions:u,instructions:k -x, -o "$work/perf-stat.csv" -p "$mesure_pid" -- sleep "$duration" &
+  stat_pid=$!
+  answers_before=$(count_2xx)
+fi
 cpu_before=$(cpu_seconds "$mesure_pid"); ch_before=$(cpu_seconds "$ch_pid")
 mesure_out=$(run_wrk "http://127.0.0.1:$mesure_port")
+if [ -n "${PERF_STAT:-}" ]; then
+  wait "$stat_pid" || true
+  answered=$(( $(count_2xx) - answers_before ))
+  awk -F, -v n="$answered" '$3 ~ /instructions/ {printf "instructions per answered request (%s): %.0f\n", $3, $1 / n}' "$work/perf-stat.csv"
+fi
 cpu_after=$(cpu_seconds "$mesure_pid"); ch_after=$(cpu_seconds "$ch_pid")
 # How far ClickHouse kept up: rows stored when the run ended, against answers given by then.
 rows_at_end=$(count_rows); answers_at_end=$(count_2xx)
