@@ -1,24 +1,35 @@
-//! The enrichment stage per event, as the request path runs it once the request is decoded:
-//! city look-up + user-agent verdict from a warm cache (with the bot verdict) + landing URL,
-//! referrer channel and campaign + salted visitor hash + visit assignment.
-//! Also the cold user-agent parse (a user agent seen for the first time).
+//! The hit pipeline per event, as the request path runs it once the request is decoded: the
+//! real [`Pipeline`] with the Matomo adapter: gate + adapter + user-agent verdict from a warm
+//! cache (with the bot verdict) + landing URL, referrer channel and campaign + city look-up +
+//! salted visitor hash + visit assignment + the `Event`. Also the cold user-agent parse (a user
+//! agent seen for the first time).
 //!
 //!   cargo bench --bench enrichment
 //!
 //! Uses geo/GeoLite2-City.mmdb when present (geo/fetch-city-db.sh), else the small test database.
 
+use std::convert::Infallible;
 use std::hint::black_box;
 use std::path::Path;
+use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use criterion::{Criterion, criterion_group, criterion_main};
-use mesure::config::SiteConfig;
-use mesure::enrich::{Enricher, RawPage};
-use mesure::event::{Acquisition, Event};
-use mesure::privacy::client_ip::ClientIp;
+use hyper::HeaderMap;
+use hyper::header::{HeaderValue, USER_AGENT};
+use mesure::clock::ManualClock;
+use mesure::config::{Config, SiteConfig};
+use mesure::enrich::Enricher;
+use mesure::ingest::matomo;
+use mesure::ingest::params::Params;
+use mesure::pipeline::{Origin, Outcome, Pipeline, Stages};
+use mesure::privacy::Privacy;
+use mesure::privacy::client_ip::TrustedProxies;
 use mesure::privacy::geo::Geo;
-use mesure::privacy::salts::Salt;
-use mesure::privacy::visits::Visits;
-use mesure::privacy::{VisitorKey, visitor_id};
+use mesure::privacy::salts::{Salt, SaltSet};
+use mesure::sites::Sites;
+use mesure::telemetry::metrics::Metrics;
+use mesure::visits::Visits;
 
 const AGENTS: [&str; 4] = [
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
@@ -46,41 +57,57 @@ fn site() -> SiteConfig {
     }
 }
 
-fn enrichment(c: &mut Criterion) {
-    let geo = geo();
-    let enricher = Enricher::new(10_000);
-    let salt = Salt::generate(20_000);
-    let visits = Visits::new(1_000_000);
-    let site = site();
+fn pipeline() -> Pipeline {
+    let config = Config::from_toml("[[sites]]\nid = 1\ndomains = [\"example.org\"]", std::iter::empty()).unwrap();
+    let enricher = Arc::new(Enricher::new(10_000));
     for ua in AGENTS {
         enricher.user_agents.verdict(ua); // warm the cache
     }
-    let mut i = 0usize;
-    c.bench_function("enrich one event (geo + warm UA + bot + referrer + campaign + hash + visit)", |b| {
-        b.iter(|| {
-            i = i.wrapping_add(1);
-            let ua = AGENTS[i % AGENTS.len()];
-            let ip = ClientIp::new(ADDRESSES[i % ADDRESSES.len()].parse().unwrap());
-            let mut event = Event::default();
-            let verdict = enricher.user_agents.verdict(black_box(ua));
-            assert!(verdict.bot.is_none());
-            verdict.apply(&mut event);
-            let raw = RawPage {
-                url: black_box("https://www.example.org/articles/42?utm_source=newsletter&utm_medium=email&gclid=x"),
-                referrer: Some(black_box("https://www.google.fr/search?q=private")),
-                ..RawPage::default()
-            };
-            enricher.landing(&site, raw).unwrap().apply(&mut event, true);
-            let place = geo.locate(&ip);
-            event.visitor_id = visitor_id(&salt, site.id, &ip, &VisitorKey::UserAgent(ua));
-            let visit =
-                visits.visit(event.visitor_id, None, 1_700_000_000 + (i as u64 % 1000), Acquisition::take(&mut event));
-            visit.acquisition.apply(&mut event);
-            event.visit_id = visit.id;
-            event.city = place.city;
-            black_box(event)
+    Pipeline::new(Stages {
+        sites: Arc::new(Sites::new(&[site()])),
+        privacy_config: config.privacy,
+        proxies: TrustedProxies::default(),
+        enricher,
+        privacy: Privacy {
+            geo: Arc::new(geo()),
+            salts: Arc::new(ArcSwap::from_pointee(SaltSet { current: Salt::generate(20_000), previous: None })),
+            cookie_keys: Default::default(),
+        },
+        visits: Arc::new(Visits::new(1_000_000)),
+        clock: ManualClock::new(1_700_000_000),
+        metrics: Metrics::new(),
+    })
+}
+
+fn enrichment(c: &mut Criterion) {
+    let pipeline = pipeline();
+    let enricher = Enricher::new(10_000);
+    let headers: Vec<HeaderMap> = AGENTS
+        .iter()
+        .map(|ua| {
+            let mut headers = HeaderMap::new();
+            headers.insert(USER_AGENT, HeaderValue::from_static(ua));
+            headers
         })
-    });
+        .collect();
+    let query = "idsite=1&rec=1&url=https%3A%2F%2Fwww.example.org%2Farticles%2F42%3Futm_source%3Dnewsletter%26utm_medium%3Demail%26gclid%3Dx&urlref=https%3A%2F%2Fwww.google.fr%2Fsearch%3Fq%3Dprivate";
+    let params = Params::parse(query).unwrap();
+    let peers: Vec<std::net::SocketAddr> = ADDRESSES.iter().map(|a| format!("{a}:4242").parse().unwrap()).collect();
+    let mut i = 0usize;
+    c.bench_function(
+        "pipeline, one event (gate + adapter + warm UA + bot + referrer + campaign + geo + hash + visit)",
+        |b| {
+            b.iter(|| {
+                i = i.wrapping_add(1);
+                let origin = Origin { headers: &headers[i % headers.len()], peer: peers[i % peers.len()] };
+                let Ok(outcome) = pipeline.run(origin, |sites, now| {
+                    Ok::<_, Infallible>(vec![matomo::interpret(black_box(&params), None, None, sites, now)])
+                });
+                let Outcome::Hits(mut hits) = outcome else { panic!("no objection was sent") };
+                black_box(hits.pop().unwrap().unwrap())
+            })
+        },
+    );
 
     let mut n = 0u64;
     c.bench_function("user agent, cold (full parse + bot detectors)", |b| {

@@ -19,19 +19,22 @@ use tokio::sync::watch;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::enrich::Enricher;
-use crate::ingest::{Ingest, Stages};
+use crate::ingest::Ingest;
+use crate::pipeline::{Pipeline, Stages};
 use crate::privacy::Privacy;
+use crate::privacy::client_ip::TrustedProxies;
 use crate::privacy::cookie_keys::CookieKeys;
 use crate::privacy::geo::Geo;
 use crate::privacy::salts::SaltKeeper;
-use crate::privacy::visits::Visits;
 use crate::server::{Routes, serve};
 use crate::sink::spool::{self, SpoolSettings, SpoolStats};
 use crate::sink::{DeliveryHealth, Writer};
+use crate::sites::Sites;
 use crate::store;
 use crate::store::dialect::Dialect;
 use crate::store::retention;
 use crate::telemetry::metrics::Metrics;
+use crate::visits::Visits;
 use crate::web::api::Api;
 
 /// How long a collector that creates a period's salt waits for others doing the same.
@@ -81,16 +84,13 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Ou
     let cookie_keys = CookieKeys::load(&client, &config.sites, clock.now(), SALT_SETTLE)
         .await
         .context("loading the cookie-mode keys from ClickHouse")?;
-    let privacy = Arc::new(Privacy {
-        geo: geo.clone(),
-        salts: salts.clone(),
-        visits: Visits::new(config.privacy.max_live_visits),
-        cookie_keys,
-    });
+    let sites = Arc::new(Sites::new(&config.sites));
+    let visits = Arc::new(Visits::new(config.privacy.max_live_visits));
+    let privacy = Privacy { geo: geo.clone(), salts: salts.clone(), cookie_keys };
     tokio::spawn(salts.run(background_stopped.clone(), metrics.salt_rotations.clone()));
     metrics.geo_build_time.set(geo.build_epoch().unwrap_or(0) as i64);
     tokio::spawn(reload_geo(geo, metrics.clone(), background_stopped.clone()));
-    tokio::spawn(sweep_visits(privacy.clone(), clock.clone(), background_stopped.clone()));
+    tokio::spawn(sweep_visits(visits.clone(), clock.clone(), background_stopped.clone()));
     tokio::spawn(enforce_retention(
         client.clone(),
         cluster.clone(),
@@ -127,15 +127,27 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Ou
     let writer_task = tokio::spawn(writer.run());
     let deadline = config.shutdown_timeout;
 
+    let proxies = TrustedProxies::new(config.trusted_proxies.clone());
+    let pipeline = Pipeline::new(Stages {
+        sites: sites.clone(),
+        privacy_config: config.privacy.clone(),
+        proxies: proxies.clone(),
+        enricher,
+        privacy,
+        visits,
+        clock: clock.clone(),
+        metrics: metrics.clone(),
+    });
     let routes = Arc::new(Routes {
         config: Arc::new(config.clone()),
-        api: Api::new(&config.sites, client.clone(), clock.clone()),
-        ingest: Ingest::new(&config, Stages { privacy, enricher, clock }, appender.clone(), metrics.clone()),
+        api: Api::new(sites.clone(), client.clone(), clock.clone()),
+        ingest: Ingest::new(pipeline, config.ingest.bulk_max_requests, appender.clone(), metrics.clone()),
+        sites,
         metrics,
         clickhouse: client,
         delivery: health,
         public_https: config.public_url.as_deref().is_some_and(|u| u.starts_with("https://")),
-        trusted_proxies: config.trusted_proxies.clone(),
+        proxies,
     });
     tracing::info!(address = %listener.local_addr()?, sites = config.sites.len(), "listening");
 
@@ -210,14 +222,14 @@ async fn enforce_retention(
 }
 
 /// Forgets visits idle for more than 30 minutes, once a minute.
-async fn sweep_visits(privacy: Arc<Privacy>, clock: Arc<dyn Clock>, mut stop: watch::Receiver<bool>) {
+async fn sweep_visits(visits: Arc<Visits>, clock: Arc<dyn Clock>, mut stop: watch::Receiver<bool>) {
     loop {
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(60)) => {}
             _ = stop.changed() => return,
         }
-        let removed = privacy.visits.sweep(clock.now());
-        tracing::debug!(removed, live = privacy.visits.len(), "swept idle visits");
+        let removed = visits.sweep(clock.now());
+        tracing::debug!(removed, live = visits.len(), "swept idle visits");
     }
 }
 

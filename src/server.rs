@@ -32,7 +32,8 @@ pub struct Routes {
     pub delivery: std::sync::Arc<crate::sink::DeliveryHealth>,
     /// Whether the collector is reached over HTTPS (its `public_url`), for the `Secure` cookie.
     pub public_https: bool,
-    pub trusted_proxies: Vec<ipnet::IpNet>,
+    pub proxies: crate::privacy::client_ip::TrustedProxies,
+    pub sites: Arc<crate::sites::Sites>,
 }
 
 impl Routes {
@@ -49,7 +50,7 @@ impl Routes {
                 crate::web::dashboard::serve(p).unwrap_or_else(|| plain(StatusCode::NOT_FOUND, "not found\n")),
             ),
             "/optout" => {
-                let secure = self.public_https || self.forwarded_https(&request, peer);
+                let secure = self.public_https || self.proxies.forwarded_https(peer, request.headers());
                 ("optout", crate::web::optout::handle(request, secure).await)
             }
             "/healthz" => ("healthz", plain(StatusCode::OK, "ok\n")),
@@ -67,7 +68,7 @@ impl Routes {
             .uri()
             .query()
             .and_then(|q| crate::ingest::params::Params::parse(q).ok()?.get("site")?.parse::<u32>().ok())
-            .and_then(|id| self.config.site(id));
+            .and_then(|id| self.sites.get(id));
         match site {
             Some(site) => {
                 let mut response = crate::ingest::json(StatusCode::OK, &crate::summary::notice(&self.config, site));
@@ -78,12 +79,6 @@ impl Routes {
             }
             None => plain(StatusCode::NOT_FOUND, "no such site: /privacy.json?site=N\n"),
         }
-    }
-
-    /// `X-Forwarded-Proto: https` from a trusted proxy.
-    fn forwarded_https(&self, request: &Request<Incoming>, peer: SocketAddr) -> bool {
-        self.trusted_proxies.iter().any(|net| net.contains(&peer.ip()))
-            && request.headers().get("x-forwarded-proto").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"))
     }
 
     /// Ready when ClickHouse answers, every migration is recorded, and INSERTs succeed.

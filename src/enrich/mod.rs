@@ -13,6 +13,8 @@ pub mod referrer;
 pub mod url;
 pub mod user_agent;
 
+use std::sync::Arc;
+
 use crate::config::SiteConfig;
 use crate::event::Event;
 use campaign::Campaign;
@@ -24,6 +26,25 @@ use user_agent::{UaVerdict, UserAgents};
 pub struct Enricher {
     pub user_agents: UserAgents,
     pub sources: Sources,
+}
+
+/// The enrichment the hit pipeline asks for. A trait only so that the pipeline's tests can spy
+/// on it (a declined hit must never be enriched); [`Enricher`] is the one implementation.
+pub trait Enrich: Send + Sync {
+    /// Browser, OS, device class and the bot verdict of a user agent (cached per string).
+    fn user_agent(&self, user_agent: &str) -> Arc<UaVerdict>;
+    /// Page, referrer, channel and campaign of a hit; `None` when the URL is not http(s).
+    fn landing(&self, site: &SiteConfig, raw: RawPage<'_>) -> Option<Landing>;
+}
+
+impl Enrich for Enricher {
+    fn user_agent(&self, user_agent: &str) -> Arc<UaVerdict> {
+        self.user_agents.verdict(user_agent)
+    }
+
+    fn landing(&self, site: &SiteConfig, raw: RawPage<'_>) -> Option<Landing> {
+        Enricher::landing(self, site, raw)
+    }
 }
 
 /// What a page view's URL and referrer say.

@@ -91,6 +91,12 @@ pub fn clean(url: &HttpUrl<'_>, keep_query: &[String], hash_route: bool) -> Opti
 }
 
 /// The host of a referrer URL, or `""` when there is none or it is not http(s).
+/// An outlink's or download's target, minimised like a page URL (no query, no fragment):
+/// `host/path`, or empty when it is not an http(s) URL.
+pub fn link_target(raw: &str) -> String {
+    clean_page_url(raw, &[]).map(|u| format!("{}{}", u.host, u.path)).unwrap_or_default()
+}
+
 pub fn referrer_host(raw: &str) -> String {
     parse_http(raw).map(|u| u.host().to_string()).unwrap_or_default()
 }

@@ -1,4 +1,5 @@
-//! The Matomo HTTP Tracking API: decoded parameters → a [`Hit`] or a decline reason.
+//! The Matomo HTTP Tracking API adapter: decoded parameters → a protocol-neutral [`Hit`] or a
+//! decline reason. No enrichment here: the [`crate::pipeline`] does that, after the gate.
 //!
 //! Handled: page views (`action_name`, `url`, `urlref`), events (`e_c`, `e_a`, `e_n`, `e_v`),
 //! site search (`search`, `search_cat`, `search_count`), outlinks and downloads (`link`,
@@ -7,37 +8,34 @@
 //! `dimensionN` (bounded), campaigns (`_rcn`, `_rck` and the URL's `utm_*`/`mtm_*`/`pk_*`), the
 //! visitor cookie `_id` (cookie-mode sites only), the overrides `ua` and `lang` (treated like the
 //! headers they replace), and the server-side parameters `cip`, `cid` and `cdt`, honoured only
-//! with the site's `token_auth` (PRIVACY.md D4). `uid` is never read, so never stored. `rand`
-//! only defeats caches. Pure and synchronous: the HTTP edge does size caps and decoding, the
-//! privacy stage the identity.
-
-use std::collections::HashMap;
-use std::net::IpAddr;
+//! with the site's `token_auth` (docs/privacy.md D4). `uid` is never read, so never stored.
+//! `rand` only defeats caches. Pure and synchronous.
 
 use sha2::{Digest, Sha256};
 
 use crate::config::SiteConfig;
-use crate::enrich::language::primary_language;
-use crate::enrich::url::{clean_page_url, parse_http};
-use crate::enrich::{Enricher, RawPage};
-use crate::event::{Event, EventType};
+use crate::enrich::RawPage;
+use crate::event::EventType;
+use crate::ingest::bounded;
 use crate::ingest::params::Params;
-use crate::ingest::{Hit, VisitorInput, bounded};
+use crate::pipeline::{Action, Hit, VisitorInput};
+use crate::privacy::client_ip::ClientIp;
+use crate::sites::Sites;
 use crate::telemetry::metrics::DeclineReason;
 
 /// Longest page title kept (characters); Matomo truncates too.
 const MAX_TITLE_CHARS: usize = 512;
 /// Longest event category / action / name, search keyword (characters).
 const MAX_LABEL_CHARS: usize = 256;
-/// Custom dimensions kept at most, and their longest value (PRIVACY.md D5).
+/// Custom dimensions kept at most, and their longest value (docs/privacy.md D5).
 const MAX_DIMENSIONS: usize = 20;
 const MAX_DIMENSION_CHARS: usize = 255;
 /// A `cdt` older than this needs the token (seconds).
 pub const CDT_TOLERANCE: u64 = 5 * 60;
 /// A `cdt` this far in the future is refused (clock skew allowance, seconds).
 const CDT_FUTURE_TOLERANCE: u64 = 60;
-/// The tracker's visitor cookie lives at most 13 months (PRIVACY.md B5): an `_id` whose first
-/// visit (`_idts`) is older is not used.
+/// The tracker's visitor cookie lives at most 13 months (docs/privacy.md B5): an `_id` whose
+/// first visit (`_idts`) is older is not used.
 const COOKIE_MAX_AGE: u64 = 395 * 86_400;
 
 /// How the tracker wants its answer.
@@ -45,47 +43,39 @@ pub fn wants_image(params: &Params<'_>) -> bool {
     params.get("send_image") != Some("0")
 }
 
-/// What the request's headers add to the parameters.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Headers<'h> {
-    /// `Referer`: a plain `<img>` pixel cannot send `url`; then the embedding page is the page.
-    pub referer: Option<&'h str>,
-    pub accept_language: Option<&'h str>,
-}
-
-/// Interprets one Matomo hit received at `now` (Unix seconds). `bulk_token` is the `token_auth`
-/// of the bulk request that carried this one, if any.
-pub fn interpret<'p>(
-    params: &'p Params<'_>,
-    headers: Headers<'_>,
+/// Interprets one Matomo hit received at `now` (Unix seconds). `referer` is the request's
+/// `Referer` header: a plain `<img>` pixel cannot send `url`, and then the embedding page is the
+/// page. `bulk_token` is the `token_auth` of the bulk request that carried this one, if any.
+pub fn interpret<'a>(
+    params: &'a Params<'_>,
+    referer: Option<&'a str>,
     bulk_token: Option<&str>,
-    sites: &HashMap<u32, SiteConfig>,
-    enricher: &Enricher,
+    sites: &'a Sites,
     now: u64,
-) -> Result<Hit<'p>, DeclineReason> {
+) -> Result<Hit<'a>, DeclineReason> {
     if params.get("rec") != Some("1") {
         return Err(DeclineReason::Invalid);
     }
     let site = params
         .get("idsite")
         .and_then(|s| s.trim().parse::<u32>().ok())
-        .and_then(|id| sites.get(&id))
+        .and_then(|id| sites.get(id))
         .ok_or(DeclineReason::UnknownSite)?;
     let page = RawPage {
-        url: params.non_empty("url").or(headers.referer).ok_or(DeclineReason::Invalid)?,
+        url: params.non_empty("url").or(referer).ok_or(DeclineReason::Invalid)?,
         referrer: params.non_empty("urlref"),
         hash_route: false,
         campaign_name: params.non_empty("_rcn"),
         campaign_keyword: params.non_empty("_rck"),
     };
-    let landing = enricher.landing(site, page).ok_or(DeclineReason::Invalid)?;
 
     let token = params.non_empty("token_auth").or(bulk_token);
     let authorised = token.is_some_and(|token| token_matches(site, token));
     let client_ip = match params.non_empty("cip") {
         None => None,
         Some(_) if !authorised => return Err(DeclineReason::Unauthorized),
-        Some(text) => Some(text.trim().parse::<IpAddr>().map_err(|_| DeclineReason::Invalid)?),
+        // Parsed straight into the type that keeps the address in request scope.
+        Some(text) => Some(ClientIp::parse(text).ok_or(DeclineReason::Invalid)?),
     };
     let mut visitor = match params.non_empty("cid") {
         None => VisitorInput::Cookieless,
@@ -104,70 +94,70 @@ pub fn interpret<'p>(
         }
     }
 
-    let mut event = Event {
-        site_id: site.id,
-        timestamp: time as u32,
-        retention_days: site.retention.days().min(u32::from(u16::MAX)) as u16,
-        page_title: params.get("action_name").map(|t| bounded(t, MAX_TITLE_CHARS)).unwrap_or_default(),
-        language: params.non_empty("lang").or(headers.accept_language).map(primary_language).unwrap_or_default(),
-        screen_class: params.get("res").map(screen_class).unwrap_or_default().to_string(),
-        ..Event::default()
+    let mut action = Action {
+        title: params.get("action_name").map(|t| bounded(t, MAX_TITLE_CHARS)).unwrap_or_default(),
+        screen_class: params.get("res").map(screen_class).unwrap_or_default(),
+        ..Action::default()
     };
-    landing.apply(&mut event, site.store_campaigns);
-    describe_action(params, &mut event);
-    add_dimensions(params, &mut event);
-    Ok(Hit { event, time, client_ip, visitor, user_agent: params.get("ua") })
+    describe_action(params, &mut action);
+    add_dimensions(params, &mut action);
+    Ok(Hit {
+        site,
+        time,
+        page,
+        action,
+        client_ip,
+        visitor,
+        user_agent: params.get("ua"),
+        language: params.non_empty("lang"),
+    })
 }
 
-/// Sets the event type and its fields from the action parameters.
-fn describe_action(params: &Params<'_>, event: &mut Event) {
+/// Sets the action's type and fields from the action parameters.
+fn describe_action(params: &Params<'_>, action: &mut Action) {
     let label = |key: &str| params.get(key).map(|v| bounded(v, MAX_LABEL_CHARS)).unwrap_or_default();
     let number = |key: &str| params.get(key).and_then(|v| v.trim().parse::<f64>().ok()).filter(|v| v.is_finite());
     if params.get("ping") == Some("1") {
-        event.event_type = EventType::Ping;
+        action.kind = EventType::Ping;
     } else if params.non_empty("e_c").is_some() && params.non_empty("e_a").is_some() {
-        event.event_type = EventType::Event;
-        event.event_category = label("e_c");
-        event.event_action = label("e_a");
-        event.event_name = params.non_empty("e_n").map(|_| label("e_n")).unwrap_or_else(|| label("e_a"));
-        event.event_value = number("e_v").unwrap_or(0.0);
+        action.kind = EventType::Event;
+        action.category = label("e_c");
+        action.action = label("e_a");
+        action.name = params.non_empty("e_n").map(|_| label("e_n")).unwrap_or_else(|| label("e_a"));
+        action.value = number("e_v").unwrap_or(0.0);
     } else if let Some(goal) = params.get("idgoal").and_then(|g| g.trim().parse::<u32>().ok()).filter(|g| *g > 0) {
-        event.event_type = EventType::Goal;
-        event.goal_id = goal;
-        event.revenue = number("revenue").unwrap_or(0.0);
+        action.kind = EventType::Goal;
+        action.goal_id = goal;
+        action.revenue = number("revenue").unwrap_or(0.0);
     } else if let Some((kind, target)) = params
         .non_empty("link")
         .map(|l| (EventType::Outlink, l))
         .or(params.non_empty("download").map(|d| (EventType::Download, d)))
     {
-        event.event_type = kind;
-        // The link target is minimised like a page URL (no query, no fragment).
-        event.link_url = parse_http(target)
-            .and_then(|_| clean_page_url(target, &[]))
-            .map(|u| format!("{}{}", u.host, u.path))
-            .unwrap_or_default();
+        action.kind = kind;
+        action.link_target = Some(target.to_string());
     } else if params.get("search").is_some() {
-        event.event_type = EventType::Search;
-        event.search_keyword = label("search").to_lowercase();
-        event.search_category = label("search_cat");
-        event.search_count = params.get("search_count").and_then(|c| c.trim().parse().ok()).unwrap_or(0);
+        action.kind = EventType::Search;
+        action.search_keyword = label("search").to_lowercase();
+        action.search_category = label("search_cat");
+        action.search_count = params.get("search_count").and_then(|c| c.trim().parse().ok()).unwrap_or(0);
     } else {
-        event.event_type = EventType::Pageview;
+        action.kind = EventType::Pageview;
     }
 }
 
 /// `dimension1`..`dimensionN` as custom properties, bounded in count and length (D5).
-fn add_dimensions(params: &Params<'_>, event: &mut Event) {
+fn add_dimensions(params: &Params<'_>, action: &mut Action) {
     for (key, value) in params.iter() {
-        if event.prop_keys.len() >= MAX_DIMENSIONS {
+        if action.prop_keys.len() >= MAX_DIMENSIONS {
             break;
         }
         let is_dimension = key
             .strip_prefix("dimension")
             .is_some_and(|n| !n.is_empty() && n.len() <= 3 && n.bytes().all(|b| b.is_ascii_digit()));
-        if is_dimension && !value.is_empty() && !event.prop_keys.iter().any(|k| k == key) {
-            event.prop_keys.push(key.to_string());
-            event.prop_values.push(bounded(value, MAX_DIMENSION_CHARS));
+        if is_dimension && !value.is_empty() && !action.prop_keys.iter().any(|k| k == key) {
+            action.prop_keys.push(key.to_string());
+            action.prop_values.push(bounded(value, MAX_DIMENSION_CHARS));
         }
     }
 }
@@ -234,14 +224,8 @@ pub fn parse_cdt(text: &str) -> Option<u64> {
 mod tests {
     use super::*;
     use crate::config::Retention;
-    use std::sync::OnceLock;
-
-    const NOW: u64 = 1_700_000_000;
-
-    fn enricher() -> &'static Enricher {
-        static E: OnceLock<Enricher> = OnceLock::new();
-        E.get_or_init(|| Enricher::new(1000))
-    }
+    use crate::event::Event;
+    use crate::pipeline::tests::{Harness, NOW, browser, single};
 
     fn site(id: u32, cookie_mode: bool) -> SiteConfig {
         SiteConfig {
@@ -252,18 +236,27 @@ mod tests {
         }
     }
 
-    fn sites() -> HashMap<u32, SiteConfig> {
-        HashMap::from([(7, site(7, false)), (8, site(8, true))])
+    fn sites() -> Sites {
+        Sites::new(&[site(7, false), site(8, true)])
     }
 
-    fn hit(query: &str) -> Result<(Event, u64, Option<IpAddr>, String), DeclineReason> {
+    /// What the adapter hands on: (time, whether an address was given, the visitor input).
+    fn hit(query: &str) -> Result<(u64, bool, String), DeclineReason> {
         let params = Params::parse(query).unwrap();
-        interpret(&params, Headers::default(), None, &sites(), enricher(), NOW)
-            .map(|h| (h.event, h.time, h.client_ip, format!("{:?}", h.visitor)))
+        let sites = sites();
+        interpret(&params, None, None, &sites, NOW).map(|h| (h.time, h.client_ip.is_some(), format!("{:?}", h.visitor)))
     }
 
+    /// The event the whole pipeline makes of a hit on the harness's site 1 (`idsite=7` here is
+    /// the harness's 1).
     fn run(query: &str) -> Result<Event, DeclineReason> {
-        hit(query).map(|h| h.0)
+        if query.contains("cip=") || query.contains("cid=") || query.contains("cdt=") {
+            let params = Params::parse(query).unwrap();
+            let sites = sites();
+            let hit = interpret(&params, None, None, &sites, NOW)?;
+            return Ok(Event { timestamp: hit.time as u32, ..Event::default() });
+        }
+        single(Harness::new().matomo(&query.replace("idsite=7", "idsite=1"), &browser(&[])))
     }
 
     const PAGE: &str = "idsite=7&rec=1&url=https%3A%2F%2Fexample.org%2Fa";
@@ -271,7 +264,7 @@ mod tests {
     #[test]
     fn a_pageview_becomes_an_event() {
         let e = run("idsite=7&rec=1&url=https%3A%2F%2Fexample.org%2Fa%3Fq%3D1%26utm_source%3DNews%26utm_medium%3Demail&action_name=Home&urlref=https%3A%2F%2Fduckduckgo.com%2F%3Fq%3Dx&rand=42&lang=fr-FR&res=1280x800").unwrap();
-        assert_eq!((e.site_id, u64::from(e.timestamp), e.retention_days), (7, NOW, 395));
+        assert_eq!((e.site_id, u64::from(e.timestamp), e.retention_days), (1, NOW, 180));
         assert_eq!((e.url_host.as_str(), e.url_path.as_str()), ("example.org", "/a"));
         assert_eq!(e.page_title, "Home");
         assert_eq!(e.referrer_host, "duckduckgo.com");
@@ -313,6 +306,7 @@ mod tests {
         assert_eq!(run("idsite=7&url=https%3A%2F%2Fexample.org%2F"), Err(Invalid));
         assert_eq!(run("idsite=7&rec=0&url=https%3A%2F%2Fexample.org%2F"), Err(Invalid));
         assert_eq!(run("idsite=9&rec=1&url=https%3A%2F%2Fexample.org%2F"), Err(UnknownSite));
+        assert_eq!(run("idsite=3&rec=1&url=https%3A%2F%2Fexample.org%2F"), Err(UnknownSite));
         assert_eq!(run("idsite=x&rec=1&url=https%3A%2F%2Fexample.org%2F"), Err(UnknownSite));
         assert_eq!(run("idsite=7&rec=1&url=ftp%3A%2F%2Fexample.org%2F"), Err(Invalid));
         assert_eq!(run("idsite=7&rec=1"), Err(Invalid));
@@ -329,29 +323,30 @@ mod tests {
         assert_eq!(u64::from(run(&format!("{PAGE}&cdt={}", NOW - 60)).unwrap().timestamp), NOW - 60);
         assert_eq!(run(&format!("{PAGE}&cdt={}", NOW + 3600)).unwrap_err(), Invalid);
 
-        let (_, time, ip, visitor) = hit(&format!(
+        let (time, has_ip, visitor) = hit(&format!(
             "{PAGE}&cip=203.0.113.45&cid=0123456789abcdef&cdt=2023-11-14%2020:13:20&token_auth=secret-token"
         ))
         .unwrap();
-        assert_eq!(ip, Some("203.0.113.45".parse().unwrap()));
+        assert!(has_ip, "the authorised cip is handed on (as a ClientIp, never readable here)");
         assert_eq!(visitor, "ServerId(\"0123456789abcdef\")");
         assert_eq!(time, 1_699_992_800);
+        assert_eq!(hit(&format!("{PAGE}&cip=not-an-address&token_auth=secret-token")).unwrap_err(), Invalid);
         // Older than the site's retention: refused even with the token.
-        assert_eq!(run(&format!("{PAGE}&cdt={}&token_auth=secret-token", NOW - 400 * 86_400)).unwrap_err(), Invalid);
+        assert_eq!(hit(&format!("{PAGE}&cdt={}&token_auth=secret-token", NOW - 400 * 86_400)).unwrap_err(), Invalid);
         // The bulk request's token counts for its items.
         let query = format!("{PAGE}&cip=203.0.113.45");
         let params = Params::parse(&query).unwrap();
-        assert!(interpret(&params, Headers::default(), Some("secret-token"), &sites(), enricher(), NOW).is_ok());
+        assert!(interpret(&params, None, Some("secret-token"), &sites(), NOW).is_ok());
     }
 
     #[test]
     fn the_visitor_cookie_counts_only_in_cookie_mode_and_for_13_months() {
         let cookie = "&_id=0123456789abcdef";
-        assert_eq!(hit(&format!("{PAGE}{cookie}")).unwrap().3, "Cookieless");
+        assert_eq!(hit(&format!("{PAGE}{cookie}")).unwrap().2, "Cookieless");
         let cookie_site = PAGE.replace("idsite=7", "idsite=8");
-        assert_eq!(hit(&format!("{cookie_site}{cookie}")).unwrap().3, "Cookie(\"0123456789abcdef\")");
+        assert_eq!(hit(&format!("{cookie_site}{cookie}")).unwrap().2, "Cookie(\"0123456789abcdef\")");
         let old = NOW - 400 * 86_400;
-        assert_eq!(hit(&format!("{cookie_site}{cookie}&_idts={old}")).unwrap().3, "Cookieless");
+        assert_eq!(hit(&format!("{cookie_site}{cookie}&_idts={old}")).unwrap().2, "Cookieless");
     }
 
     #[test]
@@ -367,13 +362,13 @@ mod tests {
 
     #[test]
     fn a_pixel_without_url_uses_the_referer_header() {
-        let params = Params::parse("idsite=7&rec=1").unwrap();
-        let headers = Headers { referer: Some("https://example.org/from/img?x=1"), accept_language: Some("de-DE,de") };
-        let hit = interpret(&params, headers, None, &sites(), enricher(), NOW).unwrap();
-        assert_eq!(hit.event.url_path, "/from/img");
-        assert_eq!(hit.event.language, "de");
-        let params = Params::parse("idsite=7&rec=1&url=https%3A%2F%2Fexample.org%2Fexplicit").unwrap();
-        assert_eq!(interpret(&params, headers, None, &sites(), enricher(), NOW).unwrap().event.url_path, "/explicit");
+        let harness = Harness::new();
+        let headers = browser(&[("referer", "https://example.org/from/img?x=1"), ("accept-language", "de-DE,de")]);
+        let event = single(harness.matomo("idsite=1&rec=1", &headers)).unwrap();
+        assert_eq!(event.url_path, "/from/img");
+        assert_eq!(event.language, "de");
+        let explicit = single(harness.matomo("idsite=1&rec=1&url=https%3A%2F%2Fexample.org%2Fexplicit", &headers));
+        assert_eq!(explicit.unwrap().url_path, "/explicit");
     }
 
     #[test]

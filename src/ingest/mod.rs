@@ -1,6 +1,7 @@
-//! The HTTP edge of the tracking endpoints: size caps, decoding, protocol interpretation
-//! ([`matomo`], [`plausible`]), then the stages every hit goes through in order (gate →
-//! protocol → bot verdict → privacy), and the append to the spool (never a wait for ClickHouse).
+//! The HTTP edge of the tracking endpoints: size caps and decoding, then the hit
+//! [`crate::pipeline`] (which owns the order: gate → protocol adapter → … → `Event`), then the
+//! append to the spool (never a wait for ClickHouse) and the answer. The protocol adapters are
+//! [`matomo`] and [`plausible`].
 //!
 //! Answers: the tracker gets the same 43-byte GIF (or 204 with `send_image=0`) whether its hit
 //! was stored or filtered, so it cannot learn what was filtered. Only structurally malformed
@@ -11,28 +12,18 @@ pub mod matomo;
 pub mod params;
 pub mod plausible;
 
-use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::convert::Infallible;
+use std::net::SocketAddr;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::header::{
-    ACCEPT_LANGUAGE, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue, REFERER, RETRY_AFTER,
-    USER_AGENT,
-};
+use hyper::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, REFERER, RETRY_AFTER};
 use hyper::{HeaderMap, Method, Request, Response, StatusCode};
-use ipnet::IpNet;
 use serde::Deserialize;
 
-use crate::clock::Clock;
-use crate::config::{Config, PrivacyConfig, SiteConfig};
-use crate::enrich::Enricher;
-use crate::enrich::user_agent::BotReason;
-use crate::event::{Acquisition, Event};
-use crate::privacy::client_ip::{self, ClientIp};
-use crate::privacy::{Privacy, VisitorKey, gate};
+use crate::event::Event;
+use crate::pipeline::{Origin, Outcome, Pipeline};
 use crate::sink::spool::Appender;
 use crate::telemetry::metrics::{DeclineReason, Metrics};
 use params::Params;
@@ -51,31 +42,6 @@ pub const TRANSPARENT_GIF: [u8; 43] = [
 
 pub type Body = Full<Bytes>;
 
-/// A hit a protocol accepted, before the user-agent and privacy stages.
-#[derive(Debug)]
-pub struct Hit<'p> {
-    /// The event with the protocol's and the landing's fields filled in.
-    pub event: Event,
-    /// When the hit happened (Unix seconds): now, or an authorised back-dated time.
-    pub time: u64,
-    /// The visitor's address as the site's server saw it (Matomo `cip`, authorised).
-    pub client_ip: Option<IpAddr>,
-    pub visitor: VisitorInput<'p>,
-    /// A user agent given as a parameter (Matomo `ua`), replacing the header.
-    pub user_agent: Option<&'p str>,
-}
-
-/// What identifies the visitor besides the address.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum VisitorInput<'p> {
-    /// IP + user agent, the default.
-    Cookieless,
-    /// Matomo `cid` from the site's server (authorised).
-    ServerId(&'p str),
-    /// Matomo `_id` on a cookie-mode site.
-    Cookie(&'p str),
-}
-
 /// `s` trimmed and cut to `max` characters.
 pub fn bounded(s: &str, max: usize) -> String {
     let s = s.trim();
@@ -87,24 +53,10 @@ pub fn bounded(s: &str, max: usize) -> String {
 
 /// State shared by every tracking request.
 pub struct Ingest {
-    sites: HashMap<u32, SiteConfig>,
-    /// Every site domain → site id (the Plausible API names sites by domain).
-    domains: HashMap<String, u32>,
-    privacy_config: PrivacyConfig,
-    trusted_proxies: Vec<IpNet>,
+    pipeline: Pipeline,
     bulk_max_requests: usize,
-    privacy: Arc<Privacy>,
-    enricher: Arc<Enricher>,
-    clock: Arc<dyn Clock>,
     spool: Appender,
     metrics: Metrics,
-}
-
-/// The parts of the tracking stages a request needs (built once by the app).
-pub struct Stages {
-    pub privacy: Arc<Privacy>,
-    pub enricher: Arc<Enricher>,
-    pub clock: Arc<dyn Clock>,
 }
 
 #[derive(Deserialize)]
@@ -114,20 +66,13 @@ struct BulkRequest {
 }
 
 impl Ingest {
-    pub fn new(config: &Config, stages: Stages, spool: Appender, metrics: Metrics) -> Ingest {
-        let domains = config.sites.iter().flat_map(|s| s.domains.iter().map(move |d| (d.clone(), s.id))).collect();
-        Ingest {
-            sites: config.sites.iter().map(|s| (s.id, s.clone())).collect(),
-            domains,
-            privacy_config: config.privacy.clone(),
-            trusted_proxies: config.trusted_proxies.clone(),
-            bulk_max_requests: config.ingest.bulk_max_requests,
-            privacy: stages.privacy,
-            enricher: stages.enricher,
-            clock: stages.clock,
-            spool,
-            metrics,
-        }
+    pub fn new(pipeline: Pipeline, bulk_max_requests: usize, spool: Appender, metrics: Metrics) -> Ingest {
+        Ingest { pipeline, bulk_max_requests, spool, metrics }
+    }
+
+    /// The hit pipeline (its sites and live visits).
+    pub fn pipeline(&self) -> &Pipeline {
+        &self.pipeline
     }
 
     /// Handles `GET`/`POST` on `/matomo.php` and `/piwik.php`, single or bulk.
@@ -147,8 +92,9 @@ impl Ingest {
             return plain(StatusCode::BAD_REQUEST, "request body is not UTF-8\n");
         };
         let body = body.trim();
+        let origin = Origin { headers: &parts.headers, peer };
         if body.starts_with('{') {
-            return self.matomo_bulk(body, &parts.headers, peer).await;
+            return self.matomo_bulk(body, origin).await;
         }
         // Matomo reads the query string and a form body together; the body wins on conflicts.
         let mut params = match Params::parse(parts.uri.query().unwrap_or("")) {
@@ -159,28 +105,13 @@ impl Ingest {
             return plain(StatusCode::BAD_REQUEST, &format!("malformed request body: {e}\n"));
         }
         let answer = if matomo::wants_image(&params) { gif } else { no_content };
-
-        // The gate comes before any work on the hit's content; a declined hit looks the same.
-        if let Some(reason) = gate::objection(&parts.headers, &self.privacy_config) {
-            self.metrics.declined(reason);
-            return answer();
-        }
-        match matomo::interpret(
-            &params,
-            self.matomo_headers(&parts.headers),
-            None,
-            &self.sites,
-            &self.enricher,
-            self.clock.now(),
-        ) {
-            Ok(hit) => {
-                if let Some(event) = self.process(hit, &parts.headers, peer)
-                    && !self.enqueue(vec![event])
-                {
-                    return overloaded();
-                }
-            }
-            Err(reason) => self.metrics.declined(reason),
+        let referer = header_str(&parts.headers, REFERER);
+        let outcome = self
+            .pipeline
+            .run(origin, |sites, now| Ok::<_, Infallible>(vec![matomo::interpret(&params, referer, None, sites, now)]));
+        let Ok(outcome) = outcome;
+        if !self.enqueue(accepted_events(outcome)) {
+            return overloaded();
         }
         answer()
     }
@@ -188,7 +119,7 @@ impl Ingest {
     /// Matomo bulk tracking: `{"requests": ["?idsite=1&rec=1&...", ...], "token_auth": "..."}`.
     /// Each item is handled like a single request with this request's headers; the answer
     /// counts them as Matomo does (filtered hits count as tracked: the tracker learns nothing).
-    async fn matomo_bulk(&self, body: &str, headers: &HeaderMap, peer: SocketAddr) -> Response<Body> {
+    async fn matomo_bulk(&self, body: &str, origin: Origin<'_>) -> Response<Body> {
         let bulk: BulkRequest = match serde_json::from_str(body) {
             Ok(b) => b,
             Err(e) => return plain(StatusCode::BAD_REQUEST, &format!("malformed bulk request: {e}\n")),
@@ -201,47 +132,48 @@ impl Ingest {
             );
             return plain(StatusCode::BAD_REQUEST, &message);
         }
-        let objection = gate::objection(headers, &self.privacy_config);
-        let now = self.clock.now();
-        let (mut tracked, mut invalid_indices, mut events) = (0usize, Vec::new(), Vec::new());
+        // Decoding only (which items are readable at all); their content is the adapter's.
+        let mut invalid_indices = Vec::new();
+        let mut items = Vec::with_capacity(bulk.requests.len());
         for (index, item) in bulk.requests.iter().enumerate() {
             let query = item
                 .trim()
                 .trim_start_matches(['?', '/'])
                 .trim_start_matches("matomo.php?")
                 .trim_start_matches("piwik.php?");
-            let Ok(params) = Params::parse(query) else {
-                invalid_indices.push(index);
-                continue;
-            };
-            if let Some(reason) = objection {
-                self.metrics.declined(reason);
-                tracked += 1;
-                continue;
+            match Params::parse(query) {
+                Ok(params) => items.push((index, params)),
+                Err(_) => invalid_indices.push(index),
             }
-            match matomo::interpret(
-                &params,
-                self.matomo_headers(headers),
-                bulk.token_auth.as_deref(),
-                &self.sites,
-                &self.enricher,
-                now,
-            ) {
-                Ok(hit) => {
-                    tracked += 1;
-                    events.extend(self.process(hit, headers, peer));
-                }
-                Err(reason) => {
-                    self.metrics.declined(reason);
-                    match reason {
-                        DeclineReason::Invalid | DeclineReason::UnknownSite | DeclineReason::Unauthorized => {
-                            invalid_indices.push(index)
+        }
+        let referer = header_str(origin.headers, REFERER);
+        let token = bulk.token_auth.as_deref();
+        let outcome = self.pipeline.run(origin, |sites, now| {
+            Ok::<_, Infallible>(
+                items.iter().map(|(_, params)| matomo::interpret(params, referer, token, sites, now)).collect(),
+            )
+        });
+        let Ok(outcome) = outcome;
+        let mut tracked = 0usize;
+        let mut events = Vec::new();
+        match outcome {
+            Outcome::Objected(_) => tracked = items.len(),
+            Outcome::Hits(results) => {
+                for ((index, _), result) in items.iter().zip(results) {
+                    match result {
+                        Ok(event) => {
+                            tracked += 1;
+                            events.push(event);
                         }
-                        _ => tracked += 1,
+                        Err(DeclineReason::Invalid | DeclineReason::UnknownSite | DeclineReason::Unauthorized) => {
+                            invalid_indices.push(*index)
+                        }
+                        Err(_) => tracked += 1,
                     }
                 }
             }
         }
+        invalid_indices.sort_unstable();
         if !self.enqueue(events) {
             return overloaded();
         }
@@ -268,68 +200,20 @@ impl Ingest {
             Ok(body) => body,
             Err(status) => return with_cors(plain(status, "request body over 64 KiB or unreadable\n")),
         };
-        let accepted = || with_cors(plain(StatusCode::ACCEPTED, "ok"));
-        let hits = match plausible::interpret(&body, &self.domains, &self.sites, &self.enricher, self.clock.now()) {
-            Ok(hits) => hits,
+        let origin = Origin { headers: &parts.headers, peer };
+        let mut decoded = None;
+        let outcome = self.pipeline.run(origin, |sites, now| {
+            let event = decoded.insert(plausible::decode(&body)?);
+            Ok::<_, plausible::BadEvent>(plausible::interpret(event, sites, now))
+        });
+        let outcome = match outcome {
+            Ok(outcome) => outcome,
             Err(error) => return with_cors(json(StatusCode::BAD_REQUEST, &serde_json::json!({ "error": error.0 }))),
         };
-        if let Some(reason) = gate::objection(&parts.headers, &self.privacy_config) {
-            for _ in &hits {
-                self.metrics.declined(reason);
-            }
-            return accepted();
-        }
-        let mut events = Vec::new();
-        for hit in hits {
-            match hit {
-                Ok(hit) => events.extend(self.process(hit, &parts.headers, peer)),
-                Err(reason) => self.metrics.declined(reason),
-            }
-        }
-        if !self.enqueue(events) {
+        if !self.enqueue(accepted_events(outcome)) {
             return with_cors(overloaded());
         }
-        accepted()
-    }
-
-    fn matomo_headers<'h>(&self, headers: &'h HeaderMap) -> matomo::Headers<'h> {
-        matomo::Headers { referer: header_str(headers, REFERER), accept_language: header_str(headers, ACCEPT_LANGUAGE) }
-    }
-
-    /// The user-agent and privacy stages: the bot verdict first (cheap, cached), then the
-    /// address is turned into a place and a visitor id and dropped. `None` when declined.
-    fn process(&self, hit: Hit<'_>, headers: &HeaderMap, peer: SocketAddr) -> Option<Event> {
-        if is_prefetch(headers) {
-            self.metrics.bot(BotReason::Prefetch);
-            return None;
-        }
-        let user_agent = hit.user_agent.or(header_str(headers, USER_AGENT)).unwrap_or("");
-        let verdict = self.enricher.user_agents.verdict(user_agent);
-        if let Some(reason) = verdict.bot {
-            self.metrics.bot(reason);
-            return None;
-        }
-        let mut event = hit.event;
-        verdict.apply(&mut event);
-        let client_ip = match hit.client_ip {
-            Some(ip) => ClientIp::new(ip),
-            None => client_ip::resolve(peer, headers, &self.trusted_proxies),
-        };
-        let key = match hit.visitor {
-            VisitorInput::Cookieless => VisitorKey::UserAgent(user_agent),
-            VisitorInput::ServerId(id) => VisitorKey::ServerId(id),
-            VisitorInput::Cookie(id) => VisitorKey::Cookie(id),
-        };
-        // The address is moved into the privacy stage and dropped there.
-        let identity = self.privacy.identify(event.site_id, client_ip, key, hit.time, Acquisition::take(&mut event));
-        identity.acquisition.apply(&mut event);
-        event.visitor_id = identity.visitor_id;
-        event.visit_id = identity.visit_id;
-        event.country_code = identity.place.country_code;
-        event.region_code = identity.place.region_code;
-        event.region_name = identity.place.region_name;
-        event.city = identity.place.city;
-        Some(event)
+        with_cors(plain(StatusCode::ACCEPTED, "ok"))
     }
 
     /// Appends accepted events to the durable spool, all or none; `false` when the spool is full,
@@ -354,23 +238,15 @@ impl Ingest {
     }
 }
 
-/// Headers by which browsers mark a prefetch. Constants: a look-up by `&str` parses the name
-/// each time.
-const PREFETCH_HEADERS: [HeaderName; 4] = [
-    HeaderName::from_static("purpose"),
-    HeaderName::from_static("sec-purpose"),
-    HeaderName::from_static("x-purpose"),
-    HeaderName::from_static("x-moz"),
-];
-
-/// `Purpose: prefetch` / `Sec-Purpose: prefetch`: the browser is guessing, nobody looked.
-fn is_prefetch(headers: &HeaderMap) -> bool {
-    PREFETCH_HEADERS.iter().any(|name| {
-        headers.get_all(name).iter().any(|v| v.as_bytes().windows(8).any(|w| w.eq_ignore_ascii_case(b"prefetch")))
-    })
+/// The events of an outcome that the pipeline accepted (its declines are counted already).
+fn accepted_events(outcome: Outcome) -> Vec<Event> {
+    match outcome {
+        Outcome::Objected(_) => Vec::new(),
+        Outcome::Hits(results) => results.into_iter().flatten().collect(),
+    }
 }
 
-fn header_str(headers: &HeaderMap, name: HeaderName) -> Option<&str> {
+fn header_str(headers: &HeaderMap, name: hyper::header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 

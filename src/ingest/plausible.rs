@@ -1,24 +1,23 @@
-//! The Plausible Events API: `POST /api/event` with a JSON body → one [`Hit`] per site named.
+//! The Plausible Events API adapter: `POST /api/event` with a JSON body → one protocol-neutral
+//! [`Hit`] per site named (no enrichment here: the [`crate::pipeline`] does that).
 //!
 //! Accepts the long and short keys of Plausible's trackers (`name`/`n`, `url`/`u`,
 //! `domain`/`d`, `referrer`/`r`, `props`/`p`, `revenue`/`$`, `hashMode`/`h`,
 //! `interactive`/`i`, and the legacy `w` window width), a `props` or `revenue` given as an
 //! object or as a JSON-encoded string, and a comma-separated `domain` (the same event for
-//! several sites). The site is found by domain. Props are bounded (PRIVACY.md D5). Plausible's
+//! several sites). The site is found by domain. Props are bounded (docs/privacy.md D5). Plausible's
 //! special events `Outbound Link: Click` and `File Download` become our outlink and download
 //! types, with the link minimised like a page URL; its `engagement` beacon is a heartbeat.
-
-use std::collections::HashMap;
 
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::config::SiteConfig;
-use crate::enrich::url::clean_page_url;
-use crate::enrich::{Enricher, RawPage};
-use crate::event::{Event, EventType};
+use crate::enrich::RawPage;
+use crate::event::EventType;
+use crate::ingest::bounded;
 use crate::ingest::matomo::screen_class;
-use crate::ingest::{Hit, VisitorInput, bounded};
+use crate::pipeline::{Action, Hit, VisitorInput};
+use crate::sites::Sites;
 use crate::telemetry::metrics::DeclineReason;
 
 /// Props kept at most, and the longest key and value (characters).
@@ -54,28 +53,33 @@ struct Payload {
 #[error("{0}")]
 pub struct BadEvent(pub String);
 
-/// Parses one event body; each named site gives a hit or the reason it was declined.
-pub fn interpret(
-    body: &[u8],
-    domains: &HashMap<String, u32>,
-    sites: &HashMap<u32, SiteConfig>,
-    enricher: &Enricher,
-    now: u64,
-) -> Result<Vec<Result<Hit<'static>, DeclineReason>>, BadEvent> {
+/// A decoded event body, borrowed by the hits made from it.
+pub struct Decoded(Payload);
+
+/// Decodes one event body and checks its required fields.
+pub fn decode(body: &[u8]) -> Result<Decoded, BadEvent> {
     let payload: Payload =
         serde_json::from_slice(body).map_err(|e| BadEvent(format!("body is not an event object: {e}")))?;
-    let name = payload
-        .name
-        .as_deref()
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
-        .ok_or_else(|| BadEvent("name is required".into()))?;
-    let url = payload.url.as_deref().filter(|u| !u.is_empty()).ok_or_else(|| BadEvent("url is required".into()))?;
-    let domain_list = payload
-        .domain
-        .as_deref()
-        .filter(|d| !d.trim().is_empty())
-        .ok_or_else(|| BadEvent("domain is required".into()))?;
+    if payload.name.as_deref().is_none_or(|n| n.trim().is_empty()) {
+        return Err(BadEvent("name is required".into()));
+    }
+    if payload.url.as_deref().is_none_or(str::is_empty) {
+        return Err(BadEvent("url is required".into()));
+    }
+    if payload.domain.as_deref().is_none_or(|d| d.trim().is_empty()) {
+        return Err(BadEvent("domain is required".into()));
+    }
+    Ok(Decoded(payload))
+}
+
+/// One hit per site the event names (received at `now`), or the reason it was declined.
+pub fn interpret<'a>(event: &'a Decoded, sites: &'a Sites, now: u64) -> Vec<Result<Hit<'a>, DeclineReason>> {
+    let payload = &event.0;
+    let (Some(name), Some(url), Some(domain_list)) =
+        (payload.name.as_deref().map(str::trim), payload.url.as_deref(), payload.domain.as_deref())
+    else {
+        unreachable!("decode checked the required fields")
+    };
     let hash_route = match &payload.hash_mode {
         Some(Value::Bool(b)) => *b,
         Some(Value::Number(n)) => n.as_u64().is_some_and(|n| n > 0),
@@ -86,60 +90,57 @@ pub fn interpret(
 
     let mut hits = Vec::new();
     for domain in domain_list.split(',').map(|d| d.trim().trim_start_matches("www.").to_ascii_lowercase()) {
-        let site = domains.get(&domain).or_else(|| domains.get(&format!("www.{domain}"))).and_then(|id| sites.get(id));
+        let site = sites.by_domain(&domain).or_else(|| sites.by_domain(&format!("www.{domain}")));
         let Some(site) = site else {
             hits.push(Err(DeclineReason::UnknownSite));
             continue;
         };
-        let page = RawPage { url, referrer: payload.referrer.as_deref(), hash_route, ..RawPage::default() };
-        let Some(landing) = enricher.landing(site, page) else {
-            hits.push(Err(DeclineReason::Invalid));
-            continue;
-        };
-        let mut event = Event {
-            site_id: site.id,
-            timestamp: now as u32,
-            retention_days: site.retention.days().min(u32::from(u16::MAX)) as u16,
-            non_interactive: u8::from(payload.interactive == Some(false)),
-            screen_class: payload.w.map(|w| screen_class(&w.to_string())).unwrap_or_default().to_string(),
+        let mut action = Action {
+            non_interactive: payload.interactive == Some(false),
+            screen_class: payload.w.map(|w| screen_class(&w.to_string())).unwrap_or_default(),
             revenue,
-            ..Event::default()
+            ..Action::default()
         };
-        landing.apply(&mut event, site.store_campaigns);
         match name {
-            "pageview" => event.event_type = EventType::Pageview,
+            "pageview" => action.kind = EventType::Pageview,
             // The tracker's time-on-page and scroll-depth beacon: extends the visit like a
             // heartbeat, is neither a page view nor an interaction.
             "engagement" => {
-                event.event_type = EventType::Ping;
-                event.non_interactive = 1;
+                action.kind = EventType::Ping;
+                action.non_interactive = true;
             }
             "Outbound Link: Click" | "File Download" => {
-                event.event_type = if name == "File Download" { EventType::Download } else { EventType::Outlink };
-                event.event_name = name.to_string();
-                event.link_url = props
-                    .iter()
-                    .find(|(k, _)| k == "url")
-                    .and_then(|(_, v)| clean_page_url(v, &[]))
-                    .map(|u| format!("{}{}", u.host, u.path))
-                    .unwrap_or_default();
+                action.kind = if name == "File Download" { EventType::Download } else { EventType::Outlink };
+                action.name = name.to_string();
+                action.link_target =
+                    Some(props.iter().find(|(k, _)| k == "url").map(|(_, v)| v.clone()).unwrap_or_default());
             }
             other => {
-                event.event_type = EventType::Event;
-                event.event_name = bounded(other, MAX_NAME_CHARS);
+                action.kind = EventType::Event;
+                action.name = bounded(other, MAX_NAME_CHARS);
             }
         }
         for (key, value) in &props {
-            // The outbound link's full URL is already reduced to link_url.
-            if key == "url" && matches!(event.event_type, EventType::Outlink | EventType::Download) {
+            // The outbound link's full URL is reduced to the link target.
+            if key == "url" && matches!(action.kind, EventType::Outlink | EventType::Download) {
                 continue;
             }
-            event.prop_keys.push(key.clone());
-            event.prop_values.push(value.clone());
+            action.prop_keys.push(key.clone());
+            action.prop_values.push(value.clone());
         }
-        hits.push(Ok(Hit { event, time: now, client_ip: None, visitor: VisitorInput::Cookieless, user_agent: None }));
+        let page = RawPage { url, referrer: payload.referrer.as_deref(), hash_route, ..RawPage::default() };
+        hits.push(Ok(Hit {
+            site,
+            time: now,
+            page,
+            action,
+            client_ip: None,
+            visitor: VisitorInput::Cookieless,
+            user_agent: None,
+            language: None,
+        }));
     }
-    Ok(hits)
+    hits
 }
 
 /// Props as bounded `(key, value)` strings; nested values are dropped.
@@ -190,19 +191,13 @@ fn revenue_amount(value: &Value) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::OnceLock;
+    use crate::event::Event;
+    use crate::pipeline::tests::{Harness, browser, hits};
 
-    fn enricher() -> &'static Enricher {
-        static E: OnceLock<Enricher> = OnceLock::new();
-        E.get_or_init(|| Enricher::new(100))
-    }
-
+    /// The events the whole pipeline makes of a body (sites `example.org` and
+    /// `shop.example.net`).
     fn run(body: &str) -> Result<Vec<Result<Event, DeclineReason>>, BadEvent> {
-        let site = |id: u32, domain: &str| SiteConfig::with_defaults(id, domain);
-        let sites = HashMap::from([(1, site(1, "example.org")), (2, site(2, "shop.example.net"))]);
-        let domains = HashMap::from([("example.org".to_string(), 1), ("shop.example.net".to_string(), 2)]);
-        interpret(body.as_bytes(), &domains, &sites, enricher(), 1_700_000_000)
-            .map(|hits| hits.into_iter().map(|h| h.map(|h| h.event)).collect())
+        Harness::new().plausible(body, &browser(&[])).map(hits)
     }
 
     #[test]

@@ -1,8 +1,12 @@
 //! The client's IP address: where it comes from, and the one type that may hold it.
 //!
-//! [`ClientIp`] lives only in the request handler's scope (PRIVACY.md A2). It is not `Clone`,
-//! `Debug`, `Display` or `Serialize`, so it cannot be printed, logged, copied into an event or
-//! sent anywhere by accident; the privacy stage takes it *by value* and drops it there.
+//! [`ClientIp`] lives only in the request handler's scope (docs/privacy.md A2). It is not
+//! `Clone`, `Debug`, `Display` or `Serialize`, so it cannot be printed, logged, copied into an
+//! event or sent anywhere by accident; the privacy stage takes it *by value* and drops it there.
+//! Its address can be read only inside [`crate::privacy`] (`pub(in crate::privacy)`): the rest
+//! of the crate can make one, from the peer and the trusted proxies' headers
+//! ([`TrustedProxies::client`]) or from an authorised Matomo `cip` ([`ClientIp::parse`]), and
+//! hand it on, nothing else. Any type that holds one has no `Debug` either.
 //!
 //! It can be made and handed on (this compiles, so the failures below are about the traits):
 //! ```
@@ -27,6 +31,18 @@
 //! # use mesure::privacy::client_ip::ClientIp;
 //! fn copy(ip: &ClientIp) -> ClientIp { ip.clone() } // no Clone
 //! ```
+//! ```compile_fail
+//! # use mesure::privacy::client_ip::ClientIp;
+//! fn read(ip: &ClientIp) -> std::net::IpAddr { ip.addr() } // the address is private to `privacy`
+//! ```
+//! ```compile_fail
+//! # use mesure::privacy::client_ip::ClientIp;
+//! fn read(ip: &ClientIp) -> [u8; 16] { ip.octets16() } // so are its bytes
+//! ```
+//! ```compile_fail
+//! # use mesure::privacy::client_ip::ClientIp;
+//! fn read(ip: ClientIp) -> std::net::IpAddr { ip.0 } // and the field
+//! ```
 
 use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -44,20 +60,25 @@ impl ClientIp {
         ClientIp(canonical(ip))
     }
 
-    pub(crate) fn addr(&self) -> IpAddr {
+    /// Parses an address given as text (Matomo's authorised `cip`); `None` if it is not one.
+    pub fn parse(text: &str) -> Option<ClientIp> {
+        text.trim().parse::<IpAddr>().ok().map(ClientIp::new)
+    }
+
+    pub(in crate::privacy) fn addr(&self) -> IpAddr {
         self.0
     }
 
     /// The address as 16 bytes (IPv4 mapped into IPv6), for hashing.
-    pub(crate) fn octets16(&self) -> [u8; 16] {
+    pub(in crate::privacy) fn octets16(&self) -> [u8; 16] {
         match self.0 {
             IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
             IpAddr::V6(v6) => v6.octets(),
         }
     }
 
-    /// The network the address belongs to: IPv4 /24, IPv6 /48 (PRIVACY.md A5).
-    pub fn masked(&self) -> ClientIp {
+    /// The network the address belongs to: IPv4 /24, IPv6 /48 (docs/privacy.md A5).
+    pub(in crate::privacy) fn masked(&self) -> ClientIp {
         ClientIp(mask(self.0))
     }
 }
@@ -92,11 +113,38 @@ fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// The client address of a request from `peer` (PRIVACY.md A6). Forwarding headers
-/// (`Forwarded`, else `X-Forwarded-For`, else `X-Real-IP`) count only when the peer is a trusted
-/// proxy; then the right-most address that is not itself a trusted proxy is the client. A
-/// header that cannot be read leaves the peer as the client.
-pub fn resolve(peer: SocketAddr, headers: &HeaderMap, trusted: &[IpNet]) -> ClientIp {
+/// The proxies whose forwarding headers are believed (`trusted_proxies`): the one place that
+/// decides which peer may speak for a client, for the client address and for the scheme.
+#[derive(Debug, Clone, Default)]
+pub struct TrustedProxies(Vec<IpNet>);
+
+impl TrustedProxies {
+    pub fn new(networks: Vec<IpNet>) -> TrustedProxies {
+        TrustedProxies(networks)
+    }
+
+    /// Whether a request from `peer` comes from a trusted proxy.
+    pub fn trusts(&self, peer: SocketAddr) -> bool {
+        is_trusted(canonical(peer.ip()), &self.0)
+    }
+
+    /// The client address of a request from `peer` (docs/privacy.md A6).
+    pub fn client(&self, peer: SocketAddr, headers: &HeaderMap) -> ClientIp {
+        resolve(peer, headers, &self.0)
+    }
+
+    /// `X-Forwarded-Proto: https` from a trusted proxy: the visitor reached it over HTTPS.
+    pub fn forwarded_https(&self, peer: SocketAddr, headers: &HeaderMap) -> bool {
+        self.trusts(peer)
+            && headers.get("x-forwarded-proto").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"))
+    }
+}
+
+/// The client address of a request from `peer`. Forwarding headers (`Forwarded`, else
+/// `X-Forwarded-For`, else `X-Real-IP`) count only when the peer is a trusted proxy; then the
+/// right-most address that is not itself a trusted proxy is the client. A header that cannot be
+/// read leaves the peer as the client.
+fn resolve(peer: SocketAddr, headers: &HeaderMap, trusted: &[IpNet]) -> ClientIp {
     let peer_ip = canonical(peer.ip());
     if !is_trusted(peer_ip, trusted) {
         return ClientIp(peer_ip);

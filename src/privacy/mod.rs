@@ -1,41 +1,54 @@
 //! The privacy stage: the only place the client's IP address is seen.
 //!
 //! [`Privacy::identify`] takes the [`ClientIp`] *by value*, turns it into a city-level
-//! [`Place`] and a salted visitor id, assigns the visit, and drops the address before it
-//! returns: nothing that leaves this module can carry it (PRIVACY.md A1, A2, B1).
+//! [`Place`] and a salted visitor id, and drops the address before it returns: nothing that
+//! leaves this module can carry it (docs/privacy.md A1, A2, B1). Only code in this module can
+//! read the address out of a [`ClientIp`].
 //!
 //! - [`client_ip`]: which address is the client's (trusted proxies), and the type that holds it;
 //! - [`gate`]: opt-out, DNT, GPC, checked before any other work;
 //! - [`geo`]: city-level look-up in a local `.mmdb`;
-//! - [`salts`]: the rotating salts shared through ClickHouse;
-//! - [`visits`]: sessions, continued across a rotation.
+//! - [`salts`]: the rotating salts (kept in ClickHouse through [`crate::store::Store`]);
+//! - [`cookie_keys`]: the per-site keys of cookie-mode sites.
+//!
+//! Visits are not here: they hold visitor ids, never an address ([`crate::visits`]).
 
 pub mod client_ip;
 pub mod cookie_keys;
 pub mod gate;
 pub mod geo;
 pub mod salts;
-pub mod visits;
 
 use std::sync::Arc;
 
 use hmac::Mac;
 
-use crate::event::Acquisition;
 use client_ip::ClientIp;
 use cookie_keys::CookieKeys;
 use geo::{Geo, Place};
-use salts::{Salt, SaltKeeper};
-use visits::Visits;
+use salts::{Salt, SaltSet};
 
 /// What the privacy stage lets through about a visitor.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
     pub place: Place,
     pub visitor_id: u64,
-    pub visit_id: u64,
-    /// How the visit arrived (its first hit's referrer, channel, source and campaign).
-    pub acquisition: Arc<Acquisition>,
+    /// The visitor's id under the previous salt, during the grace after a rotation only: it lets
+    /// a visit that crosses the rotation continue (B4).
+    pub previous_id: Option<u64>,
+}
+
+/// Where the salts in use come from: the [`salts::SaltKeeper`] in the collector, a fixed set in
+/// tests of the pipeline (which then need no ClickHouse).
+pub trait SaltSource: Send + Sync {
+    /// The salts to hash with now.
+    fn salts(&self) -> arc_swap::Guard<Arc<SaltSet>>;
+}
+
+impl SaltSource for arc_swap::ArcSwap<SaltSet> {
+    fn salts(&self) -> arc_swap::Guard<Arc<SaltSet>> {
+        self.load()
+    }
 }
 
 /// What identifies the visitor, besides the address.
@@ -52,22 +65,13 @@ pub enum VisitorKey<'a> {
 /// The privacy stage's state.
 pub struct Privacy {
     pub geo: Arc<Geo>,
-    pub salts: Arc<SaltKeeper>,
-    pub visits: Visits,
+    pub salts: Arc<dyn SaltSource>,
     pub cookie_keys: CookieKeys,
 }
 
 impl Privacy {
-    /// Locates and identifies the visitor of `site_id`, consuming the address. `acquisition` is
-    /// how this hit arrived; the visit's own (its first hit's) comes back in the identity.
-    pub fn identify(
-        &self,
-        site_id: u32,
-        ip: ClientIp,
-        key: VisitorKey<'_>,
-        now: u64,
-        acquisition: Acquisition,
-    ) -> Identity {
+    /// Locates and identifies the visitor of `site_id`, consuming the address.
+    pub fn identify(&self, site_id: u32, ip: ClientIp, key: VisitorKey<'_>) -> Identity {
         let place = self.geo.locate(&ip);
         let salts = self.salts.salts();
         // A cookie-mode site's visitor keeps one id for the cookie's life (hashed with the
@@ -82,12 +86,11 @@ impl Privacy {
         let previous_id =
             salts.previous.as_ref().filter(|_| cookie_id.is_none()).map(|old| visitor_id_with(old, site_id, &ip, &key));
         drop(ip);
-        let visit = self.visits.visit(visitor_id, previous_id, now, acquisition);
-        Identity { place, visitor_id, visit_id: visit.id, acquisition: visit.acquisition }
+        Identity { place, visitor_id, previous_id }
     }
 }
 
-/// `HMAC-SHA256(salt, site_id ‖ ip ‖ user_agent)` truncated to 64 bits (PRIVACY.md B1). The
+/// `HMAC-SHA256(salt, site_id ‖ ip ‖ user_agent)` truncated to 64 bits (docs/privacy.md B1). The
 /// address is always 16 bytes (IPv4 mapped), so the concatenation is unambiguous.
 pub fn visitor_id(salt: &Salt, site_id: u32, ip: &ClientIp, key: &VisitorKey<'_>) -> u64 {
     visitor_id_with(salt, site_id, ip, key)

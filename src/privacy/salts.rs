@@ -125,7 +125,15 @@ impl SaltKeeper {
     pub fn salts(&self) -> arc_swap::Guard<Arc<SaltSet>> {
         self.set.load()
     }
+}
 
+impl super::SaltSource for SaltKeeper {
+    fn salts(&self) -> arc_swap::Guard<Arc<SaltSet>> {
+        self.set.load()
+    }
+}
+
+impl SaltKeeper {
     /// Rotates when the period changed, converges on the agreed salt, ends the grace, and deletes
     /// what must no longer exist. Returns whether it rotated.
     pub async fn tick(&self) -> clickhouse::error::Result<bool> {

@@ -315,9 +315,8 @@ impl Metrics {
         self.retention_rows_deleted.with_label_values(&["mutation"]).inc_by(mutated);
     }
 
-    /// Counts a bot hit: the decline reason `bot` and the detector.
-    pub fn bot(&self, detector: crate::enrich::user_agent::BotReason) {
-        self.declined(DeclineReason::Bot);
+    /// Counts which detector declined a bot hit (the decline itself is counted by `declined`).
+    pub fn bot_detected(&self, detector: crate::enrich::user_agent::BotReason) {
         self.bots_declined.with_label_values(&[detector.as_str()]).inc();
     }
 

@@ -6,7 +6,6 @@
 //! credential for another site: 403. Reports are aggregates only (F2): no endpoint lists hits or
 //! visitors.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -22,14 +21,14 @@ use crate::ingest::params::Params;
 use crate::ingest::{Body, json as json_response};
 use crate::query::request::{BadRequest, Format, StatsRequest};
 use crate::query::stats;
+use crate::sites::Sites;
 use crate::store::tokens;
 
 /// Largest request body (bytes).
 const MAX_BODY: usize = 64 * 1024;
 
 pub struct Api {
-    sites: HashMap<u32, SiteConfig>,
-    order: Vec<u32>,
+    sites: Arc<Sites>,
     client: clickhouse::Client,
     clock: Arc<dyn Clock>,
 }
@@ -41,13 +40,8 @@ enum Denied {
 }
 
 impl Api {
-    pub fn new(sites: &[SiteConfig], client: clickhouse::Client, clock: Arc<dyn Clock>) -> Api {
-        Api {
-            sites: sites.iter().map(|s| (s.id, s.clone())).collect(),
-            order: sites.iter().map(|s| s.id).collect(),
-            client,
-            clock,
-        }
+    pub fn new(sites: Arc<Sites>, client: clickhouse::Client, clock: Arc<dyn Clock>) -> Api {
+        Api { sites, client, clock }
     }
 
     pub async fn handle(&self, request: Request<Incoming>) -> Response<Body> {
@@ -79,7 +73,7 @@ impl Api {
     }
 
     async fn answer(&self, headers: &HeaderMap, query: StatsRequest) -> Response<Body> {
-        let Some(site) = self.sites.get(&query.site_id) else {
+        let Some(site) = self.sites.get(query.site_id) else {
             return error(StatusCode::BAD_REQUEST, "site_id", "no such site");
         };
         match self.authorize(headers, site).await {
@@ -125,10 +119,9 @@ impl Api {
     /// The site a share secret or API token reads.
     async fn site_of(&self, secret: &str) -> Option<u32> {
         let digest = tokens::hash(secret);
-        let shared =
-            self.order.iter().find(|id| self.sites[id].share_secret_sha256.is_some_and(|h| hex::encode(h) == digest));
-        if let Some(id) = shared {
-            return Some(*id);
+        let shared = self.sites.iter().find(|s| s.share_secret_sha256.is_some_and(|h| hex::encode(h) == digest));
+        if let Some(site) = shared {
+            return Some(site.id);
         }
         match tokens::site_of(&self.client, secret).await {
             Ok(site) => site,
@@ -149,9 +142,8 @@ impl Api {
             return error(StatusCode::UNAUTHORIZED, "authorization", "unknown or revoked credential");
         }
         let sites: Vec<Value> = self
-            .order
+            .sites
             .iter()
-            .map(|id| &self.sites[id])
             .filter(|s| s.public || Some(s.id) == credential_site)
             .map(|s| json!({"id": s.id, "domain": s.domains[0], "time_zone": s.timezone, "public": s.public}))
             .collect();

@@ -9,9 +9,9 @@ use mesure::config::ClickHouseConfig;
 use mesure::privacy::client_ip::ClientIp;
 use mesure::privacy::geo::Geo;
 use mesure::privacy::salts::SaltKeeper;
-use mesure::privacy::visits::Visits;
-use mesure::privacy::{Identity, Privacy, VisitorKey};
+use mesure::privacy::{Privacy, VisitorKey};
 use mesure::store;
+use mesure::visits::Visits;
 
 use crate::common::{ClickHouse, Collector, CollectorConfig, clickhouse, enc, eventually, unique_database};
 
@@ -26,13 +26,29 @@ async fn database(ch: &ClickHouse, prefix: &str) -> ClickHouseConfig {
     ch.migrated(prefix).await
 }
 
-async fn privacy(config: &ClickHouseConfig, clock: Arc<ManualClock>) -> Privacy {
-    let salts = SaltKeeper::start(store::client(config), clock, SETTLE, None).await.unwrap();
-    Privacy { geo: Arc::new(Geo::disabled()), salts, visits: Visits::new(10_000), cookie_keys: Default::default() }
+/// The privacy stage and the visits after it, as the hit pipeline chains them.
+struct Stages {
+    privacy: Privacy,
+    salts: Arc<SaltKeeper>,
+    visits: Visits,
 }
 
-fn identify(p: &Privacy, site: u32, ip: &str, ua: &str, now: u64) -> Identity {
-    p.identify(site, ClientIp::new(ip.parse().unwrap()), VisitorKey::UserAgent(ua), now, Default::default())
+/// A visitor's id and visit.
+struct Seen {
+    visitor_id: u64,
+    visit_id: u64,
+}
+
+async fn privacy(config: &ClickHouseConfig, clock: Arc<ManualClock>) -> Stages {
+    let salts = SaltKeeper::start(store::client(config), clock, SETTLE, None).await.unwrap();
+    let privacy = Privacy { geo: Arc::new(Geo::disabled()), salts: salts.clone(), cookie_keys: Default::default() };
+    Stages { privacy, salts, visits: Visits::new(10_000) }
+}
+
+fn identify(p: &Stages, site: u32, ip: &str, ua: &str, now: u64) -> Seen {
+    let identity = p.privacy.identify(site, ClientIp::new(ip.parse().unwrap()), VisitorKey::UserAgent(ua));
+    let visit = p.visits.visit(identity.visitor_id, identity.previous_id, now, Default::default());
+    Seen { visitor_id: identity.visitor_id, visit_id: visit.id }
 }
 
 async fn stored_salts(ch: &ClickHouse, db: &str) -> Vec<String> {

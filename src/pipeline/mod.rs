@@ -1,0 +1,261 @@
+//! The hit pipeline: the one owner of the order every tracking hit goes through.
+//!
+//! ```text
+//!  request ─► gate ─► adapter ─► cheap refusals ─► enrichment ─► identify ─► visit ─► Event
+//!  headers    opt-out  Matomo,     prefetch,         URL, referrer, address →   session   built
+//!  + peer     DNT,GPC  Plausible   bot verdict       campaign,     place + id,            here
+//!                      → Hit       (cached UA)       user agent    address dropped
+//! ```
+//!
+//! Protocol adapters ([`crate::ingest::matomo`], [`crate::ingest::plausible`]) turn a decoded
+//! request into protocol-neutral [`Hit`]s and do no enrichment. [`Pipeline::run`] calls the
+//! adapter only after the gate, so the hit of a visitor who objected is never parsed (docs/
+//! privacy.md C4), then takes each hit through the fixed order and returns an [`Event`] or the
+//! reason it was declined. Every decline is counted here, and only here.
+//!
+//! The HTTP edge ([`crate::ingest`]) owns what comes before (size caps, decoding) and after
+//! (the append to the spool and the answer).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use hyper::HeaderMap;
+use hyper::header::{ACCEPT_LANGUAGE, HeaderName, USER_AGENT};
+
+use crate::clock::Clock;
+use crate::config::{PrivacyConfig, SiteConfig};
+use crate::enrich::language::primary_language;
+use crate::enrich::url::link_target;
+use crate::enrich::{Enrich, RawPage};
+use crate::event::{Acquisition, Event, EventType};
+use crate::privacy::client_ip::{ClientIp, TrustedProxies};
+use crate::privacy::{Privacy, VisitorKey, gate};
+use crate::sites::Sites;
+use crate::telemetry::metrics::{DeclineReason, Metrics};
+use crate::visits::Visits;
+
+/// One hit as a protocol adapter hands it over: what the tracker said, bounded but not
+/// enriched. No `Debug`: it may hold the visitor's address.
+pub struct Hit<'a> {
+    pub site: &'a SiteConfig,
+    /// When the hit happened (Unix seconds): now, or an authorised back-dated time.
+    pub time: u64,
+    /// The page and referrer as sent.
+    pub page: RawPage<'a>,
+    pub action: Action,
+    /// The visitor's address as the site's server saw it (Matomo `cip`, authorised); otherwise
+    /// the pipeline takes it from the connection.
+    pub client_ip: Option<ClientIp>,
+    pub visitor: VisitorInput<'a>,
+    /// A user agent given as a parameter (Matomo `ua`), replacing the header.
+    pub user_agent: Option<&'a str>,
+    /// A language given as a parameter (Matomo `lang`), replacing `Accept-Language`.
+    pub language: Option<&'a str>,
+}
+
+/// What the visitor did, in the protocol's words: every field bounded by the adapter.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Action {
+    pub kind: EventType,
+    pub name: String,
+    pub title: String,
+    pub category: String,
+    pub action: String,
+    pub value: f64,
+    pub goal_id: u32,
+    pub revenue: f64,
+    pub search_keyword: String,
+    pub search_category: String,
+    pub search_count: u32,
+    /// An outlink's or download's target as sent (minimised by enrichment).
+    pub link_target: Option<String>,
+    pub prop_keys: Vec<String>,
+    pub prop_values: Vec<String>,
+    pub screen_class: &'static str,
+    /// Does not count as an interaction (does not end a bounce).
+    pub non_interactive: bool,
+}
+
+/// What identifies the visitor besides the address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VisitorInput<'a> {
+    /// IP + user agent, the default.
+    Cookieless,
+    /// Matomo `cid` from the site's server (authorised).
+    ServerId(&'a str),
+    /// Matomo `_id` on a cookie-mode site.
+    Cookie(&'a str),
+}
+
+/// The request a batch of hits came in: its headers and the connection's peer.
+#[derive(Clone, Copy)]
+pub struct Origin<'r> {
+    pub headers: &'r HeaderMap,
+    pub peer: SocketAddr,
+}
+
+/// What the pipeline made of a request.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The visitor objected (opt-out, DNT, GPC): nothing of the request was read.
+    Objected(DeclineReason),
+    /// One result per hit the adapter found, in order.
+    Hits(Vec<Result<Event, DeclineReason>>),
+}
+
+/// The stages a hit goes through, and their state.
+pub struct Pipeline {
+    sites: Arc<Sites>,
+    privacy_config: PrivacyConfig,
+    proxies: TrustedProxies,
+    enricher: Arc<dyn Enrich>,
+    privacy: Privacy,
+    visits: Arc<Visits>,
+    clock: Arc<dyn Clock>,
+    metrics: Metrics,
+}
+
+/// Everything [`Pipeline::new`] needs (built once by the app).
+pub struct Stages {
+    pub sites: Arc<Sites>,
+    pub privacy_config: PrivacyConfig,
+    pub proxies: TrustedProxies,
+    pub enricher: Arc<dyn Enrich>,
+    pub privacy: Privacy,
+    pub visits: Arc<Visits>,
+    pub clock: Arc<dyn Clock>,
+    pub metrics: Metrics,
+}
+
+/// Headers by which browsers mark a prefetch. Constants: a look-up by `&str` parses the name
+/// each time.
+const PREFETCH_HEADERS: [HeaderName; 4] = [
+    HeaderName::from_static("purpose"),
+    HeaderName::from_static("sec-purpose"),
+    HeaderName::from_static("x-purpose"),
+    HeaderName::from_static("x-moz"),
+];
+
+impl Pipeline {
+    pub fn new(stages: Stages) -> Pipeline {
+        let Stages { sites, privacy_config, proxies, enricher, privacy, visits, clock, metrics } = stages;
+        Pipeline { sites, privacy_config, proxies, enricher, privacy, visits, clock, metrics }
+    }
+
+    pub fn sites(&self) -> &Sites {
+        &self.sites
+    }
+
+    pub fn visits(&self) -> &Visits {
+        &self.visits
+    }
+
+    /// Takes the hits of one request through the fixed order. `adapter` is the protocol: it gets
+    /// the sites and the time, and returns the request's hits (or why each was declined), or an
+    /// error for a request it cannot read at all (`E`, answered 400 by the edge). It is not
+    /// called when the visitor objected.
+    pub fn run<'a, E>(
+        &'a self,
+        origin: Origin<'_>,
+        adapter: impl FnOnce(&'a Sites, u64) -> Result<Vec<Result<Hit<'a>, DeclineReason>>, E>,
+    ) -> Result<Outcome, E> {
+        // The gate, before anything reads the hit's content.
+        if let Some(reason) = gate::objection(origin.headers, &self.privacy_config) {
+            self.metrics.declined(reason);
+            return Ok(Outcome::Objected(reason));
+        }
+        let hits = adapter(&self.sites, self.clock.now())?;
+        let results = hits
+            .into_iter()
+            .map(|hit| {
+                let result = hit.and_then(|hit| self.process(hit, origin));
+                if let Err(reason) = result {
+                    self.metrics.declined(reason);
+                }
+                result
+            })
+            .collect();
+        Ok(Outcome::Hits(results))
+    }
+
+    /// One hit, after the gate: cheap refusals, enrichment, identity, visit, the `Event`.
+    fn process(&self, hit: Hit<'_>, origin: Origin<'_>) -> Result<Event, DeclineReason> {
+        let headers = origin.headers;
+        // Cheap refusals first: the browser is only guessing, or the (cached) verdict is a bot.
+        if is_prefetch(headers) {
+            self.metrics.bot_detected(crate::enrich::user_agent::BotReason::Prefetch);
+            return Err(DeclineReason::Bot);
+        }
+        let user_agent = hit.user_agent.or_else(|| header_str(headers, USER_AGENT)).unwrap_or("");
+        let verdict = self.enricher.user_agent(user_agent);
+        if let Some(reason) = verdict.bot {
+            self.metrics.bot_detected(reason);
+            return Err(DeclineReason::Bot);
+        }
+        // Enrichment.
+        let landing = self.enricher.landing(hit.site, hit.page).ok_or(DeclineReason::Invalid)?;
+        let language = hit.language.or_else(|| header_str(headers, ACCEPT_LANGUAGE)).map(primary_language);
+        let link_url = hit.action.link_target.as_deref().map(link_target);
+        // Identity: the address goes in and does not come out.
+        let client_ip = hit.client_ip.unwrap_or_else(|| self.proxies.client(origin.peer, headers));
+        let key = match hit.visitor {
+            VisitorInput::Cookieless => VisitorKey::UserAgent(user_agent),
+            VisitorInput::ServerId(id) => VisitorKey::ServerId(id),
+            VisitorInput::Cookie(id) => VisitorKey::Cookie(id),
+        };
+        let identity = self.privacy.identify(hit.site.id, client_ip, key);
+
+        // The event, built here and nowhere else.
+        let action = hit.action;
+        let mut event = Event {
+            site_id: hit.site.id,
+            timestamp: hit.time as u32,
+            retention_days: hit.site.retention.days().min(u32::from(u16::MAX)) as u16,
+            visitor_id: identity.visitor_id,
+            event_type: action.kind,
+            event_name: action.name,
+            page_title: action.title,
+            country_code: identity.place.country_code,
+            region_code: identity.place.region_code,
+            region_name: identity.place.region_name,
+            city: identity.place.city,
+            screen_class: action.screen_class.to_string(),
+            language: language.unwrap_or_default(),
+            event_category: action.category,
+            event_action: action.action,
+            event_value: action.value,
+            goal_id: action.goal_id,
+            revenue: action.revenue,
+            search_keyword: action.search_keyword,
+            search_category: action.search_category,
+            search_count: action.search_count,
+            link_url: link_url.unwrap_or_default(),
+            prop_keys: action.prop_keys,
+            prop_values: action.prop_values,
+            non_interactive: u8::from(action.non_interactive),
+            ..Event::default()
+        };
+        landing.apply(&mut event, hit.site.store_campaigns);
+        verdict.apply(&mut event);
+        // The visit: every hit carries the acquisition of the visit's first hit.
+        let visit =
+            self.visits.visit(identity.visitor_id, identity.previous_id, hit.time, Acquisition::take(&mut event));
+        visit.acquisition.apply(&mut event);
+        event.visit_id = visit.id;
+        Ok(event)
+    }
+}
+
+/// `Purpose: prefetch` / `Sec-Purpose: prefetch`: the browser is guessing, nobody looked.
+fn is_prefetch(headers: &HeaderMap) -> bool {
+    PREFETCH_HEADERS.iter().any(|name| {
+        headers.get_all(name).iter().any(|v| v.as_bytes().windows(8).any(|w| w.eq_ignore_ascii_case(b"prefetch")))
+    })
+}
+
+fn header_str(headers: &HeaderMap, name: HeaderName) -> Option<&str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+#[cfg(test)]
+pub(crate) mod tests;
