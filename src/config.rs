@@ -24,6 +24,9 @@ use toml::{Table, Value};
 pub const MAX_RETENTION_MONTHS: u32 = 25;
 /// Retention when a site does not say.
 pub const DEFAULT_RETENTION_DAYS: u32 = 180;
+/// The longest a visitor cookie may live (13 months, the CNIL's limit for audience
+/// measurement without consent): cookie-mode sites ignore an older `_id`.
+pub const COOKIE_LIFETIME_DAYS: u32 = 395;
 
 /// A validated configuration. Built only by [`Config::load`] / [`Config::from_toml`].
 #[derive(Debug, Clone)]

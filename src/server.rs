@@ -51,7 +51,11 @@ impl Routes {
             ),
             "/optout" => {
                 let secure = self.public_https || self.proxies.forwarded_https(peer, request.headers());
-                ("optout", crate::web::optout::handle(request, secure).await)
+                let facts = match self.site_of(&request) {
+                    Some(site) => crate::summary::SiteFacts::of(&self.config, site),
+                    None => crate::summary::SiteFacts::collector(&self.config),
+                };
+                ("optout", crate::web::optout::handle(request, secure, &facts).await)
             }
             "/healthz" => ("healthz", plain(StatusCode::OK, "ok\n")),
             "/readyz" => ("readyz", self.readiness().await),
@@ -62,16 +66,19 @@ impl Routes {
         response
     }
 
+    /// The site a page is opened for: `?site=N` (or Matomo's `idsite=N`).
+    fn site_of(&self, request: &Request<Incoming>) -> Option<&crate::config::SiteConfig> {
+        let params = crate::ingest::params::Params::parse(request.uri().query()?).ok()?;
+        let id = params.get("site").or_else(|| params.get("idsite"))?.trim().parse::<u32>().ok()?;
+        self.sites.get(id)
+    }
+
     /// `GET /privacy.json?site=N`: the site's machine-readable privacy notice (public).
     fn notice(&self, request: &Request<Incoming>) -> Response<Body> {
-        let site = request
-            .uri()
-            .query()
-            .and_then(|q| crate::ingest::params::Params::parse(q).ok()?.get("site")?.parse::<u32>().ok())
-            .and_then(|id| self.sites.get(id));
-        match site {
+        match self.site_of(request) {
             Some(site) => {
-                let mut response = crate::ingest::json(StatusCode::OK, &crate::summary::notice(&self.config, site));
+                let notice = crate::summary::SiteFacts::of(&self.config, site).notice();
+                let mut response = crate::ingest::json(StatusCode::OK, &notice);
                 response
                     .headers_mut()
                     .insert("access-control-allow-origin", hyper::header::HeaderValue::from_static("*"));

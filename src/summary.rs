@@ -1,53 +1,247 @@
-//! The effective-configuration and privacy summary that `mesure check-config` prints: sentences
-//! a privacy notice can quote (PRIVACY.md G1), per site, then the technical settings.
+//! What mesure does with a site's visitors, as one value per site ([`SiteFacts`]), and every
+//! rendering of it: the summary `mesure check-config` prints (docs/privacy.md G1), the
+//! machine-readable notice at `/privacy.json?site=N` (G2) and the sentences of the opt-out page.
+//! The facts are computed here once, from the configuration, so the three cannot disagree.
 
 use std::fmt::Write;
 
 use serde_json::{Value, json};
 
-use crate::config::{Config, SiteConfig};
+use crate::config::{COOKIE_LIFETIME_DAYS, Config, Retention, SiteConfig};
+
+/// The languages the visitor-facing texts exist in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    En,
+    Fr,
+}
+
+/// How visitors are told apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Identifier {
+    /// A hash of the site, the address and the user agent with a salt that changes daily.
+    Cookieless,
+    /// The tracker's first-party cookie, hashed with a per-site key (cookie-mode sites).
+    FirstPartyCookie { lifetime_days: u32 },
+    /// No one site is meant (the opt-out page without `?site=`), and the sites differ.
+    DependsOnSite,
+}
+
+/// What happens to the visitor's IP address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddressUse {
+    /// Only hashed into the visitor id (no geo database).
+    HashOnly,
+    /// Looked up in the local city database (first masked to its /24 or /48 network if
+    /// `masked`), hashed, then discarded.
+    CityAndHash { masked: bool },
+}
+
+/// The privacy facts of one site.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SiteFacts {
+    pub site_id: Option<u32>,
+    pub domains: Vec<String>,
+    pub retention: Option<Retention>,
+    pub identifier: Identifier,
+    pub address: AddressUse,
+    pub dnt_honoured: bool,
+    pub gpc_honoured: bool,
+    pub opt_out_url: String,
+    pub query_parameters_kept: Vec<String>,
+    pub campaign_values_stored: bool,
+    pub small_counts_rounded: bool,
+}
+
+impl SiteFacts {
+    /// The facts of `site` under `config`.
+    pub fn of(config: &Config, site: &SiteConfig) -> SiteFacts {
+        SiteFacts {
+            site_id: Some(site.id),
+            domains: site.domains.clone(),
+            retention: Some(site.retention),
+            identifier: if site.cookie_mode {
+                Identifier::FirstPartyCookie { lifetime_days: COOKIE_LIFETIME_DAYS }
+            } else {
+                Identifier::Cookieless
+            },
+            query_parameters_kept: site.keep_query.clone(),
+            campaign_values_stored: site.store_campaigns,
+            small_counts_rounded: site.round_counts,
+            ..SiteFacts::collector(config)
+        }
+    }
+
+    /// What holds for every site of `config` (the opt-out page when no site is named).
+    pub fn collector(config: &Config) -> SiteFacts {
+        let identifier =
+            if config.sites.iter().any(|s| s.cookie_mode) { Identifier::DependsOnSite } else { Identifier::Cookieless };
+        SiteFacts {
+            site_id: None,
+            domains: Vec::new(),
+            retention: None,
+            identifier,
+            address: match config.geo.database {
+                Some(_) => AddressUse::CityAndHash { masked: config.geo.mask_before_lookup },
+                None => AddressUse::HashOnly,
+            },
+            dnt_honoured: config.privacy.honor_dnt,
+            gpc_honoured: config.privacy.honor_gpc,
+            opt_out_url: config.public_url.as_ref().map(|u| format!("{u}/optout")).unwrap_or_else(|| "/optout".into()),
+            query_parameters_kept: Vec::new(),
+            campaign_values_stored: false,
+            small_counts_rounded: false,
+        }
+    }
+
+    /// The identifier, in a sentence for the summary.
+    fn identifier_summary(&self) -> String {
+        match self.identifier {
+            Identifier::Cookieless => {
+                "no cookie; a hash of the site, the IP address and the browser's user agent with a \
+                 random salt that changes every day at 00:00 UTC, so a visitor cannot be recognised from one day to \
+                 the next; old salts are deleted"
+                    .to_string()
+            }
+            Identifier::FirstPartyCookie { lifetime_days } => format!(
+                "the tracker's first-party cookie (Matomo's _pk_id), kept at most {lifetime_days} days from its \
+                 creation; its value is hashed with a random per-site key and never stored"
+            ),
+            Identifier::DependsOnSite => "depends on the site (see each site)".to_string(),
+        }
+    }
+
+    fn address_summary(&self) -> &'static str {
+        match self.address {
+            AddressUse::HashOnly => "not used for geolocation (no geo.database); never stored or logged",
+            AddressUse::CityAndHash { masked: false } => {
+                "used only to find the visitor's city (local database), then discarded; never stored or logged"
+            }
+            AddressUse::CityAndHash { masked: true } => {
+                "masked to /24 (IPv4) or /48 (IPv6), used only to find the visitor's city (local database), then \
+                 discarded; never stored or logged"
+            }
+        }
+    }
+
+    /// The opt-out page's sentence for a browser that is counted.
+    pub fn counted_sentence(&self, lang: Lang) -> String {
+        let (lead, address, identifier) = match lang {
+            Lang::En => (
+                "Visits from this browser are counted anonymously:",
+                match self.address {
+                    AddressUse::HashOnly => "your IP address is never stored",
+                    AddressUse::CityAndHash { masked: false } => {
+                        "your IP address is used only to find your city and is then discarded"
+                    }
+                    AddressUse::CityAndHash { masked: true } => {
+                        "your IP address is shortened, used only to find your city and then discarded"
+                    }
+                },
+                match self.identifier {
+                    Identifier::Cookieless => ", and you cannot be recognised from one day to the next.",
+                    Identifier::FirstPartyCookie { .. } => {
+                        ", and a first-party cookie of this site (kept at most 13 months) recognises your browser's return visits; its value is never stored."
+                    }
+                    Identifier::DependsOnSite => ".",
+                },
+            ),
+            Lang::Fr => (
+                "Les visites de ce navigateur sont comptées de façon anonyme :",
+                match self.address {
+                    AddressUse::HashOnly => "votre adresse IP n'est jamais enregistrée",
+                    AddressUse::CityAndHash { masked: false } => {
+                        "votre adresse IP ne sert qu'à trouver votre ville puis est effacée"
+                    }
+                    AddressUse::CityAndHash { masked: true } => {
+                        "votre adresse IP est tronquée, ne sert qu'à trouver votre ville puis est effacée"
+                    }
+                },
+                match self.identifier {
+                    Identifier::Cookieless => ", et vous ne pouvez pas être reconnu d'un jour à l'autre.",
+                    Identifier::FirstPartyCookie { .. } => {
+                        ", et un cookie propre à ce site (conservé 13 mois au plus) reconnaît les visites suivantes de votre navigateur ; sa valeur n'est jamais enregistrée."
+                    }
+                    Identifier::DependsOnSite => ".",
+                },
+            ),
+        };
+        format!("{lead} {address}{identifier}")
+    }
+
+    /// The machine-readable notice (`/privacy.json`).
+    pub fn notice(&self) -> Value {
+        let identifier = match self.identifier {
+            Identifier::FirstPartyCookie { lifetime_days } => json!({
+                "kind": "first-party-cookie",
+                "description": "the tracker's own first-party cookie, hashed with a per-site key; the cookie value is never stored",
+                "cookie_lifetime_days": lifetime_days,
+            }),
+            Identifier::Cookieless => json!({
+                "kind": "cookieless",
+                "description": "a hash of the site, the IP address and the user agent with a random salt",
+                "salt_rotation": "daily at 00:00 UTC; a salt is deleted within 48 hours",
+            }),
+            Identifier::DependsOnSite => json!({ "kind": "depends-on-site" }),
+        };
+        let geolocation = matches!(self.address, AddressUse::CityAndHash { .. });
+        json!({
+            "site_id": self.site_id,
+            "domains": self.domains,
+            "retention": self.retention.map(|r| json!({ "days": r.days(), "text": r.to_string() })),
+            "identifier": identifier,
+            "ip_address": {
+                "stored": false,
+                "logged": false,
+                "used_for": if geolocation { "city-level geolocation and the visitor hash, then discarded" } else { "the visitor hash, then discarded" },
+                "geolocation": if geolocation { "city" } else { "none" },
+                "masked_before_lookup": matches!(self.address, AddressUse::CityAndHash { masked: true }),
+            },
+            "do_not_track_honoured": self.dnt_honoured,
+            "global_privacy_control_honoured": self.gpc_honoured,
+            "opt_out_url": self.opt_out_url,
+            "query_string_parameters_kept": self.query_parameters_kept,
+            "campaign_values_stored": self.campaign_values_stored,
+            "small_counts_rounded": self.small_counts_rounded,
+            "raw_user_agent_stored": false,
+            "data_sent_to_third_parties": false,
+        })
+    }
+}
 
 /// Renders the summary for a valid configuration.
 pub fn render(config: &Config) -> String {
     let mut out = String::new();
     let honoured = |b: bool| if b { "honoured" } else { "NOT honoured (privacy.profile = \"custom\")" };
-    let ip = match (&config.geo.database, config.geo.mask_before_lookup) {
-        (None, _) => "not used for geolocation (no geo.database); never stored or logged".to_string(),
-        (Some(_), false) => {
-            "used only to find the visitor's city (local database), then discarded; never stored or logged".to_string()
-        }
-        (Some(_), true) => "masked to /24 (IPv4) or /48 (IPv6), used only to find the visitor's city (local \
-                            database), then discarded; never stored or logged"
-            .to_string(),
-    };
-    let optout = match &config.public_url {
-        Some(base) => format!("{base}/optout"),
-        None => "/optout on the collector's host (set public_url for the full link)".to_string(),
-    };
     let _ = writeln!(out, "configuration OK\n");
     let _ = writeln!(out, "privacy summary (quote it in your privacy notice)");
     for site in &config.sites {
-        let _ = writeln!(out, "\nsite {} ({})", site.id, site.domains.join(", "));
+        let facts = SiteFacts::of(config, site);
+        let _ = writeln!(out, "\nsite {} ({})", site.id, facts.domains.join(", "));
         let _ = writeln!(out, "  retention: {} (then deleted)", site.retention);
-        let _ = writeln!(
-            out,
-            "  identifier: no cookie; a hash of the site, the IP address and the browser's user agent with a \
-             random salt that changes every day at 00:00 UTC, so a visitor cannot be recognised from one day to \
-             the next; old salts are deleted"
-        );
-        let _ = writeln!(out, "  IP address: {ip}");
+        let _ = writeln!(out, "  identifier: {}", facts.identifier_summary());
+        let _ = writeln!(out, "  IP address: {}", facts.address_summary());
         let _ = writeln!(
             out,
             "  stored: pages (without query string{}) and titles, referrer host, country/region/city, language",
-            if site.keep_query.is_empty() { String::new() } else { format!(" except {}", site.keep_query.join(", ")) }
+            if facts.query_parameters_kept.is_empty() {
+                String::new()
+            } else {
+                format!(" except {}", facts.query_parameters_kept.join(", "))
+            }
         );
         let _ = writeln!(
             out,
             "  Do-Not-Track: {}; Global Privacy Control: {}",
-            honoured(config.privacy.honor_dnt),
-            honoured(config.privacy.honor_gpc)
+            honoured(facts.dnt_honoured),
+            honoured(facts.gpc_honoured)
         );
-        let _ = writeln!(out, "  opt-out: {optout}");
+        let opt_out = if config.public_url.is_some() {
+            facts.opt_out_url.clone()
+        } else {
+            "/optout on the collector's host (set public_url for the full link)".to_string()
+        };
+        let _ = writeln!(out, "  opt-out: {opt_out}");
     }
     let _ = writeln!(out, "\neffective settings");
     let _ = writeln!(out, "  listen = {}", config.listen);
@@ -80,41 +274,47 @@ pub fn render(config: &Config) -> String {
     out
 }
 
-/// The machine-readable notice of one site (PRIVACY.md G2), served at `/privacy.json?site=N` so
-/// a privacy page can show what the collector really does.
-pub fn notice(config: &Config, site: &SiteConfig) -> Value {
-    let identifier = if site.cookie_mode {
-        json!({
-            "kind": "first-party-cookie",
-            "description": "the tracker's own first-party cookie, hashed with a per-site key; the cookie value is never stored",
-            "cookie_lifetime_days": 395,
-        })
-    } else {
-        json!({
-            "kind": "cookieless",
-            "description": "a hash of the site, the IP address and the user agent with a random salt",
-            "salt_rotation": "daily at 00:00 UTC; a salt is deleted within 48 hours",
-        })
-    };
-    json!({
-        "site_id": site.id,
-        "domains": site.domains,
-        "retention": { "days": site.retention.days(), "text": site.retention.to_string() },
-        "identifier": identifier,
-        "ip_address": {
-            "stored": false,
-            "logged": false,
-            "used_for": if config.geo.database.is_some() { "city-level geolocation and the visitor hash, then discarded" } else { "the visitor hash, then discarded" },
-            "geolocation": if config.geo.database.is_some() { "city" } else { "none" },
-            "masked_before_lookup": config.geo.mask_before_lookup,
-        },
-        "do_not_track_honoured": config.privacy.honor_dnt,
-        "global_privacy_control_honoured": config.privacy.honor_gpc,
-        "opt_out_url": config.public_url.as_ref().map(|u| format!("{u}/optout")).unwrap_or_else(|| "/optout".into()),
-        "query_string_parameters_kept": site.keep_query,
-        "campaign_values_stored": site.store_campaigns,
-        "small_counts_rounded": site.round_counts,
-        "raw_user_agent_stored": false,
-        "data_sent_to_third_parties": false,
-    })
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CONFIG: &str = r#"
+        public_url = "https://stats.example.org"
+        [geo]
+        database = "geo/test-data/GeoIP2-City-Test.mmdb"
+        [[sites]]
+        id = 1
+        domains = ["example.org"]
+        [[sites]]
+        id = 2
+        domains = ["shop.example.net"]
+        cookie_mode = true
+        retention = "13mo"
+    "#;
+
+    /// A cookie-mode site is described as one, the same way in all three renderings.
+    #[test]
+    fn a_cookie_mode_site_is_described_as_one_everywhere() {
+        let config = Config::from_toml(CONFIG, std::iter::empty()).unwrap();
+        let summary = render(&config);
+        let (cookieless, cookie) = summary.split_once("site 2").unwrap();
+        assert!(cookieless.contains("identifier: no cookie"), "{summary}");
+        assert!(cookie.contains("identifier: the tracker's first-party cookie"), "{summary}");
+        assert!(!cookie.contains("no cookie"), "{summary}");
+
+        let facts = SiteFacts::of(&config, config.site(2).unwrap());
+        assert_eq!(facts.notice()["identifier"]["kind"], "first-party-cookie");
+        assert_eq!(facts.notice()["identifier"]["cookie_lifetime_days"], COOKIE_LIFETIME_DAYS);
+        assert!(facts.counted_sentence(Lang::En).contains("first-party cookie"));
+        assert!(!facts.counted_sentence(Lang::En).contains("cannot be recognised"));
+        assert!(facts.counted_sentence(Lang::Fr).contains("cookie"));
+
+        let facts = SiteFacts::of(&config, config.site(1).unwrap());
+        assert_eq!(facts.notice()["identifier"]["kind"], "cookieless");
+        assert!(facts.counted_sentence(Lang::En).contains("cannot be recognised from one day to the next"));
+        // Without a site, the opt-out page claims only what holds for every site.
+        let all = SiteFacts::collector(&config);
+        assert_eq!(all.identifier, Identifier::DependsOnSite);
+        assert!(!all.counted_sentence(Lang::En).contains("recognise"));
+    }
 }

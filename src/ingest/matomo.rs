@@ -36,7 +36,7 @@ pub const CDT_TOLERANCE: u64 = 5 * 60;
 const CDT_FUTURE_TOLERANCE: u64 = 60;
 /// The tracker's visitor cookie lives at most 13 months (docs/privacy.md B5): an `_id` whose
 /// first visit (`_idts`) is older is not used.
-const COOKIE_MAX_AGE: u64 = 395 * 86_400;
+const COOKIE_MAX_AGE: u64 = crate::config::COOKIE_LIFETIME_DAYS as u64 * 86_400;
 
 /// How the tracker wants its answer.
 pub fn wants_image(params: &Params<'_>) -> bool {

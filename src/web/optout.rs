@@ -14,29 +14,21 @@ use hyper::{Method, Request, Response, StatusCode};
 
 use crate::ingest::{Body, params::Params, plain};
 use crate::privacy::gate::{self, OPTOUT_COOKIE};
+use crate::summary::{Lang, SiteFacts};
 
 /// 13 months, in seconds (395 days).
 const COOKIE_MAX_AGE: u64 = 395 * 86_400;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Lang {
-    En,
-    Fr,
-}
-
-impl Lang {
-    fn code(self) -> &'static str {
-        match self {
-            Lang::En => "en",
-            Lang::Fr => "fr",
-        }
+fn code(lang: Lang) -> &'static str {
+    match lang {
+        Lang::En => "en",
+        Lang::Fr => "fr",
     }
 }
 
 struct Texts {
     title: &'static str,
     opted_out: &'static str,
-    counted: &'static str,
     button_out: &'static str,
     button_in: &'static str,
     dnt: &'static str,
@@ -47,7 +39,6 @@ struct Texts {
 const EN: Texts = Texts {
     title: "Audience measurement: your choice",
     opted_out: "You are opted out. Visits from this browser are not recorded.",
-    counted: "Visits from this browser are counted anonymously: your IP address is used only to find your city and is then discarded, and you cannot be recognised from one day to the next.",
     button_out: "Opt out: do not count my visits",
     button_in: "Opt back in",
     dnt: "Your browser sends a Do-Not-Track or Global Privacy Control signal, so your visits are not recorded in any case.",
@@ -58,7 +49,6 @@ const EN: Texts = Texts {
 const FR: Texts = Texts {
     title: "Mesure d'audience : votre choix",
     opted_out: "Vous vous êtes opposé à la mesure d'audience. Les visites de ce navigateur ne sont pas enregistrées.",
-    counted: "Les visites de ce navigateur sont comptées de façon anonyme : votre adresse IP ne sert qu'à trouver votre ville puis est effacée, et vous ne pouvez pas être reconnu d'un jour à l'autre.",
     button_out: "M'opposer : ne pas compter mes visites",
     button_in: "Accepter à nouveau la mesure",
     dnt: "Votre navigateur envoie un signal Do-Not-Track ou Global Privacy Control : vos visites ne sont de toute façon pas enregistrées.",
@@ -66,11 +56,12 @@ const FR: Texts = Texts {
     other_language: "English version",
 };
 
-/// Handles `GET` and `POST` on `/optout`. `secure` says whether the visitor reached us over HTTPS.
-pub async fn handle(request: Request<Incoming>, secure: bool) -> Response<Body> {
+/// Handles `GET` and `POST` on `/optout`. `secure` says whether the visitor reached us over HTTPS;
+/// `facts` are those of the site the page was opened for (`?site=N`), or of every site.
+pub async fn handle(request: Request<Incoming>, secure: bool, facts: &SiteFacts) -> Response<Body> {
     let lang = language(&request);
     match *request.method() {
-        Method::GET | Method::HEAD => page(&request, lang),
+        Method::GET | Method::HEAD => page(&request, lang, facts),
         Method::POST => {
             let body = match Limited::new(request.into_body(), 1024).collect().await {
                 Ok(collected) => collected.to_bytes(),
@@ -130,12 +121,15 @@ fn language(request: &Request<Incoming>) -> Lang {
     Lang::En
 }
 
-fn page(request: &Request<Incoming>, lang: Lang) -> Response<Body> {
+fn page(request: &Request<Incoming>, lang: Lang, facts: &SiteFacts) -> Response<Body> {
     let t = if lang == Lang::Fr { &FR } else { &EN };
     let opted_out = gate::has_optout_cookie(request.headers());
     let signal = gate::dnt(request.headers()) || gate::gpc(request.headers());
-    let (state, action, button) =
-        if opted_out { (t.opted_out, "in", t.button_in) } else { (t.counted, "out", t.button_out) };
+    let (state, action, button) = if opted_out {
+        (t.opted_out.to_string(), "in", t.button_in)
+    } else {
+        (facts.counted_sentence(lang), "out", t.button_out)
+    };
     let other = if lang == Lang::Fr { "en" } else { "fr" };
     let dnt = if signal { format!("<p class=\"signal\">{}</p>", t.dnt) } else { String::new() };
     let html = format!(
@@ -169,7 +163,7 @@ button:focus-visible, a:focus-visible {{ outline: 3px solid #0b57d0; outline-off
 </body>
 </html>
 "#,
-        code = lang.code(),
+        code = code(lang),
         title = t.title,
         accent = if opted_out { "#b3261e" } else { "#146c2e" },
         explain = t.explain,
