@@ -27,7 +27,7 @@ async fn main() {
     let site_id: u32 = arg("--site", "1").parse().unwrap();
     let range = arg("--range", "30d");
     let runs: usize = arg("--runs", "5").parse().unwrap();
-    let client = mesure::store::client(&config);
+    let store = mesure::store::Store::new(&config);
     let site = SiteConfig {
         retention: Retention::Months(13),
         timezone: "Europe/Paris".into(),
@@ -54,8 +54,9 @@ async fn main() {
             ));
         }
     }
-    let rows: u64 = client.query("SELECT count() FROM events").fetch_one().await.unwrap();
-    println!("{rows} events in {}.events; site {site_id}, {range}, median of {runs} runs\n", config.database);
+    let scope = mesure::query::Scope { site_id, from: 0, to: u64::from(u32::MAX) };
+    let rows = mesure::query::totals(&store, &scope).await.unwrap().pageviews;
+    println!("{rows} page views of site {site_id} in {}.events; {range}, median of {runs} runs\n", config.database);
     println!("| query | median ms |\n|---|---|");
     let mut worst = 0.0f64;
     for (name, mut body) in queries {
@@ -68,7 +69,7 @@ async fn main() {
         let mut times = Vec::new();
         for _ in 0..runs {
             let t = Instant::now();
-            stats::run(&client, &request, &site, now).await.unwrap();
+            stats::run(&store, &request, &site, now).await.unwrap();
             times.push(t.elapsed().as_secs_f64() * 1000.0);
         }
         times.sort_by(|a, b| a.partial_cmp(b).unwrap());

@@ -113,7 +113,13 @@ async fn main() {
         password: arg("--password", ""),
         cluster: None,
     };
-    let client = mesure::store::client(&config);
+    // A data generator, not the collector: it writes straight into the table with its own client.
+    let client = clickhouse::Client::default()
+        .with_url(&config.url)
+        .with_user(&config.user)
+        .with_password(&config.password)
+        .with_database(&config.database)
+        .with_validation(false);
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
     let start = (now / 86_400 - days + 1) * 86_400;
     let mut rng = Rng(seed.max(1));

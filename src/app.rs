@@ -30,9 +30,8 @@ use crate::server::{Routes, serve};
 use crate::sink::spool::{self, SpoolSettings, SpoolStats};
 use crate::sink::{DeliveryHealth, Writer};
 use crate::sites::Sites;
-use crate::store;
-use crate::store::dialect::Dialect;
-use crate::store::retention;
+use crate::store::Store;
+use crate::store::migrations::MIGRATIONS;
 use crate::telemetry::metrics::Metrics;
 use crate::visits::Visits;
 use crate::web::api::Api;
@@ -46,27 +45,20 @@ const RETENTION_EVERY: Duration = Duration::from_secs(24 * 3600);
 
 /// Runs the collector on an already bound `listener` until `shutdown` resolves.
 pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
-    let applied = store::migrations::apply(&config.clickhouse, store::migrations::MIGRATIONS)
-        .await
-        .context("applying schema migrations")?;
+    let store = Store::new(&config.clickhouse);
+    let applied = store.migrate(MIGRATIONS).await.context("applying schema migrations")?;
     tracing::info!(new = applied.newly_applied.len(), already = applied.already_applied, "schema up to date");
-
+    let store = store.detect_dialect().await.context("asking ClickHouse its version")?;
     let metrics = Metrics::new();
-    let client = store::client(&config.clickhouse);
-    let version = store::server_version(&client).await.context("asking ClickHouse its version")?;
-    let dialect = Dialect::from_version(&version);
     let longest = config.sites.iter().map(|s| s.retention.days()).max().unwrap_or(0);
-    let cluster = store::cluster::Cluster::of(&config.clickhouse);
-    match dialect.retention_ttl(longest, cluster.as_ref()) {
-        Some(ttl) => {
-            client.query(&ttl).execute().await.context("setting the retention TTL")?;
-            tracing::info!(
-                version,
-                ttl_days = longest + 1,
-                "ClickHouse has table TTL: added as a second retention guard"
-            );
+    let version = (store.dialect().major, store.dialect().minor);
+    match store.set_retention_ttl(longest).await.context("setting the retention TTL")? {
+        Some(ttl_days) => {
+            tracing::info!(?version, ttl_days, "ClickHouse has table TTL: added as a second retention guard")
         }
-        None => tracing::info!(version, "ClickHouse has no table TTL: the retention job alone enforces retention"),
+        None => {
+            tracing::info!(?version, "ClickHouse has no table TTL: the retention job alone enforces retention")
+        }
     }
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let (stop_background, background_stopped) = watch::channel(false);
@@ -76,12 +68,12 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Ou
         Some(kind) => tracing::info!(kind, build_epoch = geo.build_epoch(), "geo database loaded"),
         None => tracing::warn!("no geo.database configured: country, region and city stay empty"),
     }
-    let salts = SaltKeeper::start(client.clone(), clock.clone(), SALT_SETTLE, cluster.clone())
+    let salts = SaltKeeper::start(store.clone(), clock.clone(), SALT_SETTLE)
         .await
         .context("loading the visitor salts from ClickHouse")?;
     let enricher = Arc::new(Enricher::new(config.ingest.user_agent_cache));
     metrics.register_user_agent_cache(&enricher.user_agents);
-    let cookie_keys = CookieKeys::load(&client, &config.sites, clock.now(), SALT_SETTLE)
+    let cookie_keys = CookieKeys::load(&store, &config.sites, clock.now(), SALT_SETTLE)
         .await
         .context("loading the cookie-mode keys from ClickHouse")?;
     let sites = Arc::new(Sites::new(&config.sites));
@@ -92,9 +84,8 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Ou
     tokio::spawn(reload_geo(geo, metrics.clone(), background_stopped.clone()));
     tokio::spawn(sweep_visits(visits.clone(), clock.clone(), background_stopped.clone()));
     tokio::spawn(enforce_retention(
-        client.clone(),
-        cluster.clone(),
-        config.sites.clone(),
+        store.clone(),
+        sites.clone(),
         clock.clone(),
         metrics.clone(),
         background_stopped.clone(),
@@ -115,7 +106,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Ou
     tracing::info!(dir = %config.spool.dir.display(), replay_from_segment = start.segment, "spool open");
     let health = Arc::new(DeliveryHealth::default());
     let writer = Writer::new(
-        client.clone(),
+        store.clone(),
         config.sink.clone(),
         metrics.clone(),
         config.spool.dir.clone(),
@@ -140,11 +131,11 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Ou
     });
     let routes = Arc::new(Routes {
         config: Arc::new(config.clone()),
-        api: Api::new(sites.clone(), client.clone(), clock.clone()),
+        api: Api::new(sites.clone(), store.clone(), clock.clone()),
         ingest: Ingest::new(pipeline, config.ingest.bulk_max_requests, appender.clone(), metrics.clone()),
         sites,
         metrics,
-        clickhouse: client,
+        store,
         delivery: health,
         public_https: config.public_url.as_deref().is_some_and(|u| u.starts_with("https://")),
         proxies,
@@ -200,15 +191,14 @@ async fn reload_geo(geo: Arc<Geo>, metrics: Metrics, mut stop: watch::Receiver<b
 
 /// Runs the retention job at start and then every day (PRIVACY.md E2).
 async fn enforce_retention(
-    client: clickhouse::Client,
-    cluster: Option<store::cluster::Cluster>,
-    sites: Vec<crate::config::SiteConfig>,
+    store: Store,
+    sites: Arc<Sites>,
     clock: Arc<dyn Clock>,
     metrics: Metrics,
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
-        match retention::enforce(&client, &sites, clock.now(), false, cluster.as_ref()).await {
+        match store.enforce_retention(sites.as_slice(), clock.now(), false).await {
             Ok(plan) => metrics.retention(&plan),
             // The next run catches up; reads are bounded by retention meanwhile.
             Err(error) => tracing::warn!(%error, "retention run failed; retrying in an hour"),

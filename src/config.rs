@@ -134,6 +134,12 @@ pub enum Retention {
     Months(u32),
 }
 
+/// The oldest timestamp a read may return for a site with `retention_days`, at `now`: the read
+/// side's bound (docs/privacy.md E1), and what the retention job deletes before.
+pub fn read_floor(retention_days: u32, now: u64) -> u64 {
+    now.saturating_sub(u64::from(retention_days) * crate::clock::DAY)
+}
+
 impl Retention {
     /// The retention in whole days, rounded *down* for months (a month counts as 30.436875 days,
     /// the Gregorian average), so that a row is never kept longer than promised.

@@ -20,9 +20,11 @@
 #![forbid(unsafe_code)]
 
 pub mod app;
+pub mod catalog;
 pub mod clock;
 pub mod config;
 pub mod enrich;
+pub mod erasure;
 pub mod event;
 pub mod ingest;
 pub mod pipeline;

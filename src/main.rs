@@ -12,7 +12,10 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use mesure::clock::{Clock, SystemClock};
 use mesure::config::Config;
-use mesure::store::{self, erasure, retention};
+use mesure::erasure;
+use mesure::store::Store;
+use mesure::store::dialect::Dialect;
+use mesure::store::migrations::MIGRATIONS;
 
 #[derive(Parser)]
 #[command(name = "mesure", version, about = "Privacy-first web-analytics collector")]
@@ -91,7 +94,7 @@ enum TokenCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Command::SqlCatalog { server_version } = &cli.command {
-        for statement in store::catalog::statements(store::dialect::Dialect::from_version(server_version)) {
+        for statement in mesure::catalog::statements(Dialect::from_version(server_version)) {
             println!("{}", serde_json::to_string(&statement).expect("statements serialise"));
         }
         return ExitCode::SUCCESS;
@@ -121,9 +124,7 @@ fn main() -> ExitCode {
 
 async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
     let now = SystemClock.now();
-    let client = store::client(&config.clickhouse);
-    let cluster = store::cluster::Cluster::of(&config.clickhouse);
-    let cluster = cluster.as_ref();
+    let store = Store::new(&config.clickhouse);
     match command {
         Command::Serve => {
             let listener = tokio::net::TcpListener::bind(config.listen)
@@ -132,7 +133,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             mesure::app::run(config, listener, mesure::app::termination_signal()).await?;
         }
         Command::Migrate => {
-            let applied = store::migrations::apply(&config.clickhouse, store::migrations::MIGRATIONS).await?;
+            let applied = store.migrate(MIGRATIONS).await?;
             for name in &applied.newly_applied {
                 println!("applied {name}");
             }
@@ -144,17 +145,17 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         }
         Command::CheckConfig | Command::SqlCatalog { .. } => unreachable!("handled before the runtime starts"),
         Command::Retention { dry_run } => {
-            let plan = retention::enforce(&client, &config.sites, now, dry_run, cluster).await?;
+            let plan = store.enforce_retention(&config.sites, now, dry_run).await?;
             print!("{}", plan.report(dry_run));
         }
         Command::Erase { replay: true, .. } => {
-            let (entries, rows) = erasure::replay(&client, cluster).await?;
+            let (entries, rows) = erasure::replay(&store).await?;
             println!("replayed {entries} erasures from the ledger: {rows} rows deleted");
         }
         Command::Erase { site, visitor_id, .. } => {
             let (site, cookie) = (site.expect("clap requires it"), visitor_id.expect("clap requires it"));
             let Some(site) = config.site(site) else { anyhow::bail!("no site {site} in the configuration") };
-            match erasure::erase(&client, site, &cookie, now, cluster).await {
+            match erasure::erase(&store, site, &cookie, now).await {
                 Ok(rows) => {
                     println!("site {}: erased {rows} rows of that visitor; recorded in the erasure ledger", site.id)
                 }
@@ -169,23 +170,23 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             if config.site(site).is_none() {
                 anyhow::bail!("no site {site} in the configuration");
             }
-            store::migrations::apply(&config.clickhouse, store::migrations::MIGRATIONS).await?;
-            let (token, id) = store::tokens::create(&client, site, &name, now).await?;
+            store.migrate(MIGRATIONS).await?;
+            let (token, id) = store.create_token(site, &name, now).await?;
             println!("token for site {site} (id {id}); shown once, keep it secret:\n{token}");
         }
-        Command::Token(TokenCommand::Revoke { id }) => match store::tokens::revoke(&client, &id, now).await? {
+        Command::Token(TokenCommand::Revoke { id }) => match store.revoke_token(&id, now).await? {
             0 => anyhow::bail!("no token with id {id}"),
             n => println!("revoked {n} token(s) with id {id}"),
         },
         Command::Token(TokenCommand::List { site }) => {
-            for t in store::tokens::list(&client, site).await? {
+            for t in store.list_tokens(site).await? {
                 let state = if t.revoked == 1 { "revoked" } else { "active" };
                 println!("{}  site {}  {}  {}", t.id, t.site_id, state, t.name);
             }
         }
         Command::Export { site, visitor_id } => {
             let Some(site) = config.site(site) else { anyhow::bail!("no site {site} in the configuration") };
-            match erasure::export(&client, site, &visitor_id).await {
+            match erasure::export(&store, site, &visitor_id).await {
                 Ok(rows) => {
                     for row in rows {
                         println!("{}", serde_json::to_string(&row)?);

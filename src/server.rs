@@ -28,7 +28,7 @@ pub struct Routes {
     pub config: std::sync::Arc<crate::config::Config>,
     pub api: crate::web::api::Api,
     pub metrics: Metrics,
-    pub clickhouse: clickhouse::Client,
+    pub store: crate::store::Store,
     pub delivery: std::sync::Arc<crate::sink::DeliveryHealth>,
     /// Whether the collector is reached over HTTPS (its `public_url`), for the `Secure` cookie.
     pub public_https: bool,
@@ -93,8 +93,7 @@ impl Routes {
         if self.delivery.is_failing() {
             return plain(StatusCode::SERVICE_UNAVAILABLE, "degraded: INSERTs are failing; events wait in the spool\n");
         }
-        let check =
-            tokio::time::timeout(Duration::from_secs(2), crate::store::migrations::all_applied(&self.clickhouse));
+        let check = tokio::time::timeout(Duration::from_secs(2), self.store.all_migrations_applied());
         match check.await {
             Ok(Ok(true)) => plain(StatusCode::OK, "ready\n"),
             Ok(Ok(false)) => plain(StatusCode::SERVICE_UNAVAILABLE, "degraded: migrations not applied\n"),

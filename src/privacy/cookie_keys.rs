@@ -10,20 +10,12 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use clickhouse::Row;
 use hmac::{Hmac, KeyInit, Mac};
-use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
 use crate::config::SiteConfig;
-
-#[derive(Row, Serialize, Deserialize)]
-struct KeyRow {
-    site_id: u32,
-    key: String,
-    created_at: u32,
-}
+use crate::store::Store;
 
 /// The cookie keys of the cookie-mode sites.
 #[derive(Default)]
@@ -34,33 +26,30 @@ pub struct CookieKeys {
 impl CookieKeys {
     /// Loads (or creates) the key of every cookie-mode site.
     pub async fn load(
-        client: &clickhouse::Client,
+        store: &Store,
         sites: &[SiteConfig],
         now: u64,
         settle: Duration,
-    ) -> clickhouse::error::Result<CookieKeys> {
+    ) -> crate::store::Result<CookieKeys> {
         let mut keys = HashMap::new();
         for site in sites.iter().filter(|s| s.cookie_mode) {
-            if let Some(key) = stored(client, site.id).await? {
+            if let Some(key) = stored(store, site.id).await? {
                 keys.insert(site.id, key);
                 continue;
             }
             let mut candidate = Zeroizing::new([0u8; 32]);
             getrandom::fill(candidate.as_mut_slice()).expect("the OS random number generator is available");
-            let row = KeyRow { site_id: site.id, key: hex::encode(candidate.as_slice()), created_at: now as u32 };
-            let mut insert = client.insert::<KeyRow>("cookie_keys").await?;
-            insert.write(&row).await?;
-            insert.end().await?;
+            store.insert_cookie_key(site.id, hex::encode(candidate.as_slice()), now as u32).await?;
             tokio::time::sleep(settle).await;
-            keys.insert(site.id, stored(client, site.id).await?.unwrap_or(candidate));
+            keys.insert(site.id, stored(store, site.id).await?.unwrap_or(candidate));
         }
         Ok(CookieKeys { keys })
     }
 
     /// Only the keys that already exist (for `erase` and `export`, which must not create one).
-    pub async fn existing(client: &clickhouse::Client, site_id: u32) -> clickhouse::error::Result<CookieKeys> {
+    pub async fn existing(store: &Store, site_id: u32) -> crate::store::Result<CookieKeys> {
         let mut keys = HashMap::new();
-        if let Some(key) = stored(client, site_id).await? {
+        if let Some(key) = stored(store, site_id).await? {
             keys.insert(site_id, key);
         }
         Ok(CookieKeys { keys })
@@ -78,12 +67,8 @@ impl CookieKeys {
     }
 }
 
-async fn stored(client: &clickhouse::Client, site_id: u32) -> clickhouse::error::Result<Option<Zeroizing<[u8; 32]>>> {
-    let text: Option<String> = client
-        .query("SELECT key FROM cookie_keys WHERE site_id = ? ORDER BY key LIMIT 1")
-        .bind(site_id)
-        .fetch_optional()
-        .await?;
+async fn stored(store: &Store, site_id: u32) -> crate::store::Result<Option<Zeroizing<[u8; 32]>>> {
+    let text = store.cookie_key(site_id).await?;
     Ok(text.and_then(|t| {
         let mut key = Zeroizing::new([0u8; 32]);
         hex::decode_to_slice(t, key.as_mut_slice()).ok().map(|()| key)

@@ -6,7 +6,8 @@
 //!   collector uses the same one: a collector that finds none for the period inserts a random
 //!   candidate, waits `settle`, and then everyone uses the *smallest* candidate of the period.
 //!   Collectors re-read the period's candidates every minute, so a straggler converges too, and
-//!   candidates that lost are deleted once they are older than a few settle intervals.
+//!   candidates that lost are deleted once they are older than a few settle intervals (named by
+//!   a fingerprint ClickHouse computes: a salt is never written into query text).
 //! - The previous period's salt is kept only for [`VISIT_GRACE`] after the rotation, to continue
 //!   visits that cross it (B4); then it is removed from memory and its partition dropped. A salt
 //!   therefore exists for at most one day plus the grace (about 24 h 35 min) < 48 h (B3).
@@ -16,13 +17,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use clickhouse::Row;
 use hmac::{Hmac, KeyInit};
-use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
 use crate::clock::{Clock, DAY};
+use crate::store::Store;
 
 /// How long after a rotation the previous salt still continues visits: the 30-minute visit
 /// timeout plus a margin for clock skew between collectors.
@@ -81,18 +81,9 @@ pub struct SaltSet {
     pub previous: Option<Salt>,
 }
 
-#[derive(Row, Serialize, Deserialize)]
-struct SaltRow {
-    period: u32,
-    salt: String,
-    created_at: u32,
-}
-
 /// Keeps the salts: loads them at start, rotates and cleans up on each `tick`.
 pub struct SaltKeeper {
-    client: clickhouse::Client,
-    /// Cluster mode: deletions go to every shard.
-    cluster: Option<crate::store::cluster::Cluster>,
+    store: Store,
     clock: Arc<dyn Clock>,
     settle: Duration,
     set: ArcSwap<SaltSet>,
@@ -105,18 +96,12 @@ pub fn period_of(now: u64) -> u32 {
 impl SaltKeeper {
     /// Loads (or creates) the salt of the current period, and the previous one if the rotation
     /// was less than [`VISIT_GRACE`] ago.
-    pub async fn start(
-        client: clickhouse::Client,
-        clock: Arc<dyn Clock>,
-        settle: Duration,
-        cluster: Option<crate::store::cluster::Cluster>,
-    ) -> clickhouse::error::Result<Arc<SaltKeeper>> {
+    pub async fn start(store: Store, clock: Arc<dyn Clock>, settle: Duration) -> crate::store::Result<Arc<SaltKeeper>> {
         let now = clock.now();
         let period = period_of(now);
-        let current = agreed_salt(&client, period, clock.now(), settle).await?;
-        let previous = if in_grace(now) { smallest(&client, period - 1).await? } else { None };
-        let keeper =
-            SaltKeeper { client, cluster, clock, settle, set: ArcSwap::from_pointee(SaltSet { current, previous }) };
+        let current = agreed_salt(&store, period, clock.now(), settle).await?;
+        let previous = if in_grace(now) { smallest(&store, period - 1).await? } else { None };
+        let keeper = SaltKeeper { store, clock, settle, set: ArcSwap::from_pointee(SaltSet { current, previous }) };
         keeper.clean_storage().await?;
         Ok(Arc::new(keeper))
     }
@@ -136,13 +121,13 @@ impl super::SaltSource for SaltKeeper {
 impl SaltKeeper {
     /// Rotates when the period changed, converges on the agreed salt, ends the grace, and deletes
     /// what must no longer exist. Returns whether it rotated.
-    pub async fn tick(&self) -> clickhouse::error::Result<bool> {
+    pub async fn tick(&self) -> crate::store::Result<bool> {
         let now = self.clock.now();
         let period = period_of(now);
         let set = self.set.load_full();
         let mut rotated = false;
         if period != set.current.period {
-            let current = agreed_salt(&self.client, period, now, self.settle).await?;
+            let current = agreed_salt(&self.store, period, now, self.settle).await?;
             // The old current continues visits only if it is the immediately preceding period.
             let previous = if set.current.period + 1 == period && in_grace(now) {
                 Some(Salt::new(set.current.period, set.current.key.clone()))
@@ -152,7 +137,7 @@ impl SaltKeeper {
             self.set.store(Arc::new(SaltSet { current, previous }));
             rotated = true;
             tracing::info!(period, "visitor salt rotated");
-        } else if let Some(agreed) = smallest(&self.client, period).await?
+        } else if let Some(agreed) = smallest(&self.store, period).await?
             && agreed.key != set.current.key
         {
             // Another collector's candidate is the agreed one: adopt it.
@@ -169,43 +154,18 @@ impl SaltKeeper {
         Ok(rotated)
     }
 
-    /// Drops the partitions of periods no longer in use and deletes losing candidates.
-    async fn clean_storage(&self) -> clickhouse::error::Result<()> {
+    /// Drops the partitions of periods no longer in use and deletes losing candidates (named by
+    /// ClickHouse, so the salt never appears in query text).
+    async fn clean_storage(&self) -> crate::store::Result<()> {
         let now = self.clock.now();
         let set = self.set.load();
         let oldest_kept = set.previous.as_ref().map_or(set.current.period, |p| p.period);
-        let old: Vec<u32> = self
-            .client
-            .query("SELECT DISTINCT period FROM salts WHERE period < ? OR period > ?")
-            .bind(oldest_kept)
-            .bind(set.current.period)
-            .fetch_all()
-            .await?;
-        for period in old {
-            // Periods after the current one only exist if a clock ran ahead; they go too.
-            let target = crate::store::cluster::alter_target("salts", self.cluster.as_ref());
-            self.client.query(&format!("ALTER TABLE {target} DROP PARTITION ?")).bind(period).execute().await?;
+        // Periods after the current one only exist if a clock ran ahead; they go too.
+        for period in self.store.salt_periods_outside(oldest_kept, set.current.period).await? {
+            self.store.drop_salt_period(period).await?;
         }
         let loser_cutoff = now.saturating_sub(self.settle.as_secs().max(1) * LOSER_AGE_SETTLES) as u32;
-        let current_hex = hex::encode(set.current.key.as_slice());
-        let losers: u64 = self
-            .client
-            .query("SELECT count() FROM salts WHERE period = ? AND salt != ? AND created_at < ?")
-            .bind(set.current.period)
-            .bind(&current_hex)
-            .bind(loser_cutoff)
-            .fetch_one()
-            .await?;
-        if losers > 0 {
-            let target = crate::store::cluster::alter_target("salts", self.cluster.as_ref());
-            self.client
-                .query(&format!("ALTER TABLE {target} DELETE WHERE period = ? AND salt != ? AND created_at < ?"))
-                .bind(set.current.period)
-                .bind(&current_hex)
-                .bind(loser_cutoff)
-                .execute()
-                .await?;
-        }
+        self.store.delete_losing_salts(set.current.period, loser_cutoff).await?;
         Ok(())
     }
 
@@ -243,31 +203,19 @@ fn in_grace(now: u64) -> bool {
 }
 
 /// The smallest stored candidate of `period`, if any.
-async fn smallest(client: &clickhouse::Client, period: u32) -> clickhouse::error::Result<Option<Salt>> {
-    let hex_text: Option<String> = client
-        .query("SELECT salt FROM salts WHERE period = ? ORDER BY salt LIMIT 1")
-        .bind(period)
-        .fetch_optional()
-        .await?;
+async fn smallest(store: &Store, period: u32) -> crate::store::Result<Option<Salt>> {
+    let hex_text = store.smallest_salt(period).await?;
     Ok(hex_text.and_then(|h| Salt::from_hex(period, &h)))
 }
 
 /// The salt every collector agrees on for `period`, inserting a candidate if there is none.
-async fn agreed_salt(
-    client: &clickhouse::Client,
-    period: u32,
-    now: u64,
-    settle: Duration,
-) -> clickhouse::error::Result<Salt> {
-    if let Some(salt) = smallest(client, period).await? {
+async fn agreed_salt(store: &Store, period: u32, now: u64, settle: Duration) -> crate::store::Result<Salt> {
+    if let Some(salt) = smallest(store, period).await? {
         return Ok(salt);
     }
     let candidate = Salt::generate(period);
-    let row = SaltRow { period, salt: hex::encode(candidate.key.as_slice()), created_at: now as u32 };
-    let mut insert = client.insert::<SaltRow>("salts").await?;
-    insert.write(&row).await?;
-    insert.end().await?;
+    store.insert_salt(period, hex::encode(candidate.key.as_slice()), now as u32).await?;
     // Let collectors that started at the same moment insert theirs, then all pick the smallest.
     tokio::time::sleep(settle).await;
-    Ok(smallest(client, period).await?.unwrap_or(candidate))
+    Ok(smallest(store, period).await?.unwrap_or(candidate))
 }

@@ -6,11 +6,11 @@ pub mod request;
 pub mod stats;
 
 use clickhouse::Row;
-use clickhouse::query::Query;
 use serde::Deserialize;
 
-use crate::config::SiteConfig;
-use crate::store::retention::read_floor;
+use crate::config::{SiteConfig, read_floor};
+use crate::store::Store;
+use crate::store::sql::Sql;
 
 /// One site and a half-open time range `[from, to)` in Unix seconds, clamped to retention.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,11 +28,13 @@ impl Scope {
         Scope { site_id: site.id, from, to: to.max(from) }
     }
 
-    /// The condition every read of `events` carries; bind it with [`Scope::bind`].
-    pub const CONDITION: &'static str = "site_id = ? AND timestamp >= toDateTime(?) AND timestamp < toDateTime(?)";
-
-    pub fn bind(&self, query: Query) -> Query {
-        query.bind(self.site_id).bind(self.from as u32).bind(self.to.min(u64::from(u32::MAX)) as u32)
+    /// The condition every read of `events` carries, its values bound.
+    pub fn condition(&self) -> Sql {
+        let mut sql = Sql::default();
+        sql.push("site_id = ").bind_u32(self.site_id);
+        sql.push(" AND timestamp >= toDateTime(").bind_u32(self.from as u32);
+        sql.push(") AND timestamp < toDateTime(").bind_u32(self.to.min(u64::from(u32::MAX)) as u32).push(")");
+        sql
     }
 }
 
@@ -45,15 +47,16 @@ pub struct Totals {
 }
 
 /// Visitors, visits and page views in a scope.
-pub fn totals_query(client: &clickhouse::Client, scope: &Scope) -> Query {
-    let sql = format!(
+pub fn totals_query(scope: &Scope) -> Sql {
+    let mut sql = Sql::default();
+    sql.push(
         "SELECT uniqExact(visitor_id) AS visitors, uniqExact(visit_id) AS visits, \
-         countIf(event_type = 'pageview') AS pageviews FROM events WHERE {}",
-        Scope::CONDITION
+         countIf(event_type = 'pageview') AS pageviews FROM events WHERE ",
     );
-    scope.bind(client.query(&sql))
+    sql.append(scope.condition());
+    sql
 }
 
-pub async fn totals(client: &clickhouse::Client, scope: &Scope) -> clickhouse::error::Result<Totals> {
-    totals_query(client, scope).fetch_one().await
+pub async fn totals(store: &Store, scope: &Scope) -> crate::store::Result<Totals> {
+    store.fetch_one(&totals_query(scope)).await
 }

@@ -19,68 +19,13 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use clickhouse::query::Query;
 use serde_json::{Value, json};
 
 use crate::config::SiteConfig;
 use crate::query::Scope;
 use crate::query::request::{DateRange, Dimension, Filter, Metric, Operator, OrderKey, StatsRequest, TimeBucket};
-
-/// A value bound to a `?`.
-#[derive(Debug, Clone, PartialEq)]
-enum Param {
-    U32(u32),
-    Str(String),
-}
-
-/// SQL text with its bound values, in order.
-#[derive(Debug, Default, Clone)]
-pub struct Sql {
-    text: String,
-    params: Vec<Param>,
-}
-
-impl Sql {
-    fn push(&mut self, text: &str) -> &mut Self {
-        self.text.push_str(text);
-        self
-    }
-
-    fn bind_str(&mut self, value: &str) -> &mut Self {
-        self.text.push('?');
-        self.params.push(Param::Str(value.to_string()));
-        self
-    }
-
-    fn bind_u32(&mut self, value: u32) -> &mut Self {
-        self.text.push('?');
-        self.params.push(Param::U32(value));
-        self
-    }
-
-    fn append(&mut self, other: Sql) -> &mut Self {
-        self.text.push_str(&other.text);
-        self.params.extend(other.params);
-        self
-    }
-
-    /// The query, values bound (escaped by the client, never spliced).
-    pub fn query(&self, client: &clickhouse::Client) -> Query {
-        let mut q = client.query(&self.text);
-        for p in &self.params {
-            q = match p {
-                Param::U32(v) => q.bind(*v),
-                Param::Str(v) => q.bind(v.as_str()),
-            };
-        }
-        q
-    }
-}
-
-/// Today's date in a time zone.
-pub const TODAY_SQL: &str = "SELECT toString(toDate(toDateTime(?), ?))";
-/// Two local midnights (`YYYY-MM-DD 00:00:00` in a time zone) as Unix seconds.
-pub const MIDNIGHTS_SQL: &str = "SELECT toUnixTimestamp(toDateTime(?, ?)), toUnixTimestamp(toDateTime(?, ?))";
+use crate::store::Store;
+use crate::store::sql::Sql;
 
 /// A resolved range: Unix seconds `[from, to)`, and its label in the site's time zone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,16 +36,11 @@ pub struct Span {
 
 /// Turns a date range into UTC seconds, reading calendar days in the site's time zone (asked
 /// of ClickHouse, which has the time-zone database).
-pub async fn resolve(
-    client: &clickhouse::Client,
-    range: &DateRange,
-    time_zone: &str,
-    now: u64,
-) -> clickhouse::error::Result<Span> {
+pub async fn resolve(store: &Store, range: &DateRange, time_zone: &str, now: u64) -> crate::store::Result<Span> {
     if *range == DateRange::Realtime {
         return Ok(Span { from: now.saturating_sub(30 * 60), to: now + 1 });
     }
-    let today: String = client.query(TODAY_SQL).bind(now as u32).bind(time_zone).fetch_one().await?;
+    let today = store.local_date(now as u32, time_zone).await?;
     let today = day_number(&today).unwrap_or((now / 86_400) as i64);
     let (first, last) = match range {
         DateRange::Today => (today, today),
@@ -117,14 +57,9 @@ pub async fn resolve(
         DateRange::Custom(from, to) => (day_number(from).unwrap_or(today), day_number(to).unwrap_or(today)),
         DateRange::Realtime => unreachable!("handled above"),
     };
-    let (from, to): (u32, u32) = client
-        .query(MIDNIGHTS_SQL)
-        .bind(format!("{} 00:00:00", date_string(first)))
-        .bind(time_zone)
-        .bind(format!("{} 00:00:00", date_string(last + 1)))
-        .bind(time_zone)
-        .fetch_one()
-        .await?;
+    let first = format!("{} 00:00:00", date_string(first));
+    let after_last = format!("{} 00:00:00", date_string(last + 1));
+    let (from, to) = store.local_midnights(&first, &after_last, time_zone).await?;
     Ok(Span { from: u64::from(from), to: u64::from(to) })
 }
 
@@ -268,14 +203,6 @@ fn condition(filter: &Filter, expr: Sql) -> Sql {
     sql
 }
 
-fn scope_condition(scope: &Scope) -> Sql {
-    let mut sql = Sql::default();
-    sql.push("site_id = ").bind_u32(scope.site_id);
-    sql.push(" AND timestamp >= toDateTime(").bind_u32(scope.from as u32);
-    sql.push(") AND timestamp < toDateTime(").bind_u32(scope.to.min(u64::from(u32::MAX)) as u32).push(")");
-    sql
-}
-
 /// Visits (ids) whose entry or exit page passes `filter`.
 fn visits_by_landing(filter: &Filter, scope: &Scope) -> Sql {
     let column = if filter.dimension == Dimension::EntryPage { "entry_page" } else { "exit_page" };
@@ -283,7 +210,7 @@ fn visits_by_landing(filter: &Filter, scope: &Scope) -> Sql {
     sql.push("visit_id IN (SELECT visit_id FROM (SELECT visit_id, ");
     sql.push("argMinIf(url_path, timestamp, event_type = 'pageview') AS entry_page, ");
     sql.push("argMaxIf(url_path, timestamp, event_type = 'pageview') AS exit_page FROM events WHERE ");
-    sql.append(scope_condition(scope)).push(" GROUP BY visit_id) WHERE ");
+    sql.append(scope.condition()).push(" GROUP BY visit_id) WHERE ");
     let mut expr = Sql::default();
     expr.push(column);
     sql.append(condition(filter, expr)).push(")");
@@ -293,7 +220,7 @@ fn visits_by_landing(filter: &Filter, scope: &Scope) -> Sql {
 /// Visits (ids) with a hit passing an event-level filter.
 fn visits_with_event(filter: &Filter, scope: &Scope, ctx: &Context<'_>) -> Sql {
     let mut sql = Sql::default();
-    sql.push("visit_id IN (SELECT visit_id FROM events WHERE ").append(scope_condition(scope)).push(" AND ");
+    sql.push("visit_id IN (SELECT visit_id FROM events WHERE ").append(scope.condition()).push(" AND ");
     sql.append(condition(filter, dimension_expr(&filter.dimension, ctx, "timestamp"))).push(")");
     sql
 }
@@ -362,7 +289,7 @@ pub fn build(request: &StatsRequest, site: &SiteConfig, scope: &Scope) -> Sql {
         for column in carried {
             sql.push(&format!(", any({column}) AS {column}"));
         }
-        sql.push(" FROM events WHERE ").append(scope_condition(scope));
+        sql.push(" FROM events WHERE ").append(scope.condition());
         for f in &request.filters {
             sql.push(" AND ");
             if f.dimension.is_visit_derived() {
@@ -382,7 +309,7 @@ pub fn build(request: &StatsRequest, site: &SiteConfig, scope: &Scope) -> Sql {
             sql.append(metric_expr_events(*m, &ctx)).push(&format!(" AS m{i}"));
             sql.push(if i + 1 < request.metrics.len() { ", " } else { " " });
         }
-        sql.push("FROM events WHERE ").append(scope_condition(scope));
+        sql.push("FROM events WHERE ").append(scope.condition());
         for f in &request.filters {
             sql.push(" AND ");
             if f.dimension.is_visit_derived() {
@@ -450,13 +377,8 @@ pub struct ResultRow {
 }
 
 /// Runs the SQL and reads its rows.
-pub async fn fetch(
-    client: &clickhouse::Client,
-    sql: &Sql,
-    dimensions: usize,
-) -> clickhouse::error::Result<Vec<ResultRow>> {
-    let mut cursor = sql.query(client).fetch_bytes("TabSeparated")?;
-    let bytes = cursor.collect().await?;
+pub async fn fetch(store: &Store, sql: &Sql, dimensions: usize) -> crate::store::Result<Vec<ResultRow>> {
+    let bytes = store.fetch_tab_separated(sql).await?;
     let text = String::from_utf8_lossy(&bytes);
     Ok(text
         .lines()
@@ -517,23 +439,18 @@ pub struct Answer {
 }
 
 /// Runs `request` for `site` at `now`.
-pub async fn run(
-    client: &clickhouse::Client,
-    request: &StatsRequest,
-    site: &SiteConfig,
-    now: u64,
-) -> clickhouse::error::Result<Answer> {
-    let span = resolve(client, &request.date_range, &site.timezone, now).await?;
+pub async fn run(store: &Store, request: &StatsRequest, site: &SiteConfig, now: u64) -> crate::store::Result<Answer> {
+    let span = resolve(store, &request.date_range, &site.timezone, now).await?;
     let scope = Scope::new(site, span.from, span.to, now);
     let current_sql = build(request, site, &scope);
-    let current = fetch(client, &current_sql, request.dimensions.len());
+    let current = fetch(store, &current_sql, request.dimensions.len());
     // The previous period runs at the same time: a comparison costs no extra latency.
     let length = span.to - span.from;
     let before = Span { from: span.from.saturating_sub(length), to: span.from };
     let before_scope = Scope::new(site, before.from, before.to, now);
     let before_sql = build(request, site, &before_scope);
     let previous = async {
-        if request.comparison { fetch(client, &before_sql, request.dimensions.len()).await.map(Some) } else { Ok(None) }
+        if request.comparison { fetch(store, &before_sql, request.dimensions.len()).await.map(Some) } else { Ok(None) }
     };
     let (rows, previous) = tokio::join!(current, previous);
     let mut rows = rows?;
@@ -664,7 +581,7 @@ mod tests {
         let sql = build(&request, &site(), &Scope { site_id: 1, from: 0, to: 100 });
         assert!(!sql.text.contains("DROP"), "{}", sql.text);
         assert!(!sql.text.contains("/blog"), "{}", sql.text);
-        assert!(sql.params.contains(&Param::Str("FR'); DROP TABLE events; --".into())));
+        assert!(sql.params.contains(&crate::store::sql::Param::Str("FR'); DROP TABLE events; --".into())));
         assert_eq!(sql.text.matches('?').count(), sql.params.len());
     }
 

@@ -25,7 +25,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -65,14 +65,8 @@ pub struct SpoolSettings {
     pub fsync_interval: Duration,
 }
 
-/// Counters the spool keeps; the metrics module reads them.
-#[derive(Debug, Default)]
-pub struct SpoolStats {
-    pub bytes: AtomicU64,
-    pub segments: AtomicU64,
-    pub corrupt_records: AtomicU64,
-    pub fsyncs: AtomicU64,
-}
+/// The counters the spool keeps (they belong to the metrics module, which reads them).
+pub use crate::telemetry::metrics::SpoolStats;
 
 /// Why an append was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

@@ -22,9 +22,9 @@ use clickhouse::insert_formatted::InsertFormatted;
 use tokio::sync::watch;
 
 use crate::config::SinkConfig;
-use crate::event;
 use crate::sink::retry::{self, Failure};
 use crate::sink::spool::{self, Position, Reader, SpoolStats, Written};
+use crate::store::Store;
 use crate::telemetry::metrics::Metrics;
 
 /// Records read from the spool per step. The writer yields between steps: it shares the runtime
@@ -58,7 +58,7 @@ pub struct WriterReport {
 }
 
 pub struct Writer {
-    client: clickhouse::Client,
+    store: Store,
     limits: SinkConfig,
     metrics: Metrics,
     spool_dir: PathBuf,
@@ -71,7 +71,7 @@ pub struct Writer {
 impl Writer {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        client: clickhouse::Client,
+        store: Store,
         limits: SinkConfig,
         metrics: Metrics,
         spool_dir: PathBuf,
@@ -81,16 +81,12 @@ impl Writer {
         health: Arc<DeliveryHealth>,
     ) -> Writer {
         let reader = Reader::new(&spool_dir, start, stats.clone());
-        Writer { client, limits, metrics, spool_dir, stats, reader, written, health }
+        Writer { store, limits, metrics, spool_dir, stats, reader, written, health }
     }
 
-    /// The INSERT for a new batch. Its column list pins the RowBinary layout
-    /// ([`event::COLUMNS`]); columns added later by a migration take their defaults.
+    /// The INSERT for a new batch ([`Store::insert_events`]).
     fn new_batch(&self) -> Batch {
-        let insert = self
-            .client
-            .insert_formatted_with(format!("INSERT INTO events({}) FORMAT RowBinary", event::COLUMNS))
-            .with_timeouts(Some(Duration::from_secs(10)), Some(Duration::from_secs(30)));
+        let insert = self.store.insert_events(Duration::from_secs(10), Duration::from_secs(30));
         Batch { insert, rows: 0, bytes: 0, started: Instant::now() }
     }
 

@@ -1,13 +1,11 @@
 //! Numbered SQL migrations from `schema/`, embedded in the binary.
 //!
-//! `apply` creates the database and the `schema_migrations` ledger if needed, then runs every
+//! [`Store::migrate`] creates the database and the `schema_migrations` ledger if needed, then runs every
 //! migration not yet recorded, in order, and records it. Statements use `IF NOT EXISTS`, so two
 //! collectors migrating at once converge; re-running is a no-op. A failing migration stops with
 //! an error naming its file.
 
-use clickhouse::Client;
-
-use crate::config::ClickHouseConfig;
+use super::{Result, Store, cluster, statements};
 
 /// One migration file.
 #[derive(Debug, Clone, Copy)]
@@ -55,75 +53,65 @@ pub const LEDGER_DDL: &str = "CREATE TABLE IF NOT EXISTS schema_migrations \
     (version UInt32, name String, applied_at DateTime DEFAULT now()) \
     ENGINE = MergeTree ORDER BY version";
 
-/// Applies `migrations` (normally [`MIGRATIONS`]) to the configured database.
-pub async fn apply(config: &ClickHouseConfig, migrations: &[Migration]) -> Result<Applied, MigrationError> {
-    let server = crate::store::server_client(config);
-    // The database name was validated as [A-Za-z0-9_]+ by the config, so quoting it is safe.
-    let cluster = crate::store::cluster::Cluster::of(config);
-    let cluster = cluster.as_ref();
-    server
-        .query(&crate::store::cluster::create_database(&config.database, cluster))
-        .execute()
-        .await
-        .map_err(MigrationError::Ledger)?;
-    let client = crate::store::client(config);
-    for statement in crate::store::cluster::migration(LEDGER_DDL, cluster) {
-        client.query(&statement).execute().await.map_err(MigrationError::Ledger)?;
-    }
-    let done: Vec<u32> = client
-        .query("SELECT DISTINCT version FROM schema_migrations")
-        .fetch_all()
-        .await
-        .map_err(MigrationError::Ledger)?;
-
-    let mut applied = Applied::default();
-    for migration in migrations {
-        if done.contains(&migration.version) {
-            applied.already_applied += 1;
-            continue;
-        }
-        run_one(&client, migration, cluster)
+impl Store {
+    /// Applies `migrations` (normally [`MIGRATIONS`]) to the configured database.
+    pub async fn migrate(&self, migrations: &[Migration]) -> std::result::Result<Applied, MigrationError> {
+        // The database name was validated as [A-Za-z0-9_]+ by the config, so quoting it is safe.
+        let cluster = self.cluster.as_ref();
+        self.server
+            .query(&cluster::create_database(&self.database, cluster))
+            .execute()
             .await
-            .map_err(|source| MigrationError::Failed { file: migration.name, source })?;
-        tracing::info!(migration = migration.name, "applied schema migration");
-        applied.newly_applied.push(migration.name);
-    }
-    Ok(applied)
-}
-
-/// Whether every migration is recorded (for `/readyz`).
-pub async fn all_applied(client: &Client) -> clickhouse::error::Result<bool> {
-    let done: Vec<u32> = client.query("SELECT DISTINCT version FROM schema_migrations").fetch_all().await?;
-    Ok(MIGRATIONS.iter().all(|m| done.contains(&m.version)))
-}
-
-async fn run_one(
-    client: &Client,
-    migration: &Migration,
-    cluster: Option<&crate::store::cluster::Cluster>,
-) -> clickhouse::error::Result<()> {
-    let rewritten =
-        statements(migration.sql).iter().flat_map(|s| crate::store::cluster::migration(s, cluster)).collect::<Vec<_>>();
-    for statement in rewritten {
-        match client.query(&statement).execute().await {
-            Ok(()) => {}
-            // Another collector migrating at the same moment added it first (18.16 has no
-            // `ADD COLUMN IF NOT EXISTS`).
-            Err(e) if e.to_string().contains("Code: 44") && e.to_string().contains("already exists") => {}
-            Err(e) => return Err(e),
+            .map_err(MigrationError::Ledger)?;
+        for statement in cluster::migration(LEDGER_DDL, cluster) {
+            self.client.query(&statement).execute().await.map_err(MigrationError::Ledger)?;
         }
+        let done = self.applied_migrations().await.map_err(MigrationError::Ledger)?;
+        let mut applied = Applied::default();
+        for migration in migrations {
+            if done.contains(&migration.version) {
+                applied.already_applied += 1;
+                continue;
+            }
+            self.run_migration(migration)
+                .await
+                .map_err(|source| MigrationError::Failed { file: migration.name, source })?;
+            tracing::info!(migration = migration.name, "applied schema migration");
+            applied.newly_applied.push(migration.name);
+        }
+        Ok(applied)
     }
-    client
-        .query("INSERT INTO schema_migrations (version, name) VALUES (?, ?)")
-        .bind(migration.version)
-        .bind(migration.name)
-        .execute()
-        .await
+
+    /// Whether every migration is recorded (for `/readyz`).
+    pub async fn all_migrations_applied(&self) -> Result<bool> {
+        let done = self.applied_migrations().await?;
+        Ok(MIGRATIONS.iter().all(|m| done.contains(&m.version)))
+    }
+
+    async fn applied_migrations(&self) -> Result<Vec<u32>> {
+        self.query(&statements::MIGRATIONS_DONE).fetch_all().await
+    }
+
+    async fn run_migration(&self, migration: &Migration) -> Result<()> {
+        let cluster = self.cluster.as_ref();
+        let rewritten =
+            split_statements(migration.sql).iter().flat_map(|s| cluster::migration(s, cluster)).collect::<Vec<_>>();
+        for statement in rewritten {
+            match self.client.query(&statement).execute().await {
+                Ok(()) => {}
+                // Another collector migrating at the same moment added it first (18.16 has no
+                // `ADD COLUMN IF NOT EXISTS`).
+                Err(e) if e.to_string().contains("Code: 44") && e.to_string().contains("already exists") => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.query(&statements::MIGRATION_RECORD).bind(migration.version).bind(migration.name).execute().await
+    }
 }
 
 /// Splits a file into statements: `--` comment lines are dropped, a `;` ending a line ends a
 /// statement. (The ClickHouse HTTP interface takes one statement per request.)
-pub fn statements(sql: &str) -> Vec<String> {
+pub fn split_statements(sql: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut current = String::new();
     for line in sql.lines() {
@@ -172,7 +160,7 @@ mod tests {
     fn statements_split_on_line_ending_semicolons() {
         let sql = "-- comment; not a statement\nCREATE TABLE a (x String DEFAULT ';')\nENGINE = Log;\n\nALTER TABLE a ADD COLUMN y UInt8;\n";
         assert_eq!(
-            statements(sql),
+            split_statements(sql),
             vec!["CREATE TABLE a (x String DEFAULT ';')\nENGINE = Log", "ALTER TABLE a ADD COLUMN y UInt8"]
         );
     }

@@ -1,41 +1,369 @@
-//! ClickHouse: the client every stage shares, schema migrations, and readiness checks.
+//! ClickHouse: [`Store`], the one owner of every statement mesure sends.
 //!
-//! The client is configured once here so that every caller gets the settings 18.16 needs
-//! (validation off: the crate's schema check uses a `DESCRIBE` setting and a format that 18.16
-//! lacks; values are bound with `.bind()`, never sent as server-side parameters).
+//! A `Store` holds the client (configured once with what 18.16 needs: validation off, since the
+//! crate's schema check uses a `DESCRIBE` setting and a format 18.16 lacks; values bound with
+//! `.bind()`, never sent as server-side parameters), the cluster mode and the server's
+//! [`Dialect`]. Its client is private: the rest of the crate asks the store by intent (the salt
+//! of a period, a visitor's rows, a retention plan…), and every statement behind those methods
+//! is declared in [`statements`], which the SQL catalog ([`crate::catalog`]) renders, so each
+//! one is checked on a current ClickHouse and on the tests' server.
+//!
+//! - [`statements`]: the fixed statements; [`sql`]: statements built at run time (stats);
+//! - [`migrations`]: the numbered schema files and the ledger;
+//! - [`retention`]: the retention plan and its enforcement;
+//! - [`tokens`]: API tokens;
+//! - [`cluster`], [`dialect`]: how statements differ by mode and server version;
+//! - [`rows`]: the row types.
+//!
+//! The store knows tables and statements, not what they are for: salt agreement lives in
+//! [`crate::privacy::salts`], erasure in [`crate::erasure`], stats in [`crate::query`].
 
-pub mod catalog;
 pub mod cluster;
 pub mod dialect;
-pub mod erasure;
 pub mod migrations;
 pub mod retention;
+pub mod rows;
+pub mod sql;
+pub mod statements;
 pub mod tokens;
 
-use crate::config::ClickHouseConfig;
+use std::borrow::Cow;
+use std::time::Duration;
 
-/// A client bound to the configured database.
-pub fn client(config: &ClickHouseConfig) -> clickhouse::Client {
-    server_client(config).with_database(&config.database)
+use clickhouse::insert_formatted::InsertFormatted;
+use clickhouse::query::Query;
+use clickhouse::{Client, RowOwned, RowRead, RowWrite};
+
+use crate::config::ClickHouseConfig;
+use cluster::Cluster;
+use dialect::Dialect;
+use sql::{Param, Sql};
+use statements::{Kind, Needs, Sample, Statement};
+
+pub use clickhouse::error::{Error, Result};
+
+/// The ClickHouse mesure stores into, and every statement it sends.
+#[derive(Clone)]
+pub struct Store {
+    /// Bound to the configured database.
+    client: Client,
+    /// No database selected: `CREATE DATABASE` (in [`migrations`]).
+    server: Client,
+    database: String,
+    cluster: Option<Cluster>,
+    dialect: Dialect,
 }
 
-/// A client with no database selected (for `CREATE DATABASE` and server-wide checks).
-pub fn server_client(config: &ClickHouseConfig) -> clickhouse::Client {
-    let client = clickhouse::Client::default()
-        .with_url(&config.url)
-        .with_user(&config.user)
-        .with_password(&config.password)
-        .with_validation(false);
-    if config.cluster.is_some() {
-        // An INSERT is acknowledged once every shard has its rows (the spool may then let them
-        // go); `IN (subquery)` runs shard by shard, where a visit's rows all are.
-        client.with_setting("insert_distributed_sync", "1").with_setting("distributed_product_mode", "local")
-    } else {
-        client
+impl Store {
+    /// A store for `config`. It assumes the oldest server until [`Store::detect_dialect`] asks.
+    pub fn new(config: &ClickHouseConfig) -> Store {
+        let server = Client::default()
+            .with_url(&config.url)
+            .with_user(&config.user)
+            .with_password(&config.password)
+            .with_validation(false);
+        let server = if config.cluster.is_some() {
+            // An INSERT is acknowledged once every shard has its rows (the spool may then let
+            // them go); `IN (subquery)` runs shard by shard, where a visit's rows all are.
+            server.with_setting("insert_distributed_sync", "1").with_setting("distributed_product_mode", "local")
+        } else {
+            server
+        };
+        Store {
+            client: server.clone().with_database(&config.database),
+            server,
+            database: config.database.clone(),
+            cluster: Cluster::of(config),
+            dialect: Dialect::from_version(""),
+        }
+    }
+
+    /// A store that never connects, for a server of `dialect`: it renders the SQL catalog.
+    pub fn offline(dialect: Dialect) -> Store {
+        let client = Client::default().with_validation(false);
+        Store { client: client.clone(), server: client, database: "mesure".into(), cluster: None, dialect }
+    }
+
+    /// Asks the server its version and adopts its dialect.
+    pub async fn detect_dialect(mut self) -> Result<Store> {
+        let version: String = self.query(&statements::SERVER_VERSION).fetch_one().await?;
+        self.dialect = Dialect::from_version(&version);
+        Ok(self)
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    pub fn cluster(&self) -> Option<&Cluster> {
+        self.cluster.as_ref()
+    }
+
+    /// A statement's text for this store's mode (`{alter:T}` resolved).
+    pub fn text(&self, statement: &Statement) -> Cow<'static, str> {
+        match statement.kind {
+            Kind::Query(text) if text.contains("{alter:") => {
+                let mut out = String::with_capacity(text.len() + 32);
+                let mut rest = text;
+                while let Some(at) = rest.find("{alter:") {
+                    out.push_str(&rest[..at]);
+                    let after = &rest[at + "{alter:".len()..];
+                    let end = after.find('}').expect("a closed {alter:T} placeholder");
+                    out.push_str(&cluster::alter_target(&after[..end], self.cluster.as_ref()));
+                    rest = &after[end + 1..];
+                }
+                out.push_str(rest);
+                Cow::Owned(out)
+            }
+            Kind::Query(text) => Cow::Borrowed(text),
+            Kind::Insert { table, columns } => Cow::Owned(format!("INSERT INTO {table}({columns}) FORMAT RowBinary")),
+        }
+    }
+
+    /// Whether the connected server can run `statement`.
+    pub fn supports(&self, statement: &Statement) -> bool {
+        match statement.needs {
+            Needs::Nothing => true,
+            Needs::TableTtl => self.dialect.table_ttl,
+        }
+    }
+
+    /// The one way a fixed statement becomes a query.
+    fn query(&self, statement: &Statement) -> Query {
+        debug_assert!(matches!(statement.kind, Kind::Query(_)), "{} is an insert", statement.name);
+        self.client.query(&self.text(statement))
+    }
+
+    /// Writes `rows` with an insert statement (RowBinary in the request body).
+    async fn insert<T: RowOwned + RowWrite>(&self, statement: &Statement, rows: &[T]) -> Result<()> {
+        let Kind::Insert { table, .. } = statement.kind else { panic!("{} is not an insert", statement.name) };
+        let mut insert = self.client.insert::<T>(table).await?;
+        for row in rows {
+            insert.write(row).await?;
+        }
+        insert.end().await
+    }
+
+    /// A statement built at run time (the stats queries), its values bound.
+    fn built(&self, sql: &Sql) -> Query {
+        let mut query = self.client.query(&sql.text);
+        for param in &sql.params {
+            query = match param {
+                Param::U32(v) => query.bind(*v),
+                Param::Str(v) => query.bind(v.as_str()),
+            };
+        }
+        query
+    }
+
+    /// A fixed statement with its sample values bound, as the server would receive it (the SQL
+    /// catalog). Inserts become an `INSERT … SELECT` of no rows, which checks the columns.
+    pub fn sample_text(&self, statement: &Statement) -> String {
+        match statement.kind {
+            Kind::Insert { table, columns } => {
+                format!("INSERT INTO {table} ({columns}) SELECT {columns} FROM {table} LIMIT 0")
+            }
+            Kind::Query(_) => {
+                let mut query = self.query(statement);
+                for sample in statement.sample {
+                    query = match *sample {
+                        Sample::U32(v) => query.bind(v),
+                        Sample::U64(v) => query.bind(v),
+                        Sample::Str(v) => query.bind(v),
+                    };
+                }
+                query.sql_display().to_string().replace("?fields", "*")
+            }
+        }
+    }
+
+    /// A built statement with its values bound, as the server would receive it.
+    pub fn built_text(&self, sql: &Sql) -> String {
+        self.built(sql).sql_display().to_string()
+    }
+
+    // --- events ----------------------------------------------------------------------------
+
+    /// An INSERT of events streamed as RowBinary rows of [`crate::event::COLUMNS`] (the spool's
+    /// records, unchanged). Its column list pins the layout; columns added later by a migration
+    /// take their defaults.
+    pub fn insert_events(&self, send_timeout: Duration, end_timeout: Duration) -> InsertFormatted {
+        self.client
+            .insert_formatted_with(self.text(&statements::EVENTS_INSERT).into_owned())
+            .with_timeouts(Some(send_timeout), Some(end_timeout))
+    }
+
+    // --- salts (docs/privacy.md B2, B3) ------------------------------------------------------
+
+    /// The smallest candidate salt of `period` (hex), if any.
+    pub async fn smallest_salt(&self, period: u32) -> Result<Option<String>> {
+        self.query(&statements::SALT_SMALLEST).bind(period).fetch_optional().await
+    }
+
+    /// Adds a candidate salt (hex) for `period`, in the request body.
+    pub async fn insert_salt(&self, period: u32, salt_hex: String, created_at: u32) -> Result<()> {
+        self.insert(&statements::SALT_INSERT, &[rows::SaltRow { period, salt: salt_hex, created_at }]).await
+    }
+
+    /// The periods that have salts before `oldest_kept` or after `current`.
+    pub async fn salt_periods_outside(&self, oldest_kept: u32, current: u32) -> Result<Vec<u32>> {
+        self.query(&statements::SALT_PERIODS_OUTSIDE).bind(oldest_kept).bind(current).fetch_all().await
+    }
+
+    /// Deletes every salt of `period` (its partition).
+    pub async fn drop_salt_period(&self, period: u32) -> Result<()> {
+        self.query(&statements::SALT_DROP_PERIOD).bind(period).execute().await
+    }
+
+    /// Deletes the candidates of `period` that lost (all but the smallest) and are older than
+    /// `cutoff`; returns how many there were. The winner is named by a 64-bit fingerprint that
+    /// ClickHouse computes, so no salt is ever written into query text.
+    pub async fn delete_losing_salts(&self, period: u32, cutoff: u32) -> Result<u64> {
+        let Some(winner) =
+            self.query(&statements::SALT_AGREED_FINGERPRINT).bind(period).fetch_optional::<u64>().await?
+        else {
+            return Ok(0);
+        };
+        let losers: u64 =
+            self.query(&statements::SALT_LOSERS).bind(period).bind(cutoff).bind(winner).fetch_one().await?;
+        if losers > 0 {
+            self.query(&statements::SALT_DELETE_LOSERS).bind(period).bind(cutoff).bind(winner).execute().await?;
+        }
+        Ok(losers)
+    }
+
+    // --- cookie keys (docs/privacy.md B5) ------------------------------------------------------
+
+    /// The smallest candidate key of a cookie-mode site (hex), if any.
+    pub async fn cookie_key(&self, site_id: u32) -> Result<Option<String>> {
+        self.query(&statements::COOKIE_KEY).bind(site_id).fetch_optional().await
+    }
+
+    /// Adds a candidate key (hex) for a site, in the request body.
+    pub async fn insert_cookie_key(&self, site_id: u32, key_hex: String, created_at: u32) -> Result<()> {
+        self.insert(&statements::COOKIE_KEY_INSERT, &[rows::KeyRow { site_id, key: key_hex, created_at }]).await
+    }
+
+    // --- one visitor's rows (docs/privacy.md E4) ------------------------------------------------
+
+    /// One visitor's rows, oldest first.
+    pub async fn visitor_rows<T: RowOwned + RowRead>(&self, site_id: u32, visitor_id: u64) -> Result<Vec<T>> {
+        self.query(&statements::VISITOR_ROWS).bind(site_id).bind(visitor_id).fetch_all().await
+    }
+
+    /// Deletes one visitor's rows from every table that has a visitor id; returns how many.
+    pub async fn delete_visitor_rows(&self, site_id: u32, visitor_id: u64) -> Result<u64> {
+        let count: u64 = self.query(&statements::VISITOR_ROWS_COUNT).bind(site_id).bind(visitor_id).fetch_one().await?;
+        if count > 0 {
+            self.query(&statements::VISITOR_ROWS_DELETE).bind(site_id).bind(visitor_id).execute().await?;
+        }
+        Ok(count)
+    }
+
+    /// Records an erasure in the ledger.
+    pub async fn record_erasure(&self, site_id: u32, visitor_id: u64, erased_at: u32) -> Result<()> {
+        self.insert(&statements::ERASURE_INSERT, &[rows::ErasureRow { site_id, visitor_id, erased_at }]).await
+    }
+
+    /// Every (site, visitor) the ledger holds.
+    pub async fn erasure_ledger(&self) -> Result<Vec<(u32, u64)>> {
+        self.query(&statements::ERASURE_LEDGER).fetch_all().await
+    }
+
+    /// Waits until ClickHouse has finished every mutation of the database (18.16 has no
+    /// `mutations_sync`); `false` if some were still running after `within`.
+    pub async fn wait_for_mutations(&self, within: Duration) -> Result<bool> {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            let pending: u64 = self.query(&statements::PENDING_MUTATIONS).fetch_one().await?;
+            if pending == 0 {
+                return Ok(true);
+            }
+            if std::time::Instant::now() > deadline {
+                return Ok(false);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    // --- stats (read side) ----------------------------------------------------------------------
+
+    /// The calendar day (`YYYY-MM-DD`) of `now` in a time zone.
+    pub async fn local_date(&self, now: u32, time_zone: &str) -> Result<String> {
+        self.query(&statements::STATS_TODAY).bind(now).bind(time_zone).fetch_one().await
+    }
+
+    /// Two local midnights (`YYYY-MM-DD 00:00:00` in `time_zone`) as Unix seconds.
+    pub async fn local_midnights(&self, from: &str, to: &str, time_zone: &str) -> Result<(u32, u32)> {
+        self.query(&statements::STATS_MIDNIGHTS).bind(from).bind(time_zone).bind(to).bind(time_zone).fetch_one().await
+    }
+
+    /// A built stats query's rows as TabSeparated text.
+    pub async fn fetch_tab_separated(&self, sql: &Sql) -> Result<Vec<u8>> {
+        let mut cursor = self.built(sql).fetch_bytes("TabSeparated")?;
+        Ok(cursor.collect().await?.to_vec())
+    }
+
+    /// A built query's one row.
+    pub async fn fetch_one<T: RowOwned + RowRead>(&self, sql: &Sql) -> Result<T> {
+        self.built(sql).fetch_one().await
     }
 }
 
-/// The server's version string, e.g. `18.16.1` or `26.9.1.1`.
-pub async fn server_version(client: &clickhouse::Client) -> clickhouse::error::Result<String> {
-    client.query("SELECT version()").fetch_one::<String>().await
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alter_targets_follow_the_mode() {
+        let single = Store::offline(Dialect::from_version("18.16.1"));
+        assert_eq!(single.text(&statements::SALT_DROP_PERIOD), "ALTER TABLE salts DROP PARTITION ?");
+        let mut cluster = single.clone();
+        cluster.cluster = Some(Cluster { name: "c".into(), database: "db".into() });
+        assert_eq!(
+            cluster.text(&statements::RETENTION_DELETE_ROWS),
+            "ALTER TABLE `db`.events_local ON CLUSTER `c` DELETE WHERE site_id = ? AND retention_days = ? AND \
+             timestamp < toDateTime(?)"
+        );
+        assert_eq!(
+            single.text(&statements::EVENTS_INSERT),
+            format!("INSERT INTO events({}) FORMAT RowBinary", crate::event::COLUMNS)
+        );
+    }
+
+    /// Outside this module nothing sends SQL text of its own: every `.query(` that takes text,
+    /// and every INSERT, is in `src/store/`. (A new statement therefore goes through
+    /// [`statements`], and the catalog checks it.)
+    #[test]
+    fn no_statement_is_sent_from_outside_the_store() {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/src");
+        let mut offenders = Vec::new();
+        let mut dirs = vec![std::path::PathBuf::from(root)];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    if !path.ends_with("store") {
+                        dirs.push(path);
+                    }
+                    continue;
+                }
+                if path.extension().is_none_or(|e| e != "rs") {
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).unwrap();
+                for (n, line) in text.lines().enumerate() {
+                    let sends = line.contains(".query(\"")
+                        || line.contains(".query(&")
+                        || line.contains(".insert::<")
+                        || line.contains("insert_formatted_with(")
+                        || line.contains("clickhouse::Client");
+                    if sends {
+                        offenders.push(format!("{}:{}: {}", path.display(), n + 1, line.trim()));
+                    }
+                }
+            }
+        }
+        assert!(offenders.is_empty(), "SQL sent from outside the store:\n{}", offenders.join("\n"));
+    }
 }

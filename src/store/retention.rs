@@ -15,42 +15,10 @@
 
 use std::collections::BTreeMap;
 
-use clickhouse::Row;
-use serde::Deserialize;
-
 use crate::clock::DAY;
-use crate::config::SiteConfig;
-use crate::store::cluster::alter_target;
-
-/// Rows per (partition, site): what the plan is made from.
-pub const PLAN_SQL: &str = "SELECT retention_days, toYYYYMMDD(timestamp) AS day, site_id, count() AS rows \
-     FROM events GROUP BY retention_days, day, site_id ORDER BY retention_days, day, site_id";
-/// Expired rows of one site in partitions shared with sites that keep them.
-pub fn delete_sql(cluster: Option<&crate::store::cluster::Cluster>) -> String {
-    format!(
-        "ALTER TABLE {} DELETE WHERE site_id = ? AND retention_days = ? AND timestamp < toDateTime(?)",
-        alter_target("events", cluster)
-    )
-}
-
-/// `ALTER TABLE events DROP PARTITION (retention_days, day)`.
-pub fn drop_partition_sql(drop: &PartitionDrop, cluster: Option<&crate::store::cluster::Cluster>) -> String {
-    // Both parts were read from the table as numbers, so formatting them is safe.
-    format!("ALTER TABLE {} DROP PARTITION ({}, {})", alter_target("events", cluster), drop.retention_days, drop.day)
-}
-
-/// The oldest timestamp a read may return for a site with `retention_days`, at `now`.
-pub fn read_floor(retention_days: u32, now: u64) -> u64 {
-    now.saturating_sub(u64::from(retention_days) * DAY)
-}
-
-#[derive(Debug, Row, Deserialize)]
-struct PartitionRows {
-    retention_days: u16,
-    day: u32,
-    site_id: u32,
-    rows: u64,
-}
+use crate::config::{SiteConfig, read_floor};
+use crate::store::rows::PartitionRows;
+use crate::store::{Result, Store, statements};
 
 /// A partition to drop.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,12 +93,6 @@ fn day_start(day: u32) -> u64 {
     (days.max(0) as u64) * DAY
 }
 
-/// Works out what is past its retention at `now`.
-pub async fn plan(client: &clickhouse::Client, sites: &[SiteConfig], now: u64) -> clickhouse::error::Result<Plan> {
-    let rows: Vec<PartitionRows> = client.query(PLAN_SQL).fetch_all().await?;
-    Ok(plan_from(&rows, sites, now))
-}
-
 fn plan_from(rows: &[PartitionRows], sites: &[SiteConfig], now: u64) -> Plan {
     let retention_of = |site_id: u32, row_retention: u16| {
         sites.iter().find(|s| s.id == site_id).map_or(u32::from(row_retention), |s| s.retention.days())
@@ -175,53 +137,64 @@ fn plan_from(rows: &[PartitionRows], sites: &[SiteConfig], now: u64) -> Plan {
     plan
 }
 
-/// Carries out a plan (on every shard in cluster mode).
-pub async fn apply(
-    client: &clickhouse::Client,
-    plan: &Plan,
-    cluster: Option<&crate::store::cluster::Cluster>,
-) -> clickhouse::error::Result<()> {
-    for drop in &plan.drops {
-        client.query(&drop_partition_sql(drop, cluster)).execute().await?;
+impl Store {
+    /// Works out what is past its retention at `now`.
+    pub async fn retention_plan(&self, sites: &[SiteConfig], now: u64) -> Result<Plan> {
+        let rows: Vec<PartitionRows> = self.query(&statements::RETENTION_PLAN).fetch_all().await?;
+        Ok(plan_from(&rows, sites, now))
     }
-    for d in &plan.deletions {
-        deletion(client, d, cluster).execute().await?;
-    }
-    Ok(())
-}
 
-/// The mutation deleting `d`'s rows.
-pub fn deletion(
-    client: &clickhouse::Client,
-    d: &RowDeletion,
-    cluster: Option<&crate::store::cluster::Cluster>,
-) -> clickhouse::query::Query {
-    client.query(&delete_sql(cluster)).bind(d.site_id).bind(d.retention_days).bind(d.before as u32)
-}
+    /// Carries out a plan (on every shard in cluster mode).
+    pub async fn apply_retention(&self, plan: &Plan) -> Result<()> {
+        for drop in &plan.drops {
+            self.query(&statements::RETENTION_DROP_PARTITION)
+                .bind(drop.retention_days)
+                .bind(drop.day)
+                .execute()
+                .await?;
+        }
+        for d in &plan.deletions {
+            self.query(&statements::RETENTION_DELETE_ROWS)
+                .bind(d.site_id)
+                .bind(d.retention_days)
+                .bind(d.before as u32)
+                .execute()
+                .await?;
+        }
+        Ok(())
+    }
 
-/// Plans and (unless `dry_run`) applies; logs and returns what it did.
-pub async fn enforce(
-    client: &clickhouse::Client,
-    sites: &[SiteConfig],
-    now: u64,
-    dry_run: bool,
-    cluster: Option<&crate::store::cluster::Cluster>,
-) -> clickhouse::error::Result<Plan> {
-    let plan = plan(client, sites, now).await?;
-    if !dry_run {
-        apply(client, &plan, cluster).await?;
+    /// Plans and (unless `dry_run`) applies; logs and returns what it did.
+    pub async fn enforce_retention(&self, sites: &[SiteConfig], now: u64, dry_run: bool) -> Result<Plan> {
+        let plan = self.retention_plan(sites, now).await?;
+        if !dry_run {
+            self.apply_retention(&plan).await?;
+        }
+        for (site, s) in &plan.per_site {
+            tracing::info!(
+                site,
+                dry_run,
+                partitions_dropped = s.partitions_dropped,
+                rows_in_dropped_partitions = s.rows_in_dropped_partitions,
+                rows_deleted_by_mutation = s.rows_deleted_by_mutation,
+                "retention"
+            );
+        }
+        Ok(plan)
     }
-    for (site, s) in &plan.per_site {
-        tracing::info!(
-            site,
-            dry_run,
-            partitions_dropped = s.partitions_dropped,
-            rows_in_dropped_partitions = s.rows_in_dropped_partitions,
-            rows_deleted_by_mutation = s.rows_deleted_by_mutation,
-            "retention"
-        );
+
+    /// The second guard of retention (docs/privacy.md E1): a table TTL a day past the longest
+    /// retention of any site, so that even if the job stopped running nothing outlives every
+    /// site's limit. Returns the TTL in days, or `None` where the server has no table TTL
+    /// (18.16: the job alone enforces).
+    pub async fn set_retention_ttl(&self, longest_retention_days: u32) -> Result<Option<u32>> {
+        if !self.supports(&statements::RETENTION_TTL) {
+            return Ok(None);
+        }
+        let days = longest_retention_days + 1;
+        self.query(&statements::RETENTION_TTL).bind(days).execute().await?;
+        Ok(Some(days))
     }
-    Ok(plan)
 }
 
 #[cfg(test)]

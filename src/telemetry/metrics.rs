@@ -88,7 +88,7 @@ pub struct Metrics {
     pub spool_segments: IntGauge,
     pub spool_corrupt_records: IntCounter,
     pub spool_fsyncs: IntCounter,
-    spool_stats: std::sync::Arc<std::sync::OnceLock<std::sync::Arc<crate::sink::spool::SpoolStats>>>,
+    spool_stats: std::sync::Arc<std::sync::OnceLock<std::sync::Arc<SpoolStats>>>,
     /// `mesure_salt_rotations_total`
     pub salt_rotations: IntCounter,
     /// `mesure_geo_database_build_timestamp_seconds`: when the geo database in use was built.
@@ -325,7 +325,7 @@ impl Metrics {
     }
 
     /// Reads the spool's counters at each scrape from now on.
-    pub fn watch_spool(&self, stats: std::sync::Arc<crate::sink::spool::SpoolStats>) {
+    pub fn watch_spool(&self, stats: std::sync::Arc<SpoolStats>) {
         let _ = self.spool_stats.set(stats);
     }
 
@@ -348,6 +348,15 @@ impl Metrics {
         TextEncoder::new().encode(&self.registry.gather(), &mut out).expect("text encoding cannot fail");
         String::from_utf8(out).expect("exposition is UTF-8")
     }
+}
+
+/// Counters the spool keeps as it works (plain atomics, no registry): read at each scrape.
+#[derive(Debug, Default)]
+pub struct SpoolStats {
+    pub bytes: std::sync::atomic::AtomicU64,
+    pub segments: std::sync::atomic::AtomicU64,
+    pub corrupt_records: std::sync::atomic::AtomicU64,
+    pub fsyncs: std::sync::atomic::AtomicU64,
 }
 
 impl Default for Metrics {

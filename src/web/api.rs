@@ -22,14 +22,14 @@ use crate::ingest::{Body, json as json_response};
 use crate::query::request::{BadRequest, Format, StatsRequest};
 use crate::query::stats;
 use crate::sites::Sites;
-use crate::store::tokens;
+use crate::store::{Store, tokens};
 
 /// Largest request body (bytes).
 const MAX_BODY: usize = 64 * 1024;
 
 pub struct Api {
     sites: Arc<Sites>,
-    client: clickhouse::Client,
+    store: Store,
     clock: Arc<dyn Clock>,
 }
 
@@ -40,8 +40,8 @@ enum Denied {
 }
 
 impl Api {
-    pub fn new(sites: Arc<Sites>, client: clickhouse::Client, clock: Arc<dyn Clock>) -> Api {
-        Api { sites, client, clock }
+    pub fn new(sites: Arc<Sites>, store: Store, clock: Arc<dyn Clock>) -> Api {
+        Api { sites, store, clock }
     }
 
     pub async fn handle(&self, request: Request<Incoming>) -> Response<Body> {
@@ -85,7 +85,7 @@ impl Api {
                 return error(StatusCode::FORBIDDEN, "site_id", "this credential is for another site");
             }
         }
-        let answer = match stats::run(&self.client, &query, site, self.clock.now()).await {
+        let answer = match stats::run(&self.store, &query, site, self.clock.now()).await {
             Ok(a) => a,
             Err(e) => {
                 tracing::warn!(error = %e, "stats query failed");
@@ -123,7 +123,7 @@ impl Api {
         if let Some(site) = shared {
             return Some(site.id);
         }
-        match tokens::site_of(&self.client, secret).await {
+        match self.store.token_site(secret).await {
             Ok(site) => site,
             Err(e) => {
                 tracing::warn!(error = %e, "token check failed");

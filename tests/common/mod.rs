@@ -108,8 +108,14 @@ impl ClickHouse {
     /// A fresh database (`prefix` + a unique suffix) with every migration applied.
     pub async fn migrated(&self, prefix: &str) -> mesure::config::ClickHouseConfig {
         let config = self.config(&unique_database(prefix));
-        mesure::store::migrations::apply(&config, mesure::store::migrations::MIGRATIONS).await.unwrap();
+        mesure::store::Store::new(&config).migrate(mesure::store::migrations::MIGRATIONS).await.unwrap();
         config
+    }
+
+    /// A ClickHouse client of the tests' own, to seed rows and read them back as an observer
+    /// (the collector's statements go through its `Store`).
+    pub fn client(&self, config: &mesure::config::ClickHouseConfig) -> clickhouse::Client {
+        clickhouse::Client::default().with_url(&config.url).with_database(&config.database).with_validation(false)
     }
 
     /// Runs a query returning one number.

@@ -71,7 +71,7 @@ async fn the_analytics_dashboard_queries_run() {
     let ch = crate::common::clickhouse();
     let db = crate::common::unique_database("grafana");
     let config = ch.config(&db);
-    mesure::store::migrations::apply(&config, mesure::store::migrations::MIGRATIONS).await.unwrap();
+    mesure::store::Store::new(&config).migrate(mesure::store::migrations::MIGRATIONS).await.unwrap();
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as u32;
     ch.query(&format!(
         "INSERT INTO {db}.events (site_id, timestamp, retention_days, visitor_id, visit_id, event_type, url_path, country_code) VALUES \

@@ -327,11 +327,17 @@ async fn deliver(
     appender.close();
     task.await.unwrap();
     let metrics = mesure::telemetry::metrics::Metrics::new();
-    let client = clickhouse::Client::default().with_url(&server.url).with_validation(false);
+    let store = mesure::store::Store::new(&mesure::config::ClickHouseConfig {
+        url: server.url.clone(),
+        database: "default".into(),
+        user: "default".into(),
+        password: String::new(),
+        cluster: None,
+    });
     let limits =
         SinkConfig { batch_max_rows: 1000, batch_max_bytes: 1 << 20, batch_period: Duration::from_millis(100) };
     let writer = Writer::new(
-        client,
+        store,
         limits,
         metrics.clone(),
         dir.path().to_path_buf(),

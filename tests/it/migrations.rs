@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use mesure::store::migrations::{self, MIGRATIONS, Migration};
+use mesure::store::migrations::{MIGRATIONS, Migration};
 
 use crate::common::{ClickHouse, CollectorConfig, clickhouse, unique_database};
 
@@ -54,7 +54,7 @@ async fn a_failing_migration_names_its_file() {
         MIGRATIONS[0],
         Migration { version: 2, name: "0002_broken.sql", sql: "ALTER TABLE events ADD COLUMN oops NoSuchType;" },
     ];
-    let error = migrations::apply(&config, &broken).await.unwrap_err();
+    let error = mesure::store::Store::new(&config).migrate(&broken).await.unwrap_err();
     let message = error.to_string();
     assert!(message.contains("0002_broken.sql"), "{message}");
     // The good one was applied and recorded; the broken one was not.
@@ -70,7 +70,7 @@ async fn the_sql_catalog_runs_on_this_server() {
     ch.query(&format!("CREATE DATABASE {db}")).await;
     let version = ch.query("SELECT version() FORMAT TSV").await;
     let dialect = mesure::store::dialect::Dialect::from_version(version.trim());
-    let statements = mesure::store::catalog::statements(dialect);
+    let statements = mesure::catalog::statements(dialect);
     assert!(statements.len() > 20);
     let client = reqwest::Client::new();
     for statement in statements {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use mesure::config::{ClickHouseConfig, Retention, SiteConfig};
 use mesure::event::{Event, EventType};
 use mesure::query::{Scope, totals};
-use mesure::store::{self, retention};
+use mesure::store::Store;
 
 use crate::common::{ClickHouse, Collector, CollectorConfig, clickhouse, enc, eventually, http, unique_database};
 
@@ -34,10 +34,10 @@ fn event(site: u32, stored_retention: u32, age_days: u64, now: u64, label: &str)
     }
 }
 
-async fn database(ch: &ClickHouse, prefix: &str) -> (ClickHouseConfig, clickhouse::Client) {
+async fn database(ch: &ClickHouse, prefix: &str) -> (ClickHouseConfig, Store) {
     let config = ch.migrated(prefix).await;
-    let client = store::client(&config);
-    (config, client)
+    let store = Store::new(&config);
+    (config, store)
 }
 
 async fn insert(client: &clickhouse::Client, events: &[Event]) {
@@ -63,7 +63,7 @@ async fn paths(ch: &ClickHouse, db: &str, site: u32) -> Vec<String> {
 #[tokio::test]
 async fn expired_rows_are_never_read_and_then_deleted() {
     let ch = clickhouse();
-    let (config, client) = database(ch, "retention").await;
+    let (config, store) = database(ch, "retention").await;
     let db = &config.database;
     let now = now();
     let sites = [site(1, Retention::Days(180)), site(2, Retention::Months(13)), site(3, Retention::Days(180))];
@@ -74,42 +74,45 @@ async fn expired_rows_are_never_read_and_then_deleted() {
         events.push(event(2, 395, age, now, label));
         events.push(event(3, 395, age, now, label)); // written before site 3 shortened its retention
     }
-    insert(&client, &events).await;
+    insert(&ch.client(&config), &events).await;
 
     // Before any deletion, reads already stop at each site's retention.
     for (site, expected_visitors) in [(&sites[0], 1), (&sites[1], 3), (&sites[2], 1)] {
         let scope = Scope::new(site, 0, now + 1, now);
-        let t = totals(&client, &scope).await.unwrap();
+        let t = totals(&store, &scope).await.unwrap();
         assert_eq!((t.pageviews, t.visitors), (expected_visitors, expected_visitors), "site {}", site.id);
     }
 
-    let dry = retention::enforce(&client, &sites, now, true, None).await.unwrap();
+    let dry = store.enforce_retention(&sites, now, true).await.unwrap();
     assert_eq!(ch.count(&format!("SELECT count() FROM {db}.events")).await, 12, "a dry run deletes nothing");
     let report = dry.report(true);
     assert!(report.contains("site 1: would delete 3 rows"), "{report}");
     assert!(report.contains("site 2: would delete 1 rows"), "{report}");
     assert!(report.contains("site 3: would delete 3 rows"), "{report}");
 
-    let real = retention::enforce(&client, &sites, now, false, None).await.unwrap();
+    let real = store.enforce_retention(&sites, now, false).await.unwrap();
     assert_eq!(real, dry, "the real run deletes what the dry run reported");
     assert!(!real.deletions.is_empty() && !real.drops.is_empty(), "both methods were exercised: {real:?}");
-    store::erasure::wait_for_mutations(&client, Duration::from_secs(60)).await.unwrap();
+    assert!(store.wait_for_mutations(Duration::from_secs(60)).await.unwrap());
 
     assert_eq!(paths(ch, db, 1).await, vec!["/d179"]);
     assert_eq!(paths(ch, db, 2).await, vec!["/d179", "/d181", "/m12"]);
     assert_eq!(paths(ch, db, 3).await, vec!["/d179"]);
     // A second run finds nothing left to do.
-    assert_eq!(retention::enforce(&client, &sites, now, false, None).await.unwrap().rows(), 0);
+    assert_eq!(store.enforce_retention(&sites, now, false).await.unwrap().rows(), 0);
 }
 
 /// `mesure retention --dry-run` and `mesure retention` print per site what they (would) delete.
 #[tokio::test]
 async fn the_retention_command_reports_per_site() {
     let ch = clickhouse();
-    let (config, client) = database(ch, "retention_cli").await;
+    let (config, _) = database(ch, "retention_cli").await;
     let now = now();
-    insert(&client, &[event(1, 180, 200, now, "old"), event(1, 180, 10, now, "new"), event(2, 395, 200, now, "kept")])
-        .await;
+    insert(
+        &ch.client(&config),
+        &[event(1, 180, 200, now, "old"), event(1, 180, 10, now, "new"), event(2, 395, 200, now, "kept")],
+    )
+    .await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("mesure.toml");
     let collector_config = CollectorConfig::new(ch, &config.database);
@@ -194,8 +197,7 @@ async fn erasure_export_and_ledger_replay() {
     assert!(!ledger.contains(alice), "the ledger holds the hashed id only");
 
     // A backup restore brings the rows back; the replay erases them again.
-    let client = store::client(&ch.config(&db));
-    insert(&client, &rows).await;
+    insert(&ch.client(&ch.config(&db)), &rows).await;
     assert_eq!(ch.count(&sql).await, 5);
     let replay = mesure(&["erase", "--replay"], &path);
     assert!(replay.status.success(), "{}", String::from_utf8_lossy(&replay.stderr));

@@ -10,7 +10,7 @@ use mesure::privacy::client_ip::ClientIp;
 use mesure::privacy::geo::Geo;
 use mesure::privacy::salts::SaltKeeper;
 use mesure::privacy::{Privacy, VisitorKey};
-use mesure::store;
+use mesure::store::Store;
 use mesure::visits::Visits;
 
 use crate::common::{ClickHouse, Collector, CollectorConfig, clickhouse, enc, eventually, unique_database};
@@ -40,7 +40,7 @@ struct Seen {
 }
 
 async fn privacy(config: &ClickHouseConfig, clock: Arc<ManualClock>) -> Stages {
-    let salts = SaltKeeper::start(store::client(config), clock, SETTLE, None).await.unwrap();
+    let salts = SaltKeeper::start(Store::new(config), clock, SETTLE).await.unwrap();
     let privacy = Privacy { geo: Arc::new(Geo::disabled()), salts: salts.clone(), cookie_keys: Default::default() };
     Stages { privacy, salts, visits: Visits::new(10_000) }
 }

@@ -141,7 +141,7 @@ pub async fn seed_with(sites_toml: &str) -> Seeded {
             &h(100 + v, 1000 + v, d2 + 3600, Pageview, "/s", "", "direct", "", "FR", "Firefox", "desktop"),
         ));
     }
-    let client = mesure::store::client(&ch.config(&db));
+    let client = ch.client(&ch.config(&db));
     let mut insert = client.insert::<Event>("events").await.unwrap();
     for r in &rows {
         insert.write(r).await.unwrap();

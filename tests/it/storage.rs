@@ -4,7 +4,10 @@
 //! fails here.
 
 use mesure::event::{Event, EventType};
-use mesure::store;
+use std::time::Duration;
+
+use mesure::store::Store;
+use mesure::store::migrations::MIGRATIONS;
 
 use crate::common::{clickhouse, unique_database};
 
@@ -13,7 +16,8 @@ async fn events_round_trip_every_column() {
     let ch = clickhouse();
     let db = unique_database("roundtrip");
     let config = ch.config(&db);
-    store::migrations::apply(&config, store::migrations::MIGRATIONS).await.unwrap();
+    let store = Store::new(&config);
+    store.migrate(MIGRATIONS).await.unwrap();
 
     let mut i = 0u32;
     let mut s = |name: &str| {
@@ -63,13 +67,14 @@ async fn events_round_trip_every_column() {
         prop_values: vec!["1".into(), "2".into()],
         non_interactive: 1,
     };
-    let client = store::client(&config);
+    // Written as the writer writes it (our encoder, the store's INSERT), read back with the
+    // crate's decoder.
     let mut rows = Vec::new();
     event.write_row_binary(&mut rows);
-    let mut insert =
-        client.insert_formatted_with(format!("INSERT INTO events({}) FORMAT RowBinary", mesure::event::COLUMNS));
+    let mut insert = store.insert_events(Duration::from_secs(10), Duration::from_secs(30));
     insert.send(rows.into()).await.unwrap();
     insert.end().await.unwrap();
+    let client = ch.client(&config);
 
     let back: Vec<Event> = client.query("SELECT ?fields FROM events").fetch_all().await.unwrap();
     let city = event.city.clone();

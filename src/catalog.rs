@@ -1,0 +1,89 @@
+//! The SQL catalog: every statement mesure sends, rendered with sample values, for checking the
+//! SQL on another server version (`mesure sql-catalog`, run through `chdb-core` by
+//! `scripts/chdb_check.py` on ClickHouse 26.x, and by a test on the tests' 18.16).
+//!
+//! It is generated from the [`Store`]: the migration files, then every statement of
+//! [`crate::store::statements::ALL`] the server supports, then sample stats queries of each
+//! shape the query builder makes. A statement added to the store is in it without anyone
+//! remembering to add it.
+
+use crate::config::SiteConfig;
+use crate::query::request::StatsRequest;
+use crate::query::{Scope, stats, totals_query};
+use crate::store::dialect::Dialect;
+use crate::store::migrations::{self, LEDGER_DDL, MIGRATIONS};
+use crate::store::{Store, statements};
+
+/// One statement: where it comes from, and its text with sample values bound.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Statement {
+    pub name: String,
+    pub sql: String,
+}
+
+/// The stats requests whose SQL the catalog samples: every metric, filter operator and
+/// dimension kind, both query shapes.
+const STATS_SAMPLES: [&str; 5] = [
+    r#"{"site_id": 1, "metrics": ["visitors", "visits", "pageviews", "views_per_visit", "bounce_rate", "visit_duration", "events", "conversions", "conversion_rate"], "date_range": "7d",
+        "filters": [["is", "visit:country", ["FR"]], ["is_not", "visit:browser", ["Chrome"]], ["contains", "event:page", ["/blog"]], ["is", "visit:entry_page", ["/"]]]}"#,
+    r#"{"site_id": 1, "metrics": ["visitors", "pageviews", "events", "conversions"], "date_range": "30d", "dimensions": ["event:page", "event:props:plan"], "filters": [["contains", "visit:source", ["goo"]]], "order_by": [["pageviews", "desc"]]}"#,
+    r#"{"site_id": 1, "metrics": ["visits", "bounce_rate"], "date_range": "month", "dimensions": ["visit:exit_page", "time:week"]}"#,
+    r#"{"site_id": 1, "metrics": ["visitors"], "date_range": "year", "dimensions": ["time:hour", "time:month", "visit:channel"]}"#,
+    r#"{"site_id": 1, "metrics": ["visitors", "conversions"], "date_range": "7d", "dimensions": ["event:goal"]}"#,
+];
+
+/// The statements for a server of `dialect`, in an order that runs on an empty database:
+/// schema first, then a sample row for the statements that change rows to work on.
+pub fn statements(dialect: Dialect) -> Vec<Statement> {
+    let store = Store::offline(dialect);
+    let mut out = Vec::new();
+    let mut add = |name: &str, sql: String| out.push(Statement { name: name.to_string(), sql });
+    add("migrations: ledger", LEDGER_DDL.to_string());
+    for migration in MIGRATIONS {
+        for (i, sql) in migrations::split_statements(migration.sql).into_iter().enumerate() {
+            add(&format!("{} #{}", migration.name, i + 1), sql);
+        }
+    }
+    // An old row (2020-09-13, which the retention samples delete) and a recent one.
+    add(
+        "sample row",
+        "INSERT INTO events (site_id, timestamp, retention_days, visitor_id, visit_id, event_type, url_path) \
+         VALUES (1, toDateTime(1600000000), 180, 42, 7, 'pageview', '/old'), \
+                (1, now(), 180, 43, 8, 'pageview', '/new')"
+            .to_string(),
+    );
+    for statement in statements::ALL.iter().filter(|s| store.supports(s)) {
+        add(&format!("store: {}", statement.name), store.sample_text(statement));
+    }
+    let site = SiteConfig { timezone: "Europe/Paris".into(), ..SiteConfig::with_defaults(1, "example.org") };
+    let now = 1_790_000_000;
+    add("stats: totals", store.built_text(&totals_query(&Scope::new(&site, 0, now, now))));
+    for (i, body) in STATS_SAMPLES.iter().enumerate() {
+        let request = StatsRequest::from_json(body.as_bytes()).expect("a valid sample request");
+        let sql = stats::build(&request, &site, &Scope::new(&site, now - 86_400 * 7, now, now));
+        add(&format!("stats: sample request {}", i + 1), store.built_text(&sql));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every statement of the store is in the catalog of a server that supports it.
+    #[test]
+    fn the_catalog_has_every_store_statement() {
+        let old = statements(Dialect::from_version("18.16.1"));
+        let new = statements(Dialect::from_version("26.9.1"));
+        for statement in statements::ALL {
+            let name = format!("store: {}", statement.name);
+            assert!(new.iter().any(|s| s.name == name), "{name} missing from the catalog");
+            let on_old = old.iter().any(|s| s.name == name);
+            assert_eq!(on_old, statement.needs == statements::Needs::Nothing, "{name} on 18.16");
+        }
+        // No statement of the catalog writes a placeholder the client did not fill.
+        for s in &new {
+            assert!(!s.sql.contains("{alter:") && !s.sql.contains('?'), "{}: {}", s.name, s.sql);
+        }
+    }
+}
