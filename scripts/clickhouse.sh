@@ -5,7 +5,10 @@
 #   scripts/clickhouse.sh start DIR [HTTP_PORT] [TCP_PORT] [INTERSERVER_PORT]
 #                                                      start one instance with its data in DIR
 #                                                      ($CLICKHOUSE_EXTRA_CONFIG: a file of XML
-#                                                      added to its config, e.g. for a cluster)
+#                                                      added to its config, e.g. for a cluster;
+#                                                      CLICKHOUSE_LOG_QUERIES=1: log every query's
+#                                                      text to system.query_log, as current
+#                                                      releases do by default: a test uses it)
 #   scripts/clickhouse.sh stop DIR                     stop the instance started in DIR (by PID)
 #
 # The instance listens on 127.0.0.1 only, keeps its data, logs and PID file under DIR, and keeps
@@ -62,6 +65,7 @@ write_config() {
     <max_session_timeout>3600</max_session_timeout>
     <default_session_timeout>60</default_session_timeout>
     <!-- Deliberately absent: query_log, query_thread_log, part_log, text_log, trace_log. -->
+$(if [ "${CLICKHOUSE_LOG_QUERIES:-0}" = 1 ]; then echo "    <query_log><database>system</database><table>query_log</table><flush_interval_milliseconds>500</flush_interval_milliseconds></query_log>"; fi)
 $(if [ -n "${CLICKHOUSE_EXTRA_CONFIG:-}" ]; then cat "$CLICKHOUSE_EXTRA_CONFIG"; fi)
 </yandex>
 XML
@@ -71,7 +75,7 @@ XML
     <profiles>
         <default>
             <max_memory_usage>4000000000</max_memory_usage>
-            <log_queries>0</log_queries>
+            <log_queries>${CLICKHOUSE_LOG_QUERIES:-0}</log_queries>
         </default>
     </profiles>
     <users>

@@ -1,8 +1,9 @@
 //! Wires the stages together and owns start-up and shutdown order.
 //!
-//! Start: migrate → retention TTL where the server has it → geo database → salts and cookie keys
-//! → background tasks (salt rotation, geo reload, visit sweep, retention) → spool and writer →
-//! serve.
+//! Start: the store (migrate, then ask the server's version) → retention TTL where the server
+//! has it → geo database → salts and cookie keys → the site registry, the visit table and the
+//! hit pipeline → background tasks (salt rotation, geo reload, visit sweep, retention) → spool
+//! and writer → serve.
 //! Stop (SIGTERM/SIGINT, or the `shutdown` future in tests): stop accepting → finish requests in
 //! flight → close and sync the spool → let the writer deliver what is left → return. All of it
 //! under `shutdown_timeout`; a missed deadline is logged, and what was not delivered stays in the
@@ -189,7 +190,7 @@ async fn reload_geo(geo: Arc<Geo>, metrics: Metrics, mut stop: watch::Receiver<b
     }
 }
 
-/// Runs the retention job at start and then every day (PRIVACY.md E2).
+/// Runs the retention job at start and then every day (docs/privacy.md E2).
 async fn enforce_retention(
     store: Store,
     sites: Arc<Sites>,

@@ -20,7 +20,7 @@ use std::time::Duration;
 use ipnet::IpNet;
 use toml::{Table, Value};
 
-/// Longest retention PRIVACY.md E1 allows (CNIL: data kept at most 25 months).
+/// Longest retention docs/privacy.md E1 allows (CNIL: data kept at most 25 months).
 pub const MAX_RETENTION_MONTHS: u32 = 25;
 /// Retention when a site does not say.
 pub const DEFAULT_RETENTION_DAYS: u32 = 180;
@@ -82,7 +82,7 @@ pub struct GeoConfig {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PrivacyProfile {
-    /// PRIVACY.md enforced: DNT and GPC cannot be switched off.
+    /// docs/privacy.md enforced: DNT and GPC cannot be switched off.
     Strict,
     /// The operator may relax DNT/GPC handling (and the summary says so).
     Custom,
@@ -168,7 +168,7 @@ impl Retention {
             return Err("retention must be at least one day".into());
         }
         if retention.days() > Retention::Months(MAX_RETENTION_MONTHS).days() {
-            return Err(format!("{text:?} exceeds the {MAX_RETENTION_MONTHS} months PRIVACY.md E1 allows"));
+            return Err(format!("{text:?} exceeds the {MAX_RETENTION_MONTHS} months docs/privacy.md E1 allows"));
         }
         Ok(retention)
     }
@@ -189,15 +189,15 @@ pub struct SiteConfig {
     /// Host names this site's pages are served from (lower case).
     pub domains: Vec<String>,
     pub retention: Retention,
-    /// Query parameters kept in stored URLs; everything else is dropped (PRIVACY.md D1).
+    /// Query parameters kept in stored URLs; everything else is dropped (docs/privacy.md D1).
     pub keep_query: Vec<String>,
     /// SHA-256 (hex) of the site's server token (Matomo `token_auth`). Only requests carrying
-    /// the token may set `cip`, `cid` or a back-dated `cdt` (PRIVACY.md D4).
+    /// the token may set `cip`, `cid` or a back-dated `cdt` (docs/privacy.md D4).
     pub token_auth_sha256: Option<[u8; 32]>,
-    /// Store campaign values (`utm_*`...); when off, only the channel is kept (PRIVACY.md D1).
+    /// Store campaign values (`utm_*`...); when off, only the channel is kept (docs/privacy.md D1).
     pub store_campaigns: bool,
     /// Use the tracker's first-party visitor cookie (`_id`), hashed with the salt, instead of
-    /// IP + user agent (PRIVACY.md B5). Off by default: cookieless.
+    /// IP + user agent (docs/privacy.md B5). Off by default: cookieless.
     pub cookie_mode: bool,
     /// Reports are read in this time zone (IANA name, default `UTC`).
     pub timezone: String,
@@ -205,7 +205,7 @@ pub struct SiteConfig {
     pub public: bool,
     /// SHA-256 (hex) of the secret of a share link (`/share/SECRET`) giving read access.
     pub share_secret_sha256: Option<[u8; 32]>,
-    /// Round visitor and visit counts to the nearest 10 in every report (PRIVACY.md F2).
+    /// Round visitor and visit counts to the nearest 10 in every report (docs/privacy.md F2).
     pub round_counts: bool,
     /// Custom event names that are goals; Matomo goal hits (`idgoal`) always are. Empty: every
     /// custom event counts as a conversion.
@@ -515,10 +515,10 @@ fn build(table: Table, errors: &mut Vec<ConfigError>) -> Option<Config> {
         let honor_gpc = s.bool("honor_gpc", true);
         if profile == PrivacyProfile::Strict {
             if !honor_dnt {
-                s.error("honor_dnt", "cannot be false under privacy.profile = \"strict\" (PRIVACY.md C1)");
+                s.error("honor_dnt", "cannot be false under privacy.profile = \"strict\" (docs/privacy.md C1)");
             }
             if !honor_gpc {
-                s.error("honor_gpc", "cannot be false under privacy.profile = \"strict\" (PRIVACY.md C2)");
+                s.error("honor_gpc", "cannot be false under privacy.profile = \"strict\" (docs/privacy.md C2)");
             }
         }
         let max_live_visits = s.integer("max_live_visits", 1_000..=100_000_000).unwrap_or(2_000_000) as usize;
@@ -633,7 +633,7 @@ fn build_sites(root: &mut Section<'_>) -> Vec<SiteConfig> {
             if crate::enrich::url::is_identifying(key) {
                 s.error(
                     &format!("keep_query[{j}]"),
-                    format!("{key:?} identifies people and is never stored (PRIVACY.md D1)"),
+                    format!("{key:?} identifies people and is never stored (docs/privacy.md D1)"),
                 );
             }
         }

@@ -1,7 +1,7 @@
 //! The [`Event`]: what one accepted hit becomes, and the only thing that crosses from the
 //! request path to the sink.
 //!
-//! An `Event` holds no IP address and no raw user agent (PRIVACY.md A1, D3): those stay in the
+//! An `Event` holds no IP address and no raw user agent (docs/privacy.md A1, D3): those stay in the
 //! request handler. Its fields are in the exact column order of the `events` table
 //! (`schema/0001_events.sql`) because RowBinary, the format the ClickHouse client writes, is
 //! positional and unchecked; `tests/it/storage.rs` writes and reads back every column.
@@ -36,7 +36,7 @@ pub struct Event {
     pub timestamp: u32,
     /// The site's retention when the row was written; part of the partition key.
     pub retention_days: u16,
-    /// Salted, rotating visitor hash (PRIVACY.md B1); 0 when not computed.
+    /// Salted, rotating visitor hash (docs/privacy.md B1); 0 when not computed.
     pub visitor_id: u64,
     /// Visit (session) id.
     pub visit_id: u64,
@@ -46,7 +46,7 @@ pub struct Event {
     /// Path, plus only the query parameters the site allows.
     pub url_path: String,
     pub page_title: String,
-    /// Referrer host only (PRIVACY.md D2).
+    /// Referrer host only (docs/privacy.md D2).
     pub referrer_host: String,
     pub channel: String,
     pub source: String,

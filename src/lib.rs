@@ -1,22 +1,34 @@
 //! mesure: a privacy-first web-analytics collector.
 //!
 //! # Layout
-//! One module per pipeline stage (see `../shared/DESIGN.md`):
+//! One module per stage (docs/architecture.md draws the whole flow):
 //!
 //! ```text
-//! HTTP ─► ingest ─► (gate ─► privacy ─► enrich) ─► Event ─► sink ─► ClickHouse
+//! HTTP ─► ingest ─► pipeline: gate ─► adapter ─► bot ─► enrich ─► identify ─► visit ─► Event
+//!                                                                                    │
+//!                                  ClickHouse ◄─ store ◄─ sink (spool ─► writer) ◄────┘
 //! ```
 //!
 //! - [`config`]: the TOML file and `MESURE_*` overlay → validated [`config::Config`], every error at once.
-//! - [`server`]: the listener, routing, graceful shutdown.
-//! - [`ingest`]: tracking protocols (Matomo), size caps, strict decoding.
+//! - [`sites`]: the registry of configured sites, shared by every stage that needs one.
+//! - [`server`]: the listener, routing, graceful shutdown, health and metrics pages.
+//! - [`ingest`]: the HTTP edge of tracking: size caps, decoding, the protocol adapters (Matomo,
+//!   Plausible), the append to the spool and the answer.
+//! - [`pipeline`]: the one owner of a hit's order, from the gate to the built [`event::Event`].
+//! - [`privacy`]: the gate, client addresses, geo, salts, cookie keys: the only place the IP is read.
+//! - [`visits`]: live visits (sessions).
 //! - [`enrich`]: URL minimisation and the columns analysts break down by.
 //! - [`event`]: the row that crosses from the request path to the sink; no IP, no raw UA.
-//! - [`sink`]: the writer: bounded channel → batched INSERTs, retried until acknowledged.
-//! - [`store`]: ClickHouse client and schema migrations.
+//! - [`sink`]: the durable spool and the writer that delivers it to ClickHouse.
+//! - [`store`]: ClickHouse: the one owner of every statement, migrations, retention, tokens.
+//! - [`catalog`]: every statement with sample values, for checking SQL on other servers.
+//! - [`erasure`]: erase, export and the ledger, for cookie-mode sites.
+//! - [`query`]: the read side: stats requests → SQL bounded by site and retention.
+//! - [`web`]: the opt-out page, `mesure.js`, the stats API, the dashboard.
+//! - [`summary`]: the privacy facts of each site and what renders them.
 //! - [`telemetry`]: logging and the Prometheus metrics.
-//! - [`summary`]: the privacy summary `check-config` prints.
 //! - [`app`]: wires the stages; start-up and shutdown order.
+//! - [`clock`]: the injectable clock.
 #![forbid(unsafe_code)]
 
 pub mod app;

@@ -1,7 +1,7 @@
 //! Visits (sessions): which visit a hit belongs to. A visit ends after [`VISIT_TIMEOUT`] without
 //! a hit. Kept in memory, sharded, keyed by visitor id; entries idle past the timeout are swept.
 //!
-//! A visit that crosses the salt rotation continues (PRIVACY.md B4): the caller passes the
+//! A visit that crosses the salt rotation continues (docs/privacy.md B4): the caller passes the
 //! visitor id under the previous salt too, and a live visit found under it moves to the new id.
 
 use std::collections::HashMap;

@@ -1,5 +1,5 @@
 //! Campaign parameters of a landing URL: `utm_*`, Matomo's `mtm_*` / `pk_*` and `_rcn`/`_rck`,
-//! and click ids. Click ids only mark the visit as paid; they are never stored (PRIVACY.md D1).
+//! and click ids. Click ids only mark the visit as paid; they are never stored (docs/privacy.md D1).
 //! Whether campaign values are stored is a per-site switch (`store_campaigns`).
 
 /// Click ids that mark a paid click.

@@ -1,4 +1,4 @@
-//! Referrer → channel and source (PRIVACY.md D2: only the referrer's host is kept).
+//! Referrer → channel and source (docs/privacy.md D2: only the referrer's host is kept).
 //!
 //! Channels, in the order they are decided:
 //! 1. `paid`: the landing URL has a click id (`gclid`, `fbclid`, ...) or a paid `utm_medium`;

@@ -1,4 +1,4 @@
-//! URL minimisation (PRIVACY.md D1, D2).
+//! URL minimisation (docs/privacy.md D1, D2).
 //!
 //! A page URL is stored as host + path; its fragment is always dropped; its query string is
 //! dropped except for the parameters the site allows (`keep_query`), and known identifiers are

@@ -1,4 +1,4 @@
-//! User agent → browser, OS and device class, plus the bot verdict (PRIVACY.md D3: the raw user
+//! User agent → browser, OS and device class, plus the bot verdict (docs/privacy.md D3: the raw user
 //! agent is never stored, only this verdict).
 //!
 //! Parsing is uap-core's `regexes.yaml` (vendored as JSON in `data/uap-core/`, Apache-2.0)

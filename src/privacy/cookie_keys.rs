@@ -1,4 +1,4 @@
-//! Keys for cookie-mode sites (PRIVACY.md B5, E4).
+//! Keys for cookie-mode sites (docs/privacy.md B5, E4).
 //!
 //! A site with `cookie_mode = true` identifies visitors by the tracker's first-party cookie
 //! (Matomo `_id`). The cookie's value is never stored: it is hashed with a random per-site key

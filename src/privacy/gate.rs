@@ -1,4 +1,4 @@
-//! The gate (PRIVACY.md C1–C4): before any other work on a tracking request, decide whether the
+//! The gate (docs/privacy.md C1–C4): before any other work on a tracking request, decide whether the
 //! visitor objected. Order: the opt-out flag, then `DNT`, then `Sec-GPC`.
 //!
 //! A declined request is answered exactly like a counted one, stores nothing, sets no cookie and

@@ -1,4 +1,4 @@
-//! City-level geolocation from a local `.mmdb` (PRIVACY.md A3–A5).
+//! City-level geolocation from a local `.mmdb` (docs/privacy.md A3–A5).
 //!
 //! Works with MaxMind GeoIP2/GeoLite2-City and DB-IP City Lite files (same record layout). Only
 //! the country ISO code, the first subdivision (ISO code and English name) and the English city

@@ -1,4 +1,4 @@
-//! Salts for the visitor hash (PRIVACY.md B2–B4), and the task that rotates them.
+//! Salts for the visitor hash (docs/privacy.md B2–B4), and the task that rotates them.
 //!
 //! - A salt is 32 bytes from the OS CSPRNG, never derived from anything, never logged (the
 //!   [`Salt`] type has no `Debug` that prints it, and zeroes its memory when dropped).

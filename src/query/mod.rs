@@ -1,6 +1,6 @@
 //! The read side: every stats query goes through a [`Scope`], which bounds it to one site and to
 //! the part of the requested time range that is inside the site's retention. Expired rows are
-//! therefore never returned, even before the retention job has deleted them (PRIVACY.md E1).
+//! therefore never returned, even before the retention job has deleted them (docs/privacy.md E1).
 
 pub mod request;
 pub mod stats;

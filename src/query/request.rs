@@ -121,94 +121,119 @@ pub enum Dimension {
     Prop(String),
 }
 
+/// Where a dimension's values come from, which decides the query shape it needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    /// A time bucket (of the hit, or of the visit's start in a visit-level query).
+    Time,
+    /// Differs between the events of one visit (page, event name, goal, props): visit-level
+    /// metrics cannot be split by it.
+    Event,
+    /// The same on every hit of a visit (acquisition, place, device): a column carried through
+    /// the per-visit subquery.
+    Visit,
+    /// Computed by the per-visit aggregation (entry and exit page).
+    VisitDerived,
+}
+
+/// One dimension of the stats API: its API name, the SQL over `events` rows that reads it, and
+/// its level. The single table every part of the query layer reads (parsing, naming, SQL).
+struct DimensionSpec {
+    name: &'static str,
+    dimension: Dimension,
+    /// A column or expression over `events` (empty for time buckets and props, built apart).
+    sql: &'static str,
+    level: Level,
+}
+
+const fn spec(name: &'static str, dimension: Dimension, sql: &'static str, level: Level) -> DimensionSpec {
+    DimensionSpec { name, dimension, sql, level }
+}
+
+/// Every dimension with a fixed name (`event:props:NAME` is the one family outside it).
+const DIMENSIONS: &[DimensionSpec] = &[
+    spec("time:hour", Dimension::Time(TimeBucket::Hour), "", Level::Time),
+    spec("time:day", Dimension::Time(TimeBucket::Day), "", Level::Time),
+    spec("time:week", Dimension::Time(TimeBucket::Week), "", Level::Time),
+    spec("time:month", Dimension::Time(TimeBucket::Month), "", Level::Time),
+    spec("event:page", Dimension::Page, "url_path", Level::Event),
+    spec("visit:entry_page", Dimension::EntryPage, "entry_page", Level::VisitDerived),
+    spec("visit:exit_page", Dimension::ExitPage, "exit_page", Level::VisitDerived),
+    spec("event:hostname", Dimension::Hostname, "url_host", Level::Event),
+    spec("visit:channel", Dimension::Channel, "channel", Level::Visit),
+    spec("visit:source", Dimension::Source, "source", Level::Visit),
+    spec("visit:referrer", Dimension::Referrer, "referrer_host", Level::Visit),
+    spec("visit:utm_source", Dimension::UtmSource, "utm_source", Level::Visit),
+    spec("visit:utm_medium", Dimension::UtmMedium, "utm_medium", Level::Visit),
+    spec("visit:utm_campaign", Dimension::UtmCampaign, "utm_campaign", Level::Visit),
+    spec("visit:utm_term", Dimension::UtmTerm, "utm_term", Level::Visit),
+    spec("visit:utm_content", Dimension::UtmContent, "utm_content", Level::Visit),
+    spec("visit:country", Dimension::Country, "country_code", Level::Visit),
+    spec("visit:region", Dimension::Region, "region_name", Level::Visit),
+    spec("visit:city", Dimension::City, "city", Level::Visit),
+    spec("visit:browser", Dimension::Browser, "browser", Level::Visit),
+    spec("visit:browser_version", Dimension::BrowserVersion, "browser_version", Level::Visit),
+    spec("visit:os", Dimension::Os, "os", Level::Visit),
+    spec("visit:os_version", Dimension::OsVersion, "os_version", Level::Visit),
+    spec("visit:device", Dimension::Device, "device", Level::Visit),
+    spec("visit:screen", Dimension::Screen, "screen_class", Level::Visit),
+    spec("visit:language", Dimension::Language, "language", Level::Visit),
+    spec("event:name", Dimension::EventName, "event_name", Level::Event),
+    spec(
+        "event:goal",
+        Dimension::Goal,
+        "if(event_type = 'goal', concat('Goal ', toString(goal_id)), event_name)",
+        Level::Event,
+    ),
+];
+
+/// The prefix of the custom-property dimensions.
+const PROPS_PREFIX: &str = "event:props:";
+
 impl Dimension {
     pub fn parse(name: &str) -> Option<Dimension> {
-        use Dimension::*;
-        Some(match name {
-            "time" | "time:day" => Time(TimeBucket::Day),
-            "time:hour" => Time(TimeBucket::Hour),
-            "time:week" => Time(TimeBucket::Week),
-            "time:month" => Time(TimeBucket::Month),
-            "event:page" => Page,
-            "visit:entry_page" => EntryPage,
-            "visit:exit_page" => ExitPage,
-            "event:hostname" => Hostname,
-            "visit:channel" => Channel,
-            "visit:source" => Source,
-            "visit:referrer" => Referrer,
-            "visit:utm_source" => UtmSource,
-            "visit:utm_medium" => UtmMedium,
-            "visit:utm_campaign" => UtmCampaign,
-            "visit:utm_term" => UtmTerm,
-            "visit:utm_content" => UtmContent,
-            "visit:country" => Country,
-            "visit:region" => Region,
-            "visit:city" => City,
-            "visit:browser" => Browser,
-            "visit:browser_version" => BrowserVersion,
-            "visit:os" => Os,
-            "visit:os_version" => OsVersion,
-            "visit:device" => Device,
-            "visit:screen" => Screen,
-            "visit:language" => Language,
-            "event:name" => EventName,
-            "event:goal" => Goal,
-            other => {
-                let key = other.strip_prefix("event:props:")?;
-                if key.is_empty() || key.len() > 64 {
-                    return None;
-                }
-                Prop(key.to_string())
-            }
-        })
+        if name == "time" {
+            return Some(Dimension::Time(TimeBucket::Day));
+        }
+        if let Some(spec) = DIMENSIONS.iter().find(|s| s.name == name) {
+            return Some(spec.dimension.clone());
+        }
+        let key = name.strip_prefix(PROPS_PREFIX)?;
+        (!key.is_empty() && key.len() <= 64).then(|| Dimension::Prop(key.to_string()))
+    }
+
+    fn spec(&self) -> Option<&'static DimensionSpec> {
+        DIMENSIONS.iter().find(|s| s.dimension == *self)
     }
 
     pub fn name(&self) -> String {
-        use Dimension::*;
         match self {
-            Time(TimeBucket::Hour) => "time:hour".into(),
-            Time(TimeBucket::Day) => "time:day".into(),
-            Time(TimeBucket::Week) => "time:week".into(),
-            Time(TimeBucket::Month) => "time:month".into(),
-            Page => "event:page".into(),
-            EntryPage => "visit:entry_page".into(),
-            ExitPage => "visit:exit_page".into(),
-            Hostname => "event:hostname".into(),
-            Channel => "visit:channel".into(),
-            Source => "visit:source".into(),
-            Referrer => "visit:referrer".into(),
-            UtmSource => "visit:utm_source".into(),
-            UtmMedium => "visit:utm_medium".into(),
-            UtmCampaign => "visit:utm_campaign".into(),
-            UtmTerm => "visit:utm_term".into(),
-            UtmContent => "visit:utm_content".into(),
-            Country => "visit:country".into(),
-            Region => "visit:region".into(),
-            City => "visit:city".into(),
-            Browser => "visit:browser".into(),
-            BrowserVersion => "visit:browser_version".into(),
-            Os => "visit:os".into(),
-            OsVersion => "visit:os_version".into(),
-            Device => "visit:device".into(),
-            Screen => "visit:screen".into(),
-            Language => "visit:language".into(),
-            EventName => "event:name".into(),
-            Goal => "event:goal".into(),
-            Prop(key) => format!("event:props:{key}"),
+            Dimension::Prop(key) => format!("{PROPS_PREFIX}{key}"),
+            other => other.spec().expect("every fixed dimension is in the table").name.to_string(),
         }
+    }
+
+    pub fn level(&self) -> Level {
+        match self {
+            Dimension::Prop(_) => Level::Event,
+            other => other.spec().expect("every fixed dimension is in the table").level,
+        }
+    }
+
+    /// The column or expression over `events` rows (`None` for time buckets and props, which
+    /// the query builder writes with bound values).
+    pub fn column(&self) -> Option<&'static str> {
+        self.spec().map(|s| s.sql).filter(|sql| !sql.is_empty())
     }
 
     /// Differs between the events of one visit (so visit-level metrics cannot be split by it).
     pub fn is_event_level(&self) -> bool {
-        matches!(
-            self,
-            Dimension::Page | Dimension::Hostname | Dimension::EventName | Dimension::Goal | Dimension::Prop(_)
-        )
+        self.level() == Level::Event
     }
 
     /// Needs the per-visit aggregation to compute.
     pub fn is_visit_derived(&self) -> bool {
-        matches!(self, Dimension::EntryPage | Dimension::ExitPage)
+        self.level() == Level::VisitDerived
     }
 }
 
@@ -443,6 +468,23 @@ fn parse_filter(value: &Value) -> Result<Filter, BadRequest> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The dimension table round-trips: each name parses to its dimension and back.
+    #[test]
+    fn the_dimension_table_round_trips() {
+        let mut names = std::collections::HashSet::new();
+        for spec in DIMENSIONS {
+            assert!(names.insert(spec.name), "{} twice", spec.name);
+            assert_eq!(Dimension::parse(spec.name), Some(spec.dimension.clone()));
+            assert_eq!(spec.dimension.name(), spec.name);
+            assert_eq!(spec.dimension.column().is_none(), spec.level == Level::Time, "{}", spec.name);
+        }
+        assert_eq!(Dimension::parse("time"), Some(Dimension::Time(TimeBucket::Day)));
+        let prop = Dimension::parse("event:props:plan").unwrap();
+        assert_eq!((prop.name().as_str(), prop.level()), ("event:props:plan", Level::Event));
+        assert_eq!(Dimension::parse("event:props:"), None);
+        assert_eq!(Dimension::parse("visit:nope"), None);
+    }
 
     fn parse(json: &str) -> Result<StatsRequest, BadRequest> {
         StatsRequest::from_json(json.as_bytes())

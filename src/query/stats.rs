@@ -23,7 +23,9 @@ use serde_json::{Value, json};
 
 use crate::config::SiteConfig;
 use crate::query::Scope;
-use crate::query::request::{DateRange, Dimension, Filter, Metric, Operator, OrderKey, StatsRequest, TimeBucket};
+use crate::query::request::{
+    DateRange, Dimension, Filter, Level, Metric, Operator, OrderKey, StatsRequest, TimeBucket,
+};
 use crate::store::Store;
 use crate::store::sql::Sql;
 
@@ -102,9 +104,6 @@ fn conversion(ctx: &Context<'_>) -> Sql {
 /// visit-level query, over the visit's `start`).
 fn dimension_expr(d: &Dimension, ctx: &Context<'_>, time_column: &str) -> Sql {
     let mut sql = Sql::default();
-    let column = |sql: &mut Sql, name: &str| {
-        sql.push(name);
-    };
     match d {
         Dimension::Time(bucket) => {
             let f = match bucket {
@@ -116,62 +115,19 @@ fn dimension_expr(d: &Dimension, ctx: &Context<'_>, time_column: &str) -> Sql {
             sql.push(f).push(time_column).push(", ").bind_str(ctx.time_zone);
             sql.push(if matches!(bucket, TimeBucket::Week | TimeBucket::Month) { ")))" } else { "))" });
         }
-        Dimension::Page => column(&mut sql, "url_path"),
-        Dimension::EntryPage => column(&mut sql, "entry_page"),
-        Dimension::ExitPage => column(&mut sql, "exit_page"),
-        Dimension::Hostname => column(&mut sql, "url_host"),
-        Dimension::Channel => column(&mut sql, "channel"),
-        Dimension::Source => column(&mut sql, "source"),
-        Dimension::Referrer => column(&mut sql, "referrer_host"),
-        Dimension::UtmSource => column(&mut sql, "utm_source"),
-        Dimension::UtmMedium => column(&mut sql, "utm_medium"),
-        Dimension::UtmCampaign => column(&mut sql, "utm_campaign"),
-        Dimension::UtmTerm => column(&mut sql, "utm_term"),
-        Dimension::UtmContent => column(&mut sql, "utm_content"),
-        Dimension::Country => column(&mut sql, "country_code"),
-        Dimension::Region => column(&mut sql, "region_name"),
-        Dimension::City => column(&mut sql, "city"),
-        Dimension::Browser => column(&mut sql, "browser"),
-        Dimension::BrowserVersion => column(&mut sql, "browser_version"),
-        Dimension::Os => column(&mut sql, "os"),
-        Dimension::OsVersion => column(&mut sql, "os_version"),
-        Dimension::Device => column(&mut sql, "device"),
-        Dimension::Screen => column(&mut sql, "screen_class"),
-        Dimension::Language => column(&mut sql, "language"),
-        Dimension::EventName => column(&mut sql, "event_name"),
-        Dimension::Goal => {
-            column(&mut sql, "if(event_type = 'goal', concat('Goal ', toString(goal_id)), event_name)");
-        }
         Dimension::Prop(key) => {
             sql.push("prop_values[indexOf(prop_keys, ").bind_str(key).push(")]");
+        }
+        other => {
+            sql.push(other.column().expect("a fixed dimension has a column"));
         }
     }
     sql
 }
 
-/// The visit-level columns a visit-level dimension reads (carried through the subquery).
+/// The visit-level column a visit-level dimension reads (carried through the subquery).
 fn visit_column(d: &Dimension) -> Option<&'static str> {
-    Some(match d {
-        Dimension::Channel => "channel",
-        Dimension::Source => "source",
-        Dimension::Referrer => "referrer_host",
-        Dimension::UtmSource => "utm_source",
-        Dimension::UtmMedium => "utm_medium",
-        Dimension::UtmCampaign => "utm_campaign",
-        Dimension::UtmTerm => "utm_term",
-        Dimension::UtmContent => "utm_content",
-        Dimension::Country => "country_code",
-        Dimension::Region => "region_name",
-        Dimension::City => "city",
-        Dimension::Browser => "browser",
-        Dimension::BrowserVersion => "browser_version",
-        Dimension::Os => "os",
-        Dimension::OsVersion => "os_version",
-        Dimension::Device => "device",
-        Dimension::Screen => "screen_class",
-        Dimension::Language => "language",
-        _ => return None,
-    })
+    (d.level() == Level::Visit).then(|| d.column()).flatten()
 }
 
 /// `expr IN (...)`, `expr NOT IN (...)` or a case-insensitive substring test.
@@ -420,7 +376,7 @@ fn unescape(field: &str) -> String {
     out
 }
 
-/// Rounds counts of people and visits to the nearest 10 (PRIVACY.md F2).
+/// Rounds counts of people and visits to the nearest 10 (docs/privacy.md F2).
 fn round_counts(rows: &mut [ResultRow], metrics: &[Metric]) {
     for row in rows {
         for (value, metric) in row.metrics.iter_mut().zip(metrics) {

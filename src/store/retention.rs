@@ -1,4 +1,4 @@
-//! Retention (PRIVACY.md E1, E2): data past its site's limit is deleted by this job, which runs
+//! Retention (docs/privacy.md E1, E2): data past its site's limit is deleted by this job, which runs
 //! at start and daily in `serve`, and on demand with `mesure retention [--dry-run]`.
 //!
 //! Rows are partitioned by `(retention_days, day)`, so a partition holds one day of rows that

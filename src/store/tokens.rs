@@ -1,4 +1,4 @@
-//! Read-only API tokens (PRIVACY.md F1): one site each, stored as SHA-256 hashes.
+//! Read-only API tokens (docs/privacy.md F1): one site each, stored as SHA-256 hashes.
 //!
 //! `mesure token create --site N` prints a new token once; `mesure token list` shows ids (the
 //! first 12 hex digits of the hash) and `mesure token revoke --id ID` revokes. The stats API

@@ -10,7 +10,7 @@ use prometheus::{
 /// Why a tracking request stored nothing. The label values are part of the metric contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeclineReason {
-    /// The visitor opted out (PRIVACY.md C3).
+    /// The visitor opted out (docs/privacy.md C3).
     OptOut,
     Dnt,
     Gpc,
@@ -19,7 +19,7 @@ pub enum DeclineReason {
     UnknownSite,
     /// Missing `rec=1`, a URL that is not http(s), or a parameter the protocol refuses.
     Invalid,
-    /// `cip`, `cid` or a back-dated `cdt` without the site's token (PRIVACY.md D4).
+    /// `cip`, `cid` or a back-dated `cdt` without the site's token (docs/privacy.md D4).
     Unauthorized,
     /// The spool refused the event (full, failing or closing): answered 503.
     Overload,

@@ -1,7 +1,7 @@
 //! The stats API: `POST /api/v1/query` (JSON in, JSON or CSV out), the GET conveniences
 //! `/api/v1/stats/aggregate`, `/timeseries` and `/breakdown`, and `/api/v1/sites`.
 //!
-//! Access (PRIVACY.md F1): `Authorization: Bearer TOKEN` with a site's API token or share
+//! Access (docs/privacy.md F1): `Authorization: Bearer TOKEN` with a site's API token or share
 //! secret; a public site needs none. No credential, or an unknown or revoked one: 401. A valid
 //! credential for another site: 403. Reports are aggregates only (F2): no endpoint lists hits or
 //! visitors.

@@ -1,5 +1,5 @@
-//! Pages and files for people and browsers: the visitor opt-out page and our tracker script
-//! (and, later, the dashboard).
+//! Pages and files for people and browsers: the visitor opt-out page ([`optout`]), our tracker
+//! script (`mesure.js`), the stats API ([`api`]) and the built-in dashboard ([`dashboard`]).
 
 pub mod api;
 pub mod dashboard;

@@ -1,4 +1,4 @@
-//! The opt-out page (PRIVACY.md C3): works without JavaScript, in French or English.
+//! The opt-out page (docs/privacy.md C3): works without JavaScript, in French or English.
 //!
 //! `GET /optout` says whether this browser is opted out and offers one button; `POST /optout`
 //! (`action=out` or `action=in`) sets or clears the flag and redirects back (303) to the page.

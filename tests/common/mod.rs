@@ -60,9 +60,24 @@ impl ClickHouse {
         ch
     }
 
+    /// Starts a new private instance that logs the text of every query to `system.query_log`,
+    /// as current ClickHouse releases do by default.
+    pub fn start_logging_queries() -> ClickHouse {
+        let dir = tempfile::Builder::new().prefix("mesure-chlog-").tempdir().unwrap().keep();
+        let ch = ClickHouse { dir, http_port: free_port(), tcp_port: free_port() };
+        watchdog(&format!("'{REPO}/scripts/clickhouse.sh' stop '{}'", ch.dir.display()), &ch.dir);
+        ch.start_with(&[("CLICKHOUSE_LOG_QUERIES", "1")]);
+        ch
+    }
+
     /// (Re)starts the server on the same ports and data directory.
     pub fn start_again(&self) {
+        self.start_with(&[]);
+    }
+
+    fn start_with(&self, env: &[(&str, &str)]) {
         let status = Command::new(format!("{REPO}/scripts/clickhouse.sh"))
+            .envs(env.iter().copied())
             .arg("start")
             .arg(&self.dir)
             .arg(self.http_port.to_string())

@@ -10,6 +10,7 @@ mod cluster;
 mod dashboard;
 mod dashboards;
 mod delivery;
+mod docs;
 mod migrations;
 mod privacy;
 mod protocols;

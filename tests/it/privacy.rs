@@ -1,4 +1,4 @@
-//! The privacy invariants of `../shared/PRIVACY.md`, sections A–D, against the real binary and a
+//! The privacy invariants of `docs/privacy.md`, sections A–D, against the real binary and a
 //! real ClickHouse. Each test fails when its promise breaks.
 
 use std::time::Duration;
@@ -235,6 +235,65 @@ async fn geolocation_is_city_level_through_the_pipeline() {
     ] {
         assert!(!columns.lines().any(|c| c == forbidden), "a column named {forbidden} exists");
     }
+}
+
+/// The sockets a process holds: (local port, remote port, state) from `/proc`, IPv4 and IPv6.
+fn sockets_of(pid: u32) -> Vec<(u16, u16, String)> {
+    let inodes: std::collections::HashSet<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter_map(|link| {
+            let link = link.to_string_lossy().to_string();
+            link.strip_prefix("socket:[")?.strip_suffix(']').map(str::to_string)
+        })
+        .collect();
+    let port = |endpoint: &str| u16::from_str_radix(endpoint.rsplit(':').next().unwrap(), 16).unwrap();
+    let mut out = Vec::new();
+    for table in ["tcp", "tcp6", "udp", "udp6"] {
+        let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/net/{table}")) else { continue };
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            if fields.len() > 9 && inodes.contains(fields[9]) {
+                out.push((port(fields[1]), port(fields[2]), format!("{table}/{}", fields[3])));
+            }
+        }
+    }
+    out
+}
+
+/// A4, F3: while it handles hits (from a visitor with an address the geo database knows, and
+/// external referrers), the collector's only connections are the ones its clients opened and
+/// the ones it opened to ClickHouse: the address is looked up locally and nothing is sent
+/// anywhere else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_collector_connects_only_to_clickhouse() {
+    let ch = clickhouse();
+    let db = unique_database("outbound");
+    let collector = Collector::start(&CollectorConfig::new(ch, &db)).await;
+    let client = crate::common::http();
+    for i in 0..20 {
+        let url = collector.url(&format!(
+            "/matomo.php?idsite=1&rec=1&url={}&urlref={}",
+            enc(&format!("https://example.org/out/{i}")),
+            enc("https://www.google.com/search?q=x")
+        ));
+        let r = client.get(url).header("x-forwarded-for", "81.2.69.142").send().await.unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    wait_rows(ch, &db, 20).await;
+    let sockets = sockets_of(collector.child.id());
+    assert!(
+        sockets.iter().any(|(_, remote, _)| *remote == ch.http_port),
+        "no connection to ClickHouse seen: {sockets:?}"
+    );
+    let stray: Vec<_> = sockets
+        .iter()
+        .filter(|(local, remote, state)| {
+            let listening = state.ends_with("/0A") || *remote == 0;
+            !listening && *local != collector.port && *remote != ch.http_port
+        })
+        .collect();
+    assert!(stray.is_empty(), "connections to something other than ClickHouse or a client: {stray:?}");
 }
 
 /// A6: forwarding headers count only from trusted proxies.

@@ -1,4 +1,4 @@
-//! Retention (PRIVACY.md E1–E3) and erasure (E4) against a real ClickHouse.
+//! Retention (docs/privacy.md E1–E3) and erasure (E4) against a real ClickHouse.
 
 use std::process::Command;
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! Salts and visits with an injected clock against a real ClickHouse (PRIVACY.md B1–B4), and
+//! Salts and visits with an injected clock against a real ClickHouse (docs/privacy.md B1–B4), and
 //! two real collectors agreeing on one salt.
 
 use std::sync::Arc;
@@ -7,6 +7,7 @@ use std::time::Duration;
 use mesure::clock::{DAY, ManualClock};
 use mesure::config::ClickHouseConfig;
 use mesure::privacy::client_ip::ClientIp;
+use mesure::privacy::cookie_keys::CookieKeys;
 use mesure::privacy::geo::Geo;
 use mesure::privacy::salts::SaltKeeper;
 use mesure::privacy::{Privacy, VisitorKey};
@@ -155,6 +156,72 @@ async fn keepers_starting_at_once_agree() {
     assert!(single.is_some(), "losing candidates were not deleted: {:?}", stored_salts(ch, db).await);
     let c = identify(&one, 1, "203.0.113.45", "UA", clock.now_secs());
     assert_eq!(c.visitor_id, a.visitor_id);
+}
+
+/// B2: on a ClickHouse that logs the text of every query (as current releases do by default),
+/// no salt and no cookie key ever appears in a logged query: through two keepers agreeing on a
+/// salt, the deletion of the losing candidate, a rotation, the end of the grace (the old
+/// period's partition dropped) and the creation of a cookie-mode site's key.
+#[tokio::test]
+async fn no_salt_or_key_is_ever_written_into_query_text() {
+    let ch = ClickHouse::start_logging_queries();
+    let config = ch.migrated("salts_query_log").await;
+    let db = config.database.clone();
+    let clock = ManualClock::new(at(D, 23, 50));
+    let mut secrets = std::collections::BTreeSet::new();
+    let stored = |ch: &ClickHouse| {
+        let (ch, db) = (ch.url(), db.clone());
+        async move {
+            let client = reqwest::Client::new();
+            let mut out = Vec::new();
+            for table in ["salts", "cookie_keys"] {
+                let column = if table == "salts" { "salt" } else { "key" };
+                let sql = format!("SELECT {column} FROM {db}.{table} FORMAT TSV");
+                let text = client.post(&ch).body(sql).send().await.unwrap().text().await.unwrap();
+                out.extend(text.lines().map(str::to_string));
+            }
+            out
+        }
+    };
+
+    let (one, two) = tokio::join!(
+        SaltKeeper::start(Store::new(&config), clock.clone(), SETTLE),
+        SaltKeeper::start(Store::new(&config), clock.clone(), SETTLE)
+    );
+    let (one, two) = (one.unwrap(), two.unwrap());
+    let mut cookie_site = mesure::config::SiteConfig::with_defaults(5, "shop.example.net");
+    cookie_site.cookie_mode = true;
+    CookieKeys::load(&Store::new(&config), &[cookie_site], clock.now_secs(), SETTLE).await.unwrap();
+    secrets.extend(stored(&ch).await);
+    // The losing candidate goes, a minute later.
+    clock.advance(60);
+    one.tick().await.unwrap();
+    two.tick().await.unwrap();
+    secrets.extend(stored(&ch).await);
+    // Rotation, then the end of the grace: the old period's salt is dropped.
+    clock.set(at(D + 1, 0, 1));
+    assert!(one.tick().await.unwrap());
+    secrets.extend(stored(&ch).await);
+    clock.set(at(D + 1, 0, 40));
+    one.tick().await.unwrap();
+    assert!(secrets.len() >= 4, "two candidates, the next day's salt and a cookie key: {}", secrets.len());
+    assert!(secrets.iter().all(|s| s.len() == 64), "{secrets:?}");
+
+    // The log works: a literal in a query shows up in it (a query's entry is queued as it
+    // finishes, possibly after its answer: flush until it is there).
+    ch.query("SELECT 'query-log-canary' FORMAT TSV").await;
+    let logged = eventually(Duration::from_secs(20), || async {
+        ch.query("SYSTEM FLUSH LOGS").await;
+        let logged = ch.query("SELECT query FROM system.query_log FORMAT TSV").await;
+        logged.contains("query-log-canary").then_some(logged)
+    })
+    .await
+    .expect("the query log does not record queries");
+    assert!(logged.contains("FROM salts"), "the salt statements were not logged");
+    for secret in &secrets {
+        assert!(!logged.contains(secret.as_str()), "a salt or key is in the query log");
+    }
+    ch.stop();
 }
 
 /// Two real collectors started at the same moment on one ClickHouse give the same visitor id for

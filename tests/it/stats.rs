@@ -1,5 +1,5 @@
 //! The stats API on a small seeded data set whose answers are computed by hand here, and its
-//! access rules (PRIVACY.md F1, F2).
+//! access rules (docs/privacy.md F1, F2).
 
 use std::process::Command;
 
