@@ -21,12 +21,37 @@ use ipnet::IpNet;
 use toml::{Table, Value};
 
 /// Longest retention docs/privacy.md E1 allows (CNIL: data kept at most 25 months).
-pub const MAX_RETENTION_MONTHS: u32 = 25;
+pub(crate) const MAX_RETENTION_MONTHS: u32 = 25;
 /// Retention when a site does not say.
-pub const DEFAULT_RETENTION_DAYS: u32 = 180;
+pub(crate) const DEFAULT_RETENTION_DAYS: u32 = 180;
+/// `listen`: loopback only until the operator says otherwise.
+pub(crate) const DEFAULT_LISTEN: SocketAddr =
+    SocketAddr::V4(std::net::SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, 8080));
+/// `shutdown_timeout`: how long SIGTERM may take to finish requests and deliver.
+pub(crate) const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
+/// `clickhouse.url`, `clickhouse.database`, `clickhouse.user`.
+pub(crate) const DEFAULT_CLICKHOUSE_URL: &str = "http://127.0.0.1:8123";
+pub(crate) const DEFAULT_CLICKHOUSE_DATABASE: &str = "mesure";
+pub(crate) const DEFAULT_CLICKHOUSE_USER: &str = "default";
+/// `privacy.max_live_visits`: about 140 MiB of visit table at the cap.
+pub(crate) const DEFAULT_MAX_LIVE_VISITS: i64 = 2_000_000;
+/// `spool.dir`, `spool.max_bytes` (1 GiB), `spool.segment_bytes` (16 MiB), `spool.fsync_interval`
+/// (the loss window on a machine crash).
+pub(crate) const DEFAULT_SPOOL_DIR: &str = "var/spool";
+pub(crate) const DEFAULT_SPOOL_MAX_BYTES: i64 = 1 << 30;
+pub(crate) const DEFAULT_SPOOL_SEGMENT_BYTES: i64 = 16 << 20;
+pub(crate) const DEFAULT_FSYNC_INTERVAL: Duration = Duration::from_millis(50);
+/// `ingest.bulk_max_requests`, `ingest.user_agent_cache`.
+pub(crate) const DEFAULT_BULK_MAX_REQUESTS: i64 = 100;
+pub(crate) const DEFAULT_USER_AGENT_CACHE: i64 = 20_000;
+/// `sink.batch_max_rows`, `sink.batch_max_bytes` (64 MiB), `sink.batch_period`: an INSERT ends at
+/// the first limit reached.
+pub(crate) const DEFAULT_BATCH_MAX_ROWS: i64 = 20_000;
+pub(crate) const DEFAULT_BATCH_MAX_BYTES: i64 = 64 << 20;
+pub(crate) const DEFAULT_BATCH_PERIOD: Duration = Duration::from_secs(1);
 /// The longest a visitor cookie may live (13 months, the CNIL's limit for audience
 /// measurement without consent): cookie-mode sites ignore an older `_id`.
-pub const COOKIE_LIFETIME_DAYS: u32 = 395;
+pub(crate) const COOKIE_LIFETIME_DAYS: u32 = 395;
 
 /// A validated configuration. Built only by [`Config::load`] / [`Config::from_toml`].
 #[derive(Debug, Clone)]
@@ -136,7 +161,7 @@ pub enum Retention {
 
 /// The oldest timestamp a read may return for a site with `retention_days`, at `now`: the read
 /// side's bound (docs/privacy.md E1), and what the retention job deletes before.
-pub fn read_floor(retention_days: u32, now: u64) -> u64 {
+pub(crate) fn read_floor(retention_days: u32, now: u64) -> u64 {
     now.saturating_sub(u64::from(retention_days) * crate::clock::DAY)
 }
 
@@ -415,7 +440,7 @@ impl<'e> Section<'e> {
 }
 
 /// `"500ms"`, `"2s"`, `"5m"`, `"1h"`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let at = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(|| format!("{text:?} has no unit (ms, s, m, h)"))?;
     let (digits, unit) = text.split_at(at);
@@ -433,7 +458,7 @@ fn build(table: Table, errors: &mut Vec<ConfigError>) -> Option<Config> {
     let mut root = Section::new("", table, errors);
 
     let listen = match root.string("listen") {
-        None => Some(SocketAddr::from(([127, 0, 0, 1], 8080))),
+        None => Some(DEFAULT_LISTEN),
         Some(text) => match text.parse() {
             Ok(addr) => Some(addr),
             Err(_) => {
@@ -455,7 +480,7 @@ fn build(table: Table, errors: &mut Vec<ConfigError>) -> Option<Config> {
         }
     }
 
-    let shutdown_timeout = root.duration("shutdown_timeout", Duration::from_secs(30));
+    let shutdown_timeout = root.duration("shutdown_timeout", DEFAULT_SHUTDOWN_TIMEOUT);
     let public_url = root.string("public_url").map(|u| u.trim_end_matches('/').to_string());
     if let Some(url) = &public_url
         && !(url.starts_with("http://") || url.starts_with("https://"))
@@ -465,15 +490,15 @@ fn build(table: Table, errors: &mut Vec<ConfigError>) -> Option<Config> {
 
     let clickhouse = {
         let mut s = root.section("clickhouse");
-        let url = s.string("url").unwrap_or_else(|| "http://127.0.0.1:8123".into());
+        let url = s.string("url").unwrap_or_else(|| DEFAULT_CLICKHOUSE_URL.into());
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             s.error("url", format!("{url:?} must start with http:// or https://"));
         }
-        let database = s.string("database").unwrap_or_else(|| "mesure".into());
+        let database = s.string("database").unwrap_or_else(|| DEFAULT_CLICKHOUSE_DATABASE.into());
         if database.is_empty() || !database.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             s.error("database", format!("{database:?} must be letters, digits and underscores"));
         }
-        let user = s.string("user").unwrap_or_else(|| "default".into());
+        let user = s.string("user").unwrap_or_else(|| DEFAULT_CLICKHOUSE_USER.into());
         let password = s.string("password").unwrap_or_default();
         let cluster = s.string("cluster").filter(|c| !c.is_empty());
         if let Some(name) = &cluster
@@ -521,34 +546,37 @@ fn build(table: Table, errors: &mut Vec<ConfigError>) -> Option<Config> {
                 s.error("honor_gpc", "cannot be false under privacy.profile = \"strict\" (docs/privacy.md C2)");
             }
         }
-        let max_live_visits = s.integer("max_live_visits", 1_000..=100_000_000).unwrap_or(2_000_000) as usize;
+        let max_live_visits =
+            s.integer("max_live_visits", 1_000..=100_000_000).unwrap_or(DEFAULT_MAX_LIVE_VISITS) as usize;
         s.finish();
         PrivacyConfig { profile, honor_dnt, honor_gpc, max_live_visits }
     };
 
     let spool = {
         let mut s = root.section("spool");
-        let dir = s.string("dir").unwrap_or_else(|| "var/spool".into());
-        let max_bytes = s.integer("max_bytes", 1 << 16..=1 << 44).unwrap_or(1 << 30) as u64;
-        let segment_bytes = s.integer("segment_bytes", 1 << 12..=1 << 32).unwrap_or(16 << 20) as u64;
-        let fsync_interval = s.duration("fsync_interval", Duration::from_millis(50));
+        let dir = s.string("dir").unwrap_or_else(|| DEFAULT_SPOOL_DIR.into());
+        let max_bytes = s.integer("max_bytes", 1 << 16..=1 << 44).unwrap_or(DEFAULT_SPOOL_MAX_BYTES) as u64;
+        let segment_bytes = s.integer("segment_bytes", 1 << 12..=1 << 32).unwrap_or(DEFAULT_SPOOL_SEGMENT_BYTES) as u64;
+        let fsync_interval = s.duration("fsync_interval", DEFAULT_FSYNC_INTERVAL);
         s.finish();
         SpoolConfig { dir: PathBuf::from(dir), max_bytes, segment_bytes, fsync_interval }
     };
 
     let ingest = {
         let mut s = root.section("ingest");
-        let bulk_max_requests = s.integer("bulk_max_requests", 1..=10_000).unwrap_or(100) as usize;
-        let user_agent_cache = s.integer("user_agent_cache", 16..=10_000_000).unwrap_or(20_000) as usize;
+        let bulk_max_requests =
+            s.integer("bulk_max_requests", 1..=10_000).unwrap_or(DEFAULT_BULK_MAX_REQUESTS) as usize;
+        let user_agent_cache =
+            s.integer("user_agent_cache", 16..=10_000_000).unwrap_or(DEFAULT_USER_AGENT_CACHE) as usize;
         s.finish();
         IngestConfig { bulk_max_requests, user_agent_cache }
     };
 
     let sink = {
         let mut s = root.section("sink");
-        let batch_max_rows = s.integer("batch_max_rows", 1..=10_000_000).unwrap_or(20_000) as u64;
-        let batch_max_bytes = s.integer("batch_max_bytes", 1024..=1 << 34).unwrap_or(64 << 20) as u64;
-        let batch_period = s.duration("batch_period", Duration::from_secs(1));
+        let batch_max_rows = s.integer("batch_max_rows", 1..=10_000_000).unwrap_or(DEFAULT_BATCH_MAX_ROWS) as u64;
+        let batch_max_bytes = s.integer("batch_max_bytes", 1024..=1 << 34).unwrap_or(DEFAULT_BATCH_MAX_BYTES) as u64;
+        let batch_period = s.duration("batch_period", DEFAULT_BATCH_PERIOD);
         if batch_period.is_zero() {
             s.error("batch_period", "must be longer than zero");
         }

@@ -126,7 +126,7 @@ impl Acquisition {
 }
 
 /// The columns [`Event::write_row_binary`] writes, in order (for `INSERT INTO events(...)`).
-pub const COLUMNS: &str = "site_id, timestamp, retention_days, visitor_id, visit_id, event_type, event_name, url_host, \
+pub(crate) const COLUMNS: &str = "site_id, timestamp, retention_days, visitor_id, visit_id, event_type, event_name, url_host, \
      url_path, page_title, referrer_host, channel, source, utm_source, utm_medium, utm_campaign, utm_term, \
      utm_content, country_code, region_code, region_name, city, browser, browser_version, os, os_version, device, \
      screen_class, language, event_category, event_action, event_value, goal_id, revenue, search_keyword, \
@@ -135,7 +135,7 @@ pub const COLUMNS: &str = "site_id, timestamp, retention_days, visitor_id, visit
 /// Why bytes are not a RowBinary event row.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("not an event row: {0}")]
-pub struct RowBinaryError(&'static str);
+pub(crate) struct RowBinaryError(&'static str);
 
 /// The `String` columns from `event_name` to `event_action`, in column order, borrowed with
 /// `&` or `&mut`: one list for the writer and the reader.
@@ -204,7 +204,7 @@ impl Event {
 
     /// Reads one RowBinary row written by [`Event::write_row_binary`] from the front of `input`
     /// and advances it (for dead-letter files and tests; the hot path never decodes).
-    pub fn read_row_binary(input: &mut &[u8]) -> Result<Event, RowBinaryError> {
+    pub(crate) fn read_row_binary(input: &mut &[u8]) -> Result<Event, RowBinaryError> {
         let mut r = RowReader(input);
         let mut event = Event {
             site_id: r.u32()?,

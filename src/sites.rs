@@ -38,7 +38,7 @@ impl Sites {
     }
 
     /// The site one of whose domains is exactly `domain` (lower case).
-    pub fn by_domain(&self, domain: &str) -> Option<&SiteConfig> {
+    pub(crate) fn by_domain(&self, domain: &str) -> Option<&SiteConfig> {
         self.by_domain.get(domain).map(|&i| &self.list[i])
     }
 

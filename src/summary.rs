@@ -11,7 +11,7 @@ use crate::config::{COOKIE_LIFETIME_DAYS, Config, Retention, SiteConfig};
 
 /// The languages the visitor-facing texts exist in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lang {
+pub(crate) enum Lang {
     En,
     Fr,
 }
@@ -125,7 +125,7 @@ impl SiteFacts {
     }
 
     /// The opt-out page's sentence for a browser that is counted.
-    pub fn counted_sentence(&self, lang: Lang) -> String {
+    pub(crate) fn counted_sentence(&self, lang: Lang) -> String {
         let (lead, address, identifier) = match lang {
             Lang::En => (
                 "Visits from this browser are counted anonymously:",

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use crate::event::Acquisition;
 
 /// Idle time that ends a visit (seconds).
-pub const VISIT_TIMEOUT: u64 = 30 * 60;
+pub(crate) const VISIT_TIMEOUT: u64 = 30 * 60;
 const SHARDS: usize = 64;
 
 #[derive(Clone)]
@@ -96,7 +96,7 @@ impl Visits {
     }
 
     /// Forgets visits idle past the timeout; returns how many.
-    pub fn sweep(&self, now: u64) -> usize {
+    pub(crate) fn sweep(&self, now: u64) -> usize {
         let mut removed = 0;
         for shard in &self.shards {
             let mut shard = shard.lock().unwrap_or_else(|e| e.into_inner());

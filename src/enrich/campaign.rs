@@ -3,7 +3,7 @@
 //! Whether campaign values are stored is a per-site switch (`store_campaigns`).
 
 /// Click ids that mark a paid click.
-pub const CLICK_IDS: &[&str] = &["gclid", "gbraid", "wbraid", "fbclid", "msclkid", "ttclid"];
+pub(crate) const CLICK_IDS: &[&str] = &["gclid", "gbraid", "wbraid", "fbclid", "msclkid", "ttclid"];
 /// Longest campaign value kept (characters).
 const MAX_VALUE_CHARS: usize = 100;
 
@@ -21,7 +21,7 @@ pub struct Campaign {
 
 impl Campaign {
     /// Reads the campaign from `(key, value)` pairs of a landing URL's query string.
-    pub fn from_query<K: AsRef<str>, V: AsRef<str>>(pairs: impl IntoIterator<Item = (K, V)>) -> Campaign {
+    pub(crate) fn from_query<K: AsRef<str>, V: AsRef<str>>(pairs: impl IntoIterator<Item = (K, V)>) -> Campaign {
         let mut c = Campaign::default();
         for (key, value) in pairs {
             let (key, value) = (key.as_ref().to_ascii_lowercase(), value.as_ref());
@@ -45,7 +45,7 @@ impl Campaign {
     }
 
     /// Matomo's `_rcn` (campaign name) and `_rck` (keyword), sent by the JS tracker.
-    pub fn with_matomo_fallback(mut self, rcn: Option<&str>, rck: Option<&str>) -> Campaign {
+    pub(crate) fn with_matomo_fallback(mut self, rcn: Option<&str>, rck: Option<&str>) -> Campaign {
         if self.name.is_empty()
             && let Some(v) = rcn
         {

@@ -2,7 +2,7 @@
 
 /// The primary language of an `Accept-Language` value or a Matomo `lang` parameter; `""` when
 /// there is none that looks like a language.
-pub fn primary_language(value: &str) -> String {
+pub(crate) fn primary_language(value: &str) -> String {
     let first = value.split(',').next().unwrap_or("");
     let tag = first.split(';').next().unwrap_or("").trim();
     let primary = tag.split(['-', '_']).next().unwrap_or("");

@@ -87,7 +87,7 @@ impl Enricher {
 
 impl Landing {
     /// Writes the landing's columns into `event`; campaign values only if the site stores them.
-    pub fn apply(self, event: &mut Event, store_campaigns: bool) {
+    pub(crate) fn apply(self, event: &mut Event, store_campaigns: bool) {
         event.url_host = self.page.host;
         event.url_path = self.page.path;
         event.referrer_host = self.referrer_host;
@@ -108,7 +108,7 @@ impl Landing {
 
 impl UaVerdict {
     /// Writes browser, OS and device class into `event`.
-    pub fn apply(&self, event: &mut Event) {
+    pub(crate) fn apply(&self, event: &mut Event) {
         event.browser.clone_from(&self.browser);
         event.browser_version.clone_from(&self.browser_version);
         event.os.clone_from(&self.os);

@@ -20,15 +20,15 @@ const SOURCES: &str = include_str!("data/sources.toml");
 
 /// Channel names, stored as is.
 pub mod channel {
-    pub const DIRECT: &str = "direct";
-    pub const INTERNAL: &str = "internal";
-    pub const SEARCH: &str = "search";
-    pub const SOCIAL: &str = "social";
-    pub const EMAIL: &str = "email";
-    pub const AI: &str = "ai";
-    pub const PAID: &str = "paid";
-    pub const CAMPAIGN: &str = "campaign";
-    pub const WEBSITE: &str = "website";
+    pub(crate) const DIRECT: &str = "direct";
+    pub(crate) const INTERNAL: &str = "internal";
+    pub(crate) const SEARCH: &str = "search";
+    pub(crate) const SOCIAL: &str = "social";
+    pub(crate) const EMAIL: &str = "email";
+    pub(crate) const AI: &str = "ai";
+    pub(crate) const PAID: &str = "paid";
+    pub(crate) const CAMPAIGN: &str = "campaign";
+    pub(crate) const WEBSITE: &str = "website";
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -14,7 +14,7 @@ use std::borrow::Cow;
 use url::Url;
 
 /// Query parameters that identify a person or a click; never stored, whatever a site allows.
-pub const IDENTIFYING_PARAMS: &[&str] = &[
+pub(crate) const IDENTIFYING_PARAMS: &[&str] = &[
     "email",
     "e-mail",
     "mail",
@@ -57,14 +57,14 @@ pub struct PageUrl {
 }
 
 /// Parses a page URL; `None` when it is not an absolute http(s) URL with a host.
-pub fn clean_page_url(raw: &str, keep_query: &[String]) -> Option<PageUrl> {
+pub(crate) fn clean_page_url(raw: &str, keep_query: &[String]) -> Option<PageUrl> {
     clean(&parse_http(raw)?, keep_query, false)
 }
 
 /// Reduces a parsed URL to what may be stored. With `hash_route` (a single-page app that routes
 /// on the fragment, Plausible's `hashMode`), the fragment's path part is kept as the route:
 /// `/app#/orders?id=3` → `/app#/orders`.
-pub fn clean(url: &HttpUrl<'_>, keep_query: &[String], hash_route: bool) -> Option<PageUrl> {
+pub(crate) fn clean(url: &HttpUrl<'_>, keep_query: &[String], hash_route: bool) -> Option<PageUrl> {
     let host = url.host().to_string();
     let mut path = url.path().to_string();
     if !keep_query.is_empty() && url.query().is_some() {
@@ -93,7 +93,7 @@ pub fn clean(url: &HttpUrl<'_>, keep_query: &[String], hash_route: bool) -> Opti
 /// The host of a referrer URL, or `""` when there is none or it is not http(s).
 /// An outlink's or download's target, minimised like a page URL (no query, no fragment):
 /// `host/path`, or empty when it is not an http(s) URL.
-pub fn link_target(raw: &str) -> String {
+pub(crate) fn link_target(raw: &str) -> String {
     clean_page_url(raw, &[]).map(|u| format!("{}{}", u.host, u.path)).unwrap_or_default()
 }
 
@@ -102,13 +102,13 @@ pub fn referrer_host(raw: &str) -> String {
 }
 
 /// Whether a parameter name is a known identifier.
-pub fn is_identifying(key: &str) -> bool {
+pub(crate) fn is_identifying(key: &str) -> bool {
     IDENTIFYING_PARAMS.iter().any(|p| p.eq_ignore_ascii_case(key))
 }
 
 /// The parts of an absolute http(s) URL that mesure reads, as the WHATWG parser gives them.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HttpUrl<'a> {
+pub(crate) struct HttpUrl<'a> {
     /// Lower-case, without port, IPv6 without brackets.
     host: Cow<'a, str>,
     path: Cow<'a, str>,
@@ -134,13 +134,13 @@ impl HttpUrl<'_> {
     }
 
     /// The query's decoded pairs (as `Url::query_pairs`).
-    pub fn query_pairs(&self) -> form_urlencoded::Parse<'_> {
+    pub(crate) fn query_pairs(&self) -> form_urlencoded::Parse<'_> {
         form_urlencoded::parse(self.query().unwrap_or("").as_bytes())
     }
 }
 
 /// An absolute http(s) URL with a host, or `None`.
-pub fn parse_http(raw: &str) -> Option<HttpUrl<'_>> {
+pub(crate) fn parse_http(raw: &str) -> Option<HttpUrl<'_>> {
     let raw = raw.trim();
     if let Some(url) = split_plain(raw) {
         return Some(url);

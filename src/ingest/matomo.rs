@@ -31,7 +31,7 @@ const MAX_LABEL_CHARS: usize = 256;
 const MAX_DIMENSIONS: usize = 20;
 const MAX_DIMENSION_CHARS: usize = 255;
 /// A `cdt` older than this needs the token (seconds).
-pub const CDT_TOLERANCE: u64 = 5 * 60;
+pub(crate) const CDT_TOLERANCE: u64 = 5 * 60;
 /// A `cdt` this far in the future is refused (clock skew allowance, seconds).
 const CDT_FUTURE_TOLERANCE: u64 = 60;
 /// The tracker's visitor cookie lives at most 13 months (docs/privacy.md B5): an `_id` whose
@@ -39,7 +39,7 @@ const CDT_FUTURE_TOLERANCE: u64 = 60;
 const COOKIE_MAX_AGE: u64 = crate::config::COOKIE_LIFETIME_DAYS as u64 * 86_400;
 
 /// How the tracker wants its answer.
-pub fn wants_image(params: &Params<'_>) -> bool {
+pub(crate) fn wants_image(params: &Params<'_>) -> bool {
     params.get("send_image") != Some("0")
 }
 
@@ -203,7 +203,7 @@ fn token_matches(site: &SiteConfig, token: &str) -> bool {
 }
 
 /// `cdt`: Unix seconds (optionally with a fraction) or `YYYY-MM-DD HH:MM:SS` in UTC.
-pub fn parse_cdt(text: &str) -> Option<u64> {
+pub(crate) fn parse_cdt(text: &str) -> Option<u64> {
     let text = text.trim();
     if let Some(secs) = text.split('.').next().filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())) {
         return secs.parse().ok();

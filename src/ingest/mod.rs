@@ -29,12 +29,12 @@ use crate::telemetry::metrics::{DeclineReason, Metrics};
 use params::Params;
 
 /// Longest query string accepted (bytes).
-pub const MAX_QUERY_BYTES: usize = 8 * 1024;
+pub(crate) const MAX_QUERY_BYTES: usize = 8 * 1024;
 /// Largest request body accepted (bytes).
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
+pub(crate) const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// The transparent 1×1 GIF every tracking pixel answers with (43 bytes).
-pub const TRANSPARENT_GIF: [u8; 43] = [
+pub(crate) const TRANSPARENT_GIF: [u8; 43] = [
     0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff,
     0x21, 0xf9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x02,
     0x02, 0x44, 0x01, 0x00, 0x3b,
@@ -43,7 +43,7 @@ pub const TRANSPARENT_GIF: [u8; 43] = [
 pub type Body = Full<Bytes>;
 
 /// `s` trimmed and cut to `max` characters.
-pub fn bounded(s: &str, max: usize) -> String {
+pub(crate) fn bounded(s: &str, max: usize) -> String {
     let s = s.trim();
     match s.char_indices().nth(max) {
         Some((at, _)) => s[..at].to_string(),
@@ -68,11 +68,6 @@ struct BulkRequest {
 impl Ingest {
     pub fn new(pipeline: Pipeline, bulk_max_requests: usize, spool: Appender, metrics: Metrics) -> Ingest {
         Ingest { pipeline, bulk_max_requests, spool, metrics }
-    }
-
-    /// The hit pipeline (its sites and live visits).
-    pub fn pipeline(&self) -> &Pipeline {
-        &self.pipeline
     }
 
     /// Handles `GET`/`POST` on `/matomo.php` and `/piwik.php`, single or bulk.
@@ -301,7 +296,7 @@ pub fn no_content() -> Response<Body> {
 }
 
 /// 503 with `Retry-After`: the spool cannot take the event (full, failing or closing).
-pub fn overloaded() -> Response<Body> {
+pub(crate) fn overloaded() -> Response<Body> {
     let mut response = plain(StatusCode::SERVICE_UNAVAILABLE, "overloaded, retry later\n");
     response.headers_mut().insert(RETRY_AFTER, hyper::header::HeaderValue::from_static("1"));
     response

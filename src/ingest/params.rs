@@ -24,7 +24,7 @@ pub struct Params<'a> {
 
 impl<'a> Params<'a> {
     /// Decodes `input` (a query string without `?`, or a form body) and appends its pairs.
-    pub fn extend_from(&mut self, input: &'a str) -> Result<(), ParamsError> {
+    pub(crate) fn extend_from(&mut self, input: &'a str) -> Result<(), ParamsError> {
         // Byte scanning: `&` and `=` are ASCII, so every cut is at a character boundary.
         let bytes = input.as_bytes();
         let (mut start, mut index) = (0, 0);
@@ -57,7 +57,7 @@ impl<'a> Params<'a> {
     }
 
     /// The last value for `key`, unless it is empty.
-    pub fn non_empty(&self, key: &str) -> Option<&str> {
+    pub(crate) fn non_empty(&self, key: &str) -> Option<&str> {
         self.get(key).filter(|v| !v.is_empty())
     }
 

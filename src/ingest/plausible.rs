@@ -21,7 +21,7 @@ use crate::sites::Sites;
 use crate::telemetry::metrics::DeclineReason;
 
 /// Props kept at most, and the longest key and value (characters).
-pub const MAX_PROPS: usize = 30;
+pub(crate) const MAX_PROPS: usize = 30;
 const MAX_PROP_KEY_CHARS: usize = 64;
 const MAX_PROP_VALUE_CHARS: usize = 256;
 const MAX_NAME_CHARS: usize = 120;
@@ -51,13 +51,13 @@ struct Payload {
 /// A body that is not an event: answered 400 with this message (it names the field).
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
-pub struct BadEvent(pub String);
+pub(crate) struct BadEvent(pub String);
 
 /// A decoded event body, borrowed by the hits made from it.
 pub struct Decoded(Payload);
 
 /// Decodes one event body and checks its required fields.
-pub fn decode(body: &[u8]) -> Result<Decoded, BadEvent> {
+pub(crate) fn decode(body: &[u8]) -> Result<Decoded, BadEvent> {
     let payload: Payload =
         serde_json::from_slice(body).map_err(|e| BadEvent(format!("body is not an event object: {e}")))?;
     if payload.name.as_deref().is_none_or(|n| n.trim().is_empty()) {

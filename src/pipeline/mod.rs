@@ -142,14 +142,6 @@ impl Pipeline {
         Pipeline { sites, privacy_config, proxies, enricher, privacy, visits, clock, metrics }
     }
 
-    pub fn sites(&self) -> &Sites {
-        &self.sites
-    }
-
-    pub fn visits(&self) -> &Visits {
-        &self.visits
-    }
-
     /// Takes the hits of one request through the fixed order. `adapter` is the protocol: it gets
     /// the sites and the time, and returns the request's hits (or why each was declined), or an
     /// error for a request it cannot read at all (`E`, answered 400 by the edge). It is not

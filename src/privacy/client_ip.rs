@@ -92,7 +92,7 @@ impl Drop for ClientIp {
 }
 
 /// IPv4 /24, IPv6 /48.
-pub fn mask(ip: IpAddr) -> IpAddr {
+pub(crate) fn mask(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(v4) => {
             let [a, b, c, _] = v4.octets();
@@ -124,7 +124,7 @@ impl TrustedProxies {
     }
 
     /// Whether a request from `peer` comes from a trusted proxy.
-    pub fn trusts(&self, peer: SocketAddr) -> bool {
+    pub(crate) fn trusts(&self, peer: SocketAddr) -> bool {
         is_trusted(canonical(peer.ip()), &self.0)
     }
 
@@ -134,7 +134,7 @@ impl TrustedProxies {
     }
 
     /// `X-Forwarded-Proto: https` from a trusted proxy: the visitor reached it over HTTPS.
-    pub fn forwarded_https(&self, peer: SocketAddr, headers: &HeaderMap) -> bool {
+    pub(crate) fn forwarded_https(&self, peer: SocketAddr, headers: &HeaderMap) -> bool {
         self.trusts(peer)
             && headers.get("x-forwarded-proto").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"))
     }

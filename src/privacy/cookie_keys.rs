@@ -47,7 +47,7 @@ impl CookieKeys {
     }
 
     /// Only the keys that already exist (for `erase` and `export`, which must not create one).
-    pub async fn existing(store: &Store, site_id: u32) -> crate::store::Result<CookieKeys> {
+    pub(crate) async fn existing(store: &Store, site_id: u32) -> crate::store::Result<CookieKeys> {
         let mut keys = HashMap::new();
         if let Some(key) = stored(store, site_id).await? {
             keys.insert(site_id, key);

@@ -13,7 +13,7 @@ use crate::telemetry::metrics::DeclineReason;
 const SEC_GPC: hyper::header::HeaderName = hyper::header::HeaderName::from_static("sec-gpc");
 
 /// Name of the first-party opt-out cookie on the collector's host.
-pub const OPTOUT_COOKIE: &str = "mesure_optout";
+pub(crate) const OPTOUT_COOKIE: &str = "mesure_optout";
 
 /// Why the visitor's hit must not be recorded, if they objected.
 pub fn objection(headers: &HeaderMap, privacy: &PrivacyConfig) -> Option<DeclineReason> {
@@ -40,7 +40,7 @@ pub fn gpc(headers: &HeaderMap) -> bool {
 }
 
 /// Whether the request carries `mesure_optout=1`.
-pub fn has_optout_cookie(headers: &HeaderMap) -> bool {
+pub(crate) fn has_optout_cookie(headers: &HeaderMap) -> bool {
     headers
         .get_all(COOKIE)
         .iter()

@@ -127,17 +127,17 @@ impl Geo {
     }
 
     /// The database's type from its metadata (`GeoIP2-City`, `GeoLite2-City`, `DBIP-City-Lite`...).
-    pub fn database_type(&self) -> Option<String> {
+    pub(crate) fn database_type(&self) -> Option<String> {
         self.current.load().as_ref().map(|l| l.reader.metadata().database_type.clone())
     }
 
     /// The database's build time (Unix seconds), for the metrics.
-    pub fn build_epoch(&self) -> Option<u64> {
+    pub(crate) fn build_epoch(&self) -> Option<u64> {
         self.current.load().as_ref().map(|l| l.reader.metadata().build_epoch)
     }
 
     /// Looks the visitor up; empty when there is no database or no record.
-    pub fn locate(&self, ip: &ClientIp) -> Place {
+    pub(crate) fn locate(&self, ip: &ClientIp) -> Place {
         let guard = self.current.load();
         let Some(loaded) = guard.as_ref() else { return Place::default() };
         let address = if self.mask_before_lookup { ip.masked().addr() } else { ip.addr() };
@@ -145,7 +145,7 @@ impl Geo {
     }
 
     /// Re-opens the file if it changed on disk. Returns whether a new database is in use.
-    pub fn reload_if_changed(&self) -> Result<bool, GeoError> {
+    pub(crate) fn reload_if_changed(&self) -> Result<bool, GeoError> {
         let Some(path) = &self.path else { return Ok(false) };
         let Ok(now) = stamp(path) else { return Ok(false) };
         if self.current.load().as_ref().is_some_and(|l| l.stamp == now) {

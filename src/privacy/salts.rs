@@ -26,7 +26,7 @@ use crate::store::Store;
 
 /// How long after a rotation the previous salt still continues visits: the 30-minute visit
 /// timeout plus a margin for clock skew between collectors.
-pub const VISIT_GRACE: u64 = 35 * 60;
+pub(crate) const VISIT_GRACE: u64 = 35 * 60;
 /// How long a losing candidate may stay, in settle intervals, before it is deleted.
 const LOSER_AGE_SETTLES: u64 = 4;
 

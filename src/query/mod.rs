@@ -47,7 +47,7 @@ pub struct Totals {
 }
 
 /// Visitors, visits and page views in a scope.
-pub fn totals_query(scope: &Scope) -> Sql {
+pub(crate) fn totals_query(scope: &Scope) -> Sql {
     let mut sql = Sql::default();
     sql.push(
         "SELECT uniqExact(visitor_id) AS visitors, uniqExact(visit_id) AS visits, \

@@ -67,17 +67,17 @@ impl Metric {
     }
 
     /// Needs the per-visit aggregation (cannot be split by an event-level dimension).
-    pub fn is_visit_level(self) -> bool {
+    pub(crate) fn is_visit_level(self) -> bool {
         matches!(self, Metric::ViewsPerVisit | Metric::BounceRate | Metric::VisitDuration | Metric::ConversionRate)
     }
 
     /// A count of people or visits (rounded when the site asks for it).
-    pub fn is_roundable(self) -> bool {
+    pub(crate) fn is_roundable(self) -> bool {
         matches!(self, Metric::Visitors | Metric::Visits)
     }
 
     /// A rate or an average: its change is a difference, not a percentage.
-    pub fn is_ratio(self) -> bool {
+    pub(crate) fn is_ratio(self) -> bool {
         matches!(self, Metric::BounceRate | Metric::ConversionRate | Metric::ViewsPerVisit | Metric::VisitDuration)
     }
 }
@@ -227,12 +227,12 @@ impl Dimension {
     }
 
     /// Differs between the events of one visit (so visit-level metrics cannot be split by it).
-    pub fn is_event_level(&self) -> bool {
+    pub(crate) fn is_event_level(&self) -> bool {
         self.level() == Level::Event
     }
 
     /// Needs the per-visit aggregation to compute.
-    pub fn is_visit_derived(&self) -> bool {
+    pub(crate) fn is_visit_derived(&self) -> bool {
         self.level() == Level::VisitDerived
     }
 }
@@ -293,7 +293,7 @@ pub struct StatsRequest {
 }
 
 /// The most rows a breakdown returns.
-pub const MAX_LIMIT: u32 = 10_000;
+pub(crate) const MAX_LIMIT: u32 = 10_000;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

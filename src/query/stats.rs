@@ -38,7 +38,7 @@ pub struct Span {
 
 /// Turns a date range into UTC seconds, reading calendar days in the site's time zone (asked
 /// of ClickHouse, which has the time-zone database).
-pub async fn resolve(store: &Store, range: &DateRange, time_zone: &str, now: u64) -> crate::store::Result<Span> {
+pub(crate) async fn resolve(store: &Store, range: &DateRange, time_zone: &str, now: u64) -> crate::store::Result<Span> {
     if *range == DateRange::Realtime {
         return Ok(Span { from: now.saturating_sub(30 * 60), to: now + 1 });
     }
@@ -436,7 +436,7 @@ fn iso(ts: u64) -> String {
 }
 
 /// The JSON answer, shaped like Plausible's v2.
-pub fn to_json(answer: &Answer, request: &StatsRequest, site: &SiteConfig) -> Value {
+pub(crate) fn to_json(answer: &Answer, request: &StatsRequest, site: &SiteConfig) -> Value {
     let previous: HashMap<&Vec<String>, &ResultRow> =
         answer.previous.iter().flat_map(|(_, rows)| rows.iter().map(|r| (&r.dimensions, r))).collect();
     let results: Vec<Value> = answer
@@ -490,7 +490,7 @@ pub fn to_json(answer: &Answer, request: &StatsRequest, site: &SiteConfig) -> Va
 }
 
 /// The CSV answer: a header of dimension and metric names, then one line per row.
-pub fn to_csv(answer: &Answer, request: &StatsRequest) -> String {
+pub(crate) fn to_csv(answer: &Answer, request: &StatsRequest) -> String {
     let field = |s: &str| {
         if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
     };

@@ -8,7 +8,7 @@
 
 /// How a failure is handled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Failure {
+pub(crate) enum Failure {
     /// Try again after a back-off. The label names the cause for the metrics.
     Retry(&'static str),
     /// The rows are bad: dead-letter them, do not retry.
@@ -42,7 +42,7 @@ const DATA_ERROR_CODES: &[u32] = &[
 ];
 
 /// Classifies an error from the `clickhouse` crate.
-pub fn classify(error: &clickhouse::error::Error) -> Failure {
+pub(crate) fn classify(error: &clickhouse::error::Error) -> Failure {
     use clickhouse::error::Error;
     match error {
         Error::Network(_) => Failure::Retry("network"),
@@ -55,7 +55,7 @@ pub fn classify(error: &clickhouse::error::Error) -> Failure {
 }
 
 /// Classifies the text of a ClickHouse error response (`Code: 117. DB::Exception: ...`).
-pub fn classify_response(text: &str) -> Failure {
+pub(crate) fn classify_response(text: &str) -> Failure {
     match error_code(text) {
         Some(code) if DATA_ERROR_CODES.contains(&code) => Failure::DeadLetter,
         Some(252) => Failure::Retry("too_many_parts"),
@@ -68,7 +68,7 @@ pub fn classify_response(text: &str) -> Failure {
 }
 
 /// The number after `Code: ` in a ClickHouse error message.
-pub fn error_code(text: &str) -> Option<u32> {
+pub(crate) fn error_code(text: &str) -> Option<u32> {
     let rest = &text[text.find("Code: ")? + 6..];
     let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
     digits.parse().ok()

@@ -321,7 +321,7 @@ fn open_segment(dir: &Path, segment: u64) -> io::Result<File> {
 }
 
 /// Segment numbers present in `dir`, ascending.
-pub fn list_segments(dir: &Path) -> io::Result<Vec<u64>> {
+pub(crate) fn list_segments(dir: &Path) -> io::Result<Vec<u64>> {
     let mut segments: Vec<u64> = fs::read_dir(dir)?
         .filter_map(|e| e.ok())
         .filter_map(|e| e.file_name().to_str()?.strip_suffix(SEGMENT_SUFFIX)?.parse().ok())
@@ -346,7 +346,7 @@ fn read_cursor(dir: &Path) -> Option<Position> {
 }
 
 /// Records `position` as acknowledged and deletes the segments before it. Returns the bytes freed.
-pub fn acknowledge(dir: &Path, position: Position, stats: &SpoolStats) -> io::Result<u64> {
+pub(crate) fn acknowledge(dir: &Path, position: Position, stats: &SpoolStats) -> io::Result<u64> {
     let tmp = dir.join("cursor.tmp");
     fs::write(&tmp, format!("{} {}\n", position.segment, position.offset))?;
     fs::rename(&tmp, dir.join(CURSOR_FILE))?;
@@ -362,7 +362,7 @@ pub fn acknowledge(dir: &Path, position: Position, stats: &SpoolStats) -> io::Re
 }
 
 /// Reads records in order from a position, never past what the appender has published.
-pub struct Reader {
+pub(crate) struct Reader {
     dir: PathBuf,
     stats: Arc<SpoolStats>,
     position: Position,
@@ -380,14 +380,14 @@ impl Reader {
     }
 
     /// Goes back to `position` (after a failed delivery) to read those records again.
-    pub fn seek(&mut self, position: Position) {
+    pub(crate) fn seek(&mut self, position: Position) {
         self.position = position;
         self.file = None;
     }
 
     /// Reads up to `max` records, stopping at `written`, and appends their payloads (RowBinary
     /// rows) to `out`; returns how many. Damage in a finished segment is counted and skipped.
-    pub fn read_into(&mut self, max: usize, written: Written, out: &mut Vec<u8>) -> usize {
+    pub(crate) fn read_into(&mut self, max: usize, written: Written, out: &mut Vec<u8>) -> usize {
         let mut records = 0;
         while records < max {
             let end = written.end;

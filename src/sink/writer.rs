@@ -45,7 +45,7 @@ pub struct DeliveryHealth {
 }
 
 impl DeliveryHealth {
-    pub fn is_failing(&self) -> bool {
+    pub(crate) fn is_failing(&self) -> bool {
         self.failing.load(Ordering::Relaxed)
     }
 }
@@ -261,7 +261,7 @@ impl Batch {
 
 /// Capped exponential back-off with full jitter: a pause drawn from `[0, min(cap, start·2^n)]`.
 /// `seed` supplies the randomness (any u64), which keeps this a pure function for tests.
-pub fn backoff(attempt: u32, seed: u64) -> Duration {
+pub(crate) fn backoff(attempt: u32, seed: u64) -> Duration {
     let ceiling = BACKOFF_START.saturating_mul(1u32 << attempt.min(16)).min(BACKOFF_CAP);
     let fraction = (seed % 1_000_001) as f64 / 1_000_000.0;
     ceiling.mul_f64(fraction).max(Duration::from_millis(10))

@@ -33,7 +33,7 @@ fn sharding_key(table: &str) -> &'static str {
 }
 
 /// The table an `ALTER` that changes stored rows goes to.
-pub fn alter_target(table: &str, cluster: Option<&Cluster>) -> String {
+pub(crate) fn alter_target(table: &str, cluster: Option<&Cluster>) -> String {
     match cluster {
         None => table.to_string(),
         Some(c) => format!("`{}`.{table}_local ON CLUSTER `{}`", c.database, c.name),
@@ -41,7 +41,7 @@ pub fn alter_target(table: &str, cluster: Option<&Cluster>) -> String {
 }
 
 /// `CREATE DATABASE` for the mode.
-pub fn create_database(database: &str, cluster: Option<&Cluster>) -> String {
+pub(crate) fn create_database(database: &str, cluster: Option<&Cluster>) -> String {
     match cluster {
         None => format!("CREATE DATABASE IF NOT EXISTS `{database}`"),
         Some(c) => format!("CREATE DATABASE IF NOT EXISTS `{database}` ON CLUSTER `{}`", c.name),

@@ -83,7 +83,7 @@ impl Store {
     }
 
     /// Whether every migration is recorded (for `/readyz`).
-    pub async fn all_migrations_applied(&self) -> Result<bool> {
+    pub(crate) async fn all_migrations_applied(&self) -> Result<bool> {
         let done = self.applied_migrations().await?;
         Ok(MIGRATIONS.iter().all(|m| done.contains(&m.version)))
     }
@@ -111,7 +111,7 @@ impl Store {
 
 /// Splits a file into statements: `--` comment lines are dropped, a `;` ending a line ends a
 /// statement. (The ClickHouse HTTP interface takes one statement per request.)
-pub fn split_statements(sql: &str) -> Vec<String> {
+pub(crate) fn split_statements(sql: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut current = String::new();
     for line in sql.lines() {

@@ -79,13 +79,13 @@ impl Store {
     }
 
     /// A store that never connects, for a server of `dialect`: it renders the SQL catalog.
-    pub fn offline(dialect: Dialect) -> Store {
+    pub(crate) fn offline(dialect: Dialect) -> Store {
         let client = Client::default().with_validation(false);
         Store { client: client.clone(), server: client, database: "mesure".into(), cluster: None, dialect }
     }
 
     /// Asks the server its version and adopts its dialect.
-    pub async fn detect_dialect(mut self) -> Result<Store> {
+    pub(crate) async fn detect_dialect(mut self) -> Result<Store> {
         let version: String = self.query(&statements::SERVER_VERSION).fetch_one().await?;
         self.dialect = Dialect::from_version(&version);
         Ok(self)
@@ -121,7 +121,7 @@ impl Store {
     }
 
     /// Whether the connected server can run `statement`.
-    pub fn supports(&self, statement: &Statement) -> bool {
+    pub(crate) fn supports(&self, statement: &Statement) -> bool {
         match statement.needs {
             Needs::Nothing => true,
             Needs::TableTtl => self.dialect.table_ttl,
@@ -158,7 +158,7 @@ impl Store {
 
     /// A fixed statement with its sample values bound, as the server would receive it (the SQL
     /// catalog). Inserts become an `INSERT … SELECT` of no rows, which checks the columns.
-    pub fn sample_text(&self, statement: &Statement) -> String {
+    pub(crate) fn sample_text(&self, statement: &Statement) -> String {
         match statement.kind {
             Kind::Insert { table, columns } => {
                 format!("INSERT INTO {table} ({columns}) SELECT {columns} FROM {table} LIMIT 0")
@@ -178,7 +178,7 @@ impl Store {
     }
 
     /// A built statement with its values bound, as the server would receive it.
-    pub fn built_text(&self, sql: &Sql) -> String {
+    pub(crate) fn built_text(&self, sql: &Sql) -> String {
         self.built(sql).sql_display().to_string()
     }
 
@@ -196,29 +196,29 @@ impl Store {
     // --- salts (docs/privacy.md B2, B3) ------------------------------------------------------
 
     /// The smallest candidate salt of `period` (hex), if any.
-    pub async fn smallest_salt(&self, period: u32) -> Result<Option<String>> {
+    pub(crate) async fn smallest_salt(&self, period: u32) -> Result<Option<String>> {
         self.query(&statements::SALT_SMALLEST).bind(period).fetch_optional().await
     }
 
     /// Adds a candidate salt (hex) for `period`, in the request body.
-    pub async fn insert_salt(&self, period: u32, salt_hex: String, created_at: u32) -> Result<()> {
+    pub(crate) async fn insert_salt(&self, period: u32, salt_hex: String, created_at: u32) -> Result<()> {
         self.insert(&statements::SALT_INSERT, &[rows::SaltRow { period, salt: salt_hex, created_at }]).await
     }
 
     /// The periods that have salts before `oldest_kept` or after `current`.
-    pub async fn salt_periods_outside(&self, oldest_kept: u32, current: u32) -> Result<Vec<u32>> {
+    pub(crate) async fn salt_periods_outside(&self, oldest_kept: u32, current: u32) -> Result<Vec<u32>> {
         self.query(&statements::SALT_PERIODS_OUTSIDE).bind(oldest_kept).bind(current).fetch_all().await
     }
 
     /// Deletes every salt of `period` (its partition).
-    pub async fn drop_salt_period(&self, period: u32) -> Result<()> {
+    pub(crate) async fn drop_salt_period(&self, period: u32) -> Result<()> {
         self.query(&statements::SALT_DROP_PERIOD).bind(period).execute().await
     }
 
     /// Deletes the candidates of `period` that lost (all but the smallest) and are older than
     /// `cutoff`; returns how many there were. The winner is named by a 64-bit fingerprint that
     /// ClickHouse computes, so no salt is ever written into query text.
-    pub async fn delete_losing_salts(&self, period: u32, cutoff: u32) -> Result<u64> {
+    pub(crate) async fn delete_losing_salts(&self, period: u32, cutoff: u32) -> Result<u64> {
         let Some(winner) =
             self.query(&statements::SALT_AGREED_FINGERPRINT).bind(period).fetch_optional::<u64>().await?
         else {
@@ -235,24 +235,24 @@ impl Store {
     // --- cookie keys (docs/privacy.md B5) ------------------------------------------------------
 
     /// The smallest candidate key of a cookie-mode site (hex), if any.
-    pub async fn cookie_key(&self, site_id: u32) -> Result<Option<String>> {
+    pub(crate) async fn cookie_key(&self, site_id: u32) -> Result<Option<String>> {
         self.query(&statements::COOKIE_KEY).bind(site_id).fetch_optional().await
     }
 
     /// Adds a candidate key (hex) for a site, in the request body.
-    pub async fn insert_cookie_key(&self, site_id: u32, key_hex: String, created_at: u32) -> Result<()> {
+    pub(crate) async fn insert_cookie_key(&self, site_id: u32, key_hex: String, created_at: u32) -> Result<()> {
         self.insert(&statements::COOKIE_KEY_INSERT, &[rows::KeyRow { site_id, key: key_hex, created_at }]).await
     }
 
     // --- one visitor's rows (docs/privacy.md E4) ------------------------------------------------
 
     /// One visitor's rows, oldest first.
-    pub async fn visitor_rows<T: RowOwned + RowRead>(&self, site_id: u32, visitor_id: u64) -> Result<Vec<T>> {
+    pub(crate) async fn visitor_rows<T: RowOwned + RowRead>(&self, site_id: u32, visitor_id: u64) -> Result<Vec<T>> {
         self.query(&statements::VISITOR_ROWS).bind(site_id).bind(visitor_id).fetch_all().await
     }
 
     /// Deletes one visitor's rows from every table that has a visitor id; returns how many.
-    pub async fn delete_visitor_rows(&self, site_id: u32, visitor_id: u64) -> Result<u64> {
+    pub(crate) async fn delete_visitor_rows(&self, site_id: u32, visitor_id: u64) -> Result<u64> {
         let count: u64 = self.query(&statements::VISITOR_ROWS_COUNT).bind(site_id).bind(visitor_id).fetch_one().await?;
         if count > 0 {
             self.query(&statements::VISITOR_ROWS_DELETE).bind(site_id).bind(visitor_id).execute().await?;
@@ -261,12 +261,12 @@ impl Store {
     }
 
     /// Records an erasure in the ledger.
-    pub async fn record_erasure(&self, site_id: u32, visitor_id: u64, erased_at: u32) -> Result<()> {
+    pub(crate) async fn record_erasure(&self, site_id: u32, visitor_id: u64, erased_at: u32) -> Result<()> {
         self.insert(&statements::ERASURE_INSERT, &[rows::ErasureRow { site_id, visitor_id, erased_at }]).await
     }
 
     /// Every (site, visitor) the ledger holds.
-    pub async fn erasure_ledger(&self) -> Result<Vec<(u32, u64)>> {
+    pub(crate) async fn erasure_ledger(&self) -> Result<Vec<(u32, u64)>> {
         self.query(&statements::ERASURE_LEDGER).fetch_all().await
     }
 
@@ -289,23 +289,23 @@ impl Store {
     // --- stats (read side) ----------------------------------------------------------------------
 
     /// The calendar day (`YYYY-MM-DD`) of `now` in a time zone.
-    pub async fn local_date(&self, now: u32, time_zone: &str) -> Result<String> {
+    pub(crate) async fn local_date(&self, now: u32, time_zone: &str) -> Result<String> {
         self.query(&statements::STATS_TODAY).bind(now).bind(time_zone).fetch_one().await
     }
 
     /// Two local midnights (`YYYY-MM-DD 00:00:00` in `time_zone`) as Unix seconds.
-    pub async fn local_midnights(&self, from: &str, to: &str, time_zone: &str) -> Result<(u32, u32)> {
+    pub(crate) async fn local_midnights(&self, from: &str, to: &str, time_zone: &str) -> Result<(u32, u32)> {
         self.query(&statements::STATS_MIDNIGHTS).bind(from).bind(time_zone).bind(to).bind(time_zone).fetch_one().await
     }
 
     /// A built stats query's rows as TabSeparated text.
-    pub async fn fetch_tab_separated(&self, sql: &Sql) -> Result<Vec<u8>> {
+    pub(crate) async fn fetch_tab_separated(&self, sql: &Sql) -> Result<Vec<u8>> {
         let mut cursor = self.built(sql).fetch_bytes("TabSeparated")?;
         Ok(cursor.collect().await?.to_vec())
     }
 
     /// A built query's one row.
-    pub async fn fetch_one<T: RowOwned + RowRead>(&self, sql: &Sql) -> Result<T> {
+    pub(crate) async fn fetch_one<T: RowOwned + RowRead>(&self, sql: &Sql) -> Result<T> {
         self.built(sql).fetch_one().await
     }
 }

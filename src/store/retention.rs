@@ -139,13 +139,13 @@ fn plan_from(rows: &[PartitionRows], sites: &[SiteConfig], now: u64) -> Plan {
 
 impl Store {
     /// Works out what is past its retention at `now`.
-    pub async fn retention_plan(&self, sites: &[SiteConfig], now: u64) -> Result<Plan> {
+    pub(crate) async fn retention_plan(&self, sites: &[SiteConfig], now: u64) -> Result<Plan> {
         let rows: Vec<PartitionRows> = self.query(&statements::RETENTION_PLAN).fetch_all().await?;
         Ok(plan_from(&rows, sites, now))
     }
 
     /// Carries out a plan (on every shard in cluster mode).
-    pub async fn apply_retention(&self, plan: &Plan) -> Result<()> {
+    pub(crate) async fn apply_retention(&self, plan: &Plan) -> Result<()> {
         for drop in &plan.drops {
             self.query(&statements::RETENTION_DROP_PARTITION)
                 .bind(drop.retention_days)
@@ -187,7 +187,7 @@ impl Store {
     /// retention of any site, so that even if the job stopped running nothing outlives every
     /// site's limit. Returns the TTL in days, or `None` where the server has no table TTL
     /// (18.16: the job alone enforces).
-    pub async fn set_retention_ttl(&self, longest_retention_days: u32) -> Result<Option<u32>> {
+    pub(crate) async fn set_retention_ttl(&self, longest_retention_days: u32) -> Result<Option<u32>> {
         if !self.supports(&statements::RETENTION_TTL) {
             return Ok(None);
         }

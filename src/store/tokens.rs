@@ -47,7 +47,7 @@ impl Store {
     }
 
     /// The site a token reads, if it exists and is not revoked.
-    pub async fn token_site(&self, token: &str) -> Result<Option<u32>> {
+    pub(crate) async fn token_site(&self, token: &str) -> Result<Option<u32>> {
         self.query(&statements::TOKEN_SITE).bind(hash(token).as_str()).fetch_optional().await
     }
 }

@@ -291,7 +291,7 @@ impl Metrics {
     /// Counts one HTTP answer (and how long a tracking request took). The pixel's 200 and 204
     /// use handles resolved once: a label
     /// lookup per hit showed in the load profile.
-    pub fn count_request(&self, endpoint: &'static str, status: hyper::StatusCode, took: std::time::Duration) {
+    pub(crate) fn count_request(&self, endpoint: &'static str, status: hyper::StatusCode, took: std::time::Duration) {
         match endpoint {
             "matomo" => self.hot.matomo_duration.observe(took.as_secs_f64()),
             "plausible" => self.hot.plausible_duration.observe(took.as_secs_f64()),
@@ -316,7 +316,7 @@ impl Metrics {
     }
 
     /// Counts which detector declined a bot hit (the decline itself is counted by `declined`).
-    pub fn bot_detected(&self, detector: crate::enrich::user_agent::BotReason) {
+    pub(crate) fn bot_detected(&self, detector: crate::enrich::user_agent::BotReason) {
         self.bots_declined.with_label_values(&[detector.as_str()]).inc();
     }
 
@@ -325,7 +325,7 @@ impl Metrics {
     }
 
     /// Reads the spool's counters at each scrape from now on.
-    pub fn watch_spool(&self, stats: std::sync::Arc<SpoolStats>) {
+    pub(crate) fn watch_spool(&self, stats: std::sync::Arc<SpoolStats>) {
         let _ = self.spool_stats.set(stats);
     }
 

@@ -16,7 +16,7 @@ use crate::ingest::Body;
 pub const TRACKER_SCRIPT: &str = include_str!("assets/mesure.js");
 
 /// `GET /mesure.js`.
-pub fn tracker_script() -> Response<Body> {
+pub(crate) fn tracker_script() -> Response<Body> {
     let mut response = Response::new(Full::new(Bytes::from_static(TRACKER_SCRIPT.as_bytes())));
     *response.status_mut() = StatusCode::OK;
     let headers = response.headers_mut();
