@@ -13,40 +13,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 duration=${1:-5}
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
-work=$(mktemp -d /tmp/mesure-instr.XXXXXX)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  scripts/clickhouse.sh stop "$work/clickhouse" || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+. benches/common.sh
+bench_setup instructions
+need wrk wrk
+need valgrind valgrind
+build_release
 
-for tool in wrk valgrind callgrind_control; do
-  command -v "$tool" >/dev/null || { echo "$tool is needed: apt-get install wrk valgrind" >&2; exit 1; }
-done
-cargo build --release --bins --quiet
-geo/fetch-city-db.sh
-bin=$CARGO_TARGET_DIR/release
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 ch_http=$(free_port); ch_tcp=$(free_port); mesure_port=$(free_port)
 scripts/clickhouse.sh start "$work/clickhouse" "$ch_http" "$ch_tcp"
-cat >"$work/mesure.toml" <<TOML
-listen = "127.0.0.1:$mesure_port"
-trusted_proxies = ["127.0.0.1/32"]
-[clickhouse]
-url = "http://127.0.0.1:$ch_http"
-database = "instructions"
-[geo]
-database = "$PWD/geo/GeoLite2-City.mmdb"
-[spool]
-dir = "$work/spool"
-[[sites]]
-id = 1
-domains = ["example.org"]
-TOML
+write_collector_config "$mesure_port" "$ch_http" instructions
 
 valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$work/callgrind.out" \
   "$bin/mesure" serve --config "$work/mesure.toml" 2>"$work/mesure.log" &
@@ -55,10 +30,6 @@ for _ in $(seq 1 600); do
   curl -fsS "http://127.0.0.1:$mesure_port/healthz" >/dev/null 2>&1 && break
   sleep 0.1
 done
-count_2xx() {
-  curl -fsS "http://127.0.0.1:$mesure_port/metrics" |
-    awk '/^mesure_http_requests_total\{endpoint="matomo",status="2/ {n += $2} END {print n + 0}'
-}
 run_wrk() { wrk -t1 -c8 -d"$1s" -s benches/pixel.lua "http://127.0.0.1:$mesure_port" >/dev/null; }
 # Warm-up (caches, visit table, ClickHouse connection) outside the count.
 callgrind_control -i on "$mesure_pid" >/dev/null

@@ -7,7 +7,7 @@
 # Prints requests/s for each server, the ratio, p50/p99 at full and half load, peak RSS and CPU
 # use, and checks that the number of rows in ClickHouse equals the number of 2xx answers mesure
 # gave. Exits non-zero if they differ. Knobs for experiments: PERF=1 (record a profile),
-# PERF_STAT=1 (count mesure's instructions per answered request in the full-load run), CLICKHOUSE_PIN (how ClickHouse is started; empty = unpinned), FSYNC_INTERVAL=10s.
+# CLICKHOUSE_PIN (how ClickHouse is started; empty = unpinned), FSYNC_INTERVAL=10s.
 # Everything it starts (ClickHouse, mesure, the reference) is stopped by PID when it ends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,22 +15,11 @@ cd "$(dirname "$0")/.."
 duration=${1:-10}
 connections=${2:-64}
 threads=1
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
-work=$(mktemp -d /tmp/mesure-load.XXXXXX)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  scripts/clickhouse.sh stop "$work/clickhouse" || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+. benches/common.sh
+bench_setup load
+need wrk wrk
+build_release
 
-command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 1; }
-cargo build --release --bins --quiet
-geo/fetch-city-db.sh
-bin=$CARGO_TARGET_DIR/release
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 ch_http=$(free_port); ch_tcp=$(free_port); mesure_port=$(free_port); ref_port=$(free_port)
 # Two cores: the servers get core 0; wrk and ClickHouse share core 1, ClickHouse at the lowest
 # priority. Unpinned, ClickHouse's INSERT work took slices of the collector's core; pinned at
@@ -40,21 +29,7 @@ ch_pin=""
 if [ "$(nproc)" -ge 2 ]; then ch_pin="taskset -c 1 nice -n 19"; fi
 ${CLICKHOUSE_PIN-$ch_pin} scripts/clickhouse.sh start "$work/clickhouse" "$ch_http" "$ch_tcp"
 
-cat >"$work/mesure.toml" <<TOML
-listen = "127.0.0.1:$mesure_port"
-trusted_proxies = ["127.0.0.1/32"]
-[clickhouse]
-url = "http://127.0.0.1:$ch_http"
-database = "load"
-[geo]
-database = "$PWD/geo/GeoLite2-City.mmdb"
-[spool]
-dir = "$work/spool"
-fsync_interval = "${FSYNC_INTERVAL:-50ms}"
-[[sites]]
-id = 1
-domains = ["example.org"]
-TOML
+write_collector_config "$mesure_port" "$ch_http" load "fsync_interval = \"${FSYNC_INTERVAL:-50ms}\""
 
 # Pin the servers and the load generator to different cores where there are two. The servers
 # start pinned, so each runtime sizes itself for the one core it has.
@@ -71,12 +46,6 @@ done
 
 
 run_wrk() { $pin_load wrk -t"$threads" -c"${2:-$connections}" -d"${duration}s" --latency -s benches/pixel.lua "$1"; }
-# The server's own count of 2xx answers: wrk does not see the answers to requests still in
-# flight when its duration ends, but those hits were accepted and are stored.
-count_2xx() {
-  curl -fsS "http://127.0.0.1:$mesure_port/metrics" |
-    awk '/^mesure_http_requests_total\{endpoint="matomo",status="2/ {n += $2} END {print n + 0}'
-}
 count_rows() { curl -fsS "http://127.0.0.1:$ch_http/" --data-binary "SELECT count() FROM load.events"; }
 percentile() { echo "$1" | awk -v p="$2" '$1 == p {print $2}'; }
 # CPU seconds (user + system) a process has used so far.
@@ -91,19 +60,8 @@ if [ -n "${PERF:-}" ]; then
   perf record -F 499 -g -o "${PERF_OUT:-/tmp/mesure.perf.data}" -p "$mesure_pid" -- sleep "$duration" >/dev/null 2>&1 &
   perf_pid=$!
 fi
-if [ -n "${PERF_STAT:-}" ]; then
-  # PERF_STAT=1: count the instructions mesure retires during the full-load run (all threads).
-  perf stat -e instructions:u,instructions:k -x, -o "$work/perf-stat.csv" -p "$mesure_pid" -- sleep "$duration" &
-  stat_pid=$!
-  answers_before=$(count_2xx)
-fi
 cpu_before=$(cpu_seconds "$mesure_pid"); ch_before=$(cpu_seconds "$ch_pid")
 mesure_out=$(run_wrk "http://127.0.0.1:$mesure_port")
-if [ -n "${PERF_STAT:-}" ]; then
-  wait "$stat_pid" || true
-  answered=$(( $(count_2xx) - answers_before ))
-  awk -F, -v n="$answered" '$3 ~ /instructions/ {printf "instructions per answered request (%s): %.0f\n", $3, $1 / n}' "$work/perf-stat.csv"
-fi
 cpu_after=$(cpu_seconds "$mesure_pid"); ch_after=$(cpu_seconds "$ch_pid")
 # How far ClickHouse kept up: rows stored when the run ended, against answers given by then.
 rows_at_end=$(count_rows); answers_at_end=$(count_2xx)

@@ -97,22 +97,7 @@ pub struct Acquisition {
 }
 
 impl Acquisition {
-    /// Moves the acquisition columns out of `event` (no copies; they are written back with
-    /// [`Acquisition::apply`]).
-    pub fn take(event: &mut Event) -> Acquisition {
-        use std::mem::take;
-        Acquisition {
-            referrer_host: take(&mut event.referrer_host),
-            channel: take(&mut event.channel),
-            source: take(&mut event.source),
-            utm_source: take(&mut event.utm_source),
-            utm_medium: take(&mut event.utm_medium),
-            utm_campaign: take(&mut event.utm_campaign),
-            utm_term: take(&mut event.utm_term),
-            utm_content: take(&mut event.utm_content),
-        }
-    }
-
+    /// Writes the acquisition columns of `event`.
     pub fn apply(&self, event: &mut Event) {
         event.referrer_host.clone_from(&self.referrer_host);
         event.channel.clone_from(&self.channel);

@@ -16,7 +16,7 @@ pub mod user_agent;
 use std::sync::Arc;
 
 use crate::config::SiteConfig;
-use crate::event::Event;
+use crate::event::{Acquisition, Event};
 use campaign::Campaign;
 use referrer::{Attribution, Sources};
 use url::PageUrl;
@@ -86,23 +86,25 @@ impl Enricher {
 }
 
 impl Landing {
-    /// Writes the landing's columns into `event`; campaign values only if the site stores them.
-    pub(crate) fn apply(self, event: &mut Event, store_campaigns: bool) {
-        event.url_host = self.page.host;
-        event.url_path = self.page.path;
-        event.referrer_host = self.referrer_host;
-        event.channel = self.attribution.channel.to_string();
-        event.source = self.attribution.source;
+    /// The page, and how this hit arrived: campaign values only if the site stores them.
+    pub fn into_parts(self, store_campaigns: bool) -> (PageUrl, Acquisition) {
+        let mut acquisition = Acquisition {
+            referrer_host: self.referrer_host,
+            channel: self.attribution.channel.to_string(),
+            source: self.attribution.source,
+            ..Acquisition::default()
+        };
         if store_campaigns {
-            event.utm_source = self.campaign.source;
-            event.utm_medium = self.campaign.medium;
-            event.utm_campaign = self.campaign.name;
-            event.utm_term = self.campaign.term;
-            event.utm_content = self.campaign.content;
-        } else if !self.campaign.source.is_empty() && event.source == self.campaign.source {
+            acquisition.utm_source = self.campaign.source;
+            acquisition.utm_medium = self.campaign.medium;
+            acquisition.utm_campaign = self.campaign.name;
+            acquisition.utm_term = self.campaign.term;
+            acquisition.utm_content = self.campaign.content;
+        } else if !self.campaign.source.is_empty() && acquisition.source == self.campaign.source {
             // The source column would leak the campaign's utm_source: keep the channel only.
-            event.source.clear();
+            acquisition.source.clear();
         }
+        (self.page, acquisition)
     }
 }
 

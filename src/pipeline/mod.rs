@@ -27,7 +27,7 @@ use crate::config::{PrivacyConfig, SiteConfig};
 use crate::enrich::language::primary_language;
 use crate::enrich::url::link_target;
 use crate::enrich::{Enrich, RawPage};
-use crate::event::{Acquisition, Event, EventType};
+use crate::event::{Event, EventType};
 use crate::privacy::client_ip::{ClientIp, TrustedProxies};
 use crate::privacy::{Privacy, VisitorKey, gate};
 use crate::sites::Sites;
@@ -186,6 +186,7 @@ impl Pipeline {
         }
         // Enrichment.
         let landing = self.enricher.landing(hit.site, hit.page).ok_or(DeclineReason::Invalid)?;
+        let (page, acquisition) = landing.into_parts(hit.site.store_campaigns);
         let language = hit.language.or_else(|| header_str(headers, ACCEPT_LANGUAGE)).map(primary_language);
         let link_url = hit.action.link_target.as_deref().map(link_target);
         // Identity: the address goes in and does not come out.
@@ -206,6 +207,8 @@ impl Pipeline {
             visitor_id: identity.visitor_id,
             event_type: action.kind,
             event_name: action.name,
+            url_host: page.host,
+            url_path: page.path,
             page_title: action.title,
             country_code: identity.place.country_code,
             region_code: identity.place.region_code,
@@ -227,11 +230,9 @@ impl Pipeline {
             non_interactive: u8::from(action.non_interactive),
             ..Event::default()
         };
-        landing.apply(&mut event, hit.site.store_campaigns);
         verdict.apply(&mut event);
         // The visit: every hit carries the acquisition of the visit's first hit.
-        let visit =
-            self.visits.visit(identity.visitor_id, identity.previous_id, hit.time, Acquisition::take(&mut event));
+        let visit = self.visits.visit(identity.visitor_id, identity.previous_id, hit.time, acquisition);
         visit.acquisition.apply(&mut event);
         event.visit_id = visit.id;
         Ok(event)
