@@ -130,6 +130,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Ou
         clock: clock.clone(),
         metrics: metrics.clone(),
     });
+    let matomo_script = crate::web::matomo_js::MatomoScript::new(&sites);
     let routes = Arc::new(Routes {
         config: Arc::new(config.clone()),
         api: Api::new(sites.clone(), store.clone(), clock.clone()),
@@ -140,6 +141,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Ou
         delivery: health,
         public_https: config.public_url.as_deref().is_some_and(|u| u.starts_with("https://")),
         proxies,
+        matomo_script,
     });
     tracing::info!(address = %listener.local_addr()?, sites = config.sites.len(), "listening");
 

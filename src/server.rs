@@ -33,6 +33,8 @@ pub struct Routes {
     /// Whether the collector is reached over HTTPS (its `public_url`), for the `Secure` cookie.
     pub public_https: bool,
     pub proxies: crate::privacy::client_ip::TrustedProxies,
+    /// Matomo's `matomo.js` with this configuration's prelude.
+    pub matomo_script: crate::web::matomo_js::MatomoScript,
     pub sites: Arc<crate::sites::Sites>,
 }
 
@@ -41,6 +43,14 @@ impl Routes {
         let started = std::time::Instant::now();
         let (endpoint, response) = match request.uri().path() {
             "/matomo.php" | "/piwik.php" => ("matomo", self.ingest.matomo(request, peer).await),
+            "/matomo.js" | "/piwik.js" => ("script", self.matomo_script.serve(request.headers())),
+            // Matomo's tracker proxy: the script when asked for it, the tracking endpoint otherwise.
+            "/js/" | "/js/tracker.php"
+                if request.method() == Method::GET && request.uri().query().is_none_or(str::is_empty) =>
+            {
+                ("script", self.matomo_script.serve(request.headers()))
+            }
+            "/js/" | "/js/tracker.php" => ("matomo", self.ingest.matomo(request, peer).await),
             "/api/event" => ("plausible", self.ingest.plausible(request, peer).await),
             "/mesure.js" => ("script", crate::web::tracker_script()),
             "/privacy.json" => ("notice", self.notice(&request)),

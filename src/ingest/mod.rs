@@ -18,7 +18,11 @@ use std::net::SocketAddr;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, REFERER, RETRY_AFTER};
+use hyper::header::{
+    ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS,
+    ACCESS_CONTROL_ALLOW_ORIGIN, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, ORIGIN, REFERER,
+    RETRY_AFTER,
+};
 use hyper::{HeaderMap, Method, Request, Response, StatusCode};
 use serde::Deserialize;
 
@@ -70,11 +74,27 @@ impl Ingest {
         Ingest { pipeline, bulk_max_requests, spool, metrics }
     }
 
-    /// Handles `GET`/`POST` on `/matomo.php` and `/piwik.php`, single or bulk.
+    /// Handles `/matomo.php`, `/piwik.php` and the tracker-proxy paths: `GET`/`POST`, single or
+    /// bulk, and the CORS preflight of `matomo.js`'s XHR requests. Answers to `POST` carry the
+    /// CORS headers Matomo sends (the requesting origin, with credentials), so the tracker's XHR
+    /// succeeds instead of falling back to an image request that would send the hit again.
     pub async fn matomo(&self, request: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
-        if !matches!(*request.method(), Method::GET | Method::POST) {
-            return plain(StatusCode::METHOD_NOT_ALLOWED, "use GET or POST\n");
+        match *request.method() {
+            Method::OPTIONS => matomo_preflight(),
+            Method::POST => {
+                let origin = request.headers().get(ORIGIN).cloned();
+                let mut response = self.matomo_hit(request, peer).await;
+                let headers = response.headers_mut();
+                headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, origin.unwrap_or(HeaderValue::from_static("*")));
+                headers.insert(ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
+                response
+            }
+            Method::GET => self.matomo_hit(request, peer).await,
+            _ => plain(StatusCode::METHOD_NOT_ALLOWED, "use GET or POST\n"),
         }
+    }
+
+    async fn matomo_hit(&self, request: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
         if request.uri().query().is_some_and(|q| q.len() > MAX_QUERY_BYTES) {
             return plain(StatusCode::URI_TOO_LONG, "query string over 8 KiB\n");
         }
@@ -231,6 +251,16 @@ impl Ingest {
             }
         }
     }
+}
+
+/// The answer to a CORS preflight on the Matomo tracking paths, as Matomo gives it.
+fn matomo_preflight() -> Response<Body> {
+    let mut response = no_content();
+    let headers = response.headers_mut();
+    headers.insert(ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, POST"));
+    headers.insert(ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("*"));
+    headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    response
 }
 
 /// The events of an outcome that the pipeline accepted (its declines are counted already).

@@ -39,7 +39,11 @@ pub fn gpc(headers: &HeaderMap) -> bool {
     headers.get_all(SEC_GPC).iter().any(|v| v.as_bytes().trim_ascii() == b"1")
 }
 
-/// Whether the request carries `mesure_optout=1`.
+/// The cookies earlier Matomo opt-outs left on the tracker's host: Matomo treats their mere
+/// presence as an objection, and so do we, so a visitor who opted out there stays opted out.
+pub(crate) const MATOMO_OPTOUT_COOKIES: [&str; 2] = ["piwik_ignore", "matomo_ignore"];
+
+/// Whether the request carries `mesure_optout=1`, or one of Matomo's opt-out cookies.
 pub(crate) fn has_optout_cookie(headers: &HeaderMap) -> bool {
     headers
         .get_all(COOKIE)
@@ -47,7 +51,7 @@ pub(crate) fn has_optout_cookie(headers: &HeaderMap) -> bool {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .any(|(name, value)| name == OPTOUT_COOKIE && value == "1")
+        .any(|(name, value)| (name == OPTOUT_COOKIE && value == "1") || MATOMO_OPTOUT_COOKIES.contains(&name))
 }
 
 #[cfg(test)]
@@ -102,6 +106,9 @@ mod tests {
         assert_eq!(objection(&two, &ON), Some(DeclineReason::Dnt));
         assert_eq!(objection(&with(&[("cookie", "mesure_optout=0")]), &ON), None);
         assert_eq!(objection(&with(&[("cookie", "xmesure_optout=1")]), &ON), None);
+        // Earlier Matomo opt-outs count, whatever their value.
+        assert_eq!(objection(&with(&[("cookie", "a=b; matomo_ignore=*")]), &ON), Some(DeclineReason::OptOut));
+        assert_eq!(objection(&with(&[("cookie", "piwik_ignore=x")]), &ON), Some(DeclineReason::OptOut));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod dashboard;
+pub mod matomo_js;
 pub mod optout;
 
 use bytes::Bytes;

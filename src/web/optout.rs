@@ -92,6 +92,13 @@ pub async fn handle(request: Request<Incoming>, secure: bool, facts: &SiteFacts)
                 HeaderValue::from_static(if lang == Lang::Fr { "optout?lang=fr" } else { "optout?lang=en" }),
             );
             headers.insert(SET_COOKIE, HeaderValue::from_str(&cookie).expect("cookie text is ASCII"));
+            if form.get("action") == Some("in") {
+                // Opting back in also ends an opt-out an earlier Matomo install left here.
+                for name in gate::MATOMO_OPTOUT_COOKIES {
+                    let clear = format!("{name}=; Path=/; Max-Age=0");
+                    headers.append(SET_COOKIE, HeaderValue::from_str(&clear).expect("cookie text is ASCII"));
+                }
+            }
             headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
             response
         }

@@ -125,3 +125,58 @@ async fn plausible_tracker_and_mesure_js_in_chromium() {
     let browsers = ch.query(&format!("SELECT DISTINCT browser, os, device FROM {db}.events FORMAT TSV")).await;
     assert_eq!(browsers.trim(), "Chrome\tLinux\tdesktop");
 }
+
+/// Matomo's own `matomo.js`, served by the collector and loaded by Matomo's standard snippet
+/// with only the host changed, in headless Chromium with real clicks: page views, outlinks and
+/// downloads, a custom event; no cookie on a cookieless site, the visitor cookie with the
+/// collector's lifetime on a cookie-mode site; the XHR path without duplicates; and a browser
+/// that opted out with an earlier Matomo install stores nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn matomo_js_from_the_collector_in_chromium() {
+    let ch = clickhouse();
+    let db = unique_database("matomo_js");
+    let mut config = CollectorConfig::new(ch, &db);
+    config.extra = config.extra.replace("retention = \"13mo\"", "retention = \"13mo\"\ncookie_mode = true");
+    assert!(config.extra.contains("cookie_mode = true"));
+    let collector = Collector::start(&config).await;
+    let artifacts = Path::new(REPO).join("target/test-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let base = collector.url("");
+    let dir = artifacts.display().to_string();
+    let seen = tokio::task::spawn_blocking(move || node("matomo-browser.mjs", &[&base, &dir])).await.unwrap();
+    let seen: serde_json::Value = serde_json::from_str(&seen).expect("scenario results are JSON");
+
+    for scenario in ["cookieless", "cookie_mode", "xhr", "ignored"] {
+        assert_eq!(seen[scenario]["script"], 200, "{scenario}: matomo.js not served: {seen}");
+        assert_eq!(seen[scenario]["failures"], serde_json::json!([]), "{scenario}: failed requests: {seen}");
+    }
+    // A cookieless site: matomo.js sets no cookie at all.
+    assert_eq!(seen["cookieless"]["cookies"], serde_json::json!([]), "{seen}");
+    assert_eq!(seen["ignored"]["cookies"], serde_json::json!([]), "{seen}");
+    // A cookie-mode site: the visitor cookie lives as long as the collector honours it.
+    let cookies = seen["cookie_mode"]["cookies"].as_array().unwrap();
+    let id = cookies.iter().find(|c| c["name"].as_str().unwrap().starts_with("_pk_id.2.")).expect("the visitor cookie");
+    let days = id["days"].as_i64().unwrap();
+    assert!((394..=396).contains(&days), "visitor cookie kept {days} days: {seen}");
+    // The XHR path: POSTs that succeed (no image fallback, hence no duplicate).
+    assert_eq!(seen["xhr"]["requests"], serde_json::json!(["POST", "POST"]), "{seen}");
+
+    let rows = rows_where(
+        &db,
+        "SELECT site_id, url_path, event_type, page_title, event_category, event_action, event_name, link_url FROM {db}.events ORDER BY site_id, url_path, event_type",
+        7,
+    )
+    .await;
+    assert_eq!(
+        rows,
+        vec![
+            "1\t/matomo/index.html\tpageview\tMatomo\t\t\t\t",
+            "1\t/matomo/index.html\tevent\t\tVideo\tPlay\tIntro\t",
+            "1\t/matomo/index.html\toutlink\t\t\t\t\toutbound.example/page",
+            "1\t/matomo/index.html\tdownload\t\t\t\t\t127.0.0.1/files/report.pdf",
+            "1\t/matomo/xhr.html\tpageview\tXHR\t\t\t\t",
+            "1\t/matomo/xhr.html\tevent\t\tVideo\tPlay\tXHR\t",
+            "2\t/matomo/cookie.html\tpageview\tCookie site\t\t\t\t",
+        ]
+    );
+}

@@ -1,0 +1,115 @@
+// Matomo's own matomo.js, loaded from the collector by Matomo's standard snippet with only the
+// host changed, in headless Chromium (Debian's chromium, driven by playwright-core).
+//   node matomo-browser.mjs COLLECTOR_BASE_URL ARTIFACT_DIR
+// Serves test pages on a free loopback port, runs each scenario in a fresh browser context with
+// real clicks, and prints one JSON object with what each scenario saw in the browser.
+import http from "node:http";
+import path from "node:path";
+import { chromium } from "playwright-core";
+
+const collector = process.argv[2];
+const artifacts = process.argv[3] || "/tmp";
+const collectorHost = new URL(collector).host;
+// A normal desktop Chrome: headless Chromium's own user agent is (rightly) a bot.
+const userAgent = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+
+// Matomo's standard tracking code (Administration → Tracking code), the host being the collector.
+const snippet = (siteId, extra = "") => `<script>
+  var _paq = window._paq = window._paq || [];
+  ${extra}
+  _paq.push(['trackPageView']);
+  _paq.push(['enableLinkTracking']);
+  (function() {
+    var u="//${collectorHost}/";
+    _paq.push(['setTrackerUrl', u+'matomo.php']);
+    _paq.push(['setSiteId', '${siteId}']);
+    var d=document, g=d.createElement('script'), s=d.getElementsByTagName('script')[0];
+    g.async=true; g.src=u+'matomo.js'; s.parentNode.insertBefore(g,s);
+  })();
+</script>`;
+const page = (title, siteId, extra) => `<!doctype html><html><head><title>${title}</title>
+  ${snippet(siteId, extra)}</head>
+  <body><h1>${title}</h1>
+  <a id="out" href="https://outbound.example/page?ref=x" onclick="event.preventDefault()">elsewhere</a>
+  <a id="dl" href="/files/report.pdf" onclick="event.preventDefault()">report</a>
+  </body></html>`;
+
+const pages = {
+  "/matomo/index.html": page("Matomo", 1),
+  "/matomo/cookie.html": page("Cookie site", 2),
+  // matomo.js's XHR path: POST requests without sendBeacon.
+  "/matomo/xhr.html": page("XHR", 1, "_paq.push(['setRequestMethod', 'POST']); _paq.push(['disableAlwaysUseSendBeacon']);"),
+  "/matomo/ignored.html": page("Ignored", 1),
+};
+
+const server = http.createServer((req, res) => {
+  const url = new URL(req.url, "http://x");
+  if (pages[url.pathname]) {
+    res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
+    return res.end(pages[url.pathname]);
+  }
+  res.writeHead(404);
+  res.end();
+});
+await new Promise((r) => server.listen(0, "127.0.0.1", r));
+const origin = `http://127.0.0.1:${server.address().port}`;
+
+// Playwright gives every launch a fresh, temporary user-data-dir of its own.
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  headless: true,
+  args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run"],
+});
+
+async function scenario(name, pagePath, { cookies = [], act = async () => {} } = {}) {
+  const context = await browser.newContext({ userAgent });
+  if (cookies.length) await context.addCookies(cookies);
+  const tab = await context.newPage();
+  const requests = [];
+  const failures = [];
+  tab.on("request", (r) => {
+    if (r.url().startsWith(collector + "/matomo.php")) requests.push(r.method());
+  });
+  tab.on("requestfailed", (r) => {
+    if (r.url().startsWith(collector)) failures.push(`${r.method()} ${r.failure()?.errorText}`);
+  });
+  const script = tab.waitForResponse((r) => r.url() === collector + "/matomo.js");
+  await tab.goto(origin + pagePath);
+  const scriptResponse = await script;
+  await tab.waitForLoadState("networkidle");
+  await act(tab);
+  await tab.waitForTimeout(1000);
+  await tab.screenshot({ path: path.join(artifacts, `matomo-${name}.png`) });
+  const now = Date.now() / 1000;
+  const matomoCookies = (await context.cookies())
+    .filter((c) => c.name.startsWith("_pk_") || c.name.startsWith("mtm_"))
+    .map((c) => ({ name: c.name, days: Math.round((c.expires - now) / 86400) }));
+  await context.close();
+  return { requests, failures, cookies: matomoCookies, script: scriptResponse.status() };
+}
+
+// Real clicks, then a custom event through the queue.
+const interact = async (tab) => {
+  await tab.click("#out");
+  await tab.click("#dl");
+  await tab.evaluate(() => window._paq.push(["trackEvent", "Video", "Play", "Intro"]));
+};
+
+const results = {};
+try {
+  results.cookieless = await scenario("cookieless", "/matomo/index.html", { act: interact });
+  results.cookie_mode = await scenario("cookie-mode", "/matomo/cookie.html");
+  results.xhr = await scenario("xhr", "/matomo/xhr.html", {
+    act: (tab) => tab.evaluate(() => window._paq.push(["trackEvent", "Video", "Play", "XHR"])),
+  });
+  // A browser that opted out with an earlier Matomo install: its opt-out cookie on the tracker's host.
+  results.ignored = await scenario("ignored", "/matomo/ignored.html", {
+    cookies: [{ name: "matomo_ignore", value: "*", domain: "127.0.0.1", path: "/" }],
+    act: interact,
+  });
+} finally {
+  await browser.close();
+  server.close();
+}
+process.stdout.write(JSON.stringify(results));
