@@ -59,12 +59,13 @@ impl Routes {
                 "dashboard",
                 crate::web::dashboard::serve(p).unwrap_or_else(|| plain(StatusCode::NOT_FOUND, "not found\n")),
             ),
+            // Matomo's opt-out page and script, at Matomo's URLs.
+            "/index.php" => {
+                let (secure, facts) = (self.https(&request, peer), self.facts(&request));
+                ("optout", crate::web::matomo_optout::handle(request, secure, &facts).await)
+            }
             "/optout" => {
-                let secure = self.public_https || self.proxies.forwarded_https(peer, request.headers());
-                let facts = match self.site_of(&request) {
-                    Some(site) => crate::summary::SiteFacts::of(&self.config, site),
-                    None => crate::summary::SiteFacts::collector(&self.config),
-                };
+                let (secure, facts) = (self.https(&request, peer), self.facts(&request));
                 ("optout", crate::web::optout::handle(request, secure, &facts).await)
             }
             "/healthz" => ("healthz", plain(StatusCode::OK, "ok\n")),
@@ -74,6 +75,19 @@ impl Routes {
         };
         self.metrics.count_request(endpoint, response.status(), started.elapsed());
         response
+    }
+
+    /// Whether the visitor reached us over HTTPS (for the `Secure` cookie flag).
+    fn https(&self, request: &Request<Incoming>, peer: SocketAddr) -> bool {
+        self.public_https || self.proxies.forwarded_https(peer, request.headers())
+    }
+
+    /// The privacy facts of the site a page is opened for, or of every site.
+    fn facts(&self, request: &Request<Incoming>) -> crate::summary::SiteFacts {
+        match self.site_of(request) {
+            Some(site) => crate::summary::SiteFacts::of(&self.config, site),
+            None => crate::summary::SiteFacts::collector(&self.config),
+        }
     }
 
     /// The site a page is opened for: `?site=N` (or Matomo's `idsite=N`).

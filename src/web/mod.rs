@@ -4,6 +4,7 @@
 pub mod api;
 pub mod dashboard;
 pub mod matomo_js;
+pub mod matomo_optout;
 pub mod optout;
 
 use bytes::Bytes;

@@ -9,8 +9,8 @@
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::header::{ACCEPT_LANGUAGE, CACHE_CONTROL, CONTENT_TYPE, HeaderValue, LOCATION, SET_COOKIE};
-use hyper::{Method, Request, Response, StatusCode};
+use hyper::header::{ACCEPT_LANGUAGE, CACHE_CONTROL, CONTENT_TYPE, HOST, HeaderValue, LOCATION, ORIGIN, SET_COOKIE};
+use hyper::{HeaderMap, Method, Request, Response, StatusCode};
 
 use crate::ingest::{Body, params::Params, plain};
 use crate::privacy::gate::{self, OPTOUT_COOKIE};
@@ -63,27 +63,23 @@ pub async fn handle(request: Request<Incoming>, secure: bool, facts: &SiteFacts)
     match *request.method() {
         Method::GET | Method::HEAD => page(&request, lang, facts),
         Method::POST => {
-            let body = match Limited::new(request.into_body(), 1024).collect().await {
-                Ok(collected) => collected.to_bytes(),
-                Err(_) => return plain(StatusCode::PAYLOAD_TOO_LARGE, "form too large\n"),
+            if !same_origin(request.headers()) {
+                return plain(StatusCode::FORBIDDEN, "the choice can only be made on this page\n");
+            }
+            let form = match read_form(request).await {
+                Ok(form) => form,
+                Err(response) => return response,
             };
-            let Ok(text) = std::str::from_utf8(&body) else {
-                return plain(StatusCode::BAD_REQUEST, "form is not UTF-8\n");
-            };
-            let Ok(form) = Params::parse(text) else {
-                return plain(StatusCode::BAD_REQUEST, "malformed form\n");
-            };
-            let lang = match form.get("lang") {
+            let lang = match form.get("lang").map(String::as_str) {
                 Some("fr") => Lang::Fr,
                 Some("en") => Lang::En,
                 _ => lang,
             };
-            let cookie = match form.get("action") {
-                Some("out") => format!("{OPTOUT_COOKIE}=1; Path=/; Max-Age={COOKIE_MAX_AGE}; HttpOnly; SameSite=Lax"),
-                Some("in") => format!("{OPTOUT_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax"),
+            let opt_out = match form.get("action").map(String::as_str) {
+                Some("out") => true,
+                Some("in") => false,
                 _ => return plain(StatusCode::BAD_REQUEST, "action must be \"out\" or \"in\"\n"),
             };
-            let cookie = if secure { format!("{cookie}; Secure") } else { cookie };
             let mut response = Response::new(Full::new(Bytes::new()));
             *response.status_mut() = StatusCode::SEE_OTHER;
             let headers = response.headers_mut();
@@ -91,14 +87,7 @@ pub async fn handle(request: Request<Incoming>, secure: bool, facts: &SiteFacts)
                 LOCATION,
                 HeaderValue::from_static(if lang == Lang::Fr { "optout?lang=fr" } else { "optout?lang=en" }),
             );
-            headers.insert(SET_COOKIE, HeaderValue::from_str(&cookie).expect("cookie text is ASCII"));
-            if form.get("action") == Some("in") {
-                // Opting back in also ends an opt-out an earlier Matomo install left here.
-                for name in gate::MATOMO_OPTOUT_COOKIES {
-                    let clear = format!("{name}=; Path=/; Max-Age=0");
-                    headers.append(SET_COOKIE, HeaderValue::from_str(&clear).expect("cookie text is ASCII"));
-                }
-            }
+            set_choice(headers, opt_out, secure);
             headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
             response
         }
@@ -106,19 +95,69 @@ pub async fn handle(request: Request<Incoming>, secure: bool, facts: &SiteFacts)
     }
 }
 
-/// `?lang=fr|en`, else the first of French or English in `Accept-Language`, else English.
-fn language(request: &Request<Incoming>) -> Lang {
-    if let Some(query) = request.uri().query()
-        && let Ok(params) = Params::parse(query)
-    {
-        match params.get("lang") {
-            Some("fr") => return Lang::Fr,
-            Some("en") => return Lang::En,
-            _ => {}
+/// A small form body (at most 1 KiB) as owned pairs; a malformed one is answered at once.
+pub(crate) async fn read_form(
+    request: Request<Incoming>,
+) -> Result<std::collections::HashMap<String, String>, Response<Body>> {
+    let body = match Limited::new(request.into_body(), 1024).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => return Err(plain(StatusCode::PAYLOAD_TOO_LARGE, "form too large\n")),
+    };
+    let Ok(text) = std::str::from_utf8(&body) else {
+        return Err(plain(StatusCode::BAD_REQUEST, "form is not UTF-8\n"));
+    };
+    let Ok(form) = Params::parse(text) else {
+        return Err(plain(StatusCode::BAD_REQUEST, "malformed form\n"));
+    };
+    Ok(form.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+}
+
+/// Whether a form was posted from the collector's own pages: another site cannot change a
+/// visitor's choice (docs/privacy.md C3). Browsers say where a request comes from with
+/// `Sec-Fetch-Site`, or else `Origin`; a client that sends neither is not a browser form.
+pub(crate) fn same_origin(headers: &HeaderMap) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site") {
+        return matches!(site.as_bytes(), b"same-origin" | b"none");
+    }
+    match (headers.get(ORIGIN), headers.get(HOST)) {
+        (Some(origin), Some(host)) => {
+            let origin = origin.to_str().unwrap_or("");
+            origin.split_once("://").is_some_and(|(_, authority)| authority.as_bytes() == host.as_bytes())
+        }
+        (Some(_), None) => false,
+        (None, _) => true,
+    }
+}
+
+/// Sets the opt-out cookie (`opt_out`) or clears it, and with it the opt-out cookies an earlier
+/// Matomo install left here, so that opting back in works whichever page was used.
+pub(crate) fn set_choice(headers: &mut HeaderMap, opt_out: bool, secure: bool) {
+    let cookie = if opt_out {
+        format!("{OPTOUT_COOKIE}=1; Path=/; Max-Age={COOKIE_MAX_AGE}; HttpOnly; SameSite=Lax")
+    } else {
+        format!("{OPTOUT_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax")
+    };
+    let cookie = if secure { format!("{cookie}; Secure") } else { cookie };
+    headers.insert(SET_COOKIE, HeaderValue::from_str(&cookie).expect("cookie text is ASCII"));
+    if !opt_out {
+        for name in gate::MATOMO_OPTOUT_COOKIES {
+            let clear = format!("{name}=; Path=/; Max-Age=0");
+            headers.append(SET_COOKIE, HeaderValue::from_str(&clear).expect("cookie text is ASCII"));
         }
     }
-    let accept = request.headers().get(ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    for tag in accept.split(',') {
+}
+
+/// `?lang=fr|en`, else the first of French or English in `Accept-Language`, else English.
+pub(crate) fn language(request: &Request<Incoming>) -> Lang {
+    language_of(request, "lang")
+}
+
+/// The language the query parameter `param` names (`fr`, `fr-FR`, `en`…; `auto` or anything
+/// else: the browser's), else the first of French or English in `Accept-Language`, else English.
+pub(crate) fn language_of(request: &Request<Incoming>, param: &str) -> Lang {
+    let asked = request.uri().query().and_then(|q| Params::parse(q).ok()?.get(param).map(str::to_string));
+    let from_browser = request.headers().get(ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    for tag in asked.iter().map(String::as_str).chain(from_browser.split(',')) {
         match crate::enrich::language::primary_language(tag).as_str() {
             "fr" => return Lang::Fr,
             "en" => return Lang::En,
@@ -181,4 +220,29 @@ button:focus-visible, a:focus-visible {{ outline: 3px solid #0b57d0; outline-off
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (k, v) in pairs {
+            map.insert(*k, HeaderValue::from_static(v));
+        }
+        map
+    }
+
+    #[test]
+    fn only_the_collectors_own_pages_may_post_a_choice() {
+        assert!(same_origin(&headers(&[("sec-fetch-site", "same-origin")])));
+        assert!(same_origin(&headers(&[("sec-fetch-site", "none")])));
+        assert!(!same_origin(&headers(&[("sec-fetch-site", "cross-site"), ("origin", "http://stats.example.org")])));
+        assert!(!same_origin(&headers(&[("sec-fetch-site", "same-site")])));
+        assert!(same_origin(&headers(&[("origin", "https://stats.example.org"), ("host", "stats.example.org")])));
+        assert!(!same_origin(&headers(&[("origin", "https://evil.example"), ("host", "stats.example.org")])));
+        assert!(!same_origin(&headers(&[("origin", "null"), ("host", "stats.example.org")])));
+        assert!(same_origin(&HeaderMap::new()), "not a browser form");
+    }
 }

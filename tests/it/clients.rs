@@ -180,3 +180,54 @@ async fn matomo_js_from_the_collector_in_chromium() {
         ]
     );
 }
+
+/// Matomo's opt-out at Matomo's URLs, embedded as Matomo's privacy settings give it, with only
+/// the host changed: the iframe (untick → that browser's hits store nothing; tick → counted
+/// again; styled by its parameters; in French), the same page without JavaScript (a Save
+/// button), and optOutJS next to `matomo.js` (the tracker itself then sends nothing).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn matomo_opt_out_in_chromium() {
+    let ch = clickhouse();
+    let db = unique_database("matomo_optout");
+    let collector = Collector::start(&CollectorConfig::new(ch, &db)).await;
+    let artifacts = Path::new(REPO).join("target/test-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let base = collector.url("");
+    let dir = artifacts.display().to_string();
+    let seen = tokio::task::spawn_blocking(move || node("matomo-optout.mjs", &[&base, &dir])).await.unwrap();
+    let seen: serde_json::Value = serde_json::from_str(&seen).expect("scenario results are JSON");
+    let text = |key: &str| seen[key].as_str().unwrap_or_else(|| panic!("{key} missing: {seen}")).to_string();
+
+    // The iframe: French, styled, ticked while counted.
+    assert!(text("iframe_intro").contains("Vous pouvez choisir"), "{seen}");
+    assert_eq!(seen["iframe_checked_before"], true, "{seen}");
+    assert_eq!(seen["iframe_background"], "rgb(255, 238, 221)", "{seen}");
+    assert!(text("iframe_font").contains("Arial"), "{seen}");
+    assert!(text("iframe_confirmation").contains("Votre choix est enregistré"), "{seen}");
+    assert_eq!(seen["iframe_checked_after"], false, "{seen}");
+    assert_eq!(seen["iframe_checked_back"], true, "{seen}");
+    // Without JavaScript: a Save button, and the collector's own opt-out cookie.
+    assert_eq!(seen["nojs_save_visible"], true, "{seen}");
+    assert!(text("nojs_confirmation").contains("You are opted out"), "{seen}");
+    assert!(seen["nojs_cookies"].as_array().unwrap().iter().any(|c| c == "mesure_optout"), "{seen}");
+    // optOutJS: the browser's language, Matomo's own consent-removed state, and matomo.js then
+    // sends nothing at all.
+    assert!(text("js_text_before").contains("Vos visites sont comptées"), "{seen}");
+    assert_eq!(seen["js_checked_before"], true, "{seen}");
+    assert!(text("js_text_opted_out").contains("Opposition enregistrée"), "{seen}");
+    assert_eq!(seen["js_hits_after"], 0, "{seen}");
+    assert_eq!(seen["js_checked_after"], false, "{seen}");
+    assert_eq!(seen["js_cookies_after"], serde_json::json!(["mtm_consent_removed"]), "{seen}");
+    assert_eq!(seen["js_hits_on_opt_in"], 1, "{seen}");
+    assert_eq!(seen["js_hits_back"], 1, "{seen}");
+
+    // Stored: the visits before opting out and after opting back in, nothing in between.
+    let rows = rows_where(&db, "SELECT url_path FROM {db}.events ORDER BY url_path", 5).await;
+    assert_eq!(
+        rows,
+        vec!["/iframe/back.html", "/iframe/before.html", "/js/again.html", "/js/back.html", "/js/before.html"]
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let all = ch.count(&format!("SELECT count() FROM {db}.events")).await;
+    assert_eq!(all, 5, "a hit of an opted-out browser was stored");
+}

@@ -409,6 +409,14 @@ async fn opt_out_and_back_in() {
     assert!(html.contains("lang=\"fr\"") && html.contains("Vous vous êtes opposé"), "{html}");
     assert!(html.contains("name=\"action\" value=\"in\""));
 
+    // Another site cannot undo the choice: a cross-site form post is refused, the cookie stays.
+    for (name, value) in [("sec-fetch-site", "cross-site"), ("origin", "https://evil.example")] {
+        let r =
+            browser.post(collector.url("/optout")).header(name, value).form(&[("action", "in")]).send().await.unwrap();
+        assert_eq!(r.status(), 403, "{name}: {value}");
+        assert!(r.headers().get("set-cookie").is_none());
+    }
+    // (the hit below is still declined: the refused posts changed nothing)
     browser.get(hit("while-opted-out")).send().await.unwrap();
 
     let r = browser.post(collector.url("/optout")).form(&[("action", "in")]).send().await.unwrap();
