@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Command 2: the whole test suite. Installs what the tests need when it is missing (Debian's
-# clickhouse-server, zookeeper, chromium, curl, gzip, node/npm; the npm packages of tests/clients; chdb-core
+# clickhouse-server, zookeeper, chromium, curl, gzip, node/npm, php-cli and php-curl; the npm packages of tests/clients; chdb-core
 # from PyPI, wrk), then runs the checks, every test, the SQL check on a current ClickHouse, and
 # the load benchmark in a short mode. The tests start and stop their own private ClickHouse; nothing needs
 # to be running beforehand.
@@ -16,6 +16,9 @@ command -v npm >/dev/null || need_apt+=(npm)
 [ -x /usr/sbin/clickhouse-server ] || need_apt+=(clickhouse-server)
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 [ -f /usr/share/java/zookeeper.jar ] || need_apt+=(zookeeper)
+# Matomo's official PHP tracker (tests/clients/php) runs with php-cli and its curl module.
+command -v php >/dev/null || need_apt+=(php-cli)
+{ command -v php >/dev/null && php -m 2>/dev/null | grep -qi '^curl$'; } || need_apt+=(php-curl)
 if [ ${#need_apt[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
   echo "installing: ${need_apt[*]}" >&2

@@ -224,6 +224,9 @@ pub struct SiteConfig {
     /// Use the tracker's first-party visitor cookie (`_id`), hashed with the salt, instead of
     /// IP + user agent (docs/privacy.md B5). Off by default: cookieless.
     pub cookie_mode: bool,
+    /// How long a cookie-mode visitor cookie counts, from its creation (at most 13 months); the
+    /// served `matomo.js` keeps the cookie as long.
+    pub cookie_lifetime_days: u32,
     /// Reports are read in this time zone (IANA name, default `UTC`).
     pub timezone: String,
     /// Anyone may read this site's dashboard and stats, without a token.
@@ -249,6 +252,7 @@ impl SiteConfig {
             token_auth_sha256: None,
             store_campaigns: true,
             cookie_mode: false,
+            cookie_lifetime_days: COOKIE_LIFETIME_DAYS,
             timezone: "UTC".into(),
             public: false,
             share_secret_sha256: None,
@@ -680,6 +684,20 @@ fn build_sites(root: &mut Section<'_>) -> Vec<SiteConfig> {
         });
         let store_campaigns = s.bool("store_campaigns", true);
         let cookie_mode = s.bool("cookie_mode", false);
+        let cookie_lifetime_days = match s.string("cookie_lifetime") {
+            None => COOKIE_LIFETIME_DAYS,
+            Some(text) => match Retention::parse(&text).map(Retention::days) {
+                Ok(days) if days <= COOKIE_LIFETIME_DAYS => days,
+                Ok(_) => {
+                    s.error("cookie_lifetime", format!("{text:?} is over 13 months (docs/privacy.md B5)"));
+                    COOKIE_LIFETIME_DAYS
+                }
+                Err(message) => {
+                    s.error("cookie_lifetime", message);
+                    COOKIE_LIFETIME_DAYS
+                }
+            },
+        };
         let timezone = s.string("timezone").unwrap_or_else(|| "UTC".into());
         if timezone.is_empty() || !timezone.chars().all(|c| c.is_ascii_alphanumeric() || "/_+-".contains(c)) {
             s.error("timezone", format!("{timezone:?} is not an IANA time zone name (e.g. \"Europe/Paris\")"));
@@ -707,6 +725,7 @@ fn build_sites(root: &mut Section<'_>) -> Vec<SiteConfig> {
                 token_auth_sha256,
                 store_campaigns,
                 cookie_mode,
+                cookie_lifetime_days,
                 timezone,
                 public,
                 share_secret_sha256,
@@ -812,6 +831,18 @@ mod tests {
         let errors = Config::from_toml(text, no_env()).unwrap_err().0;
         let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
         assert_eq!(paths, vec!["geo.database", "sites[0].keep_query[1]", "sites[0].token_auth_sha256"], "{errors:?}");
+    }
+
+    #[test]
+    fn cookie_lifetime_defaults_to_13_months_and_cannot_exceed_it() {
+        let sites = |extra: &str| {
+            Config::from_toml(&format!("[[sites]]\nid = 1\ndomains = [\"example.org\"]\n{extra}"), no_env())
+        };
+        assert_eq!(sites("").unwrap().sites[0].cookie_lifetime_days, 395);
+        assert_eq!(sites("cookie_lifetime = \"180d\"").unwrap().sites[0].cookie_lifetime_days, 180);
+        assert_eq!(sites("cookie_lifetime = \"6mo\"").unwrap().sites[0].cookie_lifetime_days, 182);
+        let errors = sites("cookie_lifetime = \"14mo\"").unwrap_err().0;
+        assert_eq!(errors[0].path, "sites[0].cookie_lifetime");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::fmt::Write;
 
 use serde_json::{Value, json};
 
-use crate::config::{COOKIE_LIFETIME_DAYS, Config, Retention, SiteConfig};
+use crate::config::{Config, Retention, SiteConfig};
 
 /// The languages the visitor-facing texts exist in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,7 +61,7 @@ impl SiteFacts {
             domains: site.domains.clone(),
             retention: Some(site.retention),
             identifier: if site.cookie_mode {
-                Identifier::FirstPartyCookie { lifetime_days: COOKIE_LIFETIME_DAYS }
+                Identifier::FirstPartyCookie { lifetime_days: site.cookie_lifetime_days }
             } else {
                 Identifier::Cookieless
             },
@@ -304,7 +304,7 @@ mod tests {
 
         let facts = SiteFacts::of(&config, config.site(2).unwrap());
         assert_eq!(facts.notice()["identifier"]["kind"], "first-party-cookie");
-        assert_eq!(facts.notice()["identifier"]["cookie_lifetime_days"], COOKIE_LIFETIME_DAYS);
+        assert_eq!(facts.notice()["identifier"]["cookie_lifetime_days"], crate::config::COOKIE_LIFETIME_DAYS);
         assert!(facts.counted_sentence(Lang::En).contains("first-party cookie"));
         assert!(!facts.counted_sentence(Lang::En).contains("cannot be recognised"));
         assert!(facts.counted_sentence(Lang::Fr).contains("cookie"));

@@ -30,13 +30,10 @@ const MAX_LABEL_CHARS: usize = 256;
 /// Custom dimensions kept at most, and their longest value (docs/privacy.md D5).
 const MAX_DIMENSIONS: usize = 20;
 const MAX_DIMENSION_CHARS: usize = 255;
-/// A `cdt` older than this needs the token (seconds).
-pub(crate) const CDT_TOLERANCE: u64 = 5 * 60;
-/// A `cdt` this far in the future is refused (clock skew allowance, seconds).
-const CDT_FUTURE_TOLERANCE: u64 = 60;
-/// The tracker's visitor cookie lives at most 13 months (docs/privacy.md B5): an `_id` whose
-/// first visit (`_idts`) is older is not used.
-const COOKIE_MAX_AGE: u64 = crate::config::COOKIE_LIFETIME_DAYS as u64 * 86_400;
+/// A `cdt` older than this needs the token (seconds): Matomo's default
+/// (`tracking_requests_require_authentication_when_custom_timestamp_newer_than`), so that apps
+/// that send their queue later, with the time of each hit, keep working.
+pub(crate) const CDT_TOLERANCE: u64 = 24 * 3600;
 
 /// How the tracker wants its answer.
 pub(crate) fn wants_image(params: &Params<'_>) -> bool {
@@ -77,22 +74,8 @@ pub fn interpret<'a>(
         // Parsed straight into the type that keeps the address in request scope.
         Some(text) => Some(ClientIp::parse(text).ok_or(DeclineReason::Invalid)?),
     };
-    let mut visitor = match params.non_empty("cid") {
-        None => VisitorInput::Cookieless,
-        Some(_) if !authorised => return Err(DeclineReason::Unauthorized),
-        Some(cid) if is_visitor_id(cid) => VisitorInput::ServerId(cid),
-        Some(_) => return Err(DeclineReason::Invalid),
-    };
     let time = hit_time(params, site, authorised, now)?;
-    if matches!(visitor, VisitorInput::Cookieless)
-        && site.cookie_mode
-        && let Some(id) = params.non_empty("_id").filter(|id| is_visitor_id(id))
-    {
-        let first_visit = params.get("_idts").and_then(|t| t.parse::<u64>().ok());
-        if first_visit.is_none_or(|first| first + COOKIE_MAX_AGE >= time) {
-            visitor = VisitorInput::Cookie(id);
-        }
-    }
+    let visitor = visitor(params, site, authorised, time)?;
 
     let mut action = Action {
         title: params.get("action_name").map(|t| bounded(t, MAX_TITLE_CHARS)).unwrap_or_default(),
@@ -110,7 +93,38 @@ pub fn interpret<'a>(
         visitor,
         user_agent: params.get("ua"),
         language: params.non_empty("lang"),
+        server_side: authorised,
     })
+}
+
+/// What identifies the visitor besides the address. A `cid` with the site's token is the
+/// site's server naming its visitor. Without the token (the mobile SDKs send one) the hit is
+/// never lost for it: a cookie-mode site takes it like the visitor cookie (hashed, never
+/// stored), a cookieless site ignores it and counts the visitor without an identifier, as
+/// every other. On a cookie-mode site the tracker's `_id` counts while its first visit
+/// (`_idts`) is within the site's cookie lifetime.
+fn visitor<'p>(
+    params: &'p Params<'_>,
+    site: &SiteConfig,
+    authorised: bool,
+    time: u64,
+) -> Result<VisitorInput<'p>, DeclineReason> {
+    match params.non_empty("cid") {
+        Some(cid) if authorised && is_visitor_id(cid) => return Ok(VisitorInput::ServerId(cid)),
+        Some(_) if authorised => return Err(DeclineReason::Invalid),
+        Some(cid) if site.cookie_mode && is_visitor_id(cid) => return Ok(VisitorInput::Cookie(cid)),
+        _ => {}
+    }
+    if site.cookie_mode
+        && let Some(id) = params.non_empty("_id").filter(|id| is_visitor_id(id))
+    {
+        let first_visit = params.get("_idts").and_then(|t| t.parse::<u64>().ok());
+        let lifetime = u64::from(site.cookie_lifetime_days) * 86_400;
+        if first_visit.is_none_or(|first| first + lifetime >= time) {
+            return Ok(VisitorInput::Cookie(id));
+        }
+    }
+    Ok(VisitorInput::Cookieless)
 }
 
 /// Sets the action's type and fields from the action parameters.
@@ -162,20 +176,25 @@ fn add_dimensions(params: &Params<'_>, action: &mut Action) {
     }
 }
 
+/// When the hit happened, as Matomo decides it: `cdt` (a time), `cdo` (seconds ago, also
+/// subtracted from `cdt`), else now. A time that cannot be read, or lies in the future, means
+/// now; one older than [`CDT_TOLERANCE`] needs the site's token; one past the site's retention
+/// is refused (storing it would break the promise).
 fn hit_time(params: &Params<'_>, site: &SiteConfig, authorised: bool, now: u64) -> Result<u64, DeclineReason> {
-    let Some(text) = params.non_empty("cdt") else { return Ok(now) };
-    let at = parse_cdt(text).ok_or(DeclineReason::Invalid)?;
-    if at > now + CDT_FUTURE_TOLERANCE {
-        return Err(DeclineReason::Invalid);
-    }
+    let offset = params.non_empty("cdo").and_then(|o| o.trim().parse::<i64>().ok()).map(i64::unsigned_abs);
+    let custom = match (params.non_empty("cdt"), offset) {
+        (Some(text), offset) => parse_cdt(text).map(|at| at.saturating_sub(offset.unwrap_or(0))),
+        (None, Some(offset)) => Some(now.saturating_sub(offset)),
+        (None, None) => return Ok(now),
+    };
+    let Some(at) = custom.filter(|at| *at <= now && *at > 0) else { return Ok(now) };
     if at + CDT_TOLERANCE < now && !authorised {
         return Err(DeclineReason::Unauthorized);
     }
     if at + u64::from(site.retention.days()) * 86_400 < now {
-        // Already past the site's retention: storing it would break the promise.
         return Err(DeclineReason::Invalid);
     }
-    Ok(at.min(now))
+    Ok(at)
 }
 
 /// Matomo visitor ids are 16 hex digits; accept up to 64 alphanumerics.
@@ -202,22 +221,50 @@ fn token_matches(site: &SiteConfig, token: &str) -> bool {
     digest.iter().zip(expected.iter()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
 }
 
-/// `cdt`: Unix seconds (optionally with a fraction) or `YYYY-MM-DD HH:MM:SS` in UTC.
+/// `cdt`: Unix seconds (optionally with a fraction), or a date and time: `YYYY-MM-DD HH:MM:SS`
+/// (UTC, the PHP tracker), with a zone offset (`+0100`, `+01:00`: the Android SDK), or ISO 8601
+/// with `T`, fractions and `Z` (the iOS SDK).
 pub(crate) fn parse_cdt(text: &str) -> Option<u64> {
     let text = text.trim();
     if let Some(secs) = text.split('.').next().filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())) {
         return secs.parse().ok();
     }
-    let (date, time) = text.split_once([' ', 'T'])?;
+    let (date, rest) = text.split_once([' ', 'T'])?;
+    let (time, offset) = split_zone(rest.trim())?;
     let mut d = date.split('-').map(|p| p.parse::<i64>().ok());
     let (year, month, day) = (d.next()??, d.next()??, d.next()??);
-    let mut t = time.trim_end_matches('Z').split(':').map(|p| p.parse::<i64>().ok());
-    let (hour, minute, second) = (t.next()??, t.next()??, t.next().unwrap_or(Some(0))?);
+    let mut t = time.split(':');
+    let hour = t.next()?.parse::<i64>().ok()?;
+    let minute = t.next()?.parse::<i64>().ok()?;
+    let second = match t.next() {
+        None => 0,
+        Some(s) => s.split('.').next()?.parse::<i64>().ok()?,
+    };
     if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
         return None;
     }
     let days = crate::clock::days_from_civil(year, month, day);
-    u64::try_from(days * 86_400 + hour * 3600 + minute * 60 + second).ok()
+    u64::try_from(days * 86_400 + hour * 3600 + minute * 60 + second - offset).ok()
+}
+
+/// A time and its zone: `Z`, `±HH`, `±HHMM` or `±HH:MM` (seconds east of UTC), none for UTC.
+fn split_zone(text: &str) -> Option<(&str, i64)> {
+    if let Some(time) = text.strip_suffix(['Z', 'z']) {
+        return Some((time, 0));
+    }
+    let Some(at) = text.rfind(['+', '-']) else { return Some((text, 0)) };
+    let (time, zone) = text.split_at(at);
+    let sign = if zone.starts_with('-') { -1 } else { 1 };
+    let digits: String = zone[1..].chars().filter(|c| *c != ':').collect();
+    if !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let (hours, minutes) = match digits.len() {
+        2 => (digits.parse::<i64>().ok()?, 0),
+        4 => (digits[..2].parse::<i64>().ok()?, digits[2..].parse::<i64>().ok()?),
+        _ => return None,
+    };
+    Some((time.trim_end(), sign * (hours * 3600 + minutes * 60)))
 }
 
 #[cfg(test)]
@@ -317,11 +364,14 @@ mod tests {
         use DeclineReason::*;
         assert_eq!(run(&format!("{PAGE}&cip=203.0.113.45")).unwrap_err(), Unauthorized);
         assert_eq!(run(&format!("{PAGE}&cip=203.0.113.45&token_auth=wrong")).unwrap_err(), Unauthorized);
-        assert_eq!(run(&format!("{PAGE}&cid=0123456789abcdef")).unwrap_err(), Unauthorized);
-        assert_eq!(run(&format!("{PAGE}&cdt={}", NOW - 3600)).unwrap_err(), Unauthorized);
-        // A recent cdt is fine without it; a future one never is.
-        assert_eq!(u64::from(run(&format!("{PAGE}&cdt={}", NOW - 60)).unwrap().timestamp), NOW - 60);
-        assert_eq!(run(&format!("{PAGE}&cdt={}", NOW + 3600)).unwrap_err(), Invalid);
+        // Matomo's 24-hour rule: a back-dated hit needs the token only when it is older; a time
+        // in the future, or one that cannot be read, means now.
+        assert_eq!(u64::from(run(&format!("{PAGE}&cdt={}", NOW - 3600)).unwrap().timestamp), NOW - 3600);
+        assert_eq!(run(&format!("{PAGE}&cdt={}", NOW - 25 * 3600)).unwrap_err(), Unauthorized);
+        assert_eq!(u64::from(run(&format!("{PAGE}&cdt={}", NOW + 3600)).unwrap().timestamp), NOW);
+        assert_eq!(u64::from(run(&format!("{PAGE}&cdt=yesterday")).unwrap().timestamp), NOW);
+        assert_eq!(u64::from(run(&format!("{PAGE}&cdo=90")).unwrap().timestamp), NOW - 90);
+        assert_eq!(u64::from(run(&format!("{PAGE}&cdt={}&cdo=-30", NOW - 60)).unwrap().timestamp), NOW - 90);
 
         let (time, has_ip, visitor) = hit(&format!(
             "{PAGE}&cip=203.0.113.45&cid=0123456789abcdef&cdt=2023-11-14%2020:13:20&token_auth=secret-token"
@@ -347,6 +397,29 @@ mod tests {
         assert_eq!(hit(&format!("{cookie_site}{cookie}")).unwrap().2, "Cookie(\"0123456789abcdef\")");
         let old = NOW - 400 * 86_400;
         assert_eq!(hit(&format!("{cookie_site}{cookie}&_idts={old}")).unwrap().2, "Cookieless");
+        // A site's own, shorter lifetime.
+        let mut short = site(9, true);
+        short.cookie_lifetime_days = 30;
+        let sites = Sites::new(&[short]);
+        let query = format!("idsite=9&rec=1&url=https%3A%2F%2Fexample.org%2F{cookie}&_idts={}", NOW - 31 * 86_400);
+        let params = Params::parse(&query).unwrap();
+        assert_eq!(format!("{:?}", interpret(&params, None, None, &sites, NOW).unwrap().visitor), "Cookieless");
+    }
+
+    /// `cid` without the token never loses the hit: a cookie-mode site takes it like the visitor
+    /// cookie, a cookieless site ignores it. With the token it is the server's visitor id.
+    #[test]
+    fn cid_without_the_token_keeps_the_hit() {
+        let cid = "&cid=0123456789abcdef&_id=fedcba9876543210";
+        assert_eq!(hit(&format!("{PAGE}{cid}")).unwrap().2, "Cookieless");
+        let cookie_site = PAGE.replace("idsite=7", "idsite=8");
+        assert_eq!(hit(&format!("{cookie_site}{cid}")).unwrap().2, "Cookie(\"0123456789abcdef\")");
+        assert_eq!(hit(&format!("{PAGE}{cid}&token_auth=secret-token")).unwrap().2, "ServerId(\"0123456789abcdef\")");
+        assert_eq!(hit(&format!("{PAGE}&cid=not%20an%20id")).unwrap().2, "Cookieless");
+        assert_eq!(
+            hit(&format!("{PAGE}&cid=not%20an%20id&token_auth=secret-token")).unwrap_err(),
+            DeclineReason::Invalid
+        );
     }
 
     #[test]
@@ -358,6 +431,14 @@ mod tests {
         assert_eq!(parse_cdt("2024-02-30 00:00:00"), Some(1_709_251_200), "day overflow rolls like PHP's");
         assert_eq!(parse_cdt("yesterday"), None);
         assert_eq!(parse_cdt("2023-13-01 00:00:00"), None);
+        // The Android SDK: "yyyy-MM-dd HH:mm:ssZ" (RFC 822 zone).
+        assert_eq!(parse_cdt("2023-11-14 23:13:20+0100"), Some(1_700_000_000));
+        assert_eq!(parse_cdt("2023-11-14 17:13:20-0500"), Some(1_700_000_000));
+        assert_eq!(parse_cdt("2023-11-14T23:13:20+01:00"), Some(1_700_000_000));
+        // The iOS SDK: "yyyy-MM-dd'T'HH:mm:ss.SSSXXXXX" in UTC.
+        assert_eq!(parse_cdt("2023-11-14T22:13:20.123Z"), Some(1_700_000_000));
+        assert_eq!(parse_cdt("2023-11-14 22:13"), Some(1_699_999_980));
+        assert_eq!(parse_cdt("2023-11-14 22:13:20+1"), None);
     }
 
     #[test]

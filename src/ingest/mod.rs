@@ -151,11 +151,10 @@ impl Ingest {
         let mut invalid_indices = Vec::new();
         let mut items = Vec::with_capacity(bulk.requests.len());
         for (index, item) in bulk.requests.iter().enumerate() {
-            let query = item
-                .trim()
-                .trim_start_matches(['?', '/'])
-                .trim_start_matches("matomo.php?")
-                .trim_start_matches("piwik.php?");
+            // An item is `?idsite=…`, a path (`/matomo.php?idsite=…`) or, from the PHP tracker,
+            // an absolute tracker URL: its parameters are what follows the first `?`.
+            let item = item.trim();
+            let query = item.split_once('?').map_or(item, |(_, query)| query);
             match Params::parse(query) {
                 Ok(params) => items.push((index, params)),
                 Err(_) => invalid_indices.push(index),

@@ -138,6 +138,7 @@ pub fn interpret<'a>(event: &'a Decoded, sites: &'a Sites, now: u64) -> Vec<Resu
             visitor: VisitorInput::Cookieless,
             user_agent: None,
             language: None,
+            server_side: false,
         }));
     }
     hits

@@ -26,6 +26,7 @@ use crate::clock::Clock;
 use crate::config::{PrivacyConfig, SiteConfig};
 use crate::enrich::language::primary_language;
 use crate::enrich::url::link_target;
+use crate::enrich::user_agent::BotReason;
 use crate::enrich::{Enrich, RawPage};
 use crate::event::{Event, EventType};
 use crate::privacy::client_ip::{ClientIp, TrustedProxies};
@@ -51,6 +52,9 @@ pub struct Hit<'a> {
     pub user_agent: Option<&'a str>,
     /// A language given as a parameter (Matomo `lang`), replacing `Accept-Language`.
     pub language: Option<&'a str>,
+    /// Sent by the site's own server with its token: a missing user agent is then no sign of a
+    /// bot (server-side trackers often send none).
+    pub server_side: bool,
 }
 
 /// What the visitor did, in the protocol's words: every field bounded by the adapter.
@@ -175,12 +179,14 @@ impl Pipeline {
         let headers = origin.headers;
         // Cheap refusals first: the browser is only guessing, or the (cached) verdict is a bot.
         if is_prefetch(headers) {
-            self.metrics.bot_detected(crate::enrich::user_agent::BotReason::Prefetch);
+            self.metrics.bot_detected(BotReason::Prefetch);
             return Err(DeclineReason::Bot);
         }
         let user_agent = hit.user_agent.or_else(|| header_str(headers, USER_AGENT)).unwrap_or("");
         let verdict = self.enricher.user_agent(user_agent);
-        if let Some(reason) = verdict.bot {
+        if let Some(reason) = verdict.bot
+            && !(hit.server_side && reason == BotReason::EmptyUserAgent)
+        {
             self.metrics.bot_detected(reason);
             return Err(DeclineReason::Bot);
         }

@@ -283,3 +283,17 @@ fn later_hits_carry_the_visits_acquisition() {
     assert_eq!((first.visit_id, first.channel.as_str()), (second.visit_id, "search"));
     assert_eq!(second.referrer_host, "www.google.fr");
 }
+
+/// A server-side hit with the site's token and no user agent is tracked; without the token the
+/// same request is a bot.
+#[test]
+fn server_side_hits_without_a_user_agent_are_not_bots() {
+    let harness = Harness::new();
+    let no_agent = HeaderMap::new();
+    assert_eq!(single(harness.matomo(PAGE, &no_agent)), Err(DeclineReason::Bot));
+    let event = single(harness.matomo(&format!("{PAGE}&token_auth=secret-token"), &no_agent)).unwrap();
+    assert_eq!((event.url_path.as_str(), event.browser.as_str()), ("/a", ""));
+    // A known bot stays a bot, token or not.
+    let googlebot = browser(&[("user-agent", "Googlebot/2.1 (+http://www.google.com/bot.html)")]);
+    assert_eq!(single(harness.matomo(&format!("{PAGE}&token_auth=secret-token"), &googlebot)), Err(DeclineReason::Bot));
+}

@@ -7,7 +7,7 @@
 //! (`_paq`), which `matomo.js` runs before anything it tracks:
 //! - on a cookieless site (every site not in `cookie_mode`), `disableCookies`: the tracker sets
 //!   no cookie at all (docs/privacy.md B5);
-//! - on a cookie-mode site, `setVisitorCookieTimeout` with the site's cookie lifetime, so the
+//! - on a cookie-mode site, `setVisitorCookieTimeout` with the site's `cookie_lifetime`, so the
 //!   browser keeps the visitor cookie no longer than the collector honours it.
 //!
 //! The site is the one the page's snippet names with `setSiteId` before the script loads (the
@@ -23,7 +23,6 @@ use hyper::header::{
 use hyper::{Response, StatusCode};
 use sha2::{Digest, Sha256};
 
-use crate::config::COOKIE_LIFETIME_DAYS;
 use crate::ingest::Body;
 use crate::sites::Sites;
 
@@ -80,7 +79,7 @@ fn prelude(sites: &Sites) -> String {
     let cookie_sites: Vec<String> = sites
         .iter()
         .filter(|s| s.cookie_mode)
-        .map(|s| format!("\"{}\":{}", s.id, u64::from(COOKIE_LIFETIME_DAYS) * 86_400))
+        .map(|s| format!("\"{}\":{}", s.id, u64::from(s.cookie_lifetime_days) * 86_400))
         .collect();
     format!(
         "/* mesure: this collector's privacy settings, applied through Matomo's own commands */\n\

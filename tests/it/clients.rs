@@ -231,3 +231,213 @@ async fn matomo_opt_out_in_chromium() {
     let all = ch.count(&format!("SELECT count() FROM {db}.events")).await;
     assert_eq!(all, 5, "a hit of an opted-out browser was stored");
 }
+
+/// Matomo's official PHP tracker (vendored unchanged in `tests/clients/php/`, run with
+/// `php-cli`): single hits, `setVisitorId`, site search, bulk tracking (whose items are absolute
+/// tracker URLs), and with the site's token the visitor's address, a back-dated hit and no user
+/// agent, single and bulk.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_official_matomo_php_tracker() {
+    const TOKEN: &str = "php-server-token";
+    let ch = clickhouse();
+    let db = unique_database("php_tracker");
+    let mut config = CollectorConfig::new(ch, &db);
+    let digest = crate::stats::sha256(TOKEN);
+    config.extra = config.extra.replacen(
+        "domains = [\"example.org\", \"www.example.org\"]",
+        &format!("domains = [\"example.org\", \"www.example.org\"]\ntoken_auth_sha256 = \"{digest}\""),
+        1,
+    );
+    let collector = Collector::start(&config).await;
+    let base = collector.url("/matomo.php");
+    let dir = Path::new(REPO).join("tests/clients");
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("php").arg("php-tracker.php").arg(&base).arg(TOKEN).current_dir(&dir).output()
+    })
+    .await
+    .unwrap()
+    .expect("php-cli is installed (scripts/test.sh installs it)");
+    assert!(out.status.success(), "{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let answers: serde_json::Value = serde_json::from_slice(&out.stdout).expect("the answers are JSON");
+    // Single hits get the 43-byte GIF; bulk requests Matomo's answer.
+    for single in ["single", "event", "search", "server"] {
+        assert_eq!(answers[single], 43, "{single}: {answers}");
+    }
+    assert_eq!(answers["bulk"]["status"], "success", "{answers}");
+    assert_eq!((answers["bulk"]["tracked"].as_u64(), answers["bulk"]["invalid"].as_u64()), (Some(3), Some(0)));
+    assert_eq!(answers["server_bulk"]["tracked"], 1, "{answers}");
+    let rows = rows_where(
+        &db,
+        "SELECT url_path, event_type, page_title, event_category, event_action, event_name, search_keyword, channel, source, browser, city FROM {db}.events ORDER BY url_path",
+        8,
+    )
+    .await;
+    // One visitor (same address and browser): every hit carries the visit's first referrer.
+    assert_eq!(
+        rows,
+        vec![
+            "/php/bulk/1\tpageview\tBulk 1\t\t\t\t\tsearch\tQwant\tFirefox\t",
+            "/php/bulk/2\tpageview\tBulk 2\t\t\t\t\tsearch\tQwant\tFirefox\t",
+            "/php/bulk/3\tpageview\tBulk 3\t\t\t\t\tsearch\tQwant\tFirefox\t",
+            "/php/event\tevent\t\tVideo\tPlay\tIntro\t\tsearch\tQwant\tFirefox\t",
+            "/php/search\tsearch\t\t\t\t\topening hours\tsearch\tQwant\tFirefox\t",
+            "/php/server\tpageview\tServer side\t\t\t\t\tdirect\t\t\tLondon",
+            "/php/server-bulk\tpageview\tServer bulk\t\t\t\t\tdirect\t\t\tLondon",
+            "/php/single\tpageview\tPHP single\t\t\t\t\tsearch\tQwant\tFirefox\t",
+        ]
+    );
+    // The back-dated hits kept their time (two hours ago, not now).
+    let back_dated = ch
+        .count(&format!(
+            "SELECT count() FROM {db}.events WHERE url_path LIKE '/php/server%' AND timestamp < now() - 3600"
+        ))
+        .await;
+    assert_eq!(back_dated, 2);
+}
+
+/// Percent-encodes `value`, leaving alone the bytes `keep` says.
+fn encode_with(value: &str, keep: impl Fn(u8) -> bool, space: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b' ' => space.to_string(),
+            b if b.is_ascii_alphanumeric() || keep(b) => (b as char).to_string(),
+            b => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// `java.net.URLEncoder` then `replaceAll("\\+", "%20")`, as the Android SDK's Event.java does.
+fn android_encode(value: &str) -> String {
+    encode_with(value, |b| b".-*_".contains(&b), "%20")
+}
+
+/// `addingPercentEncoding(withAllowedCharacters: .urlQueryParameterAllowed)`, as the iOS SDK's
+/// EventAPISerializer.swift does: `urlQueryAllowed` less `&/?;',+"!^()=@*$`.
+fn ios_encode(value: &str) -> String {
+    encode_with(value, |b| b"-._~:".contains(&b), "%20")
+}
+
+fn query_of(pairs: &[(&str, String)], encode: fn(&str) -> String) -> String {
+    let items: Vec<String> = pairs.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect();
+    format!("?{}", items.join("&"))
+}
+
+/// Request forms of the official mobile SDKs, built exactly as their code builds them, land:
+/// - Android, matomo-org/matomo-sdk-android at b11fe80: `Tracker.java` (`injectBaseParams`:
+///   `cdt` as `yyyy-MM-dd HH:mm:ssZ`, `send_image=0`, `ua` = the system's `http.agent`, a
+///   Dalvik string), `dispatcher/Event.java` (URLEncoder, spaces as `%20`) and
+///   `dispatcher/PacketFactory.java` (one event: GET of the API URL and the query; several:
+///   POST `{"requests": ["?…", …]}`, at most 20);
+/// - iOS, matomo-org/matomo-sdk-ios at 32c2353: `EventAPISerializer.swift` (always POST
+///   `{"requests": ["?…"]}`, `cdt` as ISO 8601 with milliseconds in UTC, `cid` when the app
+///   forces a visitor id, no token) and `URLSessionDispatcher.swift` / `UserAgent.swift` (the
+///   `User-Agent` header `Darwin/… (…) MatomoTrackerSDK/… App/…`).
+///
+/// Each queues hits and sends them later with their own time, within Matomo's 24 hours.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn matomo_mobile_sdk_request_forms() {
+    let ch = clickhouse();
+    let db = unique_database("mobile_sdks");
+    let collector = Collector::start(&CollectorConfig::new(ch, &db)).await;
+    let client = crate::common::http();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let civil = |t: u64| {
+        let out = Command::new("date").arg("-u").arg("-d").arg(format!("@{t}")).arg("+%F %T").output().unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    // Android: "yyyy-MM-dd HH:mm:ssZ" in the device's zone (here UTC+1).
+    let android_cdt = |t: u64| format!("{}+0100", civil(t + 3600));
+    let dalvik = "Dalvik/2.1.0 (Linux; U; Android 13; Pixel 7 Build/TQ3A.230805.001)".to_string();
+    let android = |path: &str, extra: &[(&str, String)], t: u64| {
+        let mut pairs = vec![
+            ("idsite", "1".to_string()),
+            ("rec", "1".to_string()),
+            ("apiv", "1".to_string()),
+            ("r", "48213".to_string()),
+            ("cdt", android_cdt(t)),
+            ("send_image", "0".to_string()),
+            ("_id", "5ba8a0b47cf9f6e1".to_string()),
+            ("res", "1080x2400".to_string()),
+            ("ua", dalvik.clone()),
+            ("lang", "fr".to_string()),
+            ("url", format!("https://org.example.app{path}")),
+            ("_idts", (now - 86_400).to_string()),
+            ("_idvc", "2".to_string()),
+        ];
+        pairs.extend(extra.iter().cloned());
+        query_of(&pairs, android_encode)
+    };
+    // One event: a GET.
+    let single = android("/screen/main", &[("action_name", "Main".to_string()), ("new_visit", "1".to_string())], now);
+    let r = client.get(collector.url(&format!("/matomo.php{single}"))).send().await.unwrap();
+    assert_eq!(r.status(), 204, "send_image=0");
+    // A queued batch, sent later: a POST of the queries, one of them two hours old.
+    let batch = serde_json::json!({"requests": [
+        android("/screen/list", &[("action_name", "List".to_string())], now - 2 * 3600),
+        android("/screen/list", &[("e_c", "Sync".to_string()), ("e_a", "Done".to_string()), ("e_n", "Articles".to_string())], now - 2 * 3600 + 5),
+    ]});
+    let r = client.post(collector.url("/matomo.php")).json(&batch).send().await.unwrap();
+    let answer: serde_json::Value = r.json().await.unwrap();
+    assert_eq!((answer["tracked"].as_u64(), answer["invalid"].as_u64()), (Some(2), Some(0)), "{answer}");
+
+    // iOS: always a bulk POST, with the SDK's own User-Agent header.
+    let ios_cdt = |t: u64| format!("{}.123Z", civil(t).replace(' ', "T"));
+    let ios = |path: &str, extra: &[(&str, String)], t: u64| {
+        let mut pairs = vec![
+            ("idsite", "1".to_string()),
+            ("rec", "1".to_string()),
+            ("_id", "0fd8c8f4a2b7c1d3".to_string()),
+            ("cid", "a1b2c3d4e5f60718".to_string()),
+            ("_idvc", "3".to_string()),
+            ("_viewts", (now - 3600).to_string()),
+            ("_idts", (now - 7 * 86_400).to_string()),
+            ("url", format!("http://org.example.ios{path}")),
+            ("lang", "fr-FR".to_string()),
+            ("h", "10".to_string()),
+            ("m", "5".to_string()),
+            ("s", "12".to_string()),
+            ("cdt", ios_cdt(t)),
+            ("res", "390x844".to_string()),
+        ];
+        pairs.extend(extra.iter().cloned());
+        query_of(&pairs, ios_encode)
+    };
+    let bulk = serde_json::json!({"requests": [
+        ios("/home", &[("action_name", "Home".to_string()), ("new_visit", "1".to_string())], now - 600),
+        ios("/search", &[("search", "Horaires d'ouverture".to_string()), ("search_count", "4".to_string())], now - 590),
+    ]});
+    let r = client
+        .post(collector.url("/matomo.php"))
+        .header("user-agent", "Darwin/23.0.0 (iPhone15,2; iOS 17.0) MatomoTrackerSDK/7.5.2 Example/1.0")
+        .header("content-type", "application/json; charset=utf-8")
+        .body(bulk.to_string())
+        .send()
+        .await
+        .unwrap();
+    let answer: serde_json::Value = r.json().await.unwrap();
+    assert_eq!((answer["tracked"].as_u64(), answer["invalid"].as_u64()), (Some(2), Some(0)), "{answer}");
+
+    let rows = rows_where(
+        &db,
+        "SELECT url_host, url_path, event_type, page_title, event_name, search_keyword, language, toUInt32(timestamp) FROM {db}.events ORDER BY url_host, url_path, event_type",
+        5,
+    )
+    .await;
+    let at = |row: &str| row.rsplit('\t').next().unwrap().parse::<u64>().unwrap();
+    let strip = |row: &String| row.rsplit_once('\t').unwrap().0.to_string();
+    assert_eq!(
+        rows.iter().map(strip).collect::<Vec<_>>(),
+        vec![
+            "org.example.app\t/screen/list\tpageview\tList\t\t\tfr",
+            "org.example.app\t/screen/list\tevent\t\tArticles\t\tfr",
+            "org.example.app\t/screen/main\tpageview\tMain\t\t\tfr",
+            "org.example.ios\t/home\tpageview\tHome\t\t\tfr",
+            "org.example.ios\t/search\tsearch\t\t\thoraires d\\'ouverture\tfr",
+        ]
+    );
+    // Each hit kept the time the app gave it (zone offsets and milliseconds read right).
+    assert!(at(&rows[0]).abs_diff(now - 2 * 3600) <= 2, "{rows:?}");
+    assert!(at(&rows[2]).abs_diff(now) <= 5, "{rows:?}");
+    assert!(at(&rows[3]).abs_diff(now - 600) <= 2, "{rows:?}");
+}
