@@ -82,7 +82,7 @@ pub fn interpret<'a>(
         screen_class: params.get("res").map(screen_class).unwrap_or_default(),
         ..Action::default()
     };
-    describe_action(params, &mut action);
+    describe_action(params, &mut action)?;
     add_dimensions(params, &mut action);
     Ok(Hit {
         site,
@@ -128,7 +128,11 @@ fn visitor<'p>(
 }
 
 /// Sets the action's type and fields from the action parameters.
-fn describe_action(params: &Params<'_>, action: &mut Action) {
+/// Requests of a kind not stored yet are declined as [`DeclineReason::Unsupported`] rather than
+/// stored as page views: an ecommerce order or cart update (`idgoal=0`), and a "custom action"
+/// (`ca=1`) that is none of the above (content impressions and interactions, and the Media,
+/// Crash and heatmap plugins' requests).
+fn describe_action(params: &Params<'_>, action: &mut Action) -> Result<(), DeclineReason> {
     let label = |key: &str| params.get(key).map(|v| bounded(v, MAX_LABEL_CHARS)).unwrap_or_default();
     let number = |key: &str| params.get(key).and_then(|v| v.trim().parse::<f64>().ok()).filter(|v| v.is_finite());
     if params.get("ping") == Some("1") {
@@ -155,9 +159,12 @@ fn describe_action(params: &Params<'_>, action: &mut Action) {
         action.search_keyword = label("search").to_lowercase();
         action.search_category = label("search_cat");
         action.search_count = params.get("search_count").and_then(|c| c.trim().parse().ok()).unwrap_or(0);
+    } else if params.get("idgoal").is_some_and(|g| g.trim() == "0") || params.get("ca") == Some("1") {
+        return Err(DeclineReason::Unsupported);
     } else {
         action.kind = EventType::Pageview;
     }
+    Ok(())
 }
 
 /// `dimension1`..`dimensionN` as custom properties, bounded in count and length (D5).
@@ -340,6 +347,18 @@ mod tests {
         assert_eq!((e.event_type, e.goal_id, e.revenue), (EventType::Goal, 3, 19.9));
         let e = run(&format!("{PAGE}&ping=1")).unwrap();
         assert_eq!(e.event_type, EventType::Ping);
+        // Matomo's "custom action" events (the PHP tracker sends ca=1 with them) are events.
+        assert_eq!(run(&format!("{PAGE}&ca=1&e_c=Video&e_a=Play")).unwrap().event_type, EventType::Event);
+        // Kinds not stored yet are dropped, never stored as page views.
+        for unsupported in [
+            "&idgoal=0&ec_id=A10&revenue=30&ec_items=%5B%5D",
+            "&idgoal=0&revenue=12.5",
+            "&ca=1&c_n=Banner&c_p=spring.png&c_t=https%3A%2F%2Fexample.org%2Fsale",
+            "&ca=1&ma_id=video1&ma_ti=Intro&ma_st=10",
+            "&ca=1&cra=TypeError",
+        ] {
+            assert_eq!(run(&format!("{PAGE}{unsupported}")), Err(DeclineReason::Unsupported), "{unsupported}");
+        }
         let e = run(&format!("{PAGE}&dimension1=gold&dimension2=&dimension33=x&dimensionx=no")).unwrap();
         assert_eq!(
             (e.prop_keys, e.prop_values),

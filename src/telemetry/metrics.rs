@@ -23,10 +23,14 @@ pub enum DeclineReason {
     Unauthorized,
     /// The spool refused the event (full, failing or closing): answered 503.
     Overload,
+    /// A kind of Matomo request not stored yet (ecommerce, content impressions and interactions,
+    /// and the Media, Crash and heatmap plugins' requests): dropped on purpose, never stored as
+    /// something else.
+    Unsupported,
 }
 
 impl DeclineReason {
-    pub const ALL: [DeclineReason; 8] = [
+    pub const ALL: [DeclineReason; 9] = [
         DeclineReason::OptOut,
         DeclineReason::Dnt,
         DeclineReason::Gpc,
@@ -35,6 +39,7 @@ impl DeclineReason {
         DeclineReason::Invalid,
         DeclineReason::Unauthorized,
         DeclineReason::Overload,
+        DeclineReason::Unsupported,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -47,6 +52,7 @@ impl DeclineReason {
             DeclineReason::Invalid => "invalid",
             DeclineReason::Unauthorized => "unauthorized",
             DeclineReason::Overload => "overload",
+            DeclineReason::Unsupported => "unsupported",
         }
     }
 }
