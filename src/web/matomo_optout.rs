@@ -33,7 +33,7 @@ use crate::ingest::params::Params;
 use crate::ingest::{Body, plain};
 use crate::privacy::gate;
 use crate::summary::{Lang, SiteFacts};
-use crate::web::optout::{language_of, read_form, same_origin, set_choice};
+use crate::web::optout::{language_of, read_choice, set_choice};
 
 /// The visitor-facing texts of Matomo's opt-out, in our words.
 struct Texts {
@@ -149,10 +149,7 @@ async fn iframe(request: Request<Incoming>, params: &Params<'_>, secure: bool, f
     let (opted_out, saved, mut response) = match *request.method() {
         Method::GET | Method::HEAD => (gate::has_optout_cookie(request.headers()), false, None),
         Method::POST => {
-            if !same_origin(request.headers()) {
-                return plain(StatusCode::FORBIDDEN, "the choice can only be made on this page\n");
-            }
-            let form = match read_form(request).await {
+            let form = match read_choice(request).await {
                 Ok(form) => form,
                 Err(response) => return response,
             };

@@ -63,10 +63,7 @@ pub async fn handle(request: Request<Incoming>, secure: bool, facts: &SiteFacts)
     match *request.method() {
         Method::GET | Method::HEAD => page(&request, lang, facts),
         Method::POST => {
-            if !same_origin(request.headers()) {
-                return plain(StatusCode::FORBIDDEN, "the choice can only be made on this page\n");
-            }
-            let form = match read_form(request).await {
+            let form = match read_choice(request).await {
                 Ok(form) => form,
                 Err(response) => return response,
             };
@@ -95,10 +92,14 @@ pub async fn handle(request: Request<Incoming>, secure: bool, facts: &SiteFacts)
     }
 }
 
-/// A small form body (at most 1 KiB) as owned pairs; a malformed one is answered at once.
-pub(crate) async fn read_form(
+/// The form of a visitor's choice (at most 1 KiB) as owned pairs. A form posted from another
+/// site (see [`same_origin`]) or a malformed one is answered at once.
+pub(crate) async fn read_choice(
     request: Request<Incoming>,
 ) -> Result<std::collections::HashMap<String, String>, Response<Body>> {
+    if !same_origin(request.headers()) {
+        return Err(plain(StatusCode::FORBIDDEN, "the choice can only be made on this page\n"));
+    }
     let body = match Limited::new(request.into_body(), 1024).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(_) => return Err(plain(StatusCode::PAYLOAD_TOO_LARGE, "form too large\n")),

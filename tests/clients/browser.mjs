@@ -6,13 +6,11 @@ import http from "node:http";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { launch, userAgent } from "./common.mjs";
 
 const collector = process.argv[2];
 const artifacts = process.argv[3] || "/tmp";
 const root = path.dirname(fileURLToPath(import.meta.url));
-// A normal desktop Chrome: headless Chromium's own user agent is (rightly) a bot.
-const userAgent = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
 
 const links = `
   <button id="spa" onclick="history.pushState({}, '', location.pathname.replace(/[^/]*$/, 'second'))">next</button>
@@ -55,13 +53,7 @@ const server = http.createServer((req, res) => {
 await new Promise((r) => server.listen(0, "127.0.0.1", r));
 const origin = `http://127.0.0.1:${server.address().port}`;
 
-// Playwright gives every launch a fresh, temporary user-data-dir of its own.
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run"],
-});
+const browser = await launch();
 
 async function scenario(name, pagePath, { init, act }) {
   const context = await browser.newContext({ userAgent });

@@ -5,30 +5,14 @@
 // real clicks, and prints one JSON object with what each scenario saw in the browser.
 import http from "node:http";
 import path from "node:path";
-import { chromium } from "playwright-core";
+import { launch, matomoSnippet, userAgent } from "./common.mjs";
 
 const collector = process.argv[2];
 const artifacts = process.argv[3] || "/tmp";
 const collectorHost = new URL(collector).host;
-// A normal desktop Chrome: headless Chromium's own user agent is (rightly) a bot.
-const userAgent = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
 
-// Matomo's standard tracking code (Administration → Tracking code), the host being the collector.
-const snippet = (siteId, extra = "") => `<script>
-  var _paq = window._paq = window._paq || [];
-  ${extra}
-  _paq.push(['trackPageView']);
-  _paq.push(['enableLinkTracking']);
-  (function() {
-    var u="//${collectorHost}/";
-    _paq.push(['setTrackerUrl', u+'matomo.php']);
-    _paq.push(['setSiteId', '${siteId}']);
-    var d=document, g=d.createElement('script'), s=d.getElementsByTagName('script')[0];
-    g.async=true; g.src=u+'matomo.js'; s.parentNode.insertBefore(g,s);
-  })();
-</script>`;
 const page = (title, siteId, extra) => `<!doctype html><html><head><title>${title}</title>
-  ${snippet(siteId, extra)}</head>
+  ${matomoSnippet(collectorHost, siteId, { extra })}</head>
   <body><h1>${title}</h1>
   <a id="out" href="https://outbound.example/page?ref=x" onclick="event.preventDefault()">elsewhere</a>
   <a id="dl" href="/files/report.pdf" onclick="event.preventDefault()">report</a>
@@ -54,13 +38,7 @@ const server = http.createServer((req, res) => {
 await new Promise((r) => server.listen(0, "127.0.0.1", r));
 const origin = `http://127.0.0.1:${server.address().port}`;
 
-// Playwright gives every launch a fresh, temporary user-data-dir of its own.
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run"],
-});
+const browser = await launch();
 
 async function scenario(name, pagePath, { cookies = [], act = async () => {} } = {}) {
   const context = await browser.newContext({ userAgent });

@@ -5,25 +5,13 @@
 // Prints one JSON object with what each scenario saw; the Rust test checks what was stored.
 import http from "node:http";
 import path from "node:path";
-import { chromium } from "playwright-core";
+import { launch, matomoSnippet, userAgent } from "./common.mjs";
 
 const collector = process.argv[2];
 const artifacts = process.argv[3] || "/tmp";
 const collectorHost = new URL(collector).host;
-const userAgent = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
 
-// Matomo's standard tracking code, the host being the collector.
-const snippet = `<script>
-  var _paq = window._paq = window._paq || [];
-  _paq.push(['trackPageView']);
-  (function() {
-    var u="//${collectorHost}/";
-    _paq.push(['setTrackerUrl', u+'matomo.php']);
-    _paq.push(['setSiteId', '1']);
-    var d=document, g=d.createElement('script'), s=d.getElementsByTagName('script')[0];
-    g.async=true; g.src=u+'matomo.js'; s.parentNode.insertBefore(g,s);
-  })();
-</script>`;
+const snippet = matomoSnippet(collectorHost, 1, { linkTracking: false });
 // The embed codes Matomo's privacy settings give, with the collector as the Matomo URL.
 const iframe = `<iframe id="optout" style="border:0;width:100%;height:12em"
   src="${collector}/index.php?module=CoreAdminHome&action=optOut&language=fr&backgroundColor=ffeedd&fontColor=333333&fontSize=14px&fontFamily=Arial"></iframe>`;
@@ -45,12 +33,7 @@ const server = http.createServer((req, res) => {
 await new Promise((r) => server.listen(0, "127.0.0.1", r));
 const origin = `http://127.0.0.1:${server.address().port}`;
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run"],
-});
+const browser = await launch();
 
 // Opens a page of the site and counts the hits matomo.js sends from it.
 async function visit(context, pagePath) {
