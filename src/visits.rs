@@ -58,6 +58,22 @@ impl Visits {
 
     /// The visit of a hit by `visitor` at `now`, arriving as `acquisition` says. `previous` is
     /// the visitor's id under the previous salt, during the grace after a rotation.
+    /// Starts a new visit for `visitor` at `now`, whatever was live (Matomo's `new_visit=1`).
+    pub fn start(&self, visitor: u64, now: u64, acquisition: Acquisition) -> Visit {
+        let mut shard = self.shard(visitor);
+        // Two visits started by one visitor in the same second still get two ids.
+        let mut id = new_visit_id(visitor, now);
+        if shard.get(&visitor).is_some_and(|live| live.visit_id == id) {
+            id = new_visit_id(!visitor, now);
+        }
+        let visit = Visit { id, acquisition: self.share(acquisition) };
+        if shard.len() < self.max_per_shard || shard.contains_key(&visitor) {
+            let entry = Entry { visit_id: visit.id, last_seen: now, acquisition: visit.acquisition.clone() };
+            shard.insert(visitor, entry);
+        }
+        visit
+    }
+
     pub fn visit(&self, visitor: u64, previous: Option<u64>, now: u64, acquisition: Acquisition) -> Visit {
         {
             let mut shard = self.shard(visitor);
@@ -154,6 +170,17 @@ mod tests {
         assert!(Arc::ptr_eq(&a.acquisition, &b.acquisition));
         assert!(!Arc::ptr_eq(&a.acquisition, &c.acquisition));
         assert_eq!(*a.acquisition, search());
+    }
+
+    #[test]
+    fn new_visit_starts_one_and_the_next_hits_continue_it() {
+        let visits = Visits::new(100);
+        let first = visits.visit(7, None, 1000, Acquisition::default()).id;
+        let started = visits.start(7, 1060, Acquisition::default()).id;
+        assert_ne!(started, first);
+        assert_ne!(visits.start(7, 1060, Acquisition::default()).id, started, "same second, another visit");
+        let started = visits.visit(7, None, 1061, Acquisition::default()).id;
+        assert_eq!(visits.visit(7, None, 1120, Acquisition::default()).id, started);
     }
 
     #[test]

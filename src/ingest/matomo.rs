@@ -94,6 +94,7 @@ pub fn interpret<'a>(
         user_agent: params.get("ua"),
         language: params.non_empty("lang"),
         server_side: authorised,
+        new_visit: params.get("new_visit") == Some("1"),
     })
 }
 

@@ -139,6 +139,7 @@ pub fn interpret<'a>(event: &'a Decoded, sites: &'a Sites, now: u64) -> Vec<Resu
             user_agent: None,
             language: None,
             server_side: false,
+            new_visit: false,
         }));
     }
     hits

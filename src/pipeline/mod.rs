@@ -55,6 +55,8 @@ pub struct Hit<'a> {
     /// Sent by the site's own server with its token: a missing user agent is then no sign of a
     /// bot (server-side trackers often send none).
     pub server_side: bool,
+    /// The tracker says this hit starts a new visit (Matomo `new_visit=1`).
+    pub new_visit: bool,
 }
 
 /// What the visitor did, in the protocol's words: every field bounded by the adapter.
@@ -238,7 +240,11 @@ impl Pipeline {
         };
         verdict.apply(&mut event);
         // The visit: every hit carries the acquisition of the visit's first hit.
-        let visit = self.visits.visit(identity.visitor_id, identity.previous_id, hit.time, acquisition);
+        let visit = if hit.new_visit {
+            self.visits.start(identity.visitor_id, hit.time, acquisition)
+        } else {
+            self.visits.visit(identity.visitor_id, identity.previous_id, hit.time, acquisition)
+        };
         visit.acquisition.apply(&mut event);
         event.visit_id = visit.id;
         Ok(event)

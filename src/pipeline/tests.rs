@@ -297,3 +297,16 @@ fn server_side_hits_without_a_user_agent_are_not_bots() {
     let googlebot = browser(&[("user-agent", "Googlebot/2.1 (+http://www.google.com/bot.html)")]);
     assert_eq!(single(harness.matomo(&format!("{PAGE}&token_auth=secret-token"), &googlebot)), Err(DeclineReason::Bot));
 }
+
+/// Matomo's `new_visit=1` starts a visit; the hits after it continue that one.
+#[test]
+fn new_visit_starts_a_visit() {
+    let harness = Harness::new();
+    let headers = browser(&[]);
+    let first = single(harness.matomo(PAGE, &headers)).unwrap();
+    let started = single(harness.matomo(&format!("{PAGE}&new_visit=1"), &headers)).unwrap();
+    let next = single(harness.matomo(PAGE, &headers)).unwrap();
+    assert_ne!(first.visit_id, started.visit_id);
+    assert_eq!(started.visit_id, next.visit_id);
+    assert_eq!(first.visitor_id, started.visitor_id);
+}
