@@ -24,6 +24,8 @@ use toml::{Table, Value};
 pub(crate) const MAX_RETENTION_MONTHS: u32 = 25;
 /// Retention when a site does not say.
 pub(crate) const DEFAULT_RETENTION_DAYS: u32 = 180;
+/// `[[sites]] search_parameters`: Matomo's default site-search parameters.
+pub const DEFAULT_SEARCH_PARAMETERS: [&str; 7] = ["q", "query", "s", "search", "searchword", "k", "keyword"];
 /// `listen`: loopback only until the operator says otherwise.
 pub(crate) const DEFAULT_LISTEN: SocketAddr =
     SocketAddr::V4(std::net::SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, 8080));
@@ -227,6 +229,9 @@ pub struct SiteConfig {
     /// How long a cookie-mode visitor cookie counts, from its creation (at most 13 months); the
     /// served `matomo.js` keeps the cookie as long.
     pub cookie_lifetime_days: u32,
+    /// Query parameters whose value on a page URL is a site search (Matomo's defaults): the page
+    /// view is then stored as a search with that keyword (the query string itself is not).
+    pub search_parameters: Vec<String>,
     /// Reports are read in this time zone (IANA name, default `UTC`).
     pub timezone: String,
     /// Anyone may read this site's dashboard and stats, without a token.
@@ -253,6 +258,7 @@ impl SiteConfig {
             store_campaigns: true,
             cookie_mode: false,
             cookie_lifetime_days: COOKIE_LIFETIME_DAYS,
+            search_parameters: DEFAULT_SEARCH_PARAMETERS.iter().map(|p| p.to_string()).collect(),
             timezone: "UTC".into(),
             public: false,
             share_secret_sha256: None,
@@ -698,6 +704,9 @@ fn build_sites(root: &mut Section<'_>) -> Vec<SiteConfig> {
                 }
             },
         };
+        let search_parameters = s
+            .string_list("search_parameters")
+            .unwrap_or_else(|| DEFAULT_SEARCH_PARAMETERS.iter().map(|p| p.to_string()).collect());
         let timezone = s.string("timezone").unwrap_or_else(|| "UTC".into());
         if timezone.is_empty() || !timezone.chars().all(|c| c.is_ascii_alphanumeric() || "/_+-".contains(c)) {
             s.error("timezone", format!("{timezone:?} is not an IANA time zone name (e.g. \"Europe/Paris\")"));
@@ -726,6 +735,7 @@ fn build_sites(root: &mut Section<'_>) -> Vec<SiteConfig> {
                 store_campaigns,
                 cookie_mode,
                 cookie_lifetime_days,
+                search_parameters,
                 timezone,
                 public,
                 share_secret_sha256,

@@ -54,6 +54,9 @@ pub struct Landing {
     pub referrer_host: String,
     pub attribution: Attribution,
     pub campaign: Campaign,
+    /// A site search the page's URL shows (the value of one of the site's
+    /// `search_parameters`), which Matomo counts as a search, not a page view.
+    pub site_search: Option<String>,
 }
 
 /// The raw page context a tracker sent.
@@ -81,7 +84,14 @@ impl Enricher {
             Campaign::from_query(url.query_pairs()).with_matomo_fallback(raw.campaign_name, raw.campaign_keyword);
         let referrer_host = raw.referrer.map(url::referrer_host).unwrap_or_default();
         let attribution = self.sources.attribute(&referrer_host, &site.domains, &campaign);
-        Some(Landing { page, referrer_host, attribution, campaign })
+        let site_search = match url.query() {
+            Some(_) if !site.search_parameters.is_empty() => url
+                .query_pairs()
+                .find(|(key, value)| !value.trim().is_empty() && site.search_parameters.iter().any(|p| p == key))
+                .map(|(_, value)| value.into_owned()),
+            _ => None,
+        };
+        Some(Landing { page, referrer_host, attribution, campaign, site_search })
     }
 }
 

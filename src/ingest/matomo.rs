@@ -318,7 +318,7 @@ mod tests {
 
     #[test]
     fn a_pageview_becomes_an_event() {
-        let e = run("idsite=7&rec=1&url=https%3A%2F%2Fexample.org%2Fa%3Fq%3D1%26utm_source%3DNews%26utm_medium%3Demail&action_name=Home&urlref=https%3A%2F%2Fduckduckgo.com%2F%3Fq%3Dx&rand=42&lang=fr-FR&res=1280x800").unwrap();
+        let e = run("idsite=7&rec=1&url=https%3A%2F%2Fexample.org%2Fa%3Fx%3D1%26utm_source%3DNews%26utm_medium%3Demail&action_name=Home&urlref=https%3A%2F%2Fduckduckgo.com%2F%3Fq%3Dx&rand=42&lang=fr-FR&res=1280x800").unwrap();
         assert_eq!((e.site_id, u64::from(e.timestamp), e.retention_days), (1, NOW, 180));
         assert_eq!((e.url_host.as_str(), e.url_path.as_str()), ("example.org", "/a"));
         assert_eq!(e.page_title, "Home");
@@ -326,6 +326,22 @@ mod tests {
         assert_eq!(e.event_type, EventType::Pageview);
         assert_eq!((e.language.as_str(), e.screen_class.as_str()), ("fr", "laptop"));
         assert_eq!((e.channel.as_str(), e.source.as_str(), e.utm_medium.as_str()), ("email", "news", "email"));
+    }
+
+    /// A page whose URL carries one of the site's search parameters is a site search, as in
+    /// Matomo; the query string itself is still not stored.
+    #[test]
+    fn site_search_from_the_page_url() {
+        let e = run("idsite=7&rec=1&url=https%3A%2F%2Fexample.org%2Fsearch%3Fq%3DHoraires%2Bd%27ouverture%26page%3D2&action_name=Results").unwrap();
+        assert_eq!((e.event_type, e.search_keyword.as_str()), (EventType::Search, "horaires d'ouverture"));
+        assert_eq!((e.url_path.as_str(), e.page_title.as_str()), ("/search", "Results"));
+        assert_eq!(
+            run("idsite=7&rec=1&url=https%3A%2F%2Fexample.org%2Fsearch%3Fq%3D").unwrap().event_type,
+            EventType::Pageview
+        );
+        // Explicit events keep their type.
+        let e = run("idsite=7&rec=1&url=https%3A%2F%2Fexample.org%2F%3Fq%3Dx&e_c=A&e_a=B").unwrap();
+        assert_eq!(e.event_type, EventType::Event);
     }
 
     #[test]

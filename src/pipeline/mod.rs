@@ -133,6 +133,9 @@ pub struct Stages {
     pub metrics: Metrics,
 }
 
+/// Longest site-search keyword kept from a page URL (characters), as for explicit searches.
+const MAX_SEARCH_KEYWORD_CHARS: usize = 256;
+
 /// Headers by which browsers mark a prefetch. Constants: a look-up by `&str` parses the name
 /// each time.
 const PREFETCH_HEADERS: [HeaderName; 4] = [
@@ -193,10 +196,17 @@ impl Pipeline {
             return Err(DeclineReason::Bot);
         }
         // Enrichment.
-        let landing = self.enricher.landing(hit.site, hit.page).ok_or(DeclineReason::Invalid)?;
+        let mut landing = self.enricher.landing(hit.site, hit.page).ok_or(DeclineReason::Invalid)?;
+        let mut action = hit.action;
+        if action.kind == EventType::Pageview
+            && let Some(keyword) = landing.site_search.take()
+        {
+            action.kind = EventType::Search;
+            action.search_keyword = crate::ingest::bounded(&keyword, MAX_SEARCH_KEYWORD_CHARS).to_lowercase();
+        }
         let (page, acquisition) = landing.into_parts(hit.site.store_campaigns);
         let language = hit.language.or_else(|| header_str(headers, ACCEPT_LANGUAGE)).map(primary_language);
-        let link_url = hit.action.link_target.as_deref().map(link_target);
+        let link_url = action.link_target.as_deref().map(link_target);
         // Identity: the address goes in and does not come out.
         let client_ip = hit.client_ip.unwrap_or_else(|| self.proxies.client(origin.peer, headers));
         let key = match hit.visitor {
@@ -207,7 +217,6 @@ impl Pipeline {
         let identity = self.privacy.identify(hit.site.id, client_ip, key);
 
         // The event, built here and nowhere else.
-        let action = hit.action;
         let mut event = Event {
             site_id: hit.site.id,
             timestamp: hit.time as u32,
