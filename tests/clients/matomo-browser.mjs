@@ -24,6 +24,14 @@ const pages = {
   // matomo.js's XHR path: POST requests without sendBeacon.
   "/matomo/xhr.html": page("XHR", 1, "_paq.push(['setRequestMethod', 'POST']); _paq.push(['disableAlwaysUseSendBeacon']);"),
   "/matomo/ignored.html": page("Ignored", 1),
+  // More of what sites do with Matomo: a search results page, content blocks, a link to a second page.
+  "/matomo/actions.html": `<!doctype html><html><head><title>Actions</title>
+    ${matomoSnippet(collectorHost, 1, { extra: "_paq.push(['trackAllContentImpressions']);" })}</head>
+    <body><h1>Actions</h1>
+    <div data-track-content data-content-name="Spring banner" data-content-piece="spring.png">
+      <a href="https://example.org/sale">Sale</a></div>
+    <a id="next" href="/matomo/second.html">next page</a></body></html>`,
+  "/matomo/second.html": page("Second", 1),
 };
 
 const server = http.createServer((req, res) => {
@@ -80,6 +88,24 @@ try {
   results.cookie_mode = await scenario("cookie-mode", "/matomo/cookie.html");
   results.xhr = await scenario("xhr", "/matomo/xhr.html", {
     act: (tab) => tab.evaluate(() => window._paq.push(["trackEvent", "Video", "Play", "XHR"])),
+  });
+  // A search results page (?q=…), a single-page-app navigation with a custom dimension, an
+  // explicit site search, a goal, content impressions, then a real link to a second page.
+  results.actions = await scenario("actions", "/matomo/actions.html?q=Opening+Hours", {
+    act: async (tab) => {
+      await tab.evaluate(() => {
+        history.pushState({}, "", "/matomo/spa.html");
+        window._paq.push(["setCustomUrl", location.href]);
+        window._paq.push(["setDocumentTitle", "SPA"]);
+        window._paq.push(["setCustomDimension", 1, "gold"]);
+        window._paq.push(["trackPageView"]);
+        window._paq.push(["trackSiteSearch", "Horaires", "pages", 3]);
+        window._paq.push(["trackGoal", 3, 19.9]);
+      });
+      await tab.waitForTimeout(500);
+      await Promise.all([tab.waitForURL("**/matomo/second.html"), tab.click("#next")]);
+      await tab.waitForLoadState("networkidle");
+    },
   });
   // A browser that opted out with an earlier Matomo install: its opt-out cookie on the tracker's host.
   results.ignored = await scenario("ignored", "/matomo/ignored.html", {
