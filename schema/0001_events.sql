@@ -1,8 +1,8 @@
--- One row per accepted hit. Designed for the whole product (DESIGN.md, storage):
+-- One row per accepted hit. Designed for the whole product (docs/architecture.md, storage):
 --   * no IP, no raw user agent, no latitude/longitude, no query string beyond a site's allow-list;
 --   * site_id and time lead the sort key, so every report reads one site's time range;
 --   * partitions are (retention_days, day): a partition holds rows of a single retention, so
---     expiry is always a whole-partition drop (retention job, PRIVACY.md E1);
+--     expiry is always a whole-partition drop (retention job, docs/privacy.md E1);
 --   * plain types with empty defaults rather than Nullable on the hot columns.
 -- Column order is the order of `crate::event::Event`: RowBinary is positional.
 CREATE TABLE IF NOT EXISTS events

@@ -1,4 +1,4 @@
--- Salts for the cookieless visitor hash (PRIVACY.md B1-B4). Shared through ClickHouse so every
+-- Salts for the cookieless visitor hash (docs/privacy.md B1-B4). Shared through ClickHouse so every
 -- collector computes the same visitor id in the same period. One partition per period (UTC day)
 -- so an old salt is removed by dropping its partition. Several collectors may insert candidates
 -- for a period at once; all of them use the smallest, and the others are deleted.

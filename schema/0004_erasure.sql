@@ -1,4 +1,4 @@
--- Cookie-mode sites (PRIVACY.md B5, E4): the key that hashes the tracker's visitor cookie into
+-- Cookie-mode sites (docs/privacy.md B5, E4): the key that hashes the tracker's visitor cookie into
 -- visitor_id, one per site, so the same cookie gives the same id for its whole (13-month) life
 -- and an erasure request can find that visitor's rows. The raw cookie value is never stored.
 CREATE TABLE IF NOT EXISTS cookie_keys
