@@ -26,6 +26,10 @@ pub enum EventType {
     Goal = 6,
     /// A heartbeat: extends the visit, is not a pageview.
     Ping = 7,
+    /// An ecommerce order (Matomo `idgoal=0` with `ec_id`). Migration 0006.
+    Order = 8,
+    /// An ecommerce cart update (Matomo `idgoal=0` without `ec_id`).
+    Cart = 9,
 }
 
 /// One row of the `events` table.
@@ -79,6 +83,18 @@ pub struct Event {
     pub prop_values: Vec<String>,
     /// 1 for events that do not count as interaction (do not end a bounce). Migration 0003.
     pub non_interactive: u8,
+    /// Ecommerce (migration 0006): the order's id, its amounts, and its items (or the cart's),
+    /// one array per item field, in the same order.
+    pub ec_order_id: String,
+    pub ec_subtotal: f64,
+    pub ec_tax: f64,
+    pub ec_shipping: f64,
+    pub ec_discount: f64,
+    pub ec_item_skus: Vec<String>,
+    pub ec_item_names: Vec<String>,
+    pub ec_item_categories: Vec<String>,
+    pub ec_item_prices: Vec<f64>,
+    pub ec_item_quantities: Vec<u32>,
 }
 
 /// How a visit arrived: stamped on every event of the visit from its first hit, so reports by
@@ -115,7 +131,9 @@ pub(crate) const COLUMNS: &str = "site_id, timestamp, retention_days, visitor_id
      url_path, page_title, referrer_host, channel, source, utm_source, utm_medium, utm_campaign, utm_term, \
      utm_content, country_code, region_code, region_name, city, browser, browser_version, os, os_version, device, \
      screen_class, language, event_category, event_action, event_value, goal_id, revenue, search_keyword, \
-     search_category, search_count, link_url, prop_keys, prop_values, non_interactive";
+     search_category, search_count, link_url, prop_keys, prop_values, non_interactive, ec_order_id, ec_subtotal, \
+     ec_tax, ec_shipping, ec_discount, ec_item_skus, ec_item_names, ec_item_categories, ec_item_prices, \
+     ec_item_quantities";
 
 /// Why bytes are not a RowBinary event row.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -185,6 +203,24 @@ impl Event {
             }
         }
         out.push(self.non_interactive);
+        write_string(out, &self.ec_order_id);
+        for amount in [self.ec_subtotal, self.ec_tax, self.ec_shipping, self.ec_discount] {
+            out.extend_from_slice(&amount.to_le_bytes());
+        }
+        for array in [&self.ec_item_skus, &self.ec_item_names, &self.ec_item_categories] {
+            write_length(out, array.len());
+            for text in array {
+                write_string(out, text);
+            }
+        }
+        write_length(out, self.ec_item_prices.len());
+        for price in &self.ec_item_prices {
+            out.extend_from_slice(&price.to_le_bytes());
+        }
+        write_length(out, self.ec_item_quantities.len());
+        for quantity in &self.ec_item_quantities {
+            out.extend_from_slice(&quantity.to_le_bytes());
+        }
     }
 
     /// Reads one RowBinary row written by [`Event::write_row_binary`] from the front of `input`
@@ -217,6 +253,24 @@ impl Event {
             }
         }
         event.non_interactive = r.array::<1>()?[0];
+        event.ec_order_id = r.string()?;
+        for amount in [&mut event.ec_subtotal, &mut event.ec_tax, &mut event.ec_shipping, &mut event.ec_discount] {
+            *amount = f64::from_le_bytes(r.array()?);
+        }
+        for array in [&mut event.ec_item_skus, &mut event.ec_item_names, &mut event.ec_item_categories] {
+            let count = r.length()?;
+            for _ in 0..count {
+                array.push(r.string()?);
+            }
+        }
+        let count = r.length()?;
+        for _ in 0..count {
+            event.ec_item_prices.push(f64::from_le_bytes(r.array()?));
+        }
+        let count = r.length()?;
+        for _ in 0..count {
+            event.ec_item_quantities.push(r.u32()?);
+        }
         Ok(event)
     }
 }
@@ -224,7 +278,7 @@ impl Event {
 impl EventType {
     fn from_i8(value: i8) -> Option<EventType> {
         use EventType::*;
-        [Pageview, Event, Outlink, Download, Search, Goal, Ping].into_iter().find(|t| *t as i8 == value)
+        [Pageview, Event, Outlink, Download, Search, Goal, Ping, Order, Cart].into_iter().find(|t| *t as i8 == value)
     }
 }
 
@@ -307,6 +361,16 @@ mod tests {
             prop_keys: vec!["a".into(), String::new()],
             prop_values: vec!["1".into(), "x".repeat(300)],
             non_interactive: 1,
+            ec_order_id: "A-10".into(),
+            ec_subtotal: 25.5,
+            ec_tax: 4.25,
+            ec_shipping: 5.0,
+            ec_discount: 1.5,
+            ec_item_skus: vec!["SKU1".into(), "SKU2".into()],
+            ec_item_names: vec!["Mug".into(), "Tea".into()],
+            ec_item_categories: vec!["Kitchen".into(), "Food/Tea".into()],
+            ec_item_prices: vec![12.5, 6.5],
+            ec_item_quantities: vec![1, 2],
             search_keyword: "kw".into(),
             search_category: "cat".into(),
             link_url: "example.org/x".into(),

@@ -18,7 +18,7 @@ use crate::enrich::RawPage;
 use crate::event::EventType;
 use crate::ingest::bounded;
 use crate::ingest::params::Params;
-use crate::pipeline::{Action, Hit, VisitorInput};
+use crate::pipeline::{Action, Ecommerce, EcommerceItem, Hit, VisitorInput};
 use crate::privacy::client_ip::ClientIp;
 use crate::sites::Sites;
 use crate::telemetry::metrics::DeclineReason;
@@ -30,6 +30,8 @@ const MAX_LABEL_CHARS: usize = 256;
 /// Custom dimensions kept at most, and their longest value (docs/privacy.md D5).
 const MAX_DIMENSIONS: usize = 20;
 const MAX_DIMENSION_CHARS: usize = 255;
+/// Items of one order or cart kept at most.
+const MAX_ECOMMERCE_ITEMS: usize = 100;
 /// A `cdt` older than this needs the token (seconds): Matomo's default
 /// (`tracking_requests_require_authentication_when_custom_timestamp_newer_than`), so that apps
 /// that send their queue later, with the time of each hit, keep working.
@@ -130,9 +132,8 @@ fn visitor<'p>(
 
 /// Sets the action's type and fields from the action parameters.
 /// Requests of a kind not stored yet are declined as [`DeclineReason::Unsupported`] rather than
-/// stored as page views: an ecommerce order or cart update (`idgoal=0`), and a "custom action"
-/// (`ca=1`) that is none of the above (content impressions and interactions, and the Media,
-/// Crash and heatmap plugins' requests).
+/// stored as page views: a "custom action" (`ca=1`) that is none of the above (content
+/// impressions and interactions, and the Media, Crash and heatmap plugins' requests).
 fn describe_action(params: &Params<'_>, action: &mut Action) -> Result<(), DeclineReason> {
     let label = |key: &str| params.get(key).map(|v| bounded(v, MAX_LABEL_CHARS)).unwrap_or_default();
     let number = |key: &str| params.get(key).and_then(|v| v.trim().parse::<f64>().ok()).filter(|v| v.is_finite());
@@ -148,6 +149,19 @@ fn describe_action(params: &Params<'_>, action: &mut Action) -> Result<(), Decli
         action.kind = EventType::Goal;
         action.goal_id = goal;
         action.revenue = number("revenue").unwrap_or(0.0);
+    } else if params.get("idgoal").is_some_and(|g| g.trim() == "0") {
+        // Ecommerce: an order when it has an id, else a cart update.
+        let order_id = params.non_empty("ec_id").map(|id| bounded(id, MAX_LABEL_CHARS));
+        action.kind = if order_id.is_some() { EventType::Order } else { EventType::Cart };
+        action.revenue = number("revenue").unwrap_or(0.0);
+        action.ecommerce = Some(Ecommerce {
+            order_id: order_id.unwrap_or_default(),
+            subtotal: number("ec_st").unwrap_or(0.0),
+            tax: number("ec_tx").unwrap_or(0.0),
+            shipping: number("ec_sh").unwrap_or(0.0),
+            discount: number("ec_dt").unwrap_or(0.0),
+            items: params.get("ec_items").map(ecommerce_items).unwrap_or_default(),
+        });
     } else if let Some((kind, target)) = params
         .non_empty("link")
         .map(|l| (EventType::Outlink, l))
@@ -160,12 +174,53 @@ fn describe_action(params: &Params<'_>, action: &mut Action) -> Result<(), Decli
         action.search_keyword = label("search").to_lowercase();
         action.search_category = label("search_cat");
         action.search_count = params.get("search_count").and_then(|c| c.trim().parse().ok()).unwrap_or(0);
-    } else if params.get("idgoal").is_some_and(|g| g.trim() == "0") || params.get("ca") == Some("1") {
+    } else if params.get("ca") == Some("1") {
         return Err(DeclineReason::Unsupported);
     } else {
         action.kind = EventType::Pageview;
     }
     Ok(())
+}
+
+/// `ec_items`: `[[sku, name, category, price, quantity], …]` as Matomo's trackers send it (a
+/// category may be a list of up to five, joined with `/`; prices and quantities numbers or
+/// strings). Bounded in count and length; an item that cannot be read is skipped.
+fn ecommerce_items(text: &str) -> Vec<EcommerceItem> {
+    let Ok(serde_json::Value::Array(items)) = serde_json::from_str::<serde_json::Value>(text) else {
+        return Vec::new();
+    };
+    let text_of = |value: Option<&serde_json::Value>| match value {
+        Some(serde_json::Value::String(s)) => bounded(s, MAX_LABEL_CHARS),
+        Some(serde_json::Value::Number(n)) => n.to_string(),
+        Some(serde_json::Value::Array(parts)) => {
+            let parts: Vec<String> =
+                parts.iter().take(5).filter_map(|p| p.as_str()).map(str::trim).map(String::from).collect();
+            bounded(&parts.join("/"), MAX_LABEL_CHARS)
+        }
+        _ => String::new(),
+    };
+    let number_of = |value: Option<&serde_json::Value>| match value {
+        Some(serde_json::Value::Number(n)) => n.as_f64(),
+        Some(serde_json::Value::String(s)) => s.trim().parse::<f64>().ok(),
+        _ => None,
+    };
+    items
+        .iter()
+        .filter_map(|item| {
+            let fields = item.as_array()?;
+            let sku = text_of(fields.first());
+            (!sku.is_empty()).then(|| EcommerceItem {
+                sku,
+                name: text_of(fields.get(1)),
+                category: text_of(fields.get(2)),
+                price: number_of(fields.get(3)).filter(|p| p.is_finite()).unwrap_or(0.0),
+                quantity: number_of(fields.get(4))
+                    .filter(|q| q.is_finite() && *q >= 0.0)
+                    .map_or(1, |q| q.min(1e6) as u32),
+            })
+        })
+        .take(MAX_ECOMMERCE_ITEMS)
+        .collect()
 }
 
 /// `dimension1`..`dimensionN` as custom properties, bounded in count and length (D5).
@@ -344,6 +399,30 @@ mod tests {
         assert_eq!(e.event_type, EventType::Event);
     }
 
+    /// Ecommerce: an order with its amounts and items, a cart update; never a page view.
+    #[test]
+    fn ecommerce_orders_and_carts() {
+        let items = "%5B%5B%22SKU1%22%2C%22Mug%22%2C%22Kitchen%22%2C12.5%2C1%5D%2C%5B%22SKU2%22%2C%22Tea%22%2C%5B%22Food%22%2C%22Tea%22%5D%2C%226.50%22%2C%222%22%5D%2C%5B%5D%5D";
+        let e = run(&format!(
+            "{PAGE}&idgoal=0&ec_id=A-10&revenue=30.5&ec_st=25.5&ec_tx=4.25&ec_sh=5&ec_dt=1.5&ec_items={items}"
+        ))
+        .unwrap();
+        assert_eq!((e.event_type, e.ec_order_id.as_str(), e.revenue), (EventType::Order, "A-10", 30.5));
+        assert_eq!((e.ec_subtotal, e.ec_tax, e.ec_shipping, e.ec_discount), (25.5, 4.25, 5.0, 1.5));
+        assert_eq!(e.ec_item_skus, vec!["SKU1", "SKU2"]);
+        assert_eq!(e.ec_item_names, vec!["Mug", "Tea"]);
+        assert_eq!(e.ec_item_categories, vec!["Kitchen", "Food/Tea"]);
+        assert_eq!((e.ec_item_prices.clone(), e.ec_item_quantities.clone()), (vec![12.5, 6.5], vec![1, 2]));
+        let cart = run(&format!("{PAGE}&idgoal=0&revenue=12.5&ec_items={items}")).unwrap();
+        assert_eq!((cart.event_type, cart.revenue, cart.ec_order_id.as_str()), (EventType::Cart, 12.5, ""));
+        let many: Vec<String> = (0..150).map(|i| format!("[\"S{i}\",\"N\",\"C\",1,1]")).collect();
+        let query = format!(
+            "{PAGE}&idgoal=0&ec_id=B&ec_items={}",
+            form_urlencoded::byte_serialize(format!("[{}]", many.join(",")).as_bytes()).collect::<String>()
+        );
+        assert_eq!(run(&query).unwrap().ec_item_skus.len(), MAX_ECOMMERCE_ITEMS);
+    }
+
     #[test]
     fn every_action_type() {
         let e = run(&format!("{PAGE}&e_c=Video&e_a=Play&e_n=Intro&e_v=12.5")).unwrap();
@@ -368,8 +447,6 @@ mod tests {
         assert_eq!(run(&format!("{PAGE}&ca=1&e_c=Video&e_a=Play")).unwrap().event_type, EventType::Event);
         // Kinds not stored yet are dropped, never stored as page views.
         for unsupported in [
-            "&idgoal=0&ec_id=A10&revenue=30&ec_items=%5B%5D",
-            "&idgoal=0&revenue=12.5",
             "&ca=1&c_n=Banner&c_p=spring.png&c_t=https%3A%2F%2Fexample.org%2Fsale",
             "&ca=1&ma_id=video1&ma_ti=Intro&ma_st=10",
             "&ca=1&cra=TypeError",

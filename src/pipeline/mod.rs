@@ -80,6 +80,29 @@ pub struct Action {
     pub screen_class: &'static str,
     /// Does not count as an interaction (does not end a bounce).
     pub non_interactive: bool,
+    /// An ecommerce order or cart update.
+    pub ecommerce: Option<Ecommerce>,
+}
+
+/// An ecommerce order (with its id) or cart update, bounded by the adapter.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Ecommerce {
+    pub order_id: String,
+    pub subtotal: f64,
+    pub tax: f64,
+    pub shipping: f64,
+    pub discount: f64,
+    pub items: Vec<EcommerceItem>,
+}
+
+/// One item of an order or cart.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EcommerceItem {
+    pub sku: String,
+    pub name: String,
+    pub category: String,
+    pub price: f64,
+    pub quantity: u32,
 }
 
 /// What identifies the visitor besides the address.
@@ -247,6 +270,18 @@ impl Pipeline {
             non_interactive: u8::from(action.non_interactive),
             ..Event::default()
         };
+        if let Some(ecommerce) = action.ecommerce {
+            event.ec_order_id = ecommerce.order_id;
+            (event.ec_subtotal, event.ec_tax) = (ecommerce.subtotal, ecommerce.tax);
+            (event.ec_shipping, event.ec_discount) = (ecommerce.shipping, ecommerce.discount);
+            for item in ecommerce.items {
+                event.ec_item_skus.push(item.sku);
+                event.ec_item_names.push(item.name);
+                event.ec_item_categories.push(item.category);
+                event.ec_item_prices.push(item.price);
+                event.ec_item_quantities.push(item.quantity);
+            }
+        }
         verdict.apply(&mut event);
         // The visit: every hit carries the acquisition of the visit's first hit.
         let visit = if hit.new_visit {

@@ -28,6 +28,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(3, "0003_non_interactive.sql"),
     migration!(4, "0004_erasure.sql"),
     migration!(5, "0005_api_tokens.sql"),
+    migration!(6, "0006_ecommerce.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]

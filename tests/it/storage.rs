@@ -66,6 +66,16 @@ async fn events_round_trip_every_column() {
         prop_keys: vec!["a".into(), "b".into()],
         prop_values: vec!["1".into(), "2".into()],
         non_interactive: 1,
+        ec_order_id: s("order"),
+        ec_subtotal: 25.5,
+        ec_tax: 4.25,
+        ec_shipping: 5.0,
+        ec_discount: 1.5,
+        ec_item_skus: vec![s("sku1"), s("sku2")],
+        ec_item_names: vec![s("name1"), s("name2")],
+        ec_item_categories: vec![s("cat1"), s("cat2")],
+        ec_item_prices: vec![12.5, 6.5],
+        ec_item_quantities: vec![1, 2],
     };
     // Written as the writer writes it (our encoder, the store's INSERT), read back with the
     // crate's decoder.
