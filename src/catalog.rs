@@ -23,13 +23,15 @@ pub struct Statement {
 
 /// The stats requests whose SQL the catalog samples: every metric, filter operator and
 /// dimension kind, both query shapes.
-const STATS_SAMPLES: [&str; 5] = [
+const STATS_SAMPLES: [&str; 7] = [
     r#"{"site_id": 1, "metrics": ["visitors", "visits", "pageviews", "views_per_visit", "bounce_rate", "visit_duration", "events", "conversions", "conversion_rate"], "date_range": "7d",
         "filters": [["is", "visit:country", ["FR"]], ["is_not", "visit:browser", ["Chrome"]], ["contains", "event:page", ["/blog"]], ["is", "visit:entry_page", ["/"]]]}"#,
     r#"{"site_id": 1, "metrics": ["visitors", "pageviews", "events", "conversions"], "date_range": "30d", "dimensions": ["event:page", "event:props:plan"], "filters": [["contains", "visit:source", ["goo"]]], "order_by": [["pageviews", "desc"]]}"#,
     r#"{"site_id": 1, "metrics": ["visits", "bounce_rate"], "date_range": "month", "dimensions": ["visit:exit_page", "time:week"]}"#,
     r#"{"site_id": 1, "metrics": ["visitors"], "date_range": "year", "dimensions": ["time:hour", "time:month", "visit:channel"]}"#,
     r#"{"site_id": 1, "metrics": ["visitors", "conversions"], "date_range": "7d", "dimensions": ["event:goal"]}"#,
+    r#"{"site_id": 1, "metrics": ["orders", "total_revenue", "bounce_rate"], "date_range": "30d", "dimensions": ["visit:source"]}"#,
+    r#"{"site_id": 1, "metrics": ["orders", "total_revenue"], "date_range": "7d", "dimensions": ["event:page"]}"#,
 ];
 
 /// The statements for a server of `dialect`, in an order that runs on an empty database:

@@ -37,10 +37,14 @@ pub enum Metric {
     Events,
     Conversions,
     ConversionRate,
+    /// Ecommerce orders.
+    Orders,
+    /// Revenue of orders and goals (Plausible's name).
+    TotalRevenue,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 9] = [
+    pub const ALL: [Metric; 11] = [
         Metric::Visitors,
         Metric::Visits,
         Metric::Pageviews,
@@ -50,6 +54,8 @@ impl Metric {
         Metric::Events,
         Metric::Conversions,
         Metric::ConversionRate,
+        Metric::Orders,
+        Metric::TotalRevenue,
     ];
 
     pub fn name(self) -> &'static str {
@@ -63,6 +69,8 @@ impl Metric {
             Metric::Events => "events",
             Metric::Conversions => "conversions",
             Metric::ConversionRate => "conversion_rate",
+            Metric::Orders => "orders",
+            Metric::TotalRevenue => "total_revenue",
         }
     }
 

@@ -199,6 +199,12 @@ fn metric_expr_events(m: Metric, ctx: &Context<'_>) -> Sql {
         Metric::Conversions => {
             sql.push("toFloat64(uniqExactIf(visit_id, ").append(conversion(ctx)).push("))");
         }
+        Metric::Orders => {
+            sql.push("toFloat64(countIf(event_type = 'order'))");
+        }
+        Metric::TotalRevenue => {
+            sql.push(REVENUE);
+        }
         _ => unreachable!("per-visit metrics use the visit-level shape"),
     }
     sql
@@ -215,8 +221,13 @@ fn metric_expr_visits(m: Metric) -> &'static str {
         Metric::VisitDuration => "if(count() = 0, 0, round(avg(duration)))",
         Metric::Conversions => "toFloat64(sum(converted))",
         Metric::ConversionRate => "if(count() = 0, 0, round(100 * sum(converted) / count(), 1))",
+        Metric::Orders => "toFloat64(sum(orders))",
+        Metric::TotalRevenue => "round(sum(revenue_total), 2)",
     }
 }
+
+/// The revenue of orders and goals (cart updates carry a cart's value, not revenue).
+const REVENUE: &str = "round(sumIf(revenue, event_type IN ('order', 'goal')), 2)";
 
 /// The SQL of a request over `scope`.
 pub fn build(request: &StatsRequest, site: &SiteConfig, scope: &Scope) -> Sql {
@@ -235,8 +246,9 @@ pub fn build(request: &StatsRequest, site: &SiteConfig, scope: &Scope) -> Sql {
         }
         sql.push("FROM (SELECT visit_id, any(visitor_id) AS visitor_id, min(timestamp) AS start, ");
         sql.push("max(timestamp) - min(timestamp) AS duration, countIf(event_type = 'pageview') AS pageviews, ");
-        sql.push("countIf(event_type = 'event') AS events, ");
-        sql.push("countIf(event_type = 'pageview') = 1 AND countIf(event_type IN ('event', 'outlink', 'download', 'search', 'goal') AND non_interactive = 0) = 0 AS bounced, ");
+        sql.push("countIf(event_type = 'event') AS events, countIf(event_type = 'order') AS orders, ");
+        sql.push(REVENUE).push(" AS revenue_total, ");
+        sql.push("countIf(event_type = 'pageview') = 1 AND countIf(event_type IN ('event', 'outlink', 'download', 'search', 'goal', 'order', 'cart') AND non_interactive = 0) = 0 AS bounced, ");
         sql.push("countIf(").append(conversion(&ctx)).push(") > 0 AS converted, ");
         sql.push("argMinIf(url_path, timestamp, event_type = 'pageview') AS entry_page, ");
         sql.push("argMaxIf(url_path, timestamp, event_type = 'pageview') AS exit_page");

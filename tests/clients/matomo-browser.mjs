@@ -32,6 +32,7 @@ const pages = {
       <a href="https://example.org/sale">Sale</a></div>
     <a id="next" href="/matomo/second.html">next page</a></body></html>`,
   "/matomo/second.html": page("Second", 1),
+  "/matomo/shop.html": page("Shop", 1),
 };
 
 const server = http.createServer((req, res) => {
@@ -105,6 +106,18 @@ try {
       await tab.waitForTimeout(500);
       await Promise.all([tab.waitForURL("**/matomo/second.html"), tab.click("#next")]);
       await tab.waitForLoadState("networkidle");
+    },
+  });
+  // A shop: a cart update, then an order, with their items.
+  results.shop = await scenario("shop", "/matomo/shop.html", {
+    act: async (tab) => {
+      await tab.evaluate(() => {
+        window._paq.push(["addEcommerceItem", "SKU1", "Mug", "Kitchen", 12.5, 1]);
+        window._paq.push(["addEcommerceItem", "SKU2", "Tea", ["Food", "Tea"], 6.5, 2]);
+        window._paq.push(["trackEcommerceCartUpdate", 25.5]);
+      });
+      await tab.waitForTimeout(300);
+      await tab.evaluate(() => window._paq.push(["trackEcommerceOrder", "A-10", 30.5, 25.5, 4.25, 5, 1.5]));
     },
   });
   // A browser that opted out with an earlier Matomo install: its opt-out cookie on the tracker's host.

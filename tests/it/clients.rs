@@ -138,6 +138,8 @@ async fn matomo_js_from_the_collector_in_chromium() {
     let mut config = CollectorConfig::new(ch, &db);
     config.extra = config.extra.replace("retention = \"13mo\"", "retention = \"13mo\"\ncookie_mode = true");
     assert!(config.extra.contains("cookie_mode = true"));
+    // Site 1's stats are public here, to read the shop's figures from the stats API.
+    config.extra = config.extra.replacen("id = 1\n", "id = 1\npublic = true\n", 1);
     let collector = Collector::start(&config).await;
     let artifacts = Path::new(REPO).join("target/test-artifacts");
     std::fs::create_dir_all(&artifacts).unwrap();
@@ -146,7 +148,7 @@ async fn matomo_js_from_the_collector_in_chromium() {
     let seen = tokio::task::spawn_blocking(move || node("matomo-browser.mjs", &[&base, &dir])).await.unwrap();
     let seen: serde_json::Value = serde_json::from_str(&seen).expect("scenario results are JSON");
 
-    for scenario in ["cookieless", "cookie_mode", "xhr", "ignored", "actions"] {
+    for scenario in ["cookieless", "cookie_mode", "xhr", "ignored", "actions", "shop"] {
         assert_eq!(seen[scenario]["script"], 200, "{scenario}: matomo.js not served: {seen}");
         assert_eq!(seen[scenario]["failures"], serde_json::json!([]), "{scenario}: failed requests: {seen}");
     }
@@ -163,7 +165,7 @@ async fn matomo_js_from_the_collector_in_chromium() {
 
     let rows = rows_where(
         &db,
-        "SELECT site_id, url_path, event_type, page_title, event_category, event_action, event_name, link_url FROM {db}.events WHERE url_path NOT IN ('/matomo/actions.html', '/matomo/spa.html', '/matomo/second.html') ORDER BY site_id, url_path, event_type",
+        "SELECT site_id, url_path, event_type, page_title, event_category, event_action, event_name, link_url FROM {db}.events WHERE url_path NOT IN ('/matomo/actions.html', '/matomo/spa.html', '/matomo/second.html', '/matomo/shop.html') ORDER BY site_id, url_path, event_type",
         7,
     )
     .await;
@@ -207,6 +209,34 @@ async fn matomo_js_from_the_collector_in_chromium() {
         .and_then(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
         .unwrap_or(0);
     assert!(unsupported >= 1, "the content impressions were not counted: {metrics}");
+
+    // The shop: the cart update and the order are what they are, with their items; neither is
+    // a page view.
+    let shop = rows_where(
+        &db,
+        "SELECT event_type, revenue, ec_order_id, ec_subtotal, ec_tax, ec_shipping, ec_discount, arrayStringConcat(arrayMap((s, n, c, p, q) -> concat(s, ':', n, ':', c, ':', toString(p), ':', toString(q)), ec_item_skus, ec_item_names, ec_item_categories, ec_item_prices, ec_item_quantities), ',') FROM {db}.events WHERE url_path = '/matomo/shop.html' ORDER BY event_type",
+        3,
+    )
+    .await;
+    assert_eq!(
+        shop,
+        vec![
+            "pageview\t0\t\t0\t0\t0\t0\t",
+            "order\t30.5\tA-10\t25.5\t4.25\t5\t1.5\tSKU1:Mug:Kitchen:12.5:1,SKU2:Tea:Food/Tea:6.5:2",
+            "cart\t25.5\t\t0\t0\t0\t0\tSKU1:Mug:Kitchen:12.5:1,SKU2:Tea:Food/Tea:6.5:2",
+        ]
+    );
+    // The stats API: one order, and the revenue of the order and of the goal above.
+    let answer: serde_json::Value = crate::common::http()
+        .post(collector.url("/api/v1/query"))
+        .json(&serde_json::json!({"site_id": 1, "metrics": ["orders", "total_revenue"], "date_range": "day"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["results"][0]["metrics"], serde_json::json!([1, 50.4]), "{answer}");
 }
 
 /// Matomo's opt-out at Matomo's URLs, embedded as Matomo's privacy settings give it, with only
