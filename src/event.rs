@@ -30,6 +30,10 @@ pub enum EventType {
     Order = 8,
     /// An ecommerce cart update (Matomo `idgoal=0` without `ec_id`).
     Cart = 9,
+    /// A content block was shown (Matomo `c_n` without `c_i`). Migration 0007.
+    ContentImpression = 10,
+    /// A content block was interacted with (Matomo `c_n` with `c_i`).
+    ContentInteraction = 11,
 }
 
 /// One row of the `events` table.
@@ -95,6 +99,9 @@ pub struct Event {
     pub ec_item_categories: Vec<String>,
     pub ec_item_prices: Vec<f64>,
     pub ec_item_quantities: Vec<u32>,
+    /// Content tracking (migration 0007): the block's piece and its target (host + path).
+    pub content_piece: String,
+    pub content_target: String,
 }
 
 /// How a visit arrived: stamped on every event of the visit from its first hit, so reports by
@@ -133,7 +140,7 @@ pub(crate) const COLUMNS: &str = "site_id, timestamp, retention_days, visitor_id
      screen_class, language, event_category, event_action, event_value, goal_id, revenue, search_keyword, \
      search_category, search_count, link_url, prop_keys, prop_values, non_interactive, ec_order_id, ec_subtotal, \
      ec_tax, ec_shipping, ec_discount, ec_item_skus, ec_item_names, ec_item_categories, ec_item_prices, \
-     ec_item_quantities";
+     ec_item_quantities, content_piece, content_target";
 
 /// Why bytes are not a RowBinary event row.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -221,6 +228,8 @@ impl Event {
         for quantity in &self.ec_item_quantities {
             out.extend_from_slice(&quantity.to_le_bytes());
         }
+        write_string(out, &self.content_piece);
+        write_string(out, &self.content_target);
     }
 
     /// Reads one RowBinary row written by [`Event::write_row_binary`] from the front of `input`
@@ -271,6 +280,8 @@ impl Event {
         for _ in 0..count {
             event.ec_item_quantities.push(r.u32()?);
         }
+        event.content_piece = r.string()?;
+        event.content_target = r.string()?;
         Ok(event)
     }
 }
@@ -278,7 +289,9 @@ impl Event {
 impl EventType {
     fn from_i8(value: i8) -> Option<EventType> {
         use EventType::*;
-        [Pageview, Event, Outlink, Download, Search, Goal, Ping, Order, Cart].into_iter().find(|t| *t as i8 == value)
+        [Pageview, Event, Outlink, Download, Search, Goal, Ping, Order, Cart, ContentImpression, ContentInteraction]
+            .into_iter()
+            .find(|t| *t as i8 == value)
     }
 }
 
@@ -371,6 +384,8 @@ mod tests {
             ec_item_categories: vec!["Kitchen".into(), "Food/Tea".into()],
             ec_item_prices: vec![12.5, 6.5],
             ec_item_quantities: vec![1, 2],
+            content_piece: "banner.png".into(),
+            content_target: "example.org/sale".into(),
             search_keyword: "kw".into(),
             search_category: "cat".into(),
             link_url: "example.org/x".into(),

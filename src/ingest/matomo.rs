@@ -132,8 +132,8 @@ fn visitor<'p>(
 
 /// Sets the action's type and fields from the action parameters.
 /// Requests of a kind not stored yet are declined as [`DeclineReason::Unsupported`] rather than
-/// stored as page views: a "custom action" (`ca=1`) that is none of the above (content
-/// impressions and interactions, and the Media, Crash and heatmap plugins' requests).
+/// stored as page views: a "custom action" (`ca=1`) that is none of the above (the Media, Crash
+/// and heatmap plugins' requests).
 fn describe_action(params: &Params<'_>, action: &mut Action) -> Result<(), DeclineReason> {
     let label = |key: &str| params.get(key).map(|v| bounded(v, MAX_LABEL_CHARS)).unwrap_or_default();
     let number = |key: &str| params.get(key).and_then(|v| v.trim().parse::<f64>().ok()).filter(|v| v.is_finite());
@@ -174,6 +174,22 @@ fn describe_action(params: &Params<'_>, action: &mut Action) -> Result<(), Decli
         action.search_keyword = label("search").to_lowercase();
         action.search_category = label("search_cat");
         action.search_count = params.get("search_count").and_then(|c| c.trim().parse().ok()).unwrap_or(0);
+    } else if params.non_empty("c_n").is_some() {
+        // Content tracking: a block shown, or (with `c_i`) interacted with. An impression is
+        // not an interaction (it does not end a bounce).
+        action.name = label("c_n");
+        action.content_piece = label("c_p");
+        action.content_target = params.non_empty("c_t").map(str::to_string);
+        match params.non_empty("c_i") {
+            Some(_) => {
+                action.kind = EventType::ContentInteraction;
+                action.action = label("c_i");
+            }
+            None => {
+                action.kind = EventType::ContentImpression;
+                action.non_interactive = true;
+            }
+        }
     } else if params.get("ca") == Some("1") {
         return Err(DeclineReason::Unsupported);
     } else {
@@ -446,11 +462,20 @@ mod tests {
         // Matomo's "custom action" events (the PHP tracker sends ca=1 with them) are events.
         assert_eq!(run(&format!("{PAGE}&ca=1&e_c=Video&e_a=Play")).unwrap().event_type, EventType::Event);
         // Kinds not stored yet are dropped, never stored as page views.
-        for unsupported in [
-            "&ca=1&c_n=Banner&c_p=spring.png&c_t=https%3A%2F%2Fexample.org%2Fsale",
-            "&ca=1&ma_id=video1&ma_ti=Intro&ma_st=10",
-            "&ca=1&cra=TypeError",
-        ] {
+        // Content: an impression (not an interaction) and an interaction.
+        let e = run(&format!("{PAGE}&ca=1&c_n=Banner&c_p=spring.png&c_t=https%3A%2F%2Fexample.org%2Fsale%3Fref%3Dx"))
+            .unwrap();
+        assert_eq!(
+            (e.event_type, e.event_name.as_str(), e.non_interactive),
+            (EventType::ContentImpression, "Banner", 1)
+        );
+        assert_eq!((e.content_piece.as_str(), e.content_target.as_str()), ("spring.png", "example.org/sale"));
+        let e = run(&format!("{PAGE}&ca=1&c_n=Banner&c_p=spring.png&c_i=click")).unwrap();
+        assert_eq!(
+            (e.event_type, e.event_action.as_str(), e.non_interactive),
+            (EventType::ContentInteraction, "click", 0)
+        );
+        for unsupported in ["&ca=1&ma_id=video1&ma_ti=Intro&ma_st=10", "&ca=1&cra=TypeError"] {
             assert_eq!(run(&format!("{PAGE}{unsupported}")), Err(DeclineReason::Unsupported), "{unsupported}");
         }
         let e = run(&format!("{PAGE}&dimension1=gold&dimension2=&dimension33=x&dimensionx=no")).unwrap();

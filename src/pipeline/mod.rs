@@ -82,6 +82,9 @@ pub struct Action {
     pub non_interactive: bool,
     /// An ecommerce order or cart update.
     pub ecommerce: Option<Ecommerce>,
+    /// A content block's piece (bounded) and target as sent (minimised by enrichment).
+    pub content_piece: String,
+    pub content_target: Option<String>,
 }
 
 /// An ecommerce order (with its id) or cart update, bounded by the adapter.
@@ -230,6 +233,7 @@ impl Pipeline {
         let (page, acquisition) = landing.into_parts(hit.site.store_campaigns);
         let language = hit.language.or_else(|| header_str(headers, ACCEPT_LANGUAGE)).map(primary_language);
         let link_url = action.link_target.as_deref().map(link_target);
+        let content_target = action.content_target.as_deref().map(link_target);
         // Identity: the address goes in and does not come out.
         let client_ip = hit.client_ip.unwrap_or_else(|| self.proxies.client(origin.peer, headers));
         let key = match hit.visitor {
@@ -268,6 +272,8 @@ impl Pipeline {
             prop_keys: action.prop_keys,
             prop_values: action.prop_values,
             non_interactive: u8::from(action.non_interactive),
+            content_piece: action.content_piece,
+            content_target: content_target.unwrap_or_default(),
             ..Event::default()
         };
         if let Some(ecommerce) = action.ecommerce {

@@ -248,7 +248,7 @@ pub fn build(request: &StatsRequest, site: &SiteConfig, scope: &Scope) -> Sql {
         sql.push("max(timestamp) - min(timestamp) AS duration, countIf(event_type = 'pageview') AS pageviews, ");
         sql.push("countIf(event_type = 'event') AS events, countIf(event_type = 'order') AS orders, ");
         sql.push(REVENUE).push(" AS revenue_total, ");
-        sql.push("countIf(event_type = 'pageview') = 1 AND countIf(event_type IN ('event', 'outlink', 'download', 'search', 'goal', 'order', 'cart') AND non_interactive = 0) = 0 AS bounced, ");
+        sql.push("countIf(event_type = 'pageview') = 1 AND countIf(event_type IN ('event', 'outlink', 'download', 'search', 'goal', 'order', 'cart', 'content_interaction') AND non_interactive = 0) = 0 AS bounced, ");
         sql.push("countIf(").append(conversion(&ctx)).push(") > 0 AS converted, ");
         sql.push("argMinIf(url_path, timestamp, event_type = 'pageview') AS entry_page, ");
         sql.push("argMaxIf(url_path, timestamp, event_type = 'pageview') AS exit_page");

@@ -29,6 +29,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(4, "0004_erasure.sql"),
     migration!(5, "0005_api_tokens.sql"),
     migration!(6, "0006_ecommerce.sql"),
+    migration!(7, "0007_content.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]

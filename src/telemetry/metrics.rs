@@ -23,9 +23,8 @@ pub enum DeclineReason {
     Unauthorized,
     /// The spool refused the event (full, failing or closing): answered 503.
     Overload,
-    /// A kind of Matomo request not stored yet (content impressions and interactions, and the
-    /// Media, Crash and heatmap plugins' requests): dropped on purpose, never stored as
-    /// something else.
+    /// A kind of Matomo request not stored yet (the Media, Crash and heatmap plugins'
+    /// requests): dropped on purpose, never stored as something else.
     Unsupported,
 }
 

@@ -28,8 +28,8 @@ const pages = {
   "/matomo/actions.html": `<!doctype html><html><head><title>Actions</title>
     ${matomoSnippet(collectorHost, 1, { extra: "_paq.push(['trackAllContentImpressions']);" })}</head>
     <body><h1>Actions</h1>
-    <div data-track-content data-content-name="Spring banner" data-content-piece="spring.png">
-      <a href="https://example.org/sale">Sale</a></div>
+    <div data-track-content data-content-name="Spring banner" data-content-piece="spring.png" data-content-target="https://example.org/sale?ref=home">
+      <a id="sale" href="https://example.org/sale" onclick="event.preventDefault()">Sale</a></div>
     <a id="next" href="/matomo/second.html">next page</a></body></html>`,
   "/matomo/second.html": page("Second", 1),
   "/matomo/shop.html": page("Shop", 1),
@@ -94,6 +94,11 @@ try {
   // explicit site search, a goal, content impressions, then a real link to a second page.
   results.actions = await scenario("actions", "/matomo/actions.html?q=Opening+Hours", {
     act: async (tab) => {
+      // A real click on the content block's link: a content interaction.
+      await tab.click("#sale");
+      await tab.waitForTimeout(300);
+      // A Media Analytics request (not stored yet: declined and counted).
+      await tab.evaluate(() => window._paq.push(["trackRequest", "ca=1&ma_id=video1&ma_ti=Intro&ma_st=10"]));
       await tab.evaluate(() => {
         history.pushState({}, "", "/matomo/spa.html");
         window._paq.push(["setCustomUrl", location.href]);

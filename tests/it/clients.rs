@@ -182,24 +182,42 @@ async fn matomo_js_from_the_collector_in_chromium() {
         ]
     );
 
-    // The search results page is a search; the SPA page view carries its custom dimension; the
-    // explicit search and the goal are what they are; the second page, loaded by a real click,
-    // is a page view; the content impressions are not stored (not yet supported), and counted.
+    // The search results page is a search; the content block's impression and the click on it
+    // are content rows; the SPA page view carries its custom dimension; the explicit search and
+    // the goal are what they are; the second page, loaded by a real click, is a page view; the
+    // Media Analytics request is not stored (not yet supported), and counted.
     let actions = rows_where(
         &db,
         "SELECT url_path, event_type, page_title, search_keyword, search_category, search_count, goal_id, revenue, arrayStringConcat(arrayMap((k, v) -> concat(k, '=', v), prop_keys, prop_values), ',') FROM {db}.events WHERE url_path IN ('/matomo/actions.html', '/matomo/spa.html', '/matomo/second.html') ORDER BY url_path, event_type",
-        5,
+        8,
     )
     .await;
     assert_eq!(
         actions,
         vec![
+            // The click on the content block's link: an outlink and a content interaction.
+            "/matomo/actions.html\toutlink\t\t\t\t0\t0\t0\t",
             "/matomo/actions.html\tsearch\tActions\topening hours\t\t0\t0\t0\t",
+            "/matomo/actions.html\tcontent_impression\t\t\t\t0\t0\t0\t",
+            "/matomo/actions.html\tcontent_interaction\t\t\t\t0\t0\t0\t",
             "/matomo/second.html\tpageview\tSecond\t\t\t0\t0\t0\t",
             "/matomo/spa.html\tpageview\tSPA\t\t\t0\t0\t0\tdimension1=gold",
             // matomo.js sends no title with a search or a goal, and the dimension with each.
             "/matomo/spa.html\tsearch\t\thoraires\tpages\t3\t0\t0\tdimension1=gold",
             "/matomo/spa.html\tgoal\t\t\t\t0\t3\t19.9\tdimension1=gold",
+        ]
+    );
+    let content = rows_where(
+        &db,
+        "SELECT event_type, event_name, event_action, content_piece, content_target, non_interactive FROM {db}.events WHERE event_type IN ('content_impression', 'content_interaction') ORDER BY event_type",
+        2,
+    )
+    .await;
+    assert_eq!(
+        content,
+        vec![
+            "content_impression\tSpring banner\t\tspring.png\texample.org/sale\t1",
+            "content_interaction\tSpring banner\tclick\tspring.png\texample.org/sale\t0",
         ]
     );
     let metrics = crate::common::http().get(collector.url("/metrics")).send().await.unwrap().text().await.unwrap();
@@ -208,7 +226,7 @@ async fn matomo_js_from_the_collector_in_chromium() {
         .find(|l| l.starts_with("mesure_events_declined_total{reason=\"unsupported\"}"))
         .and_then(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
         .unwrap_or(0);
-    assert!(unsupported >= 1, "the content impressions were not counted: {metrics}");
+    assert!(unsupported >= 1, "the Media Analytics request was not counted: {metrics}");
 
     // The shop: the cart update and the order are what they are, with their items; neither is
     // a page view.

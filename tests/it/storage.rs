@@ -76,6 +76,8 @@ async fn events_round_trip_every_column() {
         ec_item_categories: vec![s("cat1"), s("cat2")],
         ec_item_prices: vec![12.5, 6.5],
         ec_item_quantities: vec![1, 2],
+        content_piece: s("piece"),
+        content_target: s("target"),
     };
     // Written as the writer writes it (our encoder, the store's INSERT), read back with the
     // crate's decoder.
