@@ -102,6 +102,34 @@ pub struct Event {
     /// Content tracking (migration 0007): the block's piece and its target (host + path).
     pub content_piece: String,
     pub content_target: String,
+    /// Migration 0008: the tracker's page-view id (which the page's later actions carry), the
+    /// product or category a shop page shows, and the page's performance timings (ms).
+    pub page_view_id: String,
+    pub product_sku: String,
+    pub product_name: String,
+    pub product_category: String,
+    pub product_price: f64,
+    /// `pf_net`, `pf_srv`, `pf_tfr`, `pf_dm1`, `pf_dm2`, `pf_onl`.
+    pub perf_network_ms: u32,
+    pub perf_server_ms: u32,
+    pub perf_transfer_ms: u32,
+    pub perf_dom_processing_ms: u32,
+    pub perf_dom_completion_ms: u32,
+    pub perf_on_load_ms: u32,
+}
+
+impl Event {
+    /// The performance timings, in column order.
+    fn perf_ms(&mut self) -> [&mut u32; 6] {
+        [
+            &mut self.perf_network_ms,
+            &mut self.perf_server_ms,
+            &mut self.perf_transfer_ms,
+            &mut self.perf_dom_processing_ms,
+            &mut self.perf_dom_completion_ms,
+            &mut self.perf_on_load_ms,
+        ]
+    }
 }
 
 /// How a visit arrived: stamped on every event of the visit from its first hit, so reports by
@@ -140,7 +168,9 @@ pub(crate) const COLUMNS: &str = "site_id, timestamp, retention_days, visitor_id
      screen_class, language, event_category, event_action, event_value, goal_id, revenue, search_keyword, \
      search_category, search_count, link_url, prop_keys, prop_values, non_interactive, ec_order_id, ec_subtotal, \
      ec_tax, ec_shipping, ec_discount, ec_item_skus, ec_item_names, ec_item_categories, ec_item_prices, \
-     ec_item_quantities, content_piece, content_target";
+     ec_item_quantities, content_piece, content_target, page_view_id, product_sku, product_name, product_category, \
+     product_price, perf_network_ms, perf_server_ms, perf_transfer_ms, perf_dom_processing_ms, perf_dom_completion_ms, \
+     perf_on_load_ms";
 
 /// Why bytes are not a RowBinary event row.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -230,6 +260,20 @@ impl Event {
         }
         write_string(out, &self.content_piece);
         write_string(out, &self.content_target);
+        for text in [&self.page_view_id, &self.product_sku, &self.product_name, &self.product_category] {
+            write_string(out, text);
+        }
+        out.extend_from_slice(&self.product_price.to_le_bytes());
+        for ms in [
+            self.perf_network_ms,
+            self.perf_server_ms,
+            self.perf_transfer_ms,
+            self.perf_dom_processing_ms,
+            self.perf_dom_completion_ms,
+            self.perf_on_load_ms,
+        ] {
+            out.extend_from_slice(&ms.to_le_bytes());
+        }
     }
 
     /// Reads one RowBinary row written by [`Event::write_row_binary`] from the front of `input`
@@ -282,6 +326,15 @@ impl Event {
         }
         event.content_piece = r.string()?;
         event.content_target = r.string()?;
+        for text in
+            [&mut event.page_view_id, &mut event.product_sku, &mut event.product_name, &mut event.product_category]
+        {
+            *text = r.string()?;
+        }
+        event.product_price = f64::from_le_bytes(r.array()?);
+        for ms in event.perf_ms() {
+            *ms = r.u32()?;
+        }
         Ok(event)
     }
 }
@@ -386,6 +439,17 @@ mod tests {
             ec_item_quantities: vec![1, 2],
             content_piece: "banner.png".into(),
             content_target: "example.org/sale".into(),
+            page_view_id: "a1b2c3".into(),
+            product_sku: "SKU1".into(),
+            product_name: "Mug".into(),
+            product_category: "Kitchen".into(),
+            product_price: 12.5,
+            perf_network_ms: 1,
+            perf_server_ms: 2,
+            perf_transfer_ms: 3,
+            perf_dom_processing_ms: 4,
+            perf_dom_completion_ms: 5,
+            perf_on_load_ms: 6,
             search_keyword: "kw".into(),
             search_category: "cat".into(),
             link_url: "example.org/x".into(),

@@ -32,6 +32,10 @@ const MAX_DIMENSIONS: usize = 20;
 const MAX_DIMENSION_CHARS: usize = 255;
 /// Items of one order or cart kept at most.
 const MAX_ECOMMERCE_ITEMS: usize = 100;
+/// Longest page-view id kept (Matomo's are 6 alphanumerics).
+const MAX_PAGE_VIEW_ID_CHARS: usize = 32;
+/// A performance timing over this (an hour, in ms) is not believed.
+const MAX_TIMING_MS: u32 = 3_600_000;
 /// A `cdt` older than this needs the token (seconds): Matomo's default
 /// (`tracking_requests_require_authentication_when_custom_timestamp_newer_than`), so that apps
 /// that send their queue later, with the time of each hit, keep working.
@@ -85,6 +89,7 @@ pub fn interpret<'a>(
         ..Action::default()
     };
     describe_action(params, &mut action)?;
+    describe_page(params, &mut action);
     add_dimensions(params, &mut action);
     Ok(Hit {
         site,
@@ -196,6 +201,35 @@ fn describe_action(params: &Params<'_>, action: &mut Action) -> Result<(), Decli
         action.kind = EventType::Pageview;
     }
     Ok(())
+}
+
+/// What the tracker says about the page besides the action: its page-view id (`pv_id`, which
+/// the page's later actions carry), the product or category a shop page shows (`_pks`, `_pkn`,
+/// `_pkc`, `_pkp`), and its performance timings (`pf_*`, milliseconds, at most an hour each).
+fn describe_page(params: &Params<'_>, action: &mut Action) {
+    action.page_view_id = params
+        .non_empty("pv_id")
+        .filter(|id| id.len() <= MAX_PAGE_VIEW_ID_CHARS && id.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .unwrap_or_default()
+        .to_string();
+    let label = |key: &str| params.get(key).map(|v| bounded(v, MAX_LABEL_CHARS)).unwrap_or_default();
+    if ["_pks", "_pkn", "_pkc"].iter().any(|key| params.non_empty(key).is_some()) {
+        // A category may come as a JSON list (up to five), as `ec_items` categories do.
+        let category = match params.get("_pkc").map(str::trim) {
+            Some(list) if list.starts_with('[') => serde_json::from_str::<Vec<String>>(list)
+                .map(|parts| {
+                    bounded(&parts.iter().take(5).map(|p| p.trim()).collect::<Vec<_>>().join("/"), MAX_LABEL_CHARS)
+                })
+                .unwrap_or_default(),
+            _ => label("_pkc"),
+        };
+        let price = params.get("_pkp").and_then(|p| p.trim().parse::<f64>().ok()).filter(|p| p.is_finite());
+        action.product = Some((label("_pks"), label("_pkn"), category, price.unwrap_or(0.0)));
+    }
+    for (slot, key) in action.perf_ms.iter_mut().zip(["pf_net", "pf_srv", "pf_tfr", "pf_dm1", "pf_dm2", "pf_onl"]) {
+        *slot =
+            params.get(key).and_then(|v| v.trim().parse::<u32>().ok()).filter(|ms| *ms <= MAX_TIMING_MS).unwrap_or(0);
+    }
 }
 
 /// `ec_items`: `[[sku, name, category, price, quantity], …]` as Matomo's trackers send it (a
@@ -437,6 +471,21 @@ mod tests {
             form_urlencoded::byte_serialize(format!("[{}]", many.join(",")).as_bytes()).collect::<String>()
         );
         assert_eq!(run(&query).unwrap().ec_item_skus.len(), MAX_ECOMMERCE_ITEMS);
+    }
+
+    /// The page's id, the product it shows and its timings are kept with the page view.
+    #[test]
+    fn page_view_details() {
+        let e = run(&format!("{PAGE}&pv_id=a1B2c3&_pks=SKU1&_pkn=Mug&_pkc=%5B%22Kitchen%22%2C%22Mugs%22%5D&_pkp=12.5&pf_net=10&pf_srv=20&pf_tfr=3&pf_dm1=400&pf_dm2=50&pf_onl=6")).unwrap();
+        assert_eq!(e.page_view_id, "a1B2c3");
+        assert_eq!(
+            (e.product_sku.as_str(), e.product_name.as_str(), e.product_category.as_str(), e.product_price),
+            ("SKU1", "Mug", "Kitchen/Mugs", 12.5)
+        );
+        assert_eq!((e.perf_network_ms, e.perf_server_ms, e.perf_transfer_ms), (10, 20, 3));
+        assert_eq!((e.perf_dom_processing_ms, e.perf_dom_completion_ms, e.perf_on_load_ms), (400, 50, 6));
+        let e = run(&format!("{PAGE}&pv_id=not%20an%20id&pf_net=99999999&_pkc=Mugs")).unwrap();
+        assert_eq!((e.page_view_id.as_str(), e.perf_network_ms, e.product_category.as_str()), ("", 0, "Mugs"));
     }
 
     #[test]

@@ -85,6 +85,13 @@ pub struct Action {
     /// A content block's piece (bounded) and target as sent (minimised by enrichment).
     pub content_piece: String,
     pub content_target: Option<String>,
+    /// The tracker's page-view id, which the page's later actions carry.
+    pub page_view_id: String,
+    /// The product (or category) a shop page shows: SKU, name, category, price.
+    pub product: Option<(String, String, String, f64)>,
+    /// The page's performance timings in ms: network, server, transfer, DOM processing, DOM
+    /// completion, on-load.
+    pub perf_ms: [u32; 6],
 }
 
 /// An ecommerce order (with its id) or cart update, bounded by the adapter.
@@ -274,8 +281,19 @@ impl Pipeline {
             non_interactive: u8::from(action.non_interactive),
             content_piece: action.content_piece,
             content_target: content_target.unwrap_or_default(),
+            page_view_id: action.page_view_id,
+            perf_network_ms: action.perf_ms[0],
+            perf_server_ms: action.perf_ms[1],
+            perf_transfer_ms: action.perf_ms[2],
+            perf_dom_processing_ms: action.perf_ms[3],
+            perf_dom_completion_ms: action.perf_ms[4],
+            perf_on_load_ms: action.perf_ms[5],
             ..Event::default()
         };
+        if let Some((sku, name, category, price)) = action.product {
+            (event.product_sku, event.product_name, event.product_category, event.product_price) =
+                (sku, name, category, price);
+        }
         if let Some(ecommerce) = action.ecommerce {
             event.ec_order_id = ecommerce.order_id;
             (event.ec_subtotal, event.ec_tax) = (ecommerce.subtotal, ecommerce.tax);

@@ -30,6 +30,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(5, "0005_api_tokens.sql"),
     migration!(6, "0006_ecommerce.sql"),
     migration!(7, "0007_content.sql"),
+    migration!(8, "0008_page_details.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]

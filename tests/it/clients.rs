@@ -182,6 +182,16 @@ async fn matomo_js_from_the_collector_in_chromium() {
         ]
     );
 
+    // `pv_id`: the event and the clicks on the first page carry its page view's id; its
+    // performance timings came with it.
+    let ids = ch
+        .query(&format!(
+            "SELECT uniqExact(page_view_id), countIf(page_view_id = ''), max(perf_network_ms + perf_server_ms + perf_transfer_ms + perf_dom_processing_ms + perf_dom_completion_ms + perf_on_load_ms) FROM {db}.events WHERE url_path = '/matomo/index.html' FORMAT TSV"
+        ))
+        .await;
+    let fields: Vec<u64> = ids.split_whitespace().map(|f| f.parse().unwrap()).collect();
+    assert_eq!(&fields[..2], &[1, 0], "one page-view id for the page and its actions: {ids}");
+    assert!(fields[2] > 0, "no performance timings: {ids}");
     // The search results page is a search; the content block's impression and the click on it
     // are content rows; the SPA page view carries its custom dimension; the explicit search and
     // the goal are what they are; the second page, loaded by a real click, is a page view; the

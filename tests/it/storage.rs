@@ -78,6 +78,17 @@ async fn events_round_trip_every_column() {
         ec_item_quantities: vec![1, 2],
         content_piece: s("piece"),
         content_target: s("target"),
+        page_view_id: s("pv"),
+        product_sku: s("sku"),
+        product_name: s("product"),
+        product_category: s("category"),
+        product_price: 9.5,
+        perf_network_ms: 10,
+        perf_server_ms: 20,
+        perf_transfer_ms: 30,
+        perf_dom_processing_ms: 40,
+        perf_dom_completion_ms: 50,
+        perf_on_load_ms: 60,
     };
     // Written as the writer writes it (our encoder, the store's INSERT), read back with the
     // crate's decoder.
