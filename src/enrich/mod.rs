@@ -28,6 +28,18 @@ pub struct Enricher {
     pub sources: Sources,
 }
 
+/// `s` trimmed and cut to `max` characters.
+pub(crate) fn bounded(s: &str, max: usize) -> String {
+    let s = s.trim();
+    match s.char_indices().nth(max) {
+        Some((at, _)) => s[..at].to_string(),
+        None => s.to_string(),
+    }
+}
+
+/// Longest site-search keyword kept (characters), as for explicit searches.
+const MAX_SEARCH_KEYWORD_CHARS: usize = 256;
+
 /// The enrichment the hit pipeline asks for. A trait only so that the pipeline's tests can spy
 /// on it (a declined hit must never be enriched); [`Enricher`] is the one implementation.
 pub trait Enrich: Send + Sync {
@@ -55,7 +67,8 @@ pub struct Landing {
     pub attribution: Attribution,
     pub campaign: Campaign,
     /// A site search the page's URL shows (the value of one of the site's
-    /// `search_parameters`), which Matomo counts as a search, not a page view.
+    /// `search_parameters`, lower-cased and bounded), which Matomo counts as a search, not a
+    /// page view.
     pub site_search: Option<String>,
 }
 
@@ -88,7 +101,7 @@ impl Enricher {
             Some(_) if !site.search_parameters.is_empty() => url
                 .query_pairs()
                 .find(|(key, value)| !value.trim().is_empty() && site.search_parameters.iter().any(|p| p == key))
-                .map(|(_, value)| value.into_owned()),
+                .map(|(_, value)| bounded(&value, MAX_SEARCH_KEYWORD_CHARS).to_lowercase()),
             _ => None,
         };
         Some(Landing { page, referrer_host, attribution, campaign, site_search })

@@ -46,14 +46,7 @@ pub(crate) const TRANSPARENT_GIF: [u8; 43] = [
 
 pub type Body = Full<Bytes>;
 
-/// `s` trimmed and cut to `max` characters.
-pub(crate) fn bounded(s: &str, max: usize) -> String {
-    let s = s.trim();
-    match s.char_indices().nth(max) {
-        Some((at, _)) => s[..at].to_string(),
-        None => s.to_string(),
-    }
-}
+pub(crate) use crate::enrich::bounded;
 
 /// State shared by every tracking request.
 pub struct Ingest {

@@ -166,9 +166,6 @@ pub struct Stages {
     pub metrics: Metrics,
 }
 
-/// Longest site-search keyword kept from a page URL (characters), as for explicit searches.
-const MAX_SEARCH_KEYWORD_CHARS: usize = 256;
-
 /// Headers by which browsers mark a prefetch. Constants: a look-up by `&str` parses the name
 /// each time.
 const PREFETCH_HEADERS: [HeaderName; 4] = [
@@ -235,7 +232,7 @@ impl Pipeline {
             && let Some(keyword) = landing.site_search.take()
         {
             action.kind = EventType::Search;
-            action.search_keyword = crate::ingest::bounded(&keyword, MAX_SEARCH_KEYWORD_CHARS).to_lowercase();
+            action.search_keyword = keyword;
         }
         let (page, acquisition) = landing.into_parts(hit.site.store_campaigns);
         let language = hit.language.or_else(|| header_str(headers, ACCEPT_LANGUAGE)).map(primary_language);

@@ -137,7 +137,8 @@ async fn iframe(request: Request<Incoming>, params: &Params<'_>, secure: bool, f
         Err(message) => return plain(StatusCode::BAD_REQUEST, &format!("{message}\n")),
     };
     let show_intro = params.get("showIntro") != Some("0");
-    let signal = gate::dnt(request.headers()) || gate::gpc(request.headers());
+    let headers = request.headers().clone();
+    let signal = gate::dnt(&headers) || gate::gpc(&headers);
     // The form posts back here with the same parameters.
     let mut action = String::from("index.php?module=CoreAdminHome&amp;action=optOut");
     for key in ["language", "backgroundColor", "fontColor", "fontSize", "fontFamily", "showIntro", "applyStyling"] {
@@ -146,20 +147,19 @@ async fn iframe(request: Request<Incoming>, params: &Params<'_>, secure: bool, f
             let _ = write!(action, "&amp;{key}={encoded}");
         }
     }
-    let (opted_out, saved, mut response) = match *request.method() {
-        Method::GET | Method::HEAD => (gate::has_optout_cookie(request.headers()), false, None),
-        Method::POST => {
-            let form = match read_choice(request).await {
-                Ok(form) => form,
-                Err(response) => return response,
-            };
-            // A checked box means "count my visits", as in Matomo's form.
-            let opt_out = !form.contains_key("trackVisits");
-            let mut response = Response::new(Full::new(Bytes::new()));
-            set_choice(response.headers_mut(), opt_out, secure);
-            (opt_out, true, Some(response))
-        }
+    // The choice posted (`Some(opt_out)`), if any; a ticked box means "count my visits", as in
+    // Matomo's form.
+    let posted = match *request.method() {
+        Method::GET | Method::HEAD => None,
+        Method::POST => match read_choice(request).await {
+            Ok(form) => Some(!form.contains_key("trackVisits")),
+            Err(response) => return response,
+        },
         _ => return plain(StatusCode::METHOD_NOT_ALLOWED, "use GET or POST\n"),
+    };
+    let (opted_out, saved) = match posted {
+        Some(opt_out) => (opt_out, true),
+        None => (gate::has_optout_cookie(&headers), false),
     };
     let mut html = String::new();
     let code = if lang == Lang::Fr { "fr" } else { "en" };
@@ -194,13 +194,10 @@ async fn iframe(request: Request<Incoming>, params: &Params<'_>, secure: bool, f
         );
     }
     html.push_str("</body>\n</html>\n");
-    let response = match response.take() {
-        Some(mut response) => {
-            *response.body_mut() = Full::new(Bytes::from(html));
-            response
-        }
-        None => Response::new(Full::new(Bytes::from(html))),
-    };
+    let mut response = Response::new(Full::new(Bytes::from(html)));
+    if let Some(opt_out) = posted {
+        set_choice(response.headers_mut(), opt_out, secure);
+    }
     with_headers(response, "text/html; charset=utf-8")
 }
 
