@@ -39,12 +39,22 @@ pub enum Metric {
     ConversionRate,
     /// Ecommerce orders.
     Orders,
-    /// Revenue of orders and goals (Plausible's name).
+    /// Revenue of orders and goals (Plausible's name); of the product's items under a product
+    /// dimension.
     TotalRevenue,
+    /// Ordered items (sum of quantities).
+    Quantity,
+    /// Median page load time in milliseconds (sum of the six timings Matomo's tracker sends), over
+    /// the page views that carried timings.
+    LoadTime,
+    /// Content impressions (Matomo content tracking).
+    Impressions,
+    /// Content interactions.
+    Interactions,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 11] = [
+    pub const ALL: [Metric; 15] = [
         Metric::Visitors,
         Metric::Visits,
         Metric::Pageviews,
@@ -56,6 +66,10 @@ impl Metric {
         Metric::ConversionRate,
         Metric::Orders,
         Metric::TotalRevenue,
+        Metric::Quantity,
+        Metric::LoadTime,
+        Metric::Impressions,
+        Metric::Interactions,
     ];
 
     pub fn name(self) -> &'static str {
@@ -71,6 +85,10 @@ impl Metric {
             Metric::ConversionRate => "conversion_rate",
             Metric::Orders => "orders",
             Metric::TotalRevenue => "total_revenue",
+            Metric::Quantity => "quantity",
+            Metric::LoadTime => "load_time",
+            Metric::Impressions => "impressions",
+            Metric::Interactions => "interactions",
         }
     }
 
@@ -125,6 +143,14 @@ pub enum Dimension {
     Language,
     EventName,
     Goal,
+    /// The name of a content block (impressions and interactions).
+    ContentName,
+    ContentPiece,
+    ContentTarget,
+    /// A product: of a product page view, or of an item in an order or a cart update.
+    ProductSku,
+    ProductName,
+    ProductCategory,
     /// A custom property (`event:props:NAME`).
     Prop(String),
 }
@@ -142,6 +168,9 @@ pub enum Level {
     Visit,
     /// Computed by the per-visit aggregation (entry and exit page).
     VisitDerived,
+    /// A product: one row per product page view and per item of an order or cart update (the
+    /// items are spread into rows with `ARRAY JOIN`). Event-level too.
+    Item,
 }
 
 /// One dimension of the stats API: its API name, the SQL over `events` rows that reads it, and
@@ -152,10 +181,16 @@ struct DimensionSpec {
     /// A column or expression over `events` (empty for time buckets and props, built apart).
     sql: &'static str,
     level: Level,
+    /// For products: the array column of order and cart items that `sql` has a value among.
+    items: &'static str,
 }
 
 const fn spec(name: &'static str, dimension: Dimension, sql: &'static str, level: Level) -> DimensionSpec {
-    DimensionSpec { name, dimension, sql, level }
+    DimensionSpec { name, dimension, sql, level, items: "" }
+}
+
+const fn product(name: &'static str, dimension: Dimension, sql: &'static str, items: &'static str) -> DimensionSpec {
+    DimensionSpec { name, dimension, sql, level: Level::Item, items }
 }
 
 /// Every dimension with a fixed name (`event:props:NAME` is the one family outside it).
@@ -193,6 +228,17 @@ const DIMENSIONS: &[DimensionSpec] = &[
         "if(event_type = 'goal', concat('Goal ', toString(goal_id)), event_name)",
         Level::Event,
     ),
+    spec(
+        "event:content_name",
+        Dimension::ContentName,
+        "if(event_type IN ('content_impression', 'content_interaction'), event_name, '')",
+        Level::Event,
+    ),
+    spec("event:content_piece", Dimension::ContentPiece, "content_piece", Level::Event),
+    spec("event:content_target", Dimension::ContentTarget, "content_target", Level::Event),
+    product("event:product_sku", Dimension::ProductSku, "product_sku", "ec_item_skus"),
+    product("event:product_name", Dimension::ProductName, "product_name", "ec_item_names"),
+    product("event:product_category", Dimension::ProductCategory, "product_category", "ec_item_categories"),
 ];
 
 /// The prefix of the custom-property dimensions.
@@ -234,9 +280,23 @@ impl Dimension {
         self.spec().map(|s| s.sql).filter(|sql| !sql.is_empty())
     }
 
+    /// For products: the array column of order and cart items (see [`Level::Item`]).
+    pub(crate) fn items_column(&self) -> Option<&'static str> {
+        self.spec().map(|s| s.items).filter(|sql| !sql.is_empty())
+    }
+
     /// Differs between the events of one visit (so visit-level metrics cannot be split by it).
     pub(crate) fn is_event_level(&self) -> bool {
-        self.level() == Level::Event
+        matches!(self.level(), Level::Event | Level::Item)
+    }
+
+    /// Applies to some events only: the others (an empty value) form no group of their own.
+    pub(crate) fn skips_empty(&self) -> bool {
+        self.level() == Level::Item
+            || matches!(
+                self,
+                Dimension::EventName | Dimension::ContentName | Dimension::ContentPiece | Dimension::ContentTarget
+            )
     }
 
     /// Needs the per-visit aggregation to compute.
@@ -486,6 +546,7 @@ mod tests {
             assert_eq!(Dimension::parse(spec.name), Some(spec.dimension.clone()));
             assert_eq!(spec.dimension.name(), spec.name);
             assert_eq!(spec.dimension.column().is_none(), spec.level == Level::Time, "{}", spec.name);
+            assert_eq!(spec.dimension.items_column().is_some(), spec.level == Level::Item, "{}", spec.name);
         }
         assert_eq!(Dimension::parse("time"), Some(Dimension::Time(TimeBucket::Day)));
         let prop = Dimension::parse("event:props:plan").unwrap();

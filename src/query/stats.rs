@@ -10,9 +10,13 @@
 //! - **conversions**: visits that reached a goal (a Matomo goal hit, or a custom event whose name
 //!   is one of the site's `goals`; every custom event when none are set);
 //!   **conversion_rate**: conversions / visits, %.
+//! - **orders**, **quantity**, **total_revenue**: ecommerce orders, their items, their revenue
+//!   (with goals'); **load_time**: median page load time (ms); **impressions**,
+//!   **interactions**: content tracking.
 //!
 //! Two query shapes: event-level (rows are hits) for breakdowns by page, hostname, event name,
-//! goal or custom property; visit-level (rows are visits, aggregated per `visit_id` in a
+//! goal, content, product or custom property (a product dimension spreads orders and carts into
+//! one row per item, [`ITEM_JOIN`]); visit-level (rows are visits, aggregated per `visit_id` in a
 //! subquery) when a per-visit metric or the entry/exit page is asked for. Acquisition, place and
 //! device columns are the same on every hit of a visit, so they serve both shapes.
 
@@ -101,7 +105,8 @@ fn conversion(ctx: &Context<'_>) -> Sql {
 }
 
 /// The SQL expression of a dimension over `events` rows (or, for the time buckets of a
-/// visit-level query, over the visit's `start`).
+/// visit-level query, over the visit's `start`). A product reads the spread item (`item`, see
+/// [`ITEM_JOIN`]): the page's product when it is 0, else that item of the order or cart.
 fn dimension_expr(d: &Dimension, ctx: &Context<'_>, time_column: &str) -> Sql {
     let mut sql = Sql::default();
     match d {
@@ -119,10 +124,61 @@ fn dimension_expr(d: &Dimension, ctx: &Context<'_>, time_column: &str) -> Sql {
             sql.push("prop_values[indexOf(prop_keys, ").bind_str(key).push(")]");
         }
         other => {
-            sql.push(other.column().expect("a fixed dimension has a column"));
+            let column = other.column().expect("a fixed dimension has a column");
+            match other.items_column() {
+                Some(items) => sql.push(&format!("if(item = 0, {column}, {items}[item])")),
+                None => sql.push(column),
+            };
         }
     }
     sql
+}
+
+/// Spreads each order and cart update into one row per item (`item` = 1, 2, …); every other
+/// event stays one row with `item` = 0. Used when a product is a dimension.
+const ITEM_JOIN: &str =
+    " ARRAY JOIN if(event_type IN ('order', 'cart'), arrayEnumerate(ec_item_skus), [toUInt32(0)]) AS item";
+
+/// A filter on a product over unspread rows: the event's product, or any of its items, passes.
+fn product_condition(filter: &Filter) -> Sql {
+    let column = filter.dimension.column().expect("a product has a column");
+    let items = filter.dimension.items_column().expect("a product has items");
+    let products = format!("arrayPushFront({items}, {column})");
+    let mut sql = Sql::default();
+    match filter.operator {
+        Operator::Is | Operator::IsNot => {
+            sql.push(if filter.operator == Operator::Is { "hasAny(" } else { "NOT hasAny(" });
+            sql.push(&products).push(", [");
+            for (i, v) in filter.values.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.bind_str(v);
+            }
+            sql.push("])");
+        }
+        Operator::Contains => {
+            sql.push("arrayExists(x -> ");
+            for (i, v) in filter.values.iter().enumerate() {
+                if i > 0 {
+                    sql.push(" OR ");
+                }
+                sql.push("positionCaseInsensitiveUTF8(x, ").bind_str(v).push(") > 0");
+            }
+            sql.push(", ").push(&products).push(")");
+        }
+    }
+    sql
+}
+
+/// A filter on an event-level or visit-level dimension over rows of `events`, spread into items
+/// (`spread`) or not.
+fn row_condition(filter: &Filter, ctx: &Context<'_>, spread: bool) -> Sql {
+    if filter.dimension.level() == Level::Item && !spread {
+        product_condition(filter)
+    } else {
+        condition(filter, dimension_expr(&filter.dimension, ctx, "timestamp"))
+    }
 }
 
 /// The visit-level column a visit-level dimension reads (carried through the subquery).
@@ -177,11 +233,11 @@ fn visits_by_landing(filter: &Filter, scope: &Scope) -> Sql {
 fn visits_with_event(filter: &Filter, scope: &Scope, ctx: &Context<'_>) -> Sql {
     let mut sql = Sql::default();
     sql.push("visit_id IN (SELECT visit_id FROM events WHERE ").append(scope.condition()).push(" AND ");
-    sql.append(condition(filter, dimension_expr(&filter.dimension, ctx, "timestamp"))).push(")");
+    sql.append(row_condition(filter, ctx, false)).push(")");
     sql
 }
 
-fn metric_expr_events(m: Metric, ctx: &Context<'_>) -> Sql {
+fn metric_expr_events(m: Metric, ctx: &Context<'_>, spread: bool) -> Sql {
     let mut sql = Sql::default();
     match m {
         Metric::Visitors => {
@@ -202,8 +258,26 @@ fn metric_expr_events(m: Metric, ctx: &Context<'_>) -> Sql {
         Metric::Orders => {
             sql.push("toFloat64(countIf(event_type = 'order'))");
         }
+        Metric::TotalRevenue if spread => {
+            sql.push("round(sumIf(ec_item_prices[item] * ec_item_quantities[item], event_type = 'order'), 2)");
+        }
         Metric::TotalRevenue => {
             sql.push(REVENUE);
+        }
+        Metric::Quantity if spread => {
+            sql.push("toFloat64(sumIf(ec_item_quantities[item], event_type = 'order'))");
+        }
+        Metric::Quantity => {
+            sql.push("toFloat64(").push(QUANTITY).push(")");
+        }
+        Metric::LoadTime => {
+            sql.push(&format!("toFloat64(quantileExactIf(0.5)({LOAD_TIME}, {TIMED_PAGE_VIEW}))"));
+        }
+        Metric::Impressions => {
+            sql.push("toFloat64(countIf(event_type = 'content_impression'))");
+        }
+        Metric::Interactions => {
+            sql.push("toFloat64(countIf(event_type = 'content_interaction'))");
         }
         _ => unreachable!("per-visit metrics use the visit-level shape"),
     }
@@ -223,11 +297,24 @@ fn metric_expr_visits(m: Metric) -> &'static str {
         Metric::ConversionRate => "if(count() = 0, 0, round(100 * sum(converted) / count(), 1))",
         Metric::Orders => "toFloat64(sum(orders))",
         Metric::TotalRevenue => "round(sum(revenue_total), 2)",
+        Metric::Quantity => "toFloat64(sum(quantity))",
+        Metric::LoadTime => "toFloat64(quantileExactArray(0.5)(load_times))",
+        Metric::Impressions => "toFloat64(sum(impressions))",
+        Metric::Interactions => "toFloat64(sum(interactions))",
     }
 }
 
 /// The revenue of orders and goals (cart updates carry a cart's value, not revenue).
 const REVENUE: &str = "round(sumIf(revenue, event_type IN ('order', 'goal')), 2)";
+
+/// The items ordered.
+const QUANTITY: &str = "sumIf(arraySum(ec_item_quantities), event_type = 'order')";
+
+/// A page's load time: the sum of the timings Matomo's tracker measures.
+const LOAD_TIME: &str = "(perf_network_ms + perf_server_ms + perf_transfer_ms + perf_dom_processing_ms + perf_dom_completion_ms + perf_on_load_ms)";
+
+/// A page view that carried timings (the tracker sends them with a page's first view only).
+const TIMED_PAGE_VIEW: &str = "event_type = 'pageview' AND (perf_network_ms + perf_server_ms + perf_transfer_ms + perf_dom_processing_ms + perf_dom_completion_ms + perf_on_load_ms) > 0";
 
 /// The SQL of a request over `scope`.
 pub fn build(request: &StatsRequest, site: &SiteConfig, scope: &Scope) -> Sql {
@@ -247,7 +334,10 @@ pub fn build(request: &StatsRequest, site: &SiteConfig, scope: &Scope) -> Sql {
         sql.push("FROM (SELECT visit_id, any(visitor_id) AS visitor_id, min(timestamp) AS start, ");
         sql.push("max(timestamp) - min(timestamp) AS duration, countIf(event_type = 'pageview') AS pageviews, ");
         sql.push("countIf(event_type = 'event') AS events, countIf(event_type = 'order') AS orders, ");
-        sql.push(REVENUE).push(" AS revenue_total, ");
+        sql.push(REVENUE).push(" AS revenue_total, ").push(QUANTITY).push(" AS quantity, ");
+        sql.push("countIf(event_type = 'content_impression') AS impressions, ");
+        sql.push("countIf(event_type = 'content_interaction') AS interactions, ");
+        sql.push(&format!("groupArrayIf({LOAD_TIME}, {TIMED_PAGE_VIEW}) AS load_times, "));
         sql.push("countIf(event_type = 'pageview') = 1 AND countIf(event_type IN ('event', 'outlink', 'download', 'search', 'goal', 'order', 'cart', 'content_interaction') AND non_interactive = 0) = 0 AS bounced, ");
         sql.push("countIf(").append(conversion(&ctx)).push(") > 0 AS converted, ");
         sql.push("argMinIf(url_path, timestamp, event_type = 'pageview') AS entry_page, ");
@@ -265,40 +355,40 @@ pub fn build(request: &StatsRequest, site: &SiteConfig, scope: &Scope) -> Sql {
             } else if f.dimension.is_event_level() {
                 sql.append(visits_with_event(f, scope, &ctx));
             } else {
-                sql.append(condition(f, dimension_expr(&f.dimension, &ctx, "timestamp")));
+                sql.append(row_condition(f, &ctx, false));
             }
         }
         sql.push(" GROUP BY visit_id)");
     } else {
+        let spread = request.dimensions.iter().any(|d| d.level() == Level::Item);
         for (i, d) in request.dimensions.iter().enumerate() {
             sql.append(dimension_expr(d, &ctx, "timestamp")).push(&format!(" AS d{i}, "));
         }
         for (i, m) in request.metrics.iter().enumerate() {
-            sql.append(metric_expr_events(*m, &ctx)).push(&format!(" AS m{i}"));
+            sql.append(metric_expr_events(*m, &ctx, spread)).push(&format!(" AS m{i}"));
             sql.push(if i + 1 < request.metrics.len() { ", " } else { " " });
         }
-        sql.push("FROM events WHERE ").append(scope.condition());
+        sql.push("FROM events");
+        if spread {
+            sql.push(ITEM_JOIN);
+        }
+        sql.push(" WHERE ").append(scope.condition());
         for f in &request.filters {
             sql.push(" AND ");
             if f.dimension.is_visit_derived() {
                 sql.append(visits_by_landing(f, scope));
             } else {
-                sql.append(condition(f, dimension_expr(&f.dimension, &ctx, "timestamp")));
+                sql.append(row_condition(f, &ctx, spread));
             }
         }
         // Rows a dimension does not apply to would form an empty group.
         for d in &request.dimensions {
-            match d {
-                Dimension::Goal => {
-                    sql.push(" AND ").append(conversion(&ctx));
-                }
-                Dimension::EventName => {
-                    sql.push(" AND event_name != ''");
-                }
-                Dimension::Prop(key) => {
-                    sql.push(" AND has(prop_keys, ").bind_str(key).push(")");
-                }
-                _ => {}
+            if *d == Dimension::Goal {
+                sql.push(" AND ").append(conversion(&ctx));
+            } else if let Dimension::Prop(key) = d {
+                sql.push(" AND has(prop_keys, ").bind_str(key).push(")");
+            } else if d.skips_empty() {
+                sql.push(" AND ").append(dimension_expr(d, &ctx, "timestamp")).push(" != ''");
             }
         }
     }

@@ -1,7 +1,7 @@
 // Opens the built-in dashboard in headless Chromium, reads the top-line numbers, clicks a
-// country to filter, reads them again, and saves a screenshot.
+// country to filter, reads them again, reads the pages' load times, and saves screenshots.
 //   node dashboard.mjs PAGE_URL ARTIFACT_DIR COUNTRY
-// Prints {"before": {...}, "after": {...}} with the numbers as displayed.
+// Prints {"before": {...}, "after": {...}, "speed": [[page, views, load time], ...]} as displayed.
 import path from "node:path";
 import { chromium } from "playwright-core";
 
@@ -29,6 +29,13 @@ try {
   await page.waitForLoadState("networkidle");
   const before = await readTop(page);
   await page.screenshot({ path: path.join(artifacts, "dashboard.png"), fullPage: true });
+  // The pages panel's load-time tab: each page with its views and median load time.
+  await page.locator("#panel-pages [role=tab]", { hasText: "Load time" }).click();
+  await page.waitForSelector("#panel-pages th:has-text('Median load time')");
+  await page.waitForLoadState("networkidle");
+  const speed = await page.$$eval("#panel-pages tbody tr", (rows) =>
+    rows.map((r) => Array.from(r.querySelectorAll("td")).map((td) => td.textContent.trim())));
+  await page.screenshot({ path: path.join(artifacts, "dashboard-load-time.png"), fullPage: true });
   // Keyboard: focus the country's row and press Enter.
   await page.locator("#panel-places td button", { hasText: country }).first().focus();
   await page.keyboard.press("Enter");
@@ -38,7 +45,7 @@ try {
   const after = await readTop(page);
   const filters = (await page.textContent("#filters")).trim();
   await page.screenshot({ path: path.join(artifacts, "dashboard-filtered.png"), fullPage: true });
-  process.stdout.write(JSON.stringify({ before, after, filters, errors }));
+  process.stdout.write(JSON.stringify({ before, after, filters, speed, errors }));
 } finally {
   await browser.close();
 }

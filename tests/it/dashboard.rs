@@ -53,7 +53,27 @@ async fn the_dashboard_shows_what_the_api_says() {
     assert_eq!(read(&shown["before"]), before);
     assert_eq!(read(&shown["after"]), after);
     assert!(shown["filters"].as_str().unwrap().contains("FR"));
-    assert!(artifacts.join("dashboard.png").is_file() && artifacts.join("dashboard-filtered.png").is_file());
+    // The load-time tab shows each page's median load time as the API gives it.
+    let body = json!({"site_id": 1, "metrics": ["pageviews", "load_time"], "date_range": "7d", "dimensions": ["event:page"], "limit": 10});
+    let v: Value = http().post(&api).bearer_auth(SECRET).json(&body).send().await.unwrap().json().await.unwrap();
+    let expected: Vec<Vec<String>> = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let ms = r["metrics"][1].as_f64().unwrap();
+            let shown = if ms == 0.0 { "–".to_string() } else { format!("{ms} ms") };
+            vec![r["dimensions"][0].as_str().unwrap().to_string(), r["metrics"][0].to_string(), shown]
+        })
+        .collect();
+    assert!(expected.iter().any(|row| row[2].ends_with(" ms")), "the seed has load times: {v}");
+    let speed: Vec<Vec<String>> = serde_json::from_value(shown["speed"].clone()).unwrap();
+    let speed: Vec<Vec<String>> =
+        speed.into_iter().map(|row| row.into_iter().map(|cell| cell.replace(',', "")).collect()).collect();
+    assert_eq!(speed, expected);
+    for shot in ["dashboard.png", "dashboard-filtered.png", "dashboard-load-time.png"] {
+        assert!(artifacts.join(shot).is_file(), "{shot}");
+    }
 }
 
 #[test]

@@ -72,6 +72,8 @@ fn row(site: u32, h: &Hit) -> Event {
         country_code: h.country.into(),
         browser: h.browser.into(),
         device: h.device.into(),
+        // Page load times for the dashboard's speed tab (no stats answer here depends on them).
+        perf_on_load_ms: if h.kind == EventType::Pageview { 100 + (h.at % 7) as u32 * 50 } else { 0 },
         ..Event::default()
     }
 }
@@ -404,4 +406,142 @@ async fn access_needs_the_right_credential() {
     assert_eq!(query(&s, Some(&t1), body(1)).await.0, 401);
     let stored = clickhouse().query(&format!("SELECT token_hash FROM {}.api_tokens FORMAT TSV", s.db)).await;
     assert!(!stored.contains(&t1), "tokens are stored hashed");
+}
+
+/// Shop, content and speed (Matomo's ecommerce, content tracking and page timings), yesterday:
+/// - visit 1: /shoe viewing product SKU-1 (loaded in 300 ms), /cart (no timings), a cart update
+///   with SKU-1, an order of 2 × SKU-1 at 50 and 3 × SKU-2 at 5 (revenue 117.5);
+/// - visit 2: /shoe viewing SKU-1 (500 ms), an impression of and an interaction with the
+///   "Banner" content block, /home (900 ms);
+/// - visit 3: /home (100 ms), an order of 1 × SKU-2 at 5 (revenue 5).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shop_content_and_speed_answers_match_the_hand_computed_ones() {
+    let ch = clickhouse();
+    let db = unique_database("shop");
+    let mut config = CollectorConfig::new(ch, &db);
+    config.extra = "[[sites]]\nid = 1\ndomains = [\"example.org\"]\npublic = true\n".into();
+    let collector = Collector::start(&config).await;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let at = (now / DAY * DAY - DAY + 36_000) as u32;
+    let base = |visit: u64, offset: u32, kind: EventType, path: &str| Event {
+        site_id: 1,
+        timestamp: at + offset,
+        retention_days: 180,
+        visitor_id: visit,
+        visit_id: visit,
+        event_type: kind,
+        url_host: "example.org".into(),
+        url_path: path.into(),
+        ..Event::default()
+    };
+    let product_view = |visit, offset, network, server| Event {
+        product_sku: "SKU-1".into(),
+        product_name: "Shoe".into(),
+        product_category: "Shoes".into(),
+        perf_network_ms: network,
+        perf_server_ms: server,
+        ..base(visit, offset, EventType::Pageview, "/shoe")
+    };
+    let timed =
+        |visit, offset, load, path| Event { perf_on_load_ms: load, ..base(visit, offset, EventType::Pageview, path) };
+    let items = |kind, visit, offset, revenue, list: &[(&str, &str, &str, f64, u32)]| Event {
+        revenue,
+        ec_item_skus: list.iter().map(|i| i.0.to_string()).collect(),
+        ec_item_names: list.iter().map(|i| i.1.to_string()).collect(),
+        ec_item_categories: list.iter().map(|i| i.2.to_string()).collect(),
+        ec_item_prices: list.iter().map(|i| i.3).collect(),
+        ec_item_quantities: list.iter().map(|i| i.4).collect(),
+        ..base(visit, offset, kind, "/checkout")
+    };
+    let content = |kind, offset| Event {
+        event_name: "Banner".into(),
+        content_piece: "img.png".into(),
+        content_target: "example.org/sale".into(),
+        ..base(2, offset, kind, "/shoe")
+    };
+    let events = [
+        product_view(1, 0, 100, 200),
+        base(1, 10, EventType::Pageview, "/cart"),
+        items(EventType::Cart, 1, 20, 50.0, &[("SKU-1", "Shoe", "Shoes", 50.0, 1)]),
+        items(
+            EventType::Order,
+            1,
+            30,
+            117.5,
+            &[("SKU-1", "Shoe", "Shoes", 50.0, 2), ("SKU-2", "Sock", "Socks", 5.0, 3)],
+        ),
+        product_view(2, 0, 0, 500),
+        content(EventType::ContentImpression, 5),
+        content(EventType::ContentInteraction, 6),
+        timed(2, 10, 900, "/home"),
+        timed(3, 0, 100, "/home"),
+        items(EventType::Order, 3, 10, 5.0, &[("SKU-2", "Sock", "Socks", 5.0, 1)]),
+    ];
+    let client = ch.client(&ch.config(&db));
+    let mut insert = client.insert::<Event>("events").await.unwrap();
+    for r in &events {
+        insert.write(r).await.unwrap();
+    }
+    insert.end().await.unwrap();
+    let s = Seeded { collector, day1: String::new(), day2: String::new(), db };
+    let ask = |body: Value| {
+        let s = &s;
+        async move {
+            let mut body = body;
+            body["site_id"] = json!(1);
+            body["date_range"] = json!("7d");
+            let (status, answer) = query(s, None, body.clone()).await;
+            assert_eq!(status, 200, "{body}: {answer}");
+            rows(&answer)
+        }
+    };
+    let row = |dims: &[&str], metrics: &[f64]| (strings(dims), metrics.to_vec());
+
+    // The median of 300, 500, 900 and 100 ms (the upper middle value of an even count); pages
+    // without timings do not count.
+    assert_eq!(
+        ask(json!({"metrics": ["load_time", "orders", "quantity", "total_revenue"]})).await,
+        vec![row(&[], &[500.0, 2.0, 6.0, 122.5])]
+    );
+    assert_eq!(
+        ask(json!({"metrics": ["load_time", "bounce_rate", "visits"]})).await,
+        vec![row(&[], &[500.0, 0.0, 3.0])]
+    );
+    assert_eq!(
+        ask(json!({"metrics": ["pageviews", "load_time"], "dimensions": ["event:page"], "order_by": [["pageviews", "desc"], ["event:page", "asc"]]}))
+            .await,
+        vec![row(&["/home"], &[2.0, 900.0]), row(&["/shoe"], &[2.0, 500.0]), row(&["/cart"], &[1.0, 0.0]), row(&["/checkout"], &[0.0, 0.0])]
+    );
+    // Products: viewed on their page, and ordered as items (revenue = price × quantity).
+    assert_eq!(
+        ask(json!({"metrics": ["pageviews", "orders", "quantity", "total_revenue"], "dimensions": ["event:product_sku"]})).await,
+        vec![row(&["SKU-1"], &[2.0, 1.0, 2.0, 100.0]), row(&["SKU-2"], &[0.0, 2.0, 4.0, 20.0])]
+    );
+    assert_eq!(
+        ask(json!({"metrics": ["quantity"], "dimensions": ["event:product_category"], "filters": [["contains", "event:product_name", ["soc"]]]}))
+            .await,
+        vec![row(&["Socks"], &[4.0])]
+    );
+    // A product filter without a product dimension keeps the orders that hold the product.
+    assert_eq!(
+        ask(json!({"metrics": ["orders", "total_revenue"], "filters": [["is", "event:product_category", ["Socks"]]]}))
+            .await,
+        vec![row(&[], &[2.0, 122.5])]
+    );
+    assert_eq!(
+        ask(json!({"metrics": ["visits", "bounce_rate"], "filters": [["is", "event:product_sku", ["SKU-1"]]]})).await,
+        vec![row(&[], &[2.0, 0.0])]
+    );
+    // Content blocks.
+    for (dimension, value) in [
+        ("event:content_name", "Banner"),
+        ("event:content_piece", "img.png"),
+        ("event:content_target", "example.org/sale"),
+    ] {
+        assert_eq!(
+            ask(json!({"metrics": ["impressions", "interactions"], "dimensions": [dimension]})).await,
+            vec![row(&[value], &[1.0, 1.0])],
+            "{dimension}"
+        );
+    }
 }
