@@ -5,9 +5,12 @@
 //! - [`campaign`]: `utm_*`, `mtm_*`, `pk_*`, click ids;
 //! - [`referrer`]: channel and source, from our own list (`data/sources.toml`);
 //! - [`user_agent`]: browser, OS, device class and the bot verdict, cached per user agent;
+//! - [`client_hints`]: what Chromium's frozen user agent no longer says (Windows 11, the
+//!   Android version), from Matomo's `uadata` or the `Sec-CH-UA*` headers;
 //! - [`language`]: primary language subtag.
 
 pub mod campaign;
+pub mod client_hints;
 pub mod language;
 pub mod referrer;
 pub mod url;

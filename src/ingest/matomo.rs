@@ -99,6 +99,7 @@ pub fn interpret<'a>(
         client_ip,
         visitor,
         user_agent: params.get("ua"),
+        ua_data: params.non_empty("uadata"),
         language: params.non_empty("lang"),
         server_side: authorised,
         new_visit: params.get("new_visit") == Some("1"),

@@ -137,6 +137,7 @@ pub fn interpret<'a>(event: &'a Decoded, sites: &'a Sites, now: u64) -> Vec<Resu
             client_ip: None,
             visitor: VisitorInput::Cookieless,
             user_agent: None,
+            ua_data: None,
             language: None,
             server_side: false,
             new_visit: false,

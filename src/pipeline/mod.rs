@@ -24,6 +24,7 @@ use hyper::header::{ACCEPT_LANGUAGE, HeaderName, USER_AGENT};
 
 use crate::clock::Clock;
 use crate::config::{PrivacyConfig, SiteConfig};
+use crate::enrich::client_hints::ClientHints;
 use crate::enrich::language::primary_language;
 use crate::enrich::url::link_target;
 use crate::enrich::user_agent::BotReason;
@@ -48,8 +49,11 @@ pub struct Hit<'a> {
     /// the pipeline takes it from the connection.
     pub client_ip: Option<ClientIp>,
     pub visitor: VisitorInput<'a>,
-    /// A user agent given as a parameter (Matomo `ua`), replacing the header.
+    /// A user agent given as a parameter (Matomo `ua`), replacing the header (and then the
+    /// request's client-hint headers, which describe the sender, not the visitor).
     pub user_agent: Option<&'a str>,
+    /// Client hints given as a parameter (Matomo `uadata`, JSON).
+    pub ua_data: Option<&'a str>,
     /// A language given as a parameter (Matomo `lang`), replacing `Accept-Language`.
     pub language: Option<&'a str>,
     /// Sent by the site's own server with its token: a missing user agent is then no sign of a
@@ -303,7 +307,16 @@ impl Pipeline {
                 event.ec_item_quantities.push(item.quantity);
             }
         }
-        verdict.apply(&mut event);
+        // Client hints refine the (cached) user-agent verdict: Windows 11, the Android version.
+        let header_hints = if hit.user_agent.is_none() { ClientHints::from_headers(headers) } else { None };
+        let hints = match hit.ua_data.and_then(ClientHints::from_uadata) {
+            Some(hints) => Some(hints.or(header_hints)),
+            None => header_hints,
+        };
+        match hints.and_then(|hints| hints.refine(&verdict)) {
+            Some(refined) => refined.apply(&mut event),
+            None => verdict.apply(&mut event),
+        }
         // The visit: every hit carries the acquisition of the visit's first hit.
         let visit = if hit.new_visit {
             self.visits.start(identity.visitor_id, hit.time, acquisition)

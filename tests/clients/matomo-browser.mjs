@@ -33,6 +33,26 @@ const pages = {
     <a id="next" href="/matomo/second.html">next page</a></body></html>`,
   "/matomo/second.html": page("Second", 1),
   "/matomo/shop.html": page("Shop", 1),
+  "/matomo/windows.html": page("Windows", 1),
+  "/matomo/android.html": page("Android", 1),
+  // Matomo's heartbeat, at its shortest delay (5 s): a ping when the visitor leaves the page.
+  "/matomo/heartbeat.html": page("Heartbeat", 1, "_paq.push(['enableHeartBeatTimer', 5]);"),
+};
+
+// Chromium's frozen user agents and the client hints it gives beside them (what
+// navigator.userAgentData and the Sec-CH-UA headers say), as on Windows 11 and Android 14.
+const brands = (v) => [{ brand: "Google Chrome", version: v }, { brand: "Chromium", version: v }, { brand: "Not_A Brand", version: "24" }];
+const devices = {
+  windows: {
+    userAgent: "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+    userAgentMetadata: { brands: brands("131"), fullVersionList: brands("131.0.6778.85"), platform: "Windows",
+      platformVersion: "15.0.0", architecture: "x86", model: "", mobile: false },
+  },
+  android: {
+    userAgent: "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36",
+    userAgentMetadata: { brands: brands("131"), fullVersionList: brands("131.0.6778.81"), platform: "Android",
+      platformVersion: "14.0.0", architecture: "", model: "Pixel 8", mobile: true },
+  },
 };
 
 const server = http.createServer((req, res) => {
@@ -49,10 +69,15 @@ const origin = `http://127.0.0.1:${server.address().port}`;
 
 const browser = await launch();
 
-async function scenario(name, pagePath, { cookies = [], act = async () => {} } = {}) {
-  const context = await browser.newContext({ userAgent });
+async function scenario(name, pagePath, { cookies = [], act = async () => {}, device = null } = {}) {
+  const context = await browser.newContext({ userAgent: device ? device.userAgent : userAgent });
   if (cookies.length) await context.addCookies(cookies);
   const tab = await context.newPage();
+  if (device) {
+    // The browser's own client hints (navigator.userAgentData and the Sec-CH-UA headers).
+    const cdp = await context.newCDPSession(tab);
+    await cdp.send("Emulation.setUserAgentOverride", device);
+  }
   const requests = [];
   const failures = [];
   tab.on("request", (r) => {
@@ -123,6 +148,16 @@ try {
       });
       await tab.waitForTimeout(300);
       await tab.evaluate(() => window._paq.push(["trackEcommerceOrder", "A-10", 30.5, 25.5, 4.25, 5, 1.5]));
+    },
+  });
+  // Client hints: Windows 11 and Android 14 behind Chromium's frozen user agents.
+  results.windows = await scenario("windows", "/matomo/windows.html", { device: devices.windows });
+  results.android = await scenario("android", "/matomo/android.html", { device: devices.android });
+  // A visitor stays 6 s on a page with the heartbeat on, then leaves it.
+  results.heartbeat = await scenario("heartbeat", "/matomo/heartbeat.html", {
+    act: async (tab) => {
+      await tab.waitForTimeout(6000);
+      await tab.goto("about:blank");
     },
   });
   // A browser that opted out with an earlier Matomo install: its opt-out cookie on the tracker's host.

@@ -148,7 +148,9 @@ async fn matomo_js_from_the_collector_in_chromium() {
     let seen = tokio::task::spawn_blocking(move || node("matomo-browser.mjs", &[&base, &dir])).await.unwrap();
     let seen: serde_json::Value = serde_json::from_str(&seen).expect("scenario results are JSON");
 
-    for scenario in ["cookieless", "cookie_mode", "xhr", "ignored", "actions", "shop"] {
+    for scenario in
+        ["cookieless", "cookie_mode", "xhr", "ignored", "actions", "shop", "windows", "android", "heartbeat"]
+    {
         assert_eq!(seen[scenario]["script"], 200, "{scenario}: matomo.js not served: {seen}");
         assert_eq!(seen[scenario]["failures"], serde_json::json!([]), "{scenario}: failed requests: {seen}");
     }
@@ -165,7 +167,7 @@ async fn matomo_js_from_the_collector_in_chromium() {
 
     let rows = rows_where(
         &db,
-        "SELECT site_id, url_path, event_type, page_title, event_category, event_action, event_name, link_url FROM {db}.events WHERE url_path NOT IN ('/matomo/actions.html', '/matomo/spa.html', '/matomo/second.html', '/matomo/shop.html') ORDER BY site_id, url_path, event_type",
+        "SELECT site_id, url_path, event_type, page_title, event_category, event_action, event_name, link_url FROM {db}.events WHERE url_path NOT IN ('/matomo/actions.html', '/matomo/spa.html', '/matomo/second.html', '/matomo/shop.html', '/matomo/windows.html', '/matomo/android.html', '/matomo/heartbeat.html') ORDER BY site_id, url_path, event_type",
         7,
     )
     .await;
@@ -237,6 +239,34 @@ async fn matomo_js_from_the_collector_in_chromium() {
         .and_then(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
         .unwrap_or(0);
     assert!(unsupported >= 1, "the Media Analytics request was not counted: {metrics}");
+
+    // Client hints (matomo.js's `uadata`, Chromium's Sec-CH-UA headers): Windows 11 and
+    // Android 14, which the frozen user agents report as Windows 10 and Android 10.
+    let hinted = rows_where(
+        &db,
+        "SELECT url_path, event_type, browser, browser_version, os, os_version, device FROM {db}.events WHERE url_path IN ('/matomo/windows.html', '/matomo/android.html') ORDER BY url_path",
+        2,
+    )
+    .await;
+    assert_eq!(
+        hinted,
+        vec![
+            "/matomo/android.html	pageview	Chrome Mobile	131	Android	14	mobile",
+            "/matomo/windows.html	pageview	Chrome	131	Windows	11	desktop",
+        ]
+    );
+    // The heartbeat: leaving the page after 6 s sends a ping, which extends the page's visit
+    // and is no page view.
+    let beats = rows_where(
+        &db,
+        "SELECT event_type, visit_id, timestamp FROM {db}.events WHERE url_path = '/matomo/heartbeat.html' ORDER BY timestamp, event_type",
+        2,
+    )
+    .await;
+    let beats: Vec<Vec<&str>> = beats.iter().map(|l| l.split('\t').collect()).collect();
+    assert_eq!(beats.iter().map(|b| b[0]).collect::<Vec<_>>(), ["pageview", "ping"], "{beats:?}");
+    assert_eq!(beats[0][1], beats[1][1], "the ping belongs to the page's visit: {beats:?}");
+    assert!(beats[1][2] > beats[0][2], "the ping extends the visit: {beats:?}");
 
     // The shop: the cart update and the order are what they are, with their items; neither is
     // a page view.
