@@ -33,6 +33,8 @@ const pages = {
     <a id="next" href="/matomo/second.html">next page</a></body></html>`,
   "/matomo/second.html": page("Second", 1),
   "/matomo/shop.html": page("Shop", 1),
+  // A product page: the product view goes with the page view.
+  "/matomo/product.html": page("Product", 1, "_paq.push(['setEcommerceView', 'SKU1', 'Mug', 'Kitchen', 12.5]);"),
   "/matomo/windows.html": page("Windows", 1),
   "/matomo/android.html": page("Android", 1),
   // Matomo's heartbeat, at its shortest delay (5 s): a ping when the visitor leaves the page.
@@ -150,6 +152,7 @@ try {
       await tab.evaluate(() => window._paq.push(["trackEcommerceOrder", "A-10", 30.5, 25.5, 4.25, 5, 1.5]));
     },
   });
+  results.product = await scenario("product", "/matomo/product.html");
   // Client hints: Windows 11 and Android 14 behind Chromium's frozen user agents.
   results.windows = await scenario("windows", "/matomo/windows.html", { device: devices.windows });
   results.android = await scenario("android", "/matomo/android.html", { device: devices.android });

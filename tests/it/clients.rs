@@ -167,7 +167,7 @@ async fn matomo_js_from_the_collector_in_chromium() {
 
     let rows = rows_where(
         &db,
-        "SELECT site_id, url_path, event_type, page_title, event_category, event_action, event_name, link_url FROM {db}.events WHERE url_path NOT IN ('/matomo/actions.html', '/matomo/spa.html', '/matomo/second.html', '/matomo/shop.html', '/matomo/windows.html', '/matomo/android.html', '/matomo/heartbeat.html') ORDER BY site_id, url_path, event_type",
+        "SELECT site_id, url_path, event_type, page_title, event_category, event_action, event_name, link_url FROM {db}.events WHERE url_path NOT IN ('/matomo/actions.html', '/matomo/spa.html', '/matomo/second.html', '/matomo/shop.html', '/matomo/windows.html', '/matomo/android.html', '/matomo/heartbeat.html', '/matomo/product.html') ORDER BY site_id, url_path, event_type",
         7,
     )
     .await;
@@ -240,6 +240,14 @@ async fn matomo_js_from_the_collector_in_chromium() {
         .unwrap_or(0);
     assert!(unsupported >= 1, "the Media Analytics request was not counted: {metrics}");
 
+    // A product page: one page view carrying the product it shows.
+    let product = rows_where(
+        &db,
+        "SELECT event_type, page_title, product_sku, product_name, product_category, product_price FROM {db}.events WHERE url_path = '/matomo/product.html'",
+        1,
+    )
+    .await;
+    assert_eq!(product, vec!["pageview\tProduct\tSKU1\tMug\tKitchen\t12.5"]);
     // Client hints (matomo.js's `uadata`, Chromium's Sec-CH-UA headers): Windows 11 and
     // Android 14, which the frozen user agents report as Windows 10 and Android 10.
     let hinted = rows_where(
