@@ -142,6 +142,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Ou
         public_https: config.public_url.as_deref().is_some_and(|u| u.starts_with("https://")),
         proxies,
         matomo_script,
+        limits: config.limits.clone(),
     });
     tracing::info!(address = %listener.local_addr()?, sites = config.sites.len(), "listening");
 

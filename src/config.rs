@@ -51,6 +51,20 @@ pub(crate) const DEFAULT_USER_AGENT_CACHE: i64 = 20_000;
 pub(crate) const DEFAULT_BATCH_MAX_ROWS: i64 = 20_000;
 pub(crate) const DEFAULT_BATCH_MAX_BYTES: i64 = 64 << 20;
 pub(crate) const DEFAULT_BATCH_PERIOD: Duration = Duration::from_secs(1);
+/// `[limits]`: what one client may hold or ask (README, Reliability).
+pub(crate) const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(20);
+pub(crate) const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const DEFAULT_MAX_CONNECTIONS: i64 = 4096;
+pub(crate) const DEFAULT_MAX_CONNECTIONS_PER_CLIENT: i64 = 256;
+pub(crate) const DEFAULT_MAX_HEADER_BYTES: i64 = 32 << 10;
+pub(crate) const DEFAULT_HTTP2_MAX_STREAMS: i64 = 100;
+pub(crate) const DEFAULT_STATS_TIMEOUT: Duration = Duration::from_secs(20);
+pub(crate) const DEFAULT_STATS_MAX_CONCURRENT: i64 = 8;
+pub(crate) const DEFAULT_STATS_MAX_CONCURRENT_PER_SITE: i64 = 2;
+pub(crate) const DEFAULT_STATS_MAX_MEMORY: i64 = 1 << 30;
+pub(crate) const DEFAULT_STATS_MAX_ROWS_TO_READ: i64 = 1_000_000_000;
+pub(crate) const DEFAULT_STATS_MAX_FILTERS: i64 = 20;
 /// The longest a visitor cookie may live (13 months, the CNIL's limit for audience
 /// measurement without consent): cookie-mode sites ignore an older `_id`.
 pub(crate) const COOKIE_LIFETIME_DAYS: u32 = 395;
@@ -70,6 +84,7 @@ pub struct Config {
     pub spool: SpoolConfig,
     pub ingest: IngestConfig,
     pub sink: SinkConfig,
+    pub limits: LimitsConfig,
     /// How long `serve` may take to drain and flush on SIGTERM before it gives up.
     pub shutdown_timeout: Duration,
     pub sites: Vec<SiteConfig>,
@@ -152,6 +167,56 @@ pub struct SinkConfig {
     pub batch_max_bytes: u64,
     /// ...or this long after it started, whichever comes first.
     pub batch_period: Duration,
+}
+
+/// What one client may hold or ask: connection deadlines and caps, and the stats queries'
+/// budget. Each limit is in the README's Reliability table with the metric that counts it.
+#[derive(Debug, Clone)]
+pub struct LimitsConfig {
+    /// A request's headers must arrive within this.
+    pub header_read_timeout: Duration,
+    /// A connection with no request in flight and no byte moving is closed after this.
+    pub idle_timeout: Duration,
+    /// A request body must arrive within this (answered 408 otherwise).
+    pub body_read_timeout: Duration,
+    /// Connections served at once; more are closed at accept.
+    pub max_connections: usize,
+    /// Connections one address may hold (trusted proxies exempt).
+    pub max_connections_per_client: usize,
+    /// Largest request head (HTTP/1 headers, HTTP/2 header list).
+    pub max_header_bytes: usize,
+    /// Concurrent HTTP/2 streams per connection.
+    pub http2_max_streams: u32,
+    /// A stats query's time limit, in ClickHouse (`max_execution_time`) and here.
+    pub stats_timeout: Duration,
+    /// Stats queries running at once, over all sites and per site; more get 429.
+    pub stats_max_concurrent: usize,
+    pub stats_max_concurrent_per_site: usize,
+    /// ClickHouse's `max_memory_usage` and `max_rows_to_read` for one stats query.
+    pub stats_max_memory: u64,
+    pub stats_max_rows_to_read: u64,
+    /// Filters in one stats query.
+    pub stats_max_filters: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> LimitsConfig {
+        LimitsConfig {
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS as usize,
+            max_connections_per_client: DEFAULT_MAX_CONNECTIONS_PER_CLIENT as usize,
+            max_header_bytes: DEFAULT_MAX_HEADER_BYTES as usize,
+            http2_max_streams: DEFAULT_HTTP2_MAX_STREAMS as u32,
+            stats_timeout: DEFAULT_STATS_TIMEOUT,
+            stats_max_concurrent: DEFAULT_STATS_MAX_CONCURRENT as usize,
+            stats_max_concurrent_per_site: DEFAULT_STATS_MAX_CONCURRENT_PER_SITE as usize,
+            stats_max_memory: DEFAULT_STATS_MAX_MEMORY as u64,
+            stats_max_rows_to_read: DEFAULT_STATS_MAX_ROWS_TO_READ as u64,
+            stats_max_filters: DEFAULT_STATS_MAX_FILTERS as usize,
+        }
+    }
 }
 
 /// How long a site's events are kept.
@@ -594,6 +659,48 @@ fn build(table: Table, errors: &mut Vec<ConfigError>) -> Option<Config> {
         SinkConfig { batch_max_rows, batch_max_bytes, batch_period }
     };
 
+    let limits = {
+        let mut s = root.section("limits");
+        let d = LimitsConfig::default();
+        let positive = |s: &mut Section<'_>, key: &str, default: Duration| {
+            let value = s.duration(key, default);
+            if value.is_zero() {
+                s.error(key, "must be longer than zero");
+            }
+            value
+        };
+        let header_read_timeout = positive(&mut s, "header_read_timeout", d.header_read_timeout);
+        let idle_timeout = positive(&mut s, "idle_timeout", d.idle_timeout);
+        let body_read_timeout = positive(&mut s, "body_read_timeout", d.body_read_timeout);
+        let stats_timeout = positive(&mut s, "stats_timeout", d.stats_timeout);
+        let limits = LimitsConfig {
+            header_read_timeout,
+            idle_timeout,
+            body_read_timeout,
+            max_connections: s.integer("max_connections", 16..=1_000_000).unwrap_or(DEFAULT_MAX_CONNECTIONS) as usize,
+            max_connections_per_client: s
+                .integer("max_connections_per_client", 1..=1_000_000)
+                .unwrap_or(DEFAULT_MAX_CONNECTIONS_PER_CLIENT) as usize,
+            max_header_bytes: s.integer("max_header_bytes", 8192..=1 << 20).unwrap_or(DEFAULT_MAX_HEADER_BYTES)
+                as usize,
+            http2_max_streams: s.integer("http2_max_streams", 1..=1000).unwrap_or(DEFAULT_HTTP2_MAX_STREAMS) as u32,
+            stats_timeout,
+            stats_max_concurrent: s.integer("stats_max_concurrent", 1..=1000).unwrap_or(DEFAULT_STATS_MAX_CONCURRENT)
+                as usize,
+            stats_max_concurrent_per_site: s
+                .integer("stats_max_concurrent_per_site", 1..=1000)
+                .unwrap_or(DEFAULT_STATS_MAX_CONCURRENT_PER_SITE) as usize,
+            stats_max_memory: s.integer("stats_max_memory", 1 << 20..=1 << 40).unwrap_or(DEFAULT_STATS_MAX_MEMORY)
+                as u64,
+            stats_max_rows_to_read: s
+                .integer("stats_max_rows_to_read", 1000..=i64::MAX)
+                .unwrap_or(DEFAULT_STATS_MAX_ROWS_TO_READ) as u64,
+            stats_max_filters: s.integer("stats_max_filters", 1..=100).unwrap_or(DEFAULT_STATS_MAX_FILTERS) as usize,
+        };
+        s.finish();
+        limits
+    };
+
     let sites = build_sites(&mut root);
     root.finish();
 
@@ -607,6 +714,7 @@ fn build(table: Table, errors: &mut Vec<ConfigError>) -> Option<Config> {
         spool,
         ingest,
         sink,
+        limits,
         shutdown_timeout,
         sites,
     })

@@ -130,17 +130,21 @@ impl ClientHints {
         if self.mobile == Some(true) && verdict.device == "desktop" {
             refined.device = "mobile";
         }
+        // A product built on Chromium names itself (Edge, Brave, Opera…) only in the hints.
+        // Chrome and Chromium keep the user agent's name and version (Chrome Mobile, WebView),
+        // as browsers without hints are named from theirs.
         if let Some((brand, version)) = &self.brand
+            && brand != "Chrome"
+            && brand != "Chromium"
             && is_chromium_based(&verdict.browser)
         {
-            let major = version.split('.').next().unwrap_or("").to_string();
-            // Chrome keeps the user agent's finer name (Chrome Mobile, Chrome Mobile WebView).
-            if brand != "Chrome" {
-                refined.browser = brand.clone();
-            }
-            if major.bytes().all(|b| b.is_ascii_digit()) && !major.is_empty() {
-                refined.browser_version = major;
-            }
+            let major = version.split('.').next().unwrap_or("");
+            refined.browser = brand.clone();
+            refined.browser_version = if !major.is_empty() && major.bytes().all(|b| b.is_ascii_digit()) {
+                major.to_string()
+            } else {
+                String::new()
+            };
         }
         (refined != *verdict).then_some(refined)
     }
@@ -319,5 +323,9 @@ mod tests {
         let list = r#""Not?A_Brand";v="8.0.0.0", "Chromium";v="120.0.6099.109", "Brave";v="120.0.0.0""#;
         assert_eq!(main_brand(brand_list(list)), Some(("Brave".into(), "120.0.0.0".into())));
         assert_eq!(main_brand(brand_list(r#""Chromium";v="120""#)), Some(("Chromium".into(), "120".into())));
+        // Chromium's own brand does not rename a Chrome user agent.
+        let chromium =
+            ClientHints::from_uadata(r#"{"brands":[{"brand":"Chromium","version":"142"}],"platform":"Linux"}"#);
+        assert_eq!(chromium.unwrap().refine(&verdict("Chrome", "131", "Linux", "", "desktop")), None);
     }
 }

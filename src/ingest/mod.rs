@@ -15,9 +15,9 @@ pub mod plausible;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 
+use crate::server::RequestBody;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
 use hyper::header::{
     ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS,
     ACCESS_CONTROL_ALLOW_ORIGIN, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, ORIGIN, REFERER,
@@ -71,7 +71,7 @@ impl Ingest {
     /// bulk, and the CORS preflight of `matomo.js`'s XHR requests. Answers to `POST` carry the
     /// CORS headers Matomo sends (the requesting origin, with credentials), so the tracker's XHR
     /// succeeds instead of falling back to an image request that would send the hit again.
-    pub async fn matomo(&self, request: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+    pub async fn matomo(&self, request: Request<RequestBody>, peer: SocketAddr) -> Response<Body> {
         match *request.method() {
             Method::OPTIONS => matomo_preflight(),
             Method::POST => {
@@ -87,14 +87,14 @@ impl Ingest {
         }
     }
 
-    async fn matomo_hit(&self, request: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+    async fn matomo_hit(&self, request: Request<RequestBody>, peer: SocketAddr) -> Response<Body> {
         if request.uri().query().is_some_and(|q| q.len() > MAX_QUERY_BYTES) {
             return plain(StatusCode::URI_TOO_LONG, "query string over 8 KiB\n");
         }
         let (parts, body) = request.into_parts();
         let body = match read_body(&parts.headers, body).await {
             Ok(body) => body,
-            Err(status) => return plain(status, "request body over 64 KiB or unreadable\n"),
+            Err(status) => return plain(status, body_error(status)),
         };
         let Ok(body) = std::str::from_utf8(&body) else {
             return plain(StatusCode::BAD_REQUEST, "request body is not UTF-8\n");
@@ -196,7 +196,7 @@ impl Ingest {
     }
 
     /// Handles `POST /api/event` (Plausible Events API) and its CORS preflight.
-    pub async fn plausible(&self, request: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+    pub async fn plausible(&self, request: Request<RequestBody>, peer: SocketAddr) -> Response<Body> {
         match *request.method() {
             Method::OPTIONS => return with_cors(no_content()),
             Method::POST => {}
@@ -205,7 +205,7 @@ impl Ingest {
         let (parts, body) = request.into_parts();
         let body = match read_body(&parts.headers, body).await {
             Ok(body) => body,
-            Err(status) => return with_cors(plain(status, "request body over 64 KiB or unreadable\n")),
+            Err(status) => return with_cors(plain(status, body_error(status))),
         };
         let origin = Origin { headers: &parts.headers, peer };
         let mut decoded = None;
@@ -286,7 +286,7 @@ pub fn json(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
 
 /// Reads a request body of at most [`MAX_BODY_BYTES`]. A declared length over the cap is refused
 /// before anything is read; a chunked body is cut off as soon as it passes the cap.
-async fn read_body(headers: &HeaderMap, body: Incoming) -> Result<Bytes, StatusCode> {
+async fn read_body(headers: &HeaderMap, body: RequestBody) -> Result<Bytes, StatusCode> {
     let declared = headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
         return Err(StatusCode::PAYLOAD_TOO_LARGE);
@@ -297,7 +297,17 @@ async fn read_body(headers: &HeaderMap, body: Incoming) -> Result<Bytes, StatusC
     match Limited::new(body, MAX_BODY_BYTES).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(StatusCode::PAYLOAD_TOO_LARGE),
+        Err(e) if e.is::<crate::server::limits::BodyTimeout>() => Err(StatusCode::REQUEST_TIMEOUT),
         Err(_) => Err(StatusCode::BAD_REQUEST),
+    }
+}
+
+/// What a [`read_body`] failure says.
+fn body_error(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "request body over 64 KiB\n",
+        StatusCode::REQUEST_TIMEOUT => "request body did not arrive in time\n",
+        _ => "request body unreadable\n",
     }
 }
 

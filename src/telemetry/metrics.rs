@@ -112,6 +112,19 @@ pub struct Metrics {
     pub bots_declined: IntCounterVec,
     /// `mesure_bulk_items_total{outcome}`: items of Matomo bulk requests (`tracked`, `invalid`).
     pub bulk_items: IntCounterVec,
+    /// `mesure_connections_open`: client connections being served.
+    pub connections_open: IntGauge,
+    /// `mesure_connections_rejected_total{reason}`: connections closed at accept
+    /// (`max_connections`, `per_client`).
+    pub connections_rejected: IntCounterVec,
+    /// `mesure_connections_idle_closed_total`: connections closed for idling (no request in
+    /// flight, no byte) past `limits.idle_timeout`.
+    pub connections_idle_closed: IntCounter,
+    /// `mesure_stats_queries_rejected_total{reason}`: stats queries refused before ClickHouse
+    /// (`busy`: a concurrency limit, answered 429) or stopped (`timeout`).
+    pub stats_rejected: IntCounterVec,
+    /// `mesure_auth_failures_total`: stats API requests with a credential that is not valid.
+    pub auth_failures: IntCounter,
     hot: HotCounters,
 }
 
@@ -212,6 +225,26 @@ impl Metrics {
             &["outcome"],
         )
         .expect("valid metric");
+        let connections_open =
+            IntGauge::new("mesure_connections_open", "Client connections being served").expect("valid metric");
+        let connections_rejected = IntCounterVec::new(
+            Opts::new("mesure_connections_rejected_total", "Connections closed at accept, by the limit reached"),
+            &["reason"],
+        )
+        .expect("valid metric");
+        let connections_idle_closed = IntCounter::new(
+            "mesure_connections_idle_closed_total",
+            "Connections closed after idling past limits.idle_timeout",
+        )
+        .expect("valid metric");
+        let stats_rejected = IntCounterVec::new(
+            Opts::new("mesure_stats_queries_rejected_total", "Stats queries refused (busy) or stopped (timeout)"),
+            &["reason"],
+        )
+        .expect("valid metric");
+        let auth_failures =
+            IntCounter::new("mesure_auth_failures_total", "Stats API requests with an invalid credential")
+                .expect("valid metric");
 
         for collector in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
@@ -235,6 +268,11 @@ impl Metrics {
             Box::new(insert_duration.clone()),
             Box::new(bots_declined.clone()),
             Box::new(bulk_items.clone()),
+            Box::new(connections_open.clone()),
+            Box::new(connections_rejected.clone()),
+            Box::new(connections_idle_closed.clone()),
+            Box::new(stats_rejected.clone()),
+            Box::new(auth_failures.clone()),
         ] {
             registry.register(collector).expect("metric names are unique");
         }
@@ -244,6 +282,12 @@ impl Metrics {
         }
         for detector in crate::enrich::user_agent::BotReason::ALL {
             bots_declined.with_label_values(&[detector.as_str()]);
+        }
+        for reason in ["max_connections", "per_client"] {
+            connections_rejected.with_label_values(&[reason]);
+        }
+        for reason in ["busy", "timeout"] {
+            stats_rejected.with_label_values(&[reason]);
         }
         for method in ["partition", "mutation"] {
             retention_rows_deleted.with_label_values(&[method]);
@@ -283,6 +327,11 @@ impl Metrics {
             hot,
             bots_declined,
             bulk_items,
+            connections_open,
+            connections_rejected,
+            connections_idle_closed,
+            stats_rejected,
+            auth_failures,
         }
     }
 

@@ -8,9 +8,9 @@
 
 use std::sync::Arc;
 
+use crate::server::RequestBody;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
 use hyper::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
 use hyper::{HeaderMap, Method, Request, Response, StatusCode};
 use serde_json::{Value, json};
@@ -44,7 +44,7 @@ impl Api {
         Api { sites, store, clock }
     }
 
-    pub async fn handle(&self, request: Request<Incoming>) -> Response<Body> {
+    pub async fn handle(&self, request: Request<RequestBody>) -> Response<Body> {
         let path = request.uri().path().to_string();
         let method = request.method().clone();
         match (method, path.as_str()) {
@@ -52,6 +52,9 @@ impl Api {
                 let headers = request.headers().clone();
                 let body = match Limited::new(request.into_body(), MAX_BODY).collect().await {
                     Ok(b) => b.to_bytes(),
+                    Err(e) if e.is::<crate::server::limits::BodyTimeout>() => {
+                        return error(StatusCode::REQUEST_TIMEOUT, "body", "did not arrive in time");
+                    }
                     Err(_) => return error(StatusCode::PAYLOAD_TOO_LARGE, "body", "over 64 KiB"),
                 };
                 match StatsRequest::from_json(&body) {

@@ -22,9 +22,9 @@
 
 use std::fmt::Write as _;
 
+use crate::server::RequestBody;
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::body::Incoming;
 use hyper::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::json;
@@ -81,7 +81,7 @@ fn texts(lang: Lang) -> &'static Texts {
 
 /// `index.php?module=CoreAdminHome&action=…`: Matomo's opt-out page and script; anything else
 /// Matomo serves there does not exist here.
-pub async fn handle(request: Request<Incoming>, secure: bool, facts: &SiteFacts) -> Response<Body> {
+pub async fn handle(request: Request<RequestBody>, secure: bool, facts: &SiteFacts) -> Response<Body> {
     let query = request.uri().query().unwrap_or("").to_string();
     let Ok(params) = Params::parse(&query) else { return plain(StatusCode::BAD_REQUEST, "malformed query string\n") };
     if params.get("module") != Some("CoreAdminHome") {
@@ -127,7 +127,7 @@ fn styling(params: &Params<'_>) -> Result<String, String> {
 }
 
 /// The iframe page (`GET`), and the choice posted from it (`POST`, in a new window).
-async fn iframe(request: Request<Incoming>, params: &Params<'_>, secure: bool, facts: &SiteFacts) -> Response<Body> {
+async fn iframe(request: Request<RequestBody>, params: &Params<'_>, secure: bool, facts: &SiteFacts) -> Response<Body> {
     let lang = language_of(&request, "language");
     let t = texts(lang);
     let apply_styling = params.get("applyStyling") != Some("0");
@@ -202,7 +202,7 @@ async fn iframe(request: Request<Incoming>, params: &Params<'_>, secure: bool, f
 }
 
 /// The script that renders the opt-out into the site's own page.
-fn script(request: &Request<Incoming>, params: &Params<'_>) -> Response<Body> {
+fn script(request: &Request<RequestBody>, params: &Params<'_>) -> Response<Body> {
     let lang = language_of(request, "language");
     let t = texts(lang);
     let flag = |key: &str, default: bool| params.get(key).map_or(default, |v| v.trim() != "0");

@@ -6,9 +6,9 @@
 //! `SameSite=Lax`, `Secure` over HTTPS, kept 13 months (the longest CNIL allows). While it is
 //! set, the gate declines this browser's hits.
 
+use crate::server::RequestBody;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
 use hyper::header::{ACCEPT_LANGUAGE, CACHE_CONTROL, CONTENT_TYPE, HOST, HeaderValue, LOCATION, ORIGIN, SET_COOKIE};
 use hyper::{HeaderMap, Method, Request, Response, StatusCode};
 
@@ -58,7 +58,7 @@ const FR: Texts = Texts {
 
 /// Handles `GET` and `POST` on `/optout`. `secure` says whether the visitor reached us over HTTPS;
 /// `facts` are those of the site the page was opened for (`?site=N`), or of every site.
-pub async fn handle(request: Request<Incoming>, secure: bool, facts: &SiteFacts) -> Response<Body> {
+pub async fn handle(request: Request<RequestBody>, secure: bool, facts: &SiteFacts) -> Response<Body> {
     let lang = language(&request);
     match *request.method() {
         Method::GET | Method::HEAD => page(&request, lang, facts),
@@ -95,13 +95,16 @@ pub async fn handle(request: Request<Incoming>, secure: bool, facts: &SiteFacts)
 /// The form of a visitor's choice (at most 1 KiB) as owned pairs. A form posted from another
 /// site (see [`same_origin`]) or a malformed one is answered at once.
 pub(crate) async fn read_choice(
-    request: Request<Incoming>,
+    request: Request<RequestBody>,
 ) -> Result<std::collections::HashMap<String, String>, Response<Body>> {
     if !same_origin(request.headers()) {
         return Err(plain(StatusCode::FORBIDDEN, "the choice can only be made on this page\n"));
     }
     let body = match Limited::new(request.into_body(), 1024).collect().await {
         Ok(collected) => collected.to_bytes(),
+        Err(e) if e.is::<crate::server::limits::BodyTimeout>() => {
+            return Err(plain(StatusCode::REQUEST_TIMEOUT, "form did not arrive in time\n"));
+        }
         Err(_) => return Err(plain(StatusCode::PAYLOAD_TOO_LARGE, "form too large\n")),
     };
     let Ok(text) = std::str::from_utf8(&body) else {
@@ -149,13 +152,13 @@ pub(crate) fn set_choice(headers: &mut HeaderMap, opt_out: bool, secure: bool) {
 }
 
 /// `?lang=fr|en`, else the first of French or English in `Accept-Language`, else English.
-pub(crate) fn language(request: &Request<Incoming>) -> Lang {
+pub(crate) fn language(request: &Request<RequestBody>) -> Lang {
     language_of(request, "lang")
 }
 
 /// The language the query parameter `param` names (`fr`, `fr-FR`, `en`…; `auto` or anything
 /// else: the browser's), else the first of French or English in `Accept-Language`, else English.
-pub(crate) fn language_of(request: &Request<Incoming>, param: &str) -> Lang {
+pub(crate) fn language_of(request: &Request<RequestBody>, param: &str) -> Lang {
     let asked = request.uri().query().and_then(|q| Params::parse(q).ok()?.get(param).map(str::to_string));
     let from_browser = request.headers().get(ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).unwrap_or("");
     for tag in asked.iter().map(String::as_str).chain(from_browser.split(',')) {
@@ -168,7 +171,7 @@ pub(crate) fn language_of(request: &Request<Incoming>, param: &str) -> Lang {
     Lang::En
 }
 
-fn page(request: &Request<Incoming>, lang: Lang, facts: &SiteFacts) -> Response<Body> {
+fn page(request: &Request<RequestBody>, lang: Lang, facts: &SiteFacts) -> Response<Body> {
     let t = if lang == Lang::Fr { &FR } else { &EN };
     let opted_out = gate::has_optout_cookie(request.headers());
     let signal = gate::dnt(request.headers()) || gate::gpc(request.headers());

@@ -11,6 +11,7 @@ mod dashboard;
 mod dashboards;
 mod delivery;
 mod docs;
+mod hostile;
 mod migrations;
 mod privacy;
 mod protocols;

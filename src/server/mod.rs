@@ -1,7 +1,10 @@
-//! The one HTTP listener: accepts connections, routes each request, and shuts down gracefully.
+//! The one HTTP listener: accepts connections within [`limits`], routes each request, and shuts
+//! down gracefully.
 //!
 //! Tracking endpoints go to [`crate::ingest`]; `/healthz`, `/readyz` and `/metrics` are answered
 //! here. Routing is a plain `match` on the path: the hot path pays for nothing else.
+
+pub(crate) mod limits;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -12,14 +15,20 @@ use std::time::Duration;
 use hyper::body::Incoming;
 use hyper::header::CONTENT_TYPE;
 use hyper::service::service_fn;
-use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper::{Method, Response, StatusCode};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
+use crate::config::LimitsConfig;
 use crate::ingest::{Body, Ingest, plain};
 use crate::telemetry::metrics::Metrics;
+use limits::{ConnectionGate, DeadlineBody, IdleIo, InFlight};
+
+/// A request as the handlers see it: its body has the `limits.body_read_timeout` deadline.
+pub type Request<B = RequestBody> = hyper::Request<B>;
+pub type RequestBody = DeadlineBody<Incoming>;
 
 /// Everything a request may need.
 pub struct Routes {
@@ -36,10 +45,11 @@ pub struct Routes {
     /// Matomo's `matomo.js` with this configuration's prelude.
     pub matomo_script: crate::web::matomo_js::MatomoScript,
     pub sites: Arc<crate::sites::Sites>,
+    pub limits: LimitsConfig,
 }
 
 impl Routes {
-    async fn route(&self, request: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+    async fn route(&self, request: Request, peer: SocketAddr) -> Response<Body> {
         let started = std::time::Instant::now();
         let (endpoint, response) = match request.uri().path() {
             "/matomo.php" | "/piwik.php" => ("matomo", self.ingest.matomo(request, peer).await),
@@ -78,12 +88,12 @@ impl Routes {
     }
 
     /// Whether the visitor reached us over HTTPS (for the `Secure` cookie flag).
-    fn https(&self, request: &Request<Incoming>, peer: SocketAddr) -> bool {
+    fn https(&self, request: &Request, peer: SocketAddr) -> bool {
         self.public_https || self.proxies.forwarded_https(peer, request.headers())
     }
 
     /// The privacy facts of the site a page is opened for, or of every site.
-    fn facts(&self, request: &Request<Incoming>) -> crate::summary::SiteFacts {
+    fn facts(&self, request: &Request) -> crate::summary::SiteFacts {
         match self.site_of(request) {
             Some(site) => crate::summary::SiteFacts::of(&self.config, site),
             None => crate::summary::SiteFacts::collector(&self.config),
@@ -91,14 +101,14 @@ impl Routes {
     }
 
     /// The site a page is opened for: `?site=N` (or Matomo's `idsite=N`).
-    fn site_of(&self, request: &Request<Incoming>) -> Option<&crate::config::SiteConfig> {
+    fn site_of(&self, request: &Request) -> Option<&crate::config::SiteConfig> {
         let params = crate::ingest::params::Params::parse(request.uri().query()?).ok()?;
         let id = params.get("site").or_else(|| params.get("idsite"))?.trim().parse::<u32>().ok()?;
         self.sites.get(id)
     }
 
     /// `GET /privacy.json?site=N`: the site's machine-readable privacy notice (public).
-    fn notice(&self, request: &Request<Incoming>) -> Response<Body> {
+    fn notice(&self, request: &Request) -> Response<Body> {
         match self.site_of(request) {
             Some(site) => {
                 let notice = crate::summary::SiteFacts::of(&self.config, site).notice();
@@ -146,7 +156,24 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
     drain_timeout: Duration,
 ) -> bool {
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let limits = routes.limits.clone();
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(limits.max_header_bytes);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(limits.http2_max_streams)
+        .max_header_list_size(limits.max_header_bytes as u32)
+        // Rapid-reset: a client that keeps cancelling streams is sent away.
+        .max_pending_accept_reset_streams(20)
+        .max_local_error_reset_streams(100)
+        .keep_alive_interval(limits.idle_timeout)
+        .keep_alive_timeout(limits.header_read_timeout);
+    let gate = ConnectionGate::new(limits.max_connections, limits.max_connections_per_client, routes.proxies.clone());
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
@@ -161,17 +188,45 @@ pub async fn serve(
                         continue;
                     }
                 };
+                let admission = match gate.admit(peer) {
+                    Ok(admission) => admission,
+                    Err(reason) => {
+                        // Closed before a byte is read: the cheapest answer there is.
+                        routes.metrics.connections_rejected.with_label_values(&[reason.as_str()]).inc();
+                        drop(stream);
+                        continue;
+                    }
+                };
                 let _ = stream.set_nodelay(true);
+                let in_flight = Arc::new(InFlight::default());
+                let io = IdleIo::new(stream, in_flight.clone(), limits.idle_timeout);
                 let routes = routes.clone();
-                let service = service_fn(move |request| {
-                    let routes = routes.clone();
-                    async move { Ok::<_, Infallible>(routes.route(request, peer).await) }
+                let service_routes = routes.clone();
+                let body_limit = limits.body_read_timeout;
+                let service = service_fn(move |request: hyper::Request<Incoming>| {
+                    let routes = service_routes.clone();
+                    let busy = in_flight.start();
+                    async move {
+                        let request = request.map(|body| DeadlineBody::new(body, body_limit));
+                        let response = routes.route(request, peer).await;
+                        drop(busy);
+                        Ok::<_, Infallible>(response)
+                    }
                 });
-                let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
+                let connection = builder.serve_connection(TokioIo::new(io), service).into_owned();
                 let connection = graceful.watch(connection);
+                routes.metrics.connections_open.set(gate.open() as i64);
+                let gate = gate.clone();
                 tokio::spawn(async move {
-                    // Client resets and timeouts are normal at this edge; nothing to report.
-                    let _ = connection.await;
+                    // Client resets and timeouts are normal at this edge; only idle closes are
+                    // counted (hyper's own header deadline ends the connection silently).
+                    if let Err(error) = connection.await
+                        && is_idle_close(&*error)
+                    {
+                        routes.metrics.connections_idle_closed.inc();
+                    }
+                    drop(admission);
+                    routes.metrics.connections_open.set(gate.open() as i64);
                 });
             }
             () = &mut shutdown => break,
@@ -186,4 +241,18 @@ pub async fn serve(
             false
         }
     }
+}
+
+/// Whether a connection ended on the idle deadline of [`IdleIo`].
+fn is_idle_close(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(error);
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::TimedOut
+        {
+            return true;
+        }
+        source = e.source();
+    }
+    false
 }

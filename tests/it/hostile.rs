@@ -1,0 +1,322 @@
+//! Hostile clients against the real binary over loopback: each attack is bounded in time and
+//! count and stops by itself, asserts the promised outcome, and checks that an ordinary visitor
+//! on another address keeps being answered quickly meanwhile.
+//!
+//! Loopback is 127.0.0.0/8 on Linux: attackers connect from 127.0.0.1 and 127.0.0.3–9, the
+//! ordinary visitor from 127.0.0.2, so the per-client cap tells them apart.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
+
+use crate::common::{BROWSER_UA, Collector, CollectorConfig, clickhouse, eventually, unique_database};
+
+/// The ordinary visitor's address.
+const VISITOR: &str = "127.0.0.2";
+
+/// A collector with short deadlines and small caps (the defaults are in the README).
+async fn collector(name: &str, limits: &str) -> Collector {
+    let ch = clickhouse();
+    let db = unique_database(name);
+    let mut config = CollectorConfig::new(ch, &db);
+    // No trusted proxy: every loopback address is a client of its own.
+    config.head = String::new();
+    config.extra.push_str(&format!("\n[limits]\n{limits}\n"));
+    Collector::start(&config).await
+}
+
+/// A TCP connection to the collector from `source`.
+async fn connect(collector: &Collector, source: &str) -> TcpStream {
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.bind(SocketAddr::new(source.parse::<IpAddr>().unwrap(), 0)).unwrap();
+    socket.connect(SocketAddr::from(([127, 0, 0, 1], collector.port))).await.unwrap()
+}
+
+/// How long until the server closes `stream` (reading and discarding what it sends), or `None`
+/// if it is still open after `within`.
+async fn closed_after(mut stream: TcpStream, within: Duration) -> Option<Duration> {
+    let started = Instant::now();
+    let mut buf = [0u8; 4096];
+    tokio::time::timeout(within, async {
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return started.elapsed(),
+                Ok(_) => {}
+            }
+        }
+    })
+    .await
+    .ok()
+}
+
+/// The ordinary visitor: a page view over a fresh connection from [`VISITOR`]; returns the
+/// status and how long the answer took.
+async fn visit(collector: &Collector) -> (u16, Duration) {
+    let client = reqwest::Client::builder()
+        .user_agent(BROWSER_UA)
+        .local_address(VISITOR.parse::<IpAddr>().unwrap())
+        .pool_max_idle_per_host(0)
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let url = collector.url("/matomo.php?idsite=1&rec=1&url=https%3A%2F%2Fexample.org%2Fhostile");
+    let status = client.get(url).send().await.map(|r| r.status().as_u16()).unwrap_or(0);
+    (status, started.elapsed())
+}
+
+/// Visits every 100 ms for `period`, asserting each is answered 200 within `bound`.
+async fn keeps_answering(collector: &Collector, period: Duration, bound: Duration) -> usize {
+    let started = Instant::now();
+    let mut visits = 0;
+    while started.elapsed() < period {
+        let (status, took) = visit(collector).await;
+        assert_eq!(status, 200, "an ordinary visit was refused during the attack");
+        assert!(took < bound, "an ordinary visit took {took:?} during the attack (bound {bound:?})");
+        visits += 1;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    visits
+}
+
+/// Whether the server closes `stream` within `within` (what it sends is read and discarded).
+async fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
+    let mut buf = [0u8; 4096];
+    tokio::time::timeout(within, async {
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await
+    .is_ok()
+}
+
+/// The value of a metric series (`name{labels}`), 0 when absent (read from an address of its
+/// own, so no attacker's cap applies).
+async fn metric(collector: &Collector, series: &str) -> f64 {
+    let client = reqwest::Client::builder().local_address("127.0.0.10".parse::<IpAddr>().unwrap()).build().unwrap();
+    let text = client.get(collector.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    text.lines()
+        .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// Slowloris (headers trickled a line at a time), connections that never speak, and an idle
+/// keep-alive connection: each is closed by its deadline, and visitors are served meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_and_idle_connections_are_closed_by_their_deadlines() {
+    let collector = collector(
+        "hostile_slow",
+        "header_read_timeout = \"1s\"\nidle_timeout = \"1s\"\nmax_connections_per_client = 64",
+    )
+    .await;
+    let mut watchers = Vec::new();
+    // 20 slowloris connections: a request line, then one header line every 200 ms, forever.
+    for _ in 0..20 {
+        let mut stream = connect(&collector, "127.0.0.1").await;
+        stream.write_all(b"GET /matomo.php?idsite=1&rec=1 HTTP/1.1\r\nHost: example.org\r\n").await.unwrap();
+        let (read, mut write) = stream.into_split();
+        tokio::spawn(async move {
+            for i in 0..50 {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                if write.write_all(format!("X-Slow-{i}: y\r\n").as_bytes()).await.is_err() {
+                    return;
+                }
+            }
+        });
+        watchers.push(tokio::spawn(async move {
+            let started = Instant::now();
+            let mut read = read;
+            let mut buf = [0u8; 1024];
+            tokio::time::timeout(Duration::from_secs(6), async {
+                loop {
+                    match read.read(&mut buf).await {
+                        Ok(0) | Err(_) => return started.elapsed(),
+                        Ok(_) => {}
+                    }
+                }
+            })
+            .await
+            .ok()
+        }));
+    }
+    // 20 connections that never send a byte.
+    for _ in 0..20 {
+        let stream = connect(&collector, "127.0.0.3").await;
+        watchers.push(tokio::spawn(closed_after(stream, Duration::from_secs(6))));
+    }
+    // One keep-alive connection: a complete request, then silence.
+    let mut kept = connect(&collector, "127.0.0.4").await;
+    let request = format!(
+        "GET /matomo.php?idsite=1&rec=1&url=https%3A%2F%2Fexample.org%2F HTTP/1.1\r\nHost: example.org\r\nUser-Agent: {BROWSER_UA}\r\n\r\n"
+    );
+    kept.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = [0u8; 12];
+    kept.read_exact(&mut answer).await.unwrap();
+    assert_eq!(&answer, b"HTTP/1.1 200");
+    watchers.push(tokio::spawn(closed_after(kept, Duration::from_secs(6))));
+
+    let visits = keeps_answering(&collector, Duration::from_millis(2500), Duration::from_millis(500)).await;
+    assert!(visits >= 10);
+    for watcher in watchers {
+        let closed = watcher.await.unwrap().expect("a connection outlived its deadline by far");
+        assert!(closed < Duration::from_secs(4), "closed after {closed:?} (deadline 1 s)");
+    }
+    assert!(metric(&collector, "mesure_connections_idle_closed_total").await >= 20.0);
+}
+
+/// A flood of connections: past the per-client cap, one address's extra connections are closed
+/// at accept while other addresses are served; past the overall cap, every new connection is,
+/// until the flood's connections idle out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_flood_hits_the_caps_and_passes() {
+    let collector = collector(
+        "hostile_flood",
+        "idle_timeout = \"4s\"\nheader_read_timeout = \"4s\"\nmax_connections = 64\nmax_connections_per_client = 16",
+    )
+    .await;
+    // 40 connections from one address: 16 held, 24 closed at once.
+    let mut streams = Vec::new();
+    for _ in 0..40 {
+        streams.push(connect(&collector, "127.0.0.1").await);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut held = Vec::new();
+    let mut refused = 0;
+    for mut stream in streams {
+        if closed_within(&mut stream, Duration::from_millis(50)).await {
+            refused += 1;
+        } else {
+            held.push(stream);
+        }
+    }
+    assert_eq!((held.len(), refused), (16, 24), "the per-client cap");
+    assert_eq!(metric(&collector, "mesure_connections_rejected_total{reason=\"per_client\"}").await, 24.0);
+    // Meanwhile, another address is served.
+    keeps_answering(&collector, Duration::from_millis(300), Duration::from_millis(500)).await;
+
+    // Six more addresses with 10 connections each fill the overall cap (64).
+    let mut streams = Vec::new();
+    for source in ["127.0.0.3", "127.0.0.4", "127.0.0.5", "127.0.0.6", "127.0.0.7", "127.0.0.8"] {
+        for _ in 0..10 {
+            streams.push(connect(&collector, source).await);
+        }
+    }
+    // The overall cap is reached: a visitor's connection is closed at accept too.
+    assert_eq!(visit(&collector).await.0, 0, "the overall cap lets connections in");
+    // The flood's connections idle out (4 s) and visitors are served again.
+    let served =
+        eventually(Duration::from_secs(8), || async { (visit(&collector).await.0 == 200).then_some(()) }).await;
+    assert!(served.is_some(), "visitors never served again after the flood");
+    assert!(metric(&collector, "mesure_connections_rejected_total{reason=\"max_connections\"}").await >= 1.0);
+    drop((streams, held));
+}
+
+/// One HTTP/2 frame: type, flags, stream id, payload.
+fn h2_frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let len = payload.len() as u32;
+    let mut frame = vec![(len >> 16) as u8, (len >> 8) as u8, len as u8, kind, flags];
+    frame.extend_from_slice(&stream.to_be_bytes());
+    frame.extend_from_slice(payload);
+    frame
+}
+
+/// Reads frames until one of `kind` arrives (returns its payload) or the connection ends.
+async fn h2_until(stream: &mut TcpStream, kind: u8, within: Duration) -> Option<Vec<u8>> {
+    tokio::time::timeout(within, async {
+        loop {
+            let mut head = [0u8; 9];
+            stream.read_exact(&mut head).await.ok()?;
+            let len = (usize::from(head[0]) << 16) | (usize::from(head[1]) << 8) | usize::from(head[2]);
+            let mut payload = vec![0u8; len];
+            stream.read_exact(&mut payload).await.ok()?;
+            if head[3] == kind {
+                return Some(payload);
+            }
+        }
+    })
+    .await
+    .ok()
+    .flatten()
+}
+
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+const SETTINGS: u8 = 0x4;
+const HEADERS: u8 = 0x1;
+const RST_STREAM: u8 = 0x3;
+const GOAWAY: u8 = 0x7;
+
+/// HTTP/2 (cleartext, prior knowledge): the server announces its stream and header-list
+/// limits, and a client that opens and cancels streams in a burst (the "rapid reset" attack)
+/// is sent away with GOAWAY, while visitors are served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_limits_are_announced_and_rapid_reset_is_sent_away() {
+    let collector = collector("hostile_h2", "http2_max_streams = 50\nmax_header_bytes = 16384").await;
+    let mut stream = connect(&collector, "127.0.0.1").await;
+    stream.write_all(H2_PREFACE).await.unwrap();
+    stream.write_all(&h2_frame(SETTINGS, 0, 0, &[])).await.unwrap();
+    let settings = h2_until(&mut stream, SETTINGS, Duration::from_secs(2)).await.expect("the server's SETTINGS");
+    let announced: Vec<(u16, u32)> = settings
+        .chunks(6)
+        .map(|c| (u16::from_be_bytes([c[0], c[1]]), u32::from_be_bytes([c[2], c[3], c[4], c[5]])))
+        .collect();
+    assert!(announced.contains(&(0x3, 50)), "SETTINGS_MAX_CONCURRENT_STREAMS: {announced:?}");
+    assert!(announced.contains(&(0x6, 16384)), "SETTINGS_MAX_HEADER_LIST_SIZE: {announced:?}");
+
+    // 1,000 streams opened (GET /healthz) and cancelled at once.
+    let mut burst = Vec::new();
+    // :method GET, :scheme http, :path /healthz (literal, indexed name), :authority example.org.
+    let mut headers = vec![0x82, 0x86, 0x04, 8];
+    headers.extend_from_slice(b"/healthz");
+    headers.extend_from_slice(&[0x01, 11]);
+    headers.extend_from_slice(b"example.org");
+    for i in 0..1000u32 {
+        let id = 1 + 2 * i;
+        burst.extend(h2_frame(HEADERS, 0x4 | 0x1, id, &headers));
+        burst.extend(h2_frame(RST_STREAM, 0, id, &8u32.to_be_bytes()));
+    }
+    let writer = tokio::spawn(async move {
+        let _ = stream.write_all(&burst).await;
+        stream
+    });
+    let visits = keeps_answering(&collector, Duration::from_millis(500), Duration::from_millis(500)).await;
+    assert!(visits >= 3);
+    let mut stream = writer.await.unwrap();
+    let goaway = h2_until(&mut stream, GOAWAY, Duration::from_secs(3)).await;
+    let code = goaway.as_ref().map(|p| u32::from_be_bytes([p[4], p[5], p[6], p[7]]));
+    assert_eq!(code, Some(0xb), "GOAWAY with ENHANCE_YOUR_CALM");
+    assert!(closed_within(&mut stream, Duration::from_secs(3)).await, "the connection stays open after the burst");
+}
+
+/// A request body that trickles in (slowloris on the body): answered 408 at the body deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_does_not_arrive_is_answered_408() {
+    let collector = collector("hostile_body", "body_read_timeout = \"1s\"").await;
+    let mut stream = connect(&collector, "127.0.0.1").await;
+    let head = format!(
+        "POST /matomo.php HTTP/1.1\r\nHost: example.org\r\nUser-Agent: {BROWSER_UA}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\nidsite=1&rec=1"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let started = Instant::now();
+    let (read, mut write) = stream.into_split();
+    let trickle = tokio::spawn(async move {
+        for _ in 0..30 {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            if write.write_all(b"&x=y").await.is_err() {
+                return;
+            }
+        }
+    });
+    let mut answer = [0u8; 12];
+    let mut read = read;
+    tokio::time::timeout(Duration::from_secs(4), read.read_exact(&mut answer)).await.expect("an answer").unwrap();
+    assert_eq!(&answer, b"HTTP/1.1 408");
+    assert!(started.elapsed() < Duration::from_secs(3), "answered after {:?}", started.elapsed());
+    trickle.abort();
+}
