@@ -79,6 +79,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Ou
         .context("loading the cookie-mode keys from ClickHouse")?;
     let sites = Arc::new(Sites::new(&config.sites));
     let visits = Arc::new(Visits::new(config.privacy.max_live_visits));
+    metrics.register_visits(&visits);
     let privacy = Privacy { geo: geo.clone(), salts: salts.clone(), cookie_keys };
     tokio::spawn(salts.run(background_stopped.clone(), metrics.salt_rotations.clone()));
     metrics.geo_build_time.set(geo.build_epoch().unwrap_or(0) as i64);

@@ -135,8 +135,8 @@ pub struct PrivacyConfig {
     pub profile: PrivacyProfile,
     pub honor_dnt: bool,
     pub honor_gpc: bool,
-    /// Live visits (sessions) remembered at most; beyond, a hit starts a new visit. Each takes
-    /// about 40–70 bytes (2 million: ~140 MiB).
+    /// Live visits (sessions) remembered at most; at the bound the least recently seen are
+    /// forgotten first. Each takes about 50–80 bytes (2 million: ~160 MiB).
     pub max_live_visits: usize,
 }
 

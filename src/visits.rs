@@ -1,6 +1,11 @@
 //! Visits (sessions): which visit a hit belongs to. A visit ends after [`VISIT_TIMEOUT`] without
 //! a hit. Kept in memory, sharded, keyed by visitor id; entries idle past the timeout are swept.
 //!
+//! The table is bounded (`privacy.max_live_visits`): at the bound, the least recently seen
+//! visits of the shard are evicted (the oldest sixteenth at once, so eviction costs O(1) per hit
+//! amortised) rather than new visits refused; `mesure_visits_evicted_total` counts them. A flood
+//! of made-up visitors thus pushes out the idlest visits first, never the active ones.
+//!
 //! A visit that crosses the salt rotation continues (docs/privacy.md B4): the caller passes the
 //! visitor id under the previous salt too, and a live visit found under it moves to the new id.
 
@@ -17,6 +22,8 @@ const SHARDS: usize = 64;
 struct Entry {
     visit_id: u64,
     last_seen: u64,
+    /// The shard's tick when last seen: an exact recency order for eviction (seconds tie).
+    touched: u64,
     /// How the visit arrived (from its first hit).
     acquisition: Arc<Acquisition>,
 }
@@ -31,27 +38,82 @@ pub struct Visit {
 
 /// The live visits of this collector.
 pub struct Visits {
-    shards: Vec<Mutex<HashMap<u64, Entry>>>,
+    shards: Vec<Mutex<Shard>>,
     max_per_shard: usize,
     /// Acquisitions shared between visits: most visits arrive the same few ways (direct, a
     /// search engine, a newsletter), and a copy per visit was most of an entry's memory.
     acquisitions: quick_cache::sync::Cache<Acquisition, Arc<Acquisition>>,
+    /// `mesure_visits_evicted_total` (registered by `Metrics`).
+    pub evicted: prometheus::IntCounter,
+}
+
+/// One shard: its visits, and a tick counter ordering their last hits.
+#[derive(Default)]
+struct Shard {
+    entries: HashMap<u64, Entry>,
+    ticks: u64,
+}
+
+impl Shard {
+    fn tick(&mut self) -> u64 {
+        self.ticks += 1;
+        self.ticks
+    }
+}
+
+impl std::ops::Deref for Shard {
+    type Target = HashMap<u64, Entry>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.entries
+    }
+}
+
+impl std::ops::DerefMut for Shard {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.entries
+    }
 }
 
 /// Distinct acquisitions kept for sharing.
 const SHARED_ACQUISITIONS: usize = 4096;
 
 impl Visits {
-    /// At most `max_entries` live visits are remembered; beyond that a hit starts a new visit.
+    /// At most `max_entries` live visits are remembered (see the module doc for what happens at
+    /// the bound).
     pub fn new(max_entries: usize) -> Visits {
         Visits {
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
             max_per_shard: (max_entries / SHARDS).max(1),
             acquisitions: quick_cache::sync::Cache::new(SHARED_ACQUISITIONS),
+            evicted: prometheus::IntCounter::new(
+                "mesure_visits_evicted_total",
+                "Live visits forgotten early because the table was full (privacy.max_live_visits)",
+            )
+            .expect("valid metric"),
         }
     }
 
-    fn shard(&self, visitor: u64) -> std::sync::MutexGuard<'_, HashMap<u64, Entry>> {
+    /// Makes room in a full shard for one more visit: forgets the visits idle past the timeout
+    /// and, if that is not enough, the least recently seen sixteenth.
+    fn make_room(&self, shard: &mut Shard, now: u64) {
+        if shard.len() < self.max_per_shard {
+            return;
+        }
+        shard.retain(|_, e| now.saturating_sub(e.last_seen) <= VISIT_TIMEOUT);
+        if shard.len() < self.max_per_shard {
+            return;
+        }
+        let mut ticks: Vec<u64> = shard.values().map(|e| e.touched).collect();
+        let cut = (ticks.len() / 16).max(1) - 1;
+        let (_, threshold, _) = ticks.select_nth_unstable(cut);
+        let threshold = *threshold;
+        let before = shard.len();
+        shard.retain(|_, e| e.touched > threshold);
+        self.evicted.inc_by((before - shard.len()) as u64);
+    }
+
+    fn shard(&self, visitor: u64) -> std::sync::MutexGuard<'_, Shard> {
         // The visitor id is already a uniform hash: its low bits pick the shard.
         self.shards[(visitor as usize) % SHARDS].lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -67,21 +129,25 @@ impl Visits {
             id = new_visit_id(!visitor, now);
         }
         let visit = Visit { id, acquisition: self.share(acquisition) };
-        if shard.len() < self.max_per_shard || shard.contains_key(&visitor) {
-            let entry = Entry { visit_id: visit.id, last_seen: now, acquisition: visit.acquisition.clone() };
-            shard.insert(visitor, entry);
+        if !shard.contains_key(&visitor) {
+            self.make_room(&mut shard, now);
         }
+        let touched = shard.tick();
+        let entry = Entry { visit_id: visit.id, last_seen: now, touched, acquisition: visit.acquisition.clone() };
+        shard.insert(visitor, entry);
         visit
     }
 
     pub fn visit(&self, visitor: u64, previous: Option<u64>, now: u64, acquisition: Acquisition) -> Visit {
         {
             let mut shard = self.shard(visitor);
+            let tick = shard.tick();
             if let Some(entry) = shard.get_mut(&visitor)
                 && now.saturating_sub(entry.last_seen) <= VISIT_TIMEOUT
                 && !new_campaign(&entry.acquisition, &acquisition)
             {
                 entry.last_seen = entry.last_seen.max(now);
+                entry.touched = tick;
                 return Visit { id: entry.visit_id, acquisition: entry.acquisition.clone() };
             }
         }
@@ -95,9 +161,11 @@ impl Visits {
             None => (new_visit_id(visitor, now), self.share(acquisition)),
         };
         let mut shard = self.shard(visitor);
-        if shard.len() < self.max_per_shard || shard.contains_key(&visitor) {
-            shard.insert(visitor, Entry { visit_id, last_seen: now, acquisition: acquisition.clone() });
+        if !shard.contains_key(&visitor) {
+            self.make_room(&mut shard, now);
         }
+        let touched = shard.tick();
+        shard.insert(visitor, Entry { visit_id, last_seen: now, touched, acquisition: acquisition.clone() });
         Visit { id: visit_id, acquisition }
     }
 
@@ -236,6 +304,25 @@ mod tests {
         // The same campaign again, or an internal page, stays in the visit.
         assert_eq!(visits.visit(9, None, 300, spring).id, second.id);
         assert_eq!(visits.visit(9, None, 400, Acquisition::default()).id, second.id);
+    }
+
+    #[test]
+    fn a_flood_of_new_visitors_evicts_the_idlest_visits_not_the_active_ones() {
+        // 32 visits per shard; every key below lands in shard 0.
+        let visits = Visits::new(64 * 32);
+        let active = visits.visit(0, None, 0, Acquisition::default()).id;
+        let idle = visits.visit(64, None, 0, Acquisition::default()).id;
+        // 16 made-up visitors a second, and one real visitor who keeps clicking.
+        for second in 1..=200u64 {
+            for k in 0..16u64 {
+                visits.visit(64 * (2 + second * 16 + k), None, second, Acquisition::default());
+            }
+            assert_eq!(visits.visit(0, None, second, Acquisition::default()).id, active, "the active visit split");
+        }
+        assert!(visits.len() <= 32);
+        assert!(visits.evicted.get() >= 200 * 16 - 32, "{}", visits.evicted.get());
+        // The visitor idle since the start was evicted: a new hit is a new visit.
+        assert_ne!(visits.visit(64, None, 201, Acquisition::default()).id, idle);
     }
 
     #[test]

@@ -66,13 +66,23 @@ pub(crate) fn decode(body: &[u8]) -> Result<Decoded, BadEvent> {
     if payload.url.as_deref().is_none_or(str::is_empty) {
         return Err(BadEvent("url is required".into()));
     }
-    if payload.domain.as_deref().is_none_or(|d| d.trim().is_empty()) {
-        return Err(BadEvent("domain is required".into()));
+    match payload.domain.as_deref() {
+        None => return Err(BadEvent("domain is required".into())),
+        Some(d) if d.trim().is_empty() => return Err(BadEvent("domain is required".into())),
+        Some(d) if d.split(',').count() > MAX_DOMAINS => {
+            return Err(BadEvent(format!("at most {MAX_DOMAINS} comma-separated domains")));
+        }
+        Some(_) => {}
     }
     Ok(Decoded(payload))
 }
 
-/// One hit per site the event names (received at `now`), or the reason it was declined.
+/// Most sites one event may name (`domain` is a comma-separated list): one request makes at
+/// most this many events.
+pub(crate) const MAX_DOMAINS: usize = 10;
+
+/// One hit per site the event names (received at `now`), or the reason it was declined. A site
+/// named twice (`example.org,www.example.org`) gets one hit.
 pub fn interpret<'a>(event: &'a Decoded, sites: &'a Sites, now: u64) -> Vec<Result<Hit<'a>, DeclineReason>> {
     let payload = &event.0;
     let (Some(name), Some(url), Some(domain_list)) =
@@ -89,12 +99,17 @@ pub fn interpret<'a>(event: &'a Decoded, sites: &'a Sites, now: u64) -> Vec<Resu
     let revenue = payload.revenue.as_ref().and_then(revenue_amount).unwrap_or(0.0);
 
     let mut hits = Vec::new();
+    let mut named = Vec::new();
     for domain in domain_list.split(',').map(|d| d.trim().trim_start_matches("www.").to_ascii_lowercase()) {
         let site = sites.by_domain(&domain).or_else(|| sites.by_domain(&format!("www.{domain}")));
         let Some(site) = site else {
             hits.push(Err(DeclineReason::UnknownSite));
             continue;
         };
+        if named.contains(&site.id) {
+            continue;
+        }
+        named.push(site.id);
         let mut action = Action {
             non_interactive: payload.interactive == Some(false),
             screen_class: payload.w.map(|w| screen_class(&w.to_string())).unwrap_or_default(),
@@ -249,6 +264,12 @@ mod tests {
         assert_eq!(hits.len(), 3);
         assert_eq!(hits[1].as_ref().unwrap().site_id, 2);
         assert_eq!(hits[2], Err(DeclineReason::UnknownSite));
+        // A site named many times is one event; more than MAX_DOMAINS names is refused.
+        let repeated = vec!["example.org"; MAX_DOMAINS].join(",");
+        let hits = run(&format!(r#"{{"n":"pageview","u":"https://example.org/","d":"{repeated},www.example.org"}}"#));
+        assert!(hits.is_err(), "11 domains");
+        let hits = run(&format!(r#"{{"n":"pageview","u":"https://example.org/","d":"{repeated}"}}"#)).unwrap();
+        assert_eq!(hits.len(), 1);
         let hits =
             run(r#"{"n":"pageview","u":"https://example.org/app#/orders?id=1","d":"www.example.org","h":1}"#).unwrap();
         assert_eq!(hits[0].as_ref().unwrap().url_path, "/app#/orders");

@@ -342,6 +342,11 @@ impl Metrics {
         }
     }
 
+    /// Registers the live-visit eviction counter (it lives in the visit table itself).
+    pub fn register_visits(&self, visits: &crate::visits::Visits) {
+        self.registry.register(Box::new(visits.evicted.clone())).expect("registered once");
+    }
+
     /// Counts one HTTP answer (and how long a tracking request took). The pixel's 200 and 204
     /// use handles resolved once: a label
     /// lookup per hit showed in the load profile.
