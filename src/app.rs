@@ -31,8 +31,8 @@ use crate::server::{Routes, serve};
 use crate::sink::spool::{self, SpoolSettings, SpoolStats};
 use crate::sink::{DeliveryHealth, Writer};
 use crate::sites::Sites;
-use crate::store::Store;
 use crate::store::migrations::MIGRATIONS;
+use crate::store::{ReadBudget, Store};
 use crate::telemetry::metrics::Metrics;
 use crate::visits::Visits;
 use crate::web::api::Api;
@@ -46,7 +46,7 @@ const RETENTION_EVERY: Duration = Duration::from_secs(24 * 3600);
 
 /// Runs the collector on an already bound `listener` until `shutdown` resolves.
 pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
-    let store = Store::new(&config.clickhouse);
+    let store = Store::new(&config.clickhouse).with_read_budget(ReadBudget::from(&config.limits));
     let applied = store.migrate(MIGRATIONS).await.context("applying schema migrations")?;
     tracing::info!(new = applied.newly_applied.len(), already = applied.already_applied, "schema up to date");
     let store = store.detect_dialect().await.context("asking ClickHouse its version")?;
@@ -134,7 +134,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Ou
     let matomo_script = crate::web::matomo_js::MatomoScript::new(&sites);
     let routes = Arc::new(Routes {
         config: Arc::new(config.clone()),
-        api: Api::new(sites.clone(), store.clone(), clock.clone()),
+        api: Api::new(sites.clone(), store.clone(), clock.clone(), &config.limits, metrics.clone()),
         ingest: Ingest::new(pipeline, config.ingest.bulk_max_requests, appender.clone(), metrics.clone()),
         sites,
         metrics,

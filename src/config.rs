@@ -61,7 +61,7 @@ pub(crate) const DEFAULT_MAX_HEADER_BYTES: i64 = 32 << 10;
 pub(crate) const DEFAULT_HTTP2_MAX_STREAMS: i64 = 100;
 pub(crate) const DEFAULT_STATS_TIMEOUT: Duration = Duration::from_secs(20);
 pub(crate) const DEFAULT_STATS_MAX_CONCURRENT: i64 = 8;
-pub(crate) const DEFAULT_STATS_MAX_CONCURRENT_PER_SITE: i64 = 2;
+pub(crate) const DEFAULT_STATS_MAX_CONCURRENT_PER_SITE: i64 = 4;
 pub(crate) const DEFAULT_STATS_MAX_MEMORY: i64 = 1 << 30;
 pub(crate) const DEFAULT_STATS_MAX_ROWS_TO_READ: i64 = 1_000_000_000;
 pub(crate) const DEFAULT_STATS_MAX_FILTERS: i64 = 20;
@@ -99,6 +99,10 @@ pub struct ClickHouseConfig {
     /// Cluster mode: the name of a ClickHouse cluster (`remote_servers`). Tables are then
     /// created `ON CLUSTER` as replicated local tables behind distributed ones.
     pub cluster: Option<String>,
+    /// A separate user for the stats queries (its profile `readonly = 2`: reads only, settings
+    /// allowed); `None` reads as `user`, with `readonly = 2` sent on every read.
+    pub read_user: Option<String>,
+    pub read_password: String,
 }
 
 // Hand-written so a password never reaches a log line through `{:?}`.
@@ -110,6 +114,8 @@ impl fmt::Debug for ClickHouseConfig {
             .field("user", &self.user)
             .field("password", &if self.password.is_empty() { "" } else { "***" })
             .field("cluster", &self.cluster)
+            .field("read_user", &self.read_user)
+            .field("read_password", &if self.read_password.is_empty() { "" } else { "***" })
             .finish()
     }
 }
@@ -189,7 +195,8 @@ pub struct LimitsConfig {
     pub http2_max_streams: u32,
     /// A stats query's time limit, in ClickHouse (`max_execution_time`) and here.
     pub stats_timeout: Duration,
-    /// Stats queries running at once, over all sites and per site; more get 429.
+    /// Stats queries running at once, over all sites and per site; more wait a little, then
+    /// get 429.
     pub stats_max_concurrent: usize,
     pub stats_max_concurrent_per_site: usize,
     /// ClickHouse's `max_memory_usage` and `max_rows_to_read` for one stats query.
@@ -367,6 +374,7 @@ const ENV_OVERRIDES: &[(&str, &[&str])] = &[
     ("MESURE_CLICKHOUSE_DATABASE", &["clickhouse", "database"]),
     ("MESURE_CLICKHOUSE_USER", &["clickhouse", "user"]),
     ("MESURE_CLICKHOUSE_PASSWORD", &["clickhouse", "password"]),
+    ("MESURE_CLICKHOUSE_READ_PASSWORD", &["clickhouse", "read_password"]),
     ("MESURE_GEO_DATABASE", &["geo", "database"]),
     ("MESURE_SPOOL_DIR", &["spool", "dir"]),
 ];
@@ -581,8 +589,10 @@ fn build(table: Table, errors: &mut Vec<ConfigError>) -> Option<Config> {
         {
             s.error("cluster", format!("{name:?} must be letters, digits and underscores"));
         }
+        let read_user = s.string("read_user").filter(|u| !u.is_empty());
+        let read_password = s.string("read_password").unwrap_or_default();
         s.finish();
-        ClickHouseConfig { url, database, user, password, cluster }
+        ClickHouseConfig { url, database, user, password, cluster, read_user, read_password }
     };
 
     let geo = {

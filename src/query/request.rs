@@ -360,6 +360,10 @@ pub struct StatsRequest {
     pub format: Format,
 }
 
+/// Values in one filter, and the longest value (bytes).
+pub(crate) const MAX_FILTER_VALUES: usize = 100;
+pub(crate) const MAX_FILTER_VALUE_BYTES: usize = 1000;
+
 /// The most rows a breakdown returns.
 pub(crate) const MAX_LIMIT: u32 = 10_000;
 
@@ -528,8 +532,16 @@ fn parse_filter(value: &Value) -> Result<Filter, BadRequest> {
         Value::String(s) => Some(vec![s.clone()]),
         _ => None,
     }
-    .filter(|v: &Vec<String>| !v.is_empty() && v.len() <= 100)
-    .ok_or_else(|| bad("filters", format!("the values of the {name} filter are 1 to 100 strings")))?;
+    .filter(|v: &Vec<String>| !v.is_empty() && v.len() <= MAX_FILTER_VALUES)
+    .filter(|v: &Vec<String>| v.iter().all(|value| value.len() <= MAX_FILTER_VALUE_BYTES))
+    .ok_or_else(|| {
+        bad(
+            "filters",
+            format!(
+                "the values of the {name} filter are 1 to {MAX_FILTER_VALUES} strings of at most {MAX_FILTER_VALUE_BYTES} bytes"
+            ),
+        )
+    })?;
     Ok(Filter { operator, dimension, values })
 }
 

@@ -12,6 +12,9 @@ pub struct Dialect {
     pub minor: u32,
     /// Table TTL (`ALTER TABLE ... MODIFY TTL`), from 19.6.
     pub table_ttl: bool,
+    /// `cancel_http_readonly_queries_on_client_close` (a read stops when its client hangs up):
+    /// not in 18.16; sent from 20.1.
+    pub cancel_on_hang_up: bool,
 }
 
 impl Dialect {
@@ -19,7 +22,7 @@ impl Dialect {
     pub fn from_version(version: &str) -> Dialect {
         let mut parts = version.trim().split('.').map(|p| p.parse::<u32>().unwrap_or(0));
         let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
-        Dialect { major, minor, table_ttl: (major, minor) >= (19, 6) }
+        Dialect { major, minor, table_ttl: (major, minor) >= (19, 6), cancel_on_hang_up: major >= 20 }
     }
 }
 

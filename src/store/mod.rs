@@ -47,11 +47,35 @@ pub use clickhouse::error::{Error, Result};
 pub struct Store {
     /// Bound to the configured database.
     client: Client,
+    /// The stats queries' client: the read user if there is one, bound to the database; the
+    /// read budget is added to each query ([`Store::reader`]).
+    reader: Client,
+    read_budget: ReadBudget,
+    /// Whether `reader` is a separate user whose profile sets `readonly` itself.
+    separate_reader: bool,
     /// No database selected: `CREATE DATABASE` (in [`migrations`]).
     server: Client,
     database: String,
     cluster: Option<Cluster>,
     dialect: Dialect,
+}
+
+/// What one stats query may take of ClickHouse (`[limits]` `stats_*`).
+#[derive(Debug, Clone, Copy)]
+pub struct ReadBudget {
+    pub max_execution_time: std::time::Duration,
+    pub max_memory_usage: u64,
+    pub max_rows_to_read: u64,
+}
+
+impl From<&crate::config::LimitsConfig> for ReadBudget {
+    fn from(limits: &crate::config::LimitsConfig) -> ReadBudget {
+        ReadBudget {
+            max_execution_time: limits.stats_timeout,
+            max_memory_usage: limits.stats_max_memory,
+            max_rows_to_read: limits.stats_max_rows_to_read,
+        }
+    }
 }
 
 impl Store {
@@ -69,8 +93,15 @@ impl Store {
         } else {
             server
         };
+        let reader = match &config.read_user {
+            Some(user) => server.clone().with_user(user).with_password(&config.read_password),
+            None => server.clone(),
+        };
         Store {
             client: server.clone().with_database(&config.database),
+            reader: reader.with_database(&config.database),
+            read_budget: ReadBudget::from(&crate::config::LimitsConfig::default()),
+            separate_reader: config.read_user.is_some(),
             server,
             database: config.database.clone(),
             cluster: Cluster::of(config),
@@ -78,10 +109,44 @@ impl Store {
         }
     }
 
+    /// The same store with another read budget.
+    pub fn with_read_budget(mut self, budget: ReadBudget) -> Store {
+        self.read_budget = budget;
+        self
+    }
+
+    /// The client of one stats query: read-only, bounded in time, memory and rows read, and
+    /// cancelled by ClickHouse (from 20.1) when we hang up.
+    fn reader(&self) -> Client {
+        let budget = &self.read_budget;
+        let mut reader = self.reader.clone();
+        if !self.separate_reader {
+            // Reads only; settings may still be set (readonly = 1 would refuse the ones below).
+            reader = reader.with_setting("readonly", "2");
+        }
+        reader = reader
+            .with_setting("max_execution_time", budget.max_execution_time.as_secs().max(1).to_string())
+            .with_setting("max_memory_usage", budget.max_memory_usage.to_string())
+            .with_setting("max_rows_to_read", budget.max_rows_to_read.to_string());
+        if self.dialect.cancel_on_hang_up {
+            reader = reader.with_setting("cancel_http_readonly_queries_on_client_close", "1");
+        }
+        reader
+    }
+
     /// A store that never connects, for a server of `dialect`: it renders the SQL catalog.
     pub(crate) fn offline(dialect: Dialect) -> Store {
         let client = Client::default().with_validation(false);
-        Store { client: client.clone(), server: client, database: "mesure".into(), cluster: None, dialect }
+        Store {
+            client: client.clone(),
+            reader: client.clone(),
+            read_budget: ReadBudget::from(&crate::config::LimitsConfig::default()),
+            separate_reader: false,
+            server: client,
+            database: "mesure".into(),
+            cluster: None,
+            dialect,
+        }
     }
 
     /// Asks the server its version and adopts its dialect.
@@ -146,7 +211,7 @@ impl Store {
 
     /// A statement built at run time (the stats queries), its values bound.
     fn built(&self, sql: &Sql) -> Query {
-        let mut query = self.client.query(&sql.text);
+        let mut query = self.reader().query(&sql.text);
         for param in &sql.params {
             query = match param {
                 Param::U32(v) => query.bind(*v),

@@ -7,22 +7,25 @@
 //! visitors.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::server::RequestBody;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
+use hyper::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use hyper::{HeaderMap, Method, Request, Response, StatusCode};
 use serde_json::{Value, json};
 
 use crate::clock::Clock;
-use crate::config::SiteConfig;
+use crate::config::{LimitsConfig, SiteConfig};
 use crate::ingest::params::Params;
 use crate::ingest::{Body, json as json_response};
 use crate::query::request::{BadRequest, Format, StatsRequest};
 use crate::query::stats;
 use crate::sites::Sites;
 use crate::store::{Store, tokens};
+use crate::telemetry::metrics::Metrics;
+use crate::web::budget::{Credentials, Known, QUEUE_WAIT, QueryGate};
 
 /// Largest request body (bytes).
 const MAX_BODY: usize = 64 * 1024;
@@ -31,17 +34,24 @@ pub struct Api {
     sites: Arc<Sites>,
     store: Store,
     clock: Arc<dyn Clock>,
+    limits: LimitsConfig,
+    gate: QueryGate,
+    credentials: Credentials,
+    metrics: Metrics,
 }
 
 /// Why a request may not read a site.
 enum Denied {
     Unauthenticated,
     Forbidden,
+    /// Too many unknown credentials lately: no look-up is made (429).
+    TooMany,
 }
 
 impl Api {
-    pub fn new(sites: Arc<Sites>, store: Store, clock: Arc<dyn Clock>) -> Api {
-        Api { sites, store, clock }
+    pub fn new(sites: Arc<Sites>, store: Store, clock: Arc<dyn Clock>, limits: &LimitsConfig, metrics: Metrics) -> Api {
+        let gate = QueryGate::new(limits.stats_max_concurrent, limits.stats_max_concurrent_per_site);
+        Api { sites, store, clock, limits: limits.clone(), gate, credentials: Credentials::new(), metrics }
     }
 
     pub async fn handle(&self, request: Request<RequestBody>) -> Response<Body> {
@@ -87,12 +97,34 @@ impl Api {
             Err(Denied::Forbidden) => {
                 return error(StatusCode::FORBIDDEN, "site_id", "this credential is for another site");
             }
+            Err(Denied::TooMany) => return too_many("too many unknown credentials lately; try again"),
         }
-        let answer = match stats::run(&self.store, &query, site, self.clock.now()).await {
-            Ok(a) => a,
-            Err(e) => {
+        if query.filters.len() > self.limits.stats_max_filters {
+            let message = format!("at most {} filters", self.limits.stats_max_filters);
+            return error(StatusCode::BAD_REQUEST, "filters", &message);
+        }
+        let Some(_running) = self.gate.enter(site.id, QUEUE_WAIT).await else {
+            self.metrics.stats_rejected.with_label_values(&["busy"]).inc();
+            return too_many("too many stats queries at once; try again");
+        };
+        // ClickHouse stops the query at `stats_timeout` (max_execution_time); this bounds the
+        // wait for its answer too.
+        let deadline = self.limits.stats_timeout + Duration::from_secs(2);
+        let run = tokio::time::timeout(deadline, stats::run(&self.store, &query, site, self.clock.now()));
+        let answer = match run.await {
+            Ok(Ok(a)) => a,
+            Ok(Err(e)) if over_budget(&e) => {
+                self.metrics.stats_rejected.with_label_values(&["timeout"]).inc();
+                let message = "the query is over its budget (time, memory or rows); narrow the period or the filters";
+                return error(StatusCode::SERVICE_UNAVAILABLE, "query", message);
+            }
+            Ok(Err(e)) => {
                 tracing::warn!(error = %e, "stats query failed");
                 return error(StatusCode::SERVICE_UNAVAILABLE, "clickhouse", "the query could not run; try again");
+            }
+            Err(_) => {
+                self.metrics.stats_rejected.with_label_values(&["timeout"]).inc();
+                return error(StatusCode::SERVICE_UNAVAILABLE, "query", "the query took too long");
             }
         };
         match query.format {
@@ -112,33 +144,51 @@ impl Api {
             return Ok(());
         }
         let secret = bearer(headers).ok_or(Denied::Unauthenticated)?;
-        match self.site_of(secret).await {
+        match self.site_of(secret).await? {
             Some(id) if id == site.id => Ok(()),
             Some(_) => Err(Denied::Forbidden),
             None => Err(Denied::Unauthenticated),
         }
     }
 
-    /// The site a share secret or API token reads.
-    async fn site_of(&self, secret: &str) -> Option<u32> {
+    /// The site a share secret or API token reads (`None`: neither). A token is looked up in
+    /// ClickHouse at most once per [`crate::web::budget::VERDICT_TTL`], and unknown ones only within the
+    /// look-up budget.
+    async fn site_of(&self, secret: &str) -> Result<Option<u32>, Denied> {
         let digest = tokens::hash(secret);
         let shared = self.sites.iter().find(|s| s.share_secret_sha256.is_some_and(|h| hex::encode(h) == digest));
         if let Some(site) = shared {
-            return Some(site.id);
+            return Ok(Some(site.id));
         }
-        match self.store.token_site(secret).await {
+        match self.credentials.known(&digest) {
+            Known::Site(site) => return Ok(Some(site)),
+            Known::OverBudget => {
+                self.metrics.auth_failures.inc();
+                return Err(Denied::TooMany);
+            }
+            Known::LookUp => {}
+        }
+        let site = match self.store.token_site(secret).await {
             Ok(site) => site,
             Err(e) => {
                 tracing::warn!(error = %e, "token check failed");
                 None
             }
+        };
+        self.credentials.looked_up(&digest, site);
+        if site.is_none() {
+            self.metrics.auth_failures.inc();
         }
+        Ok(site)
     }
 
     /// The sites this request may read: public ones and the credential's.
     async fn sites(&self, headers: &HeaderMap) -> Response<Body> {
         let credential_site = match bearer(headers) {
-            Some(secret) => self.site_of(secret).await,
+            Some(secret) => match self.site_of(secret).await {
+                Ok(site) => site,
+                Err(_) => return too_many("too many unknown credentials lately; try again"),
+            },
             None => None,
         };
         if bearer(headers).is_some() && credential_site.is_none() {
@@ -204,6 +254,21 @@ fn convenience(kind: &str, query: &str) -> Result<StatsRequest, BadRequest> {
         body["include"] = json!({"comparison": "previous_period"});
     }
     StatsRequest::from_json(body.to_string().as_bytes())
+}
+
+/// 429 with `Retry-After: 1`.
+fn too_many(message: &str) -> Response<Body> {
+    let mut response = error(StatusCode::TOO_MANY_REQUESTS, "limits", message);
+    response.headers_mut().insert(RETRY_AFTER, HeaderValue::from_static("1"));
+    response
+}
+
+/// Whether ClickHouse stopped a query for its budget: time (159), rows (158) or memory (241).
+fn over_budget(error: &crate::store::Error) -> bool {
+    let text = error.to_string();
+    ["Code: 159", "Code: 158", "Code: 241", "TIMEOUT_EXCEEDED", "TOO_MANY_ROWS", "MEMORY_LIMIT_EXCEEDED"]
+        .iter()
+        .any(|code| text.contains(code))
 }
 
 fn bad_request(e: &BadRequest) -> Response<Body> {

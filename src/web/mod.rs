@@ -1,7 +1,9 @@
 //! Pages and files for people and browsers: the visitor opt-out page ([`optout`]), our tracker
-//! script (`mesure.js`), the stats API ([`api`]) and the built-in dashboard ([`dashboard`]).
+//! script (`mesure.js`), the stats API ([`api`], its limits in [`budget`]) and the built-in
+//! dashboard ([`dashboard`]).
 
 pub mod api;
+pub(crate) mod budget;
 pub mod dashboard;
 pub mod matomo_js;
 pub mod matomo_optout;

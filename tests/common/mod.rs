@@ -117,6 +117,8 @@ impl ClickHouse {
             user: "default".into(),
             password: String::new(),
             cluster: None,
+            read_user: None,
+            read_password: String::new(),
         }
     }
 

@@ -333,6 +333,8 @@ async fn deliver(
         user: "default".into(),
         password: String::new(),
         cluster: None,
+        read_user: None,
+        read_password: String::new(),
     });
     let limits =
         SinkConfig { batch_max_rows: 1000, batch_max_bytes: 1 << 20, batch_period: Duration::from_millis(100) };
