@@ -265,7 +265,7 @@ mod tests {
         assert_eq!(hits[1].as_ref().unwrap().site_id, 2);
         assert_eq!(hits[2], Err(DeclineReason::UnknownSite));
         // A site named many times is one event; more than MAX_DOMAINS names is refused.
-        let repeated = vec!["example.org"; MAX_DOMAINS].join(",");
+        let repeated = ["example.org"; MAX_DOMAINS].join(",");
         let hits = run(&format!(r#"{{"n":"pageview","u":"https://example.org/","d":"{repeated},www.example.org"}}"#));
         assert!(hits.is_err(), "11 domains");
         let hits = run(&format!(r#"{{"n":"pageview","u":"https://example.org/","d":"{repeated}"}}"#)).unwrap();
