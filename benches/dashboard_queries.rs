@@ -23,6 +23,8 @@ async fn main() {
         user: "default".into(),
         password: String::new(),
         cluster: None,
+        read_user: None,
+        read_password: String::new(),
     };
     let site_id: u32 = arg("--site", "1").parse().unwrap();
     let range = arg("--range", "30d");

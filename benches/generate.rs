@@ -112,6 +112,8 @@ async fn main() {
         user: arg("--user", "default"),
         password: arg("--password", ""),
         cluster: None,
+        read_user: None,
+        read_password: String::new(),
     };
     // A data generator, not the collector: it writes straight into the table with its own client.
     let client = clickhouse::Client::default()
