@@ -320,3 +320,111 @@ async fn a_body_that_does_not_arrive_is_answered_408() {
     assert!(started.elapsed() < Duration::from_secs(3), "answered after {:?}", started.elapsed());
     trickle.abort();
 }
+
+/// Stats queries on a public site: too many filters are refused, a query over its ClickHouse
+/// budget is stopped with a clear answer, a burst of queries is limited (429 with Retry-After)
+/// while tracking answers quickly, and guessed tokens stop costing look-ups.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stats_queries_keep_to_their_budget() {
+    use mesure::event::{Event, EventType};
+    let ch = clickhouse();
+    let db = unique_database("hostile_stats");
+    let mut config = CollectorConfig::new(ch, &db);
+    config.head = String::new();
+    config.extra = config.extra.replacen("id = 1\n", "id = 1\npublic = true\n", 1);
+    config.extra.push_str(
+        "\n[limits]\nstats_max_filters = 5\nstats_max_rows_to_read = 1000\nstats_max_concurrent = 2\nstats_max_concurrent_per_site = 1\n",
+    );
+    let collector = Collector::start(&config).await;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as u32;
+    let client = ch.client(&ch.config(&db));
+    let mut insert = client.insert::<Event>("events").await.unwrap();
+    for i in 0..5000u32 {
+        let event = Event {
+            site_id: 1,
+            timestamp: now - 3600 - i,
+            retention_days: 180,
+            visitor_id: u64::from(i),
+            visit_id: u64::from(i),
+            event_type: EventType::Pageview,
+            url_host: "example.org".into(),
+            url_path: format!("/p{}", i % 50),
+            ..Event::default()
+        };
+        insert.write(&event).await.unwrap();
+    }
+    insert.end().await.unwrap();
+    let http = crate::common::http();
+    let ask = |body: serde_json::Value, bearer: Option<String>| {
+        let request = http.post(collector.url("/api/v1/query")).json(&body);
+        let request = match bearer {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        };
+        async move {
+            let r = request.send().await.unwrap();
+            let retry_after = r.headers().get("retry-after").map(|v| v.to_str().unwrap().to_string());
+            (r.status().as_u16(), retry_after, r.text().await.unwrap())
+        }
+    };
+
+    // A filter bomb.
+    let filters: Vec<serde_json::Value> =
+        (0..6).map(|i| serde_json::json!(["is_not", "visit:entry_page", [format!("/x{i}")]])).collect();
+    let (status, _, text) =
+        ask(serde_json::json!({"site_id": 1, "metrics": ["visitors"], "date_range": "7d", "filters": filters}), None)
+            .await;
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("at most 5 filters"), "{text}");
+    // Over the rows budget (5,000 rows, 1,000 allowed).
+    let (status, _, text) =
+        ask(serde_json::json!({"site_id": 1, "metrics": ["visitors"], "date_range": "7d"}), None).await;
+    assert_eq!(status, 503, "{text}");
+    assert!(text.contains("over its budget"), "{text}");
+
+    // A burst of 100 breakdowns at once: one runs at a time for the site, 64 may wait; the rest
+    // get 429 with Retry-After at once. Tracking keeps answering meanwhile.
+    let burst = (0..100).map(|_| {
+        ask(
+            serde_json::json!({"site_id": 1, "metrics": ["pageviews"], "date_range": "7d", "dimensions": ["event:page"]}),
+            None,
+        )
+    });
+    let (answers, visits) = tokio::join!(
+        futures_join_all(burst),
+        keeps_answering(&collector, Duration::from_millis(500), Duration::from_millis(500))
+    );
+    assert!(visits >= 3);
+    let refused: Vec<_> = answers.iter().filter(|(status, _, _)| *status == 429).collect();
+    assert!(!refused.is_empty(), "no 429 in a burst of 100");
+    assert!(refused.iter().all(|(_, retry, _)| retry.as_deref() == Some("1")), "429 without Retry-After");
+    assert!(metric(&collector, "mesure_stats_queries_rejected_total{reason=\"busy\"}").await >= refused.len() as f64);
+
+    // Guessing tokens (site 2 is not public): a burst of 20 look-ups (refilled at 10 a second),
+    // then 429 without one.
+    let mut statuses = Vec::new();
+    let started = Instant::now();
+    for i in 0..40 {
+        let body = serde_json::json!({"site_id": 2, "metrics": ["visitors"], "date_range": "7d"});
+        statuses.push(ask(body, Some(format!("guess-{i}"))).await.0);
+    }
+    let refill = (started.elapsed().as_secs_f64() * 10.0).ceil() as usize;
+    let looked_up = statuses.iter().filter(|s| **s == 401).count();
+    assert!((20..=20 + refill).contains(&looked_up), "{looked_up} look-ups in {:?}: {statuses:?}", started.elapsed());
+    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 40 - looked_up, "{statuses:?}");
+    assert!(metric(&collector, "mesure_auth_failures_total").await >= 40.0);
+}
+
+/// Awaits every future (the test crate has no `futures` dependency).
+async fn futures_join_all<F: std::future::Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output>
+where
+    F: Send + 'static,
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futures.into_iter().map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for handle in handles {
+        out.push(handle.await.unwrap());
+    }
+    out
+}
