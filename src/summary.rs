@@ -78,7 +78,8 @@ impl SiteFacts {
             if config.sites.iter().any(|s| s.cookie_mode) { Identifier::DependsOnSite } else { Identifier::Cookieless };
         SiteFacts {
             site_id: None,
-            domains: Vec::new(),
+            // The collector's own pages speak for every site (the opt-out may be framed by each).
+            domains: config.sites.iter().flat_map(|s| s.domains.iter().cloned()).collect(),
             retention: None,
             identifier,
             address: match config.geo.database {

@@ -84,6 +84,8 @@ impl Routes {
             _ => ("other", plain(StatusCode::NOT_FOUND, "not found\n")),
         };
         self.metrics.count_request(endpoint, response.status(), started.elapsed());
+        let mut response = response;
+        crate::web::security::nosniff(response.headers_mut());
         response
     }
 

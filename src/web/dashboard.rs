@@ -30,7 +30,12 @@ pub const PANELS: &str = include_str!("../../dashboards/panels.json");
 /// Answers `/`, `/share/...` and `/assets/...`; `None` for other paths.
 pub fn serve(path: &str) -> Option<Response<Body>> {
     if path == "/" || path.starts_with("/share/") {
-        return Some(respond(PAGE, "text/html; charset=utf-8", "no-store"));
+        let mut page = respond(PAGE, "text/html; charset=utf-8", "no-store");
+        page.headers_mut().insert(
+            hyper::header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(crate::web::security::DASHBOARD_POLICY),
+        );
+        return Some(page);
     }
     if path.starts_with("/assets/") {
         return Some(match ASSETS.iter().find(|(p, _, _)| *p == path) {

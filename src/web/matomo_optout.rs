@@ -34,6 +34,7 @@ use crate::ingest::{Body, plain};
 use crate::privacy::gate;
 use crate::summary::{Lang, SiteFacts};
 use crate::web::optout::{language_of, read_choice, set_choice};
+use crate::web::security::SUBMIT_ON_CHANGE;
 
 /// The visitor-facing texts of Matomo's opt-out, in our words.
 struct Texts {
@@ -185,7 +186,7 @@ async fn iframe(request: Request<RequestBody>, params: &Params<'_>, secure: bool
         let _ = write!(
             html,
             "<form method=\"post\" action=\"{action}\" target=\"_blank\">\n\
-             <input type=\"checkbox\" id=\"trackVisits\" name=\"trackVisits\"{checked} onchange=\"this.form.submit()\">\n\
+             <input type=\"checkbox\" id=\"trackVisits\" name=\"trackVisits\"{checked} onchange=\"{SUBMIT_ON_CHANGE}\">\n\
              <label for=\"trackVisits\"><strong>{label}</strong></label>\n\
              <noscript><button type=\"submit\">{save}</button></noscript>\n</form>\n",
             checked = if opted_out { "" } else { " checked" },
@@ -198,6 +199,7 @@ async fn iframe(request: Request<RequestBody>, params: &Params<'_>, secure: bool
     if let Some(opt_out) = posted {
         set_choice(response.headers_mut(), opt_out, secure);
     }
+    crate::web::security::opt_out_policy(response.headers_mut(), facts, Some(SUBMIT_ON_CHANGE));
     with_headers(response, "text/html; charset=utf-8")
 }
 

@@ -8,6 +8,7 @@ pub mod dashboard;
 pub mod matomo_js;
 pub mod matomo_optout;
 pub mod optout;
+pub(crate) mod security;
 
 use bytes::Bytes;
 use http_body_util::Full;

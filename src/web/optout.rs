@@ -223,6 +223,7 @@ button:focus-visible, a:focus-visible {{ outline: 3px solid #0b57d0; outline-off
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    crate::web::security::opt_out_policy(headers, facts, None);
     response
 }
 

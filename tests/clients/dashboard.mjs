@@ -23,6 +23,8 @@ try {
   const page = await context.newPage();
   const errors = [];
   page.on("pageerror", (e) => errors.push(String(e)));
+  // Content-Security-Policy violations ("Refused to ...") are console errors.
+  page.on("console", (m) => { if (m.text().includes("Content Security Policy")) errors.push(m.text()); });
   await page.goto(url);
   await page.waitForSelector("#top-visitors .value");
   await page.waitForSelector("#panel-places td button");

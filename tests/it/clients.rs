@@ -313,7 +313,16 @@ async fn matomo_js_from_the_collector_in_chromium() {
 async fn matomo_opt_out_in_chromium() {
     let ch = clickhouse();
     let db = unique_database("matomo_optout");
-    let collector = Collector::start(&CollectorConfig::new(ch, &db)).await;
+    let mut config = CollectorConfig::new(ch, &db);
+    // The site's privacy page is served from 127.0.0.1 here: the opt-out may only be framed by
+    // the site's own domains.
+    config.extra = config.extra.replacen(
+        "domains = [\"example.org\", \"www.example.org\"]",
+        "domains = [\"example.org\", \"www.example.org\", \"127.0.0.1\"]",
+        1,
+    );
+    assert!(config.extra.contains("\"127.0.0.1\""));
+    let collector = Collector::start(&config).await;
     let artifacts = Path::new(REPO).join("target/test-artifacts");
     std::fs::create_dir_all(&artifacts).unwrap();
     let base = collector.url("");

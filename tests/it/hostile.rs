@@ -428,3 +428,55 @@ where
     }
     out
 }
+
+/// Another site cannot change a visitor's opt-out (the form's POST from elsewhere is refused and
+/// sets nothing); every page and script says `nosniff`; the dashboard has a strict policy and
+/// the opt-out page may be framed by the site's domains only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cross_site_opt_out_is_refused_and_pages_carry_their_policies() {
+    let collector = collector("hostile_csrf", "").await;
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    for path in ["/optout", "/index.php?module=CoreAdminHome&action=optOut"] {
+        for (fetch_site, origin) in [("cross-site", "https://evil.example"), ("same-site", "https://sub.example.org")] {
+            let r = http
+                .post(collector.url(path))
+                .header("sec-fetch-site", fetch_site)
+                .header("origin", origin)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body("action=in")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status().as_u16(), 403, "{path} from {origin}");
+            assert!(r.headers().get("set-cookie").is_none(), "{path} from {origin} set a cookie");
+        }
+        // The page's own form still works.
+        let r = http
+            .post(collector.url(path))
+            .header("sec-fetch-site", "same-origin")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("action=out")
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success() || r.status().is_redirection(), "{path}: {}", r.status());
+        assert!(r.headers().get("set-cookie").is_some(), "{path}: the choice was not set");
+    }
+    for path in [
+        "/",
+        "/matomo.js",
+        "/mesure.js",
+        "/optout?site=1",
+        "/index.php?module=CoreAdminHome&action=optOut&idsite=1",
+        "/nope",
+    ] {
+        let r = http.get(collector.url(path)).send().await.unwrap();
+        assert_eq!(r.headers().get("x-content-type-options").map(|v| v.to_str().unwrap()), Some("nosniff"), "{path}");
+    }
+    let policy = |r: &reqwest::Response| r.headers()["content-security-policy"].to_str().unwrap().to_string();
+    let dashboard = policy(&http.get(collector.url("/")).send().await.unwrap());
+    assert!(dashboard.contains("default-src 'none'") && dashboard.contains("script-src 'self'"), "{dashboard}");
+    let opt_out = policy(&http.get(collector.url("/optout?site=1")).send().await.unwrap());
+    let ancestors = opt_out.split("frame-ancestors").nth(1).unwrap();
+    assert!(ancestors.contains("https://example.org:*") && !ancestors.contains("shop.example.net"), "{opt_out}");
+}
