@@ -47,6 +47,12 @@ pub(crate) const IDENTIFYING_PARAMS: &[&str] = &[
     "mc_eid",
 ];
 
+/// Longest host kept (DNS names have at most 253 bytes: a longer one is no host).
+const MAX_HOST_BYTES: usize = 253;
+/// Longest path kept (characters; with the kept parameters and the hash route). Longer paths
+/// are cut: one hit cannot store an arbitrary amount of text.
+pub(crate) const MAX_PATH_CHARS: usize = 1024;
+
 /// A page URL reduced to what may be stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PageUrl {
@@ -65,6 +71,9 @@ pub(crate) fn clean_page_url(raw: &str, keep_query: &[String]) -> Option<PageUrl
 /// on the fragment, Plausible's `hashMode`), the fragment's path part is kept as the route:
 /// `/app#/orders?id=3` → `/app#/orders`.
 pub(crate) fn clean(url: &HttpUrl<'_>, keep_query: &[String], hash_route: bool) -> Option<PageUrl> {
+    if url.host().len() > MAX_HOST_BYTES {
+        return None;
+    }
     let host = url.host().to_string();
     let mut path = url.path().to_string();
     if !keep_query.is_empty() && url.query().is_some() {
@@ -87,18 +96,22 @@ pub(crate) fn clean(url: &HttpUrl<'_>, keep_query: &[String], hash_route: bool) 
         path.push('#');
         path.push_str(route);
     }
+    if let Some((at, _)) = path.char_indices().nth(MAX_PATH_CHARS) {
+        path.truncate(at);
+    }
     Some(PageUrl { host, path })
 }
 
-/// The host of a referrer URL, or `""` when there is none or it is not http(s).
 /// An outlink's or download's target, minimised like a page URL (no query, no fragment):
 /// `host/path`, or empty when it is not an http(s) URL.
 pub(crate) fn link_target(raw: &str) -> String {
     clean_page_url(raw, &[]).map(|u| format!("{}{}", u.host, u.path)).unwrap_or_default()
 }
 
+/// The host of a referrer URL, or `""` when there is none, it is not http(s) or its host is
+/// longer than a host can be.
 pub fn referrer_host(raw: &str) -> String {
-    parse_http(raw).map(|u| u.host().to_string()).unwrap_or_default()
+    parse_http(raw).map(|u| u.host().to_string()).filter(|h| h.len() <= MAX_HOST_BYTES).unwrap_or_default()
 }
 
 /// Whether a parameter name is a known identifier.
@@ -373,6 +386,17 @@ mod tests {
         assert!(split > 100, "the hand split took only {split} of {total}");
         let typical = "https://www.example.org/articles/2026/ma-page?utm_source=x&id=3#top";
         assert!(split_plain(typical).is_some());
+    }
+
+    #[test]
+    fn hosts_and_paths_are_bounded() {
+        let long_path = format!("https://example.org/{}", "é".repeat(5000));
+        let page = clean_page_url(&long_path, &[]).unwrap();
+        assert_eq!(page.path.chars().count(), MAX_PATH_CHARS);
+        let long_host = format!("https://{}.example.org/", "a".repeat(300));
+        assert_eq!(clean_page_url(&long_host, &[]), None);
+        assert_eq!(referrer_host(&long_host), "");
+        assert_eq!(link_target(&long_path).chars().count(), "example.org".len() + MAX_PATH_CHARS);
     }
 
     #[test]

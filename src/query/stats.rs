@@ -591,11 +591,27 @@ pub(crate) fn to_json(answer: &Answer, request: &StatsRequest, site: &SiteConfig
     json!({ "results": results, "meta": meta })
 }
 
+/// A CSV cell: quoted when it holds a separator, a quote or a line break; and a value that a
+/// spreadsheet would run as a formula (it starts with `=`, `+`, `-`, `@`, a tab or a carriage
+/// return: visitor-controlled text such as a page path or a property) gets a leading `'`.
+fn csv_cell(value: &str) -> String {
+    let neutral;
+    let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        neutral = format!("'{value}");
+        neutral.as_str()
+    } else {
+        value
+    };
+    if value.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value.to_string()
+    }
+}
+
 /// The CSV answer: a header of dimension and metric names, then one line per row.
 pub(crate) fn to_csv(answer: &Answer, request: &StatsRequest) -> String {
-    let field = |s: &str| {
-        if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
-    };
+    let field = csv_cell;
     let mut header: Vec<String> = request.dimensions.iter().map(|d| d.name()).collect();
     header.extend(request.metrics.iter().map(|m| m.name().to_string()));
     if answer.previous.is_some() {
@@ -641,6 +657,18 @@ mod tests {
         assert!(!sql.text.contains("/blog"), "{}", sql.text);
         assert!(sql.params.contains(&crate::store::sql::Param::Str("FR'); DROP TABLE events; --".into())));
         assert_eq!(sql.text.matches('?').count(), sql.params.len());
+    }
+
+    #[test]
+    fn csv_cells_never_start_a_formula() {
+        assert_eq!(csv_cell("=HYPERLINK(\"http://x\")"), "\"'=HYPERLINK(\"\"http://x\"\")\"");
+        assert_eq!(csv_cell("+1"), "'+1");
+        assert_eq!(csv_cell("-2"), "'-2");
+        assert_eq!(csv_cell("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(csv_cell("\tx"), "'\tx");
+        assert_eq!(csv_cell("\rx"), "\"'\rx\"");
+        assert_eq!(csv_cell("/a,b"), "\"/a,b\"");
+        assert_eq!(csv_cell("/plain"), "/plain");
     }
 
     #[test]
