@@ -90,6 +90,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Ou
         sites.clone(),
         clock.clone(),
         metrics.clone(),
+        config.spool.dir.join(crate::sink::files::DEAD_LETTER_DIR),
         background_stopped.clone(),
     ));
 
@@ -200,13 +201,22 @@ async fn enforce_retention(
     sites: Arc<Sites>,
     clock: Arc<dyn Clock>,
     metrics: Metrics,
+    dead_letters: std::path::PathBuf,
     mut stop: watch::Receiver<bool>,
 ) {
+    // Dead letters hold events too: none outlives the longest retention of any site.
+    let longest = sites.iter().map(|s| s.retention.days()).max().unwrap_or(0);
+    let dead_letter_age = Duration::from_secs(u64::from(longest) * crate::clock::DAY);
     loop {
         match store.enforce_retention(sites.as_slice(), clock.now(), false).await {
             Ok(plan) => metrics.retention(&plan),
             // The next run catches up; reads are bounded by retention meanwhile.
             Err(error) => tracing::warn!(%error, "retention run failed; retrying in an hour"),
+        }
+        match crate::sink::files::expire_dead_letters(&dead_letters, dead_letter_age) {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(removed, "dead-letter files past the longest retention deleted"),
+            Err(error) => tracing::warn!(%error, "cannot expire dead-letter files"),
         }
         let pause = if metrics.retention_runs.get() > 0 { RETENTION_EVERY } else { Duration::from_secs(3600) };
         tokio::select! {

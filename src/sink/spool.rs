@@ -22,7 +22,9 @@
 //!   truncated or corrupt record in one (a crash mid-write) ends that segment: the records before
 //!   it are delivered, the damage is counted and logged, and start-up never fails because of it.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
+
+use crate::sink::files;
 use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
@@ -189,7 +191,7 @@ pub fn open(
     settings: &SpoolSettings,
     stats: Arc<SpoolStats>,
 ) -> io::Result<(Appender, watch::Receiver<Written>, Position, tokio::task::JoinHandle<()>)> {
-    fs::create_dir_all(&settings.dir)?;
+    files::private_dir(&settings.dir)?;
     let segments = list_segments(&settings.dir)?;
     let cursor = read_cursor(&settings.dir).unwrap_or_default();
     check_format(&settings.dir, &segments, cursor)?;
@@ -308,7 +310,7 @@ fn check_format(dir: &Path, segments: &[u64], cursor: Position) -> io::Result<()
         ));
     }
     let tmp = dir.join("format.tmp");
-    fs::write(&tmp, expected)?;
+    files::write_private(&tmp, expected)?;
     fs::rename(&tmp, dir.join(FORMAT_FILE))
 }
 
@@ -317,7 +319,7 @@ fn segment_path(dir: &Path, segment: u64) -> PathBuf {
 }
 
 fn open_segment(dir: &Path, segment: u64) -> io::Result<File> {
-    OpenOptions::new().create(true).append(true).open(segment_path(dir, segment))
+    files::append_private(&segment_path(dir, segment))
 }
 
 /// Segment numbers present in `dir`, ascending.
@@ -348,7 +350,7 @@ fn read_cursor(dir: &Path) -> Option<Position> {
 /// Records `position` as acknowledged and deletes the segments before it. Returns the bytes freed.
 pub(crate) fn acknowledge(dir: &Path, position: Position, stats: &SpoolStats) -> io::Result<u64> {
     let tmp = dir.join("cursor.tmp");
-    fs::write(&tmp, format!("{} {}\n", position.segment, position.offset))?;
+    files::write_private(&tmp, format!("{} {}\n", position.segment, position.offset))?;
     fs::rename(&tmp, dir.join(CURSOR_FILE))?;
     let mut freed = 0;
     for segment in list_segments(dir)?.into_iter().filter(|s| *s < position.segment) {
@@ -514,10 +516,10 @@ fn read_exact_or_eof(file: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> 
 
 /// Writes `events` as a finished segment numbered `segment` (for tools and tests).
 pub fn write_segment(dir: &Path, segment: u64, events: &[Event]) -> io::Result<PathBuf> {
-    fs::create_dir_all(dir)?;
-    fs::write(dir.join(FORMAT_FILE), format_text())?;
+    files::private_dir(dir)?;
+    files::write_private(&dir.join(FORMAT_FILE), format_text())?;
     let path = segment_path(dir, segment);
-    fs::write(&path, encode(events))?;
+    files::write_private(&path, encode(events))?;
     Ok(path)
 }
 

@@ -22,6 +22,7 @@ use clickhouse::insert_formatted::InsertFormatted;
 use tokio::sync::watch;
 
 use crate::config::SinkConfig;
+use crate::sink::files;
 use crate::sink::retry::{self, Failure};
 use crate::sink::spool::{self, Position, Reader, SpoolStats, Written};
 use crate::store::Store;
@@ -219,14 +220,14 @@ impl Writer {
             }
             rows.extend(batch);
         }
-        let dir = self.spool_dir.join("dead-letter");
+        let dir = self.spool_dir.join(files::DEAD_LETTER_DIR);
         let path = dir.join(format!("{:020}-{:012}.jsonl", from.segment, from.offset));
         let mut text = String::new();
         for row in &rows {
             text.push_str(&serde_json::to_string(row).expect("events serialise"));
             text.push('\n');
         }
-        let saved = std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&path, text));
+        let saved = files::private_dir(&dir).and_then(|()| files::write_private(&path, text));
         match saved {
             Ok(()) => {
                 tracing::error!(rows = rows.len(), file = %path.display(), reason, "ClickHouse refused the rows as bad data; dead-lettered, not retried")
