@@ -27,7 +27,7 @@ use crate::privacy::client_ip::TrustedProxies;
 use crate::privacy::cookie_keys::CookieKeys;
 use crate::privacy::geo::Geo;
 use crate::privacy::salts::SaltKeeper;
-use crate::server::{Routes, serve};
+use crate::server::{Listener, Routes, serve};
 use crate::sink::spool::{self, SpoolSettings, SpoolStats};
 use crate::sink::{DeliveryHealth, Writer};
 use crate::sites::Sites;
@@ -121,7 +121,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Ou
     let writer_task = tokio::spawn(writer.run());
     let deadline = config.shutdown_timeout;
 
-    let proxies = TrustedProxies::new(config.trusted_proxies.clone());
+    let proxies = TrustedProxies::new(config.trusted_proxies.clone()).with_header(config.client_ip_header.clone());
     let pipeline = Pipeline::new(Stages {
         sites: sites.clone(),
         privacy_config: config.privacy.clone(),
@@ -145,7 +145,19 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Ou
         proxies,
         matomo_script,
         limits: config.limits.clone(),
+        admin_networks: config.admin_networks.clone(),
+        separate_admin: config.admin_listen.is_some(),
     });
+    // The admin listener, when there is one: health, readiness and metrics, until shutdown.
+    let (stop_admin, admin_stopped) = tokio::sync::oneshot::channel::<()>();
+    if let Some(address) = config.admin_listen {
+        let admin = TcpListener::bind(address).await.with_context(|| format!("binding admin_listen {address}"))?;
+        tracing::info!(address = %admin.local_addr()?, "admin pages listening");
+        let stopped = async {
+            let _ = admin_stopped.await;
+        };
+        tokio::spawn(serve(admin, Listener::Admin, routes.clone(), stopped, Duration::from_secs(1)));
+    }
     tracing::info!(address = %listener.local_addr()?, sites = config.sites.len(), "listening");
 
     let started_stopping = std::cell::Cell::new(None);
@@ -154,7 +166,8 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Ou
         started_stopping.set(Some(Instant::now()));
         tracing::info!("shutdown requested");
     };
-    let drained = serve(listener, routes.clone(), stopping, deadline).await;
+    let drained = serve(listener, Listener::Public, routes.clone(), stopping, deadline).await;
+    let _ = stop_admin.send(());
     let elapsed = started_stopping.get().map(|t| t.elapsed()).unwrap_or_default();
 
     // The connections are gone: the spool writes what is pending, syncs and closes, and the

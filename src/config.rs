@@ -76,8 +76,15 @@ pub struct Config {
     /// The collector's public base URL (`https://stats.example.org`), used in the opt-out link
     /// and the privacy summary. Optional.
     pub public_url: Option<String>,
-    /// Peers allowed to set `X-Forwarded-For` / `Forwarded` / `X-Real-IP`.
+    /// Peers allowed to name the client in `client_ip_header`.
     pub trusted_proxies: Vec<IpNet>,
+    /// The one forwarding header those proxies set (default `X-Forwarded-For`).
+    pub client_ip_header: crate::privacy::client_ip::ClientIpHeader,
+    /// A separate listener for `/metrics` and `/readyz` (then not served on `listen`).
+    pub admin_listen: Option<SocketAddr>,
+    /// Clients that may read `/metrics` and `/readyz` on `listen` (default: loopback and the
+    /// trusted proxies).
+    pub admin_networks: Vec<IpNet>,
     pub clickhouse: ClickHouseConfig,
     pub geo: GeoConfig,
     pub privacy: PrivacyConfig,
@@ -563,6 +570,39 @@ fn build(table: Table, errors: &mut Vec<ConfigError>) -> Option<Config> {
         }
     }
 
+    let client_ip_header = match root.string("client_ip_header") {
+        None => crate::privacy::client_ip::ClientIpHeader::default(),
+        Some(name) => crate::privacy::client_ip::ClientIpHeader::parse(&name).unwrap_or_else(|| {
+            root.error("client_ip_header", format!("{name:?} is not a header name"));
+            crate::privacy::client_ip::ClientIpHeader::default()
+        }),
+    };
+    let admin_listen = root.string("admin_listen").and_then(|text| match text.parse() {
+        Ok(addr) => Some(addr),
+        Err(_) => {
+            root.error("admin_listen", format!("{text:?} is not an address:port"));
+            None
+        }
+    });
+    let admin_networks = match root.string_list("admin_networks") {
+        None => {
+            let loopback: [IpNet; 2] =
+                ["127.0.0.0/8".parse().expect("a network"), "::1/128".parse().expect("a network")];
+            loopback.into_iter().chain(trusted_proxies.iter().copied()).collect()
+        }
+        Some(list) => {
+            let mut networks = Vec::new();
+            for (i, text) in list.iter().enumerate() {
+                match text.parse::<IpNet>().or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from)) {
+                    Ok(net) => networks.push(net),
+                    Err(_) => root
+                        .error(&format!("admin_networks[{i}]"), format!("{text:?} is not an address or CIDR network")),
+                }
+            }
+            networks
+        }
+    };
+
     let shutdown_timeout = root.duration("shutdown_timeout", DEFAULT_SHUTDOWN_TIMEOUT);
     let public_url = root.string("public_url").map(|u| u.trim_end_matches('/').to_string());
     if let Some(url) = &public_url
@@ -718,6 +758,9 @@ fn build(table: Table, errors: &mut Vec<ConfigError>) -> Option<Config> {
         listen: listen?,
         public_url,
         trusted_proxies,
+        client_ip_header,
+        admin_listen,
+        admin_networks,
         clickhouse,
         geo,
         privacy,

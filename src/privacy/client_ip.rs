@@ -113,24 +113,66 @@ fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// The proxies whose forwarding headers are believed (`trusted_proxies`): the one place that
-/// decides which peer may speak for a client, for the client address and for the scheme.
+/// The one forwarding header the proxies in front of us set (`client_ip_header`). Only it is
+/// read: a client could send any of the others, and a proxy that sets only `X-Forwarded-For`
+/// passes a client's `Forwarded` through untouched.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum ClientIpHeader {
+    /// `X-Forwarded-For: client, proxy1, proxy2` (nginx, HAProxy, Caddy, most load balancers).
+    #[default]
+    XForwardedFor,
+    /// RFC 7239 `Forwarded: for=client, for=proxy1`.
+    Forwarded,
+    /// One address, set (replaced) by the proxy: `X-Real-IP`, `CF-Connecting-IP`,
+    /// `True-Client-IP`...
+    Single(HeaderName),
+}
+
+impl ClientIpHeader {
+    /// From the configuration's name (case-insensitive); `None` if it is no header name.
+    pub fn parse(name: &str) -> Option<ClientIpHeader> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "x-forwarded-for" => Some(ClientIpHeader::XForwardedFor),
+            "forwarded" => Some(ClientIpHeader::Forwarded),
+            other => HeaderName::from_bytes(other.as_bytes()).ok().map(ClientIpHeader::Single),
+        }
+    }
+}
+
+/// The proxies whose forwarding header is believed (`trusted_proxies`, `client_ip_header`): the
+/// one place that decides which peer may speak for a client, for the client address and for the
+/// scheme.
 #[derive(Debug, Clone, Default)]
-pub struct TrustedProxies(Vec<IpNet>);
+pub struct TrustedProxies {
+    networks: Vec<IpNet>,
+    header: ClientIpHeader,
+}
 
 impl TrustedProxies {
     pub fn new(networks: Vec<IpNet>) -> TrustedProxies {
-        TrustedProxies(networks)
+        TrustedProxies { networks, header: ClientIpHeader::default() }
+    }
+
+    /// The same proxies, setting `header`.
+    pub fn with_header(mut self, header: ClientIpHeader) -> TrustedProxies {
+        self.header = header;
+        self
     }
 
     /// Whether a request from `peer` comes from a trusted proxy.
     pub(crate) fn trusts(&self, peer: SocketAddr) -> bool {
-        is_trusted(canonical(peer.ip()), &self.0)
+        is_trusted(canonical(peer.ip()), &self.networks)
     }
 
     /// The client address of a request from `peer` (docs/privacy.md A6).
     pub fn client(&self, peer: SocketAddr, headers: &HeaderMap) -> ClientIp {
-        resolve(peer, headers, &self.0)
+        resolve(peer, headers, &self.networks, &self.header)
+    }
+
+    /// Whether the client of a request from `peer` is in one of `networks` (the admin pages'
+    /// check: the address itself never leaves this module).
+    pub(crate) fn client_within(&self, peer: SocketAddr, headers: &HeaderMap, networks: &[IpNet]) -> bool {
+        is_trusted(self.client(peer, headers).0, networks)
     }
 
     /// `X-Forwarded-Proto: https` from a trusted proxy: the visitor reached it over HTTPS.
@@ -140,16 +182,15 @@ impl TrustedProxies {
     }
 }
 
-/// The client address of a request from `peer`. Forwarding headers (`Forwarded`, else
-/// `X-Forwarded-For`, else `X-Real-IP`) count only when the peer is a trusted proxy; then the
-/// right-most address that is not itself a trusted proxy is the client. A header that cannot be
-/// read leaves the peer as the client.
-fn resolve(peer: SocketAddr, headers: &HeaderMap, trusted: &[IpNet]) -> ClientIp {
+/// The client address of a request from `peer`. The forwarding header counts only when the
+/// peer is a trusted proxy; then the right-most address that is not itself a trusted proxy is
+/// the client. A header that cannot be read leaves the peer as the client.
+fn resolve(peer: SocketAddr, headers: &HeaderMap, trusted: &[IpNet], header: &ClientIpHeader) -> ClientIp {
     let peer_ip = canonical(peer.ip());
     if !is_trusted(peer_ip, trusted) {
         return ClientIp(peer_ip);
     }
-    let chain = forwarded_chain(headers);
+    let chain = forwarded_chain(headers, header);
     let Some(chain) = chain else { return ClientIp(peer_ip) };
     let mut leftmost = None;
     for hop in chain.iter().rev() {
@@ -169,11 +210,10 @@ fn is_trusted(ip: IpAddr, trusted: &[IpNet]) -> bool {
 }
 
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
-const X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
 
-/// The hops named by the forwarding headers, left (client side) to right; `None` entries could
-/// not be parsed. `None` when no header is present.
-fn forwarded_chain(headers: &HeaderMap) -> Option<Vec<Option<IpAddr>>> {
+/// The hops named by the forwarding header, left (client side) to right; `None` entries could
+/// not be parsed. `None` when the header is absent.
+fn forwarded_chain(headers: &HeaderMap, header: &ClientIpHeader) -> Option<Vec<Option<IpAddr>>> {
     // Repeated header lines form one list; the usual single line is borrowed as it is.
     let joined = |name: &HeaderName| -> Option<Cow<'_, str>> {
         let mut values = headers.get_all(name).iter().filter_map(|v| v.to_str().ok());
@@ -183,23 +223,34 @@ fn forwarded_chain(headers: &HeaderMap) -> Option<Vec<Option<IpAddr>>> {
             Some(second) => Some(Cow::Owned([first, second].into_iter().chain(values).collect::<Vec<_>>().join(","))),
         }
     };
-    if let Some(forwarded) = joined(&FORWARDED) {
-        let hops = forwarded
-            .split(',')
-            .map(|element| {
-                element.split(';').find_map(|pair| {
-                    let (key, value) = pair.trim().split_once('=')?;
-                    key.trim().eq_ignore_ascii_case("for").then(|| parse_hop(value.trim().trim_matches('"')))
+    match header {
+        ClientIpHeader::Forwarded => {
+            let forwarded = joined(&FORWARDED)?;
+            let hops = forwarded
+                .split(',')
+                .map(|element| {
+                    element.split(';').find_map(|pair| {
+                        let (key, value) = pair.trim().split_once('=')?;
+                        key.trim().eq_ignore_ascii_case("for").then(|| parse_hop(value.trim().trim_matches('"')))
+                    })
                 })
-            })
-            .map(Option::flatten)
-            .collect();
-        return Some(hops);
+                .map(Option::flatten)
+                .collect();
+            Some(hops)
+        }
+        ClientIpHeader::XForwardedFor => {
+            Some(joined(&X_FORWARDED_FOR)?.split(',').map(|hop| parse_hop(hop.trim())).collect())
+        }
+        // One address: a repeated line means a client sent its own next to the proxy's.
+        ClientIpHeader::Single(name) => {
+            let mut values = headers.get_all(name).iter();
+            let value = values.next()?.to_str().ok();
+            if values.next().is_some() {
+                return Some(vec![None]);
+            }
+            Some(vec![value.and_then(|v| parse_hop(v.trim()))])
+        }
     }
-    if let Some(xff) = joined(&X_FORWARDED_FOR) {
-        return Some(xff.split(',').map(|hop| parse_hop(hop.trim())).collect());
-    }
-    joined(&X_REAL_IP).map(|v| vec![parse_hop(v.trim())])
 }
 
 /// `1.2.3.4`, `1.2.3.4:80`, `2001:db8::1`, `[2001:db8::1]`, `[2001:db8::1]:80`.
@@ -227,8 +278,12 @@ mod tests {
     }
 
     fn client(peer: &str, pairs: &[(&'static str, &'static str)]) -> IpAddr {
+        client_by(&ClientIpHeader::XForwardedFor, peer, pairs)
+    }
+
+    fn client_by(header: &ClientIpHeader, peer: &str, pairs: &[(&'static str, &'static str)]) -> IpAddr {
         let trusted: Vec<IpNet> = vec!["127.0.0.1/32".parse().unwrap(), "10.0.0.0/8".parse().unwrap()];
-        resolve(peer.parse().unwrap(), &headers(pairs), &trusted).addr()
+        resolve(peer.parse().unwrap(), &headers(pairs), &trusted, header).addr()
     }
 
     #[test]
@@ -259,32 +314,48 @@ mod tests {
         assert_eq!(client("127.0.0.1:1", &[("x-forwarded-for", "10.0.0.1, 10.0.0.2")]), ip("10.0.0.1"));
         assert_eq!(client("127.0.0.1:1", &[("x-forwarded-for", "[2001:db8::1]:443")]), ip("2001:db8::1"));
         assert_eq!(client("127.0.0.1:1", &[("x-forwarded-for", "203.0.113.45:8080")]), ip("203.0.113.45"));
-        assert_eq!(client("127.0.0.1:1", &[("x-real-ip", "203.0.113.45")]), ip("203.0.113.45"));
+    }
+
+    #[test]
+    fn only_the_configured_header_is_believed() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        // The proxy sets X-Forwarded-For; the client's own Forwarded or X-Real-IP is not read.
+        let spoofed = [("forwarded", "for=1.1.1.1"), ("x-real-ip", "1.1.1.1"), ("x-forwarded-for", "203.0.113.45")];
+        assert_eq!(client("127.0.0.1:1", &spoofed), ip("203.0.113.45"));
+        assert_eq!(client("127.0.0.1:1", &[("forwarded", "for=1.1.1.1")]), ip("127.0.0.1"));
+        // Cloudflare: CF-Connecting-IP only; two lines of it mean one came from the client.
+        let cf = ClientIpHeader::parse("CF-Connecting-IP").unwrap();
+        assert_eq!(
+            client_by(&cf, "10.0.0.5:1", &[("cf-connecting-ip", "203.0.113.45"), ("x-forwarded-for", "1.1.1.1")]),
+            ip("203.0.113.45")
+        );
+        assert_eq!(
+            client_by(&cf, "10.0.0.5:1", &[("cf-connecting-ip", "1.1.1.1"), ("cf-connecting-ip", "203.0.113.45")]),
+            ip("10.0.0.5")
+        );
+        assert_eq!(client_by(&cf, "198.51.100.7:1", &[("cf-connecting-ip", "1.1.1.1")]), ip("198.51.100.7"));
+        assert_eq!(ClientIpHeader::parse("Forwarded"), Some(ClientIpHeader::Forwarded));
+        assert_eq!(ClientIpHeader::parse("not a header"), None);
     }
 
     #[test]
     fn forwarded_header_for_values() {
         let ip = |s: &str| s.parse::<IpAddr>().unwrap();
-        assert_eq!(
-            client("127.0.0.1:1", &[("forwarded", "for=192.0.2.60;proto=http;by=203.0.113.43")]),
-            ip("192.0.2.60")
-        );
-        assert_eq!(
-            client("127.0.0.1:1", &[("forwarded", "for=\"[2001:db8:cafe::17]:4711\"")]),
-            ip("2001:db8:cafe::17")
-        );
-        assert_eq!(client("127.0.0.1:1", &[("forwarded", "for=198.51.100.1, for=10.0.0.9")]), ip("198.51.100.1"));
-        // Forwarded wins over X-Forwarded-For when both are present.
-        assert_eq!(
-            client("127.0.0.1:1", &[("forwarded", "for=192.0.2.60"), ("x-forwarded-for", "192.0.2.61")]),
-            ip("192.0.2.60")
-        );
+        let forwarded = |pairs| client_by(&ClientIpHeader::Forwarded, "127.0.0.1:1", pairs);
+        assert_eq!(forwarded(&[("forwarded", "for=192.0.2.60;proto=http;by=203.0.113.43")]), ip("192.0.2.60"));
+        assert_eq!(forwarded(&[("forwarded", "for=\"[2001:db8:cafe::17]:4711\"")]), ip("2001:db8:cafe::17"));
+        assert_eq!(forwarded(&[("forwarded", "for=198.51.100.1, for=10.0.0.9")]), ip("198.51.100.1"));
+        // With Forwarded configured, a client's X-Forwarded-For is not read.
+        assert_eq!(forwarded(&[("forwarded", "for=192.0.2.60"), ("x-forwarded-for", "192.0.2.61")]), ip("192.0.2.60"));
     }
 
     #[test]
     fn unreadable_hops_fall_back_to_the_peer() {
         assert_eq!(client("127.0.0.1:1", &[("x-forwarded-for", "garbage")]), "127.0.0.1".parse::<IpAddr>().unwrap());
-        assert_eq!(client("127.0.0.1:1", &[("forwarded", "for=_hidden")]), "127.0.0.1".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            client_by(&ClientIpHeader::Forwarded, "127.0.0.1:1", &[("forwarded", "for=_hidden")]),
+            "127.0.0.1".parse::<IpAddr>().unwrap()
+        );
     }
 
     #[test]

@@ -46,12 +46,36 @@ pub struct Routes {
     pub matomo_script: crate::web::matomo_js::MatomoScript,
     pub sites: Arc<crate::sites::Sites>,
     pub limits: LimitsConfig,
+    /// Who may read `/metrics` and `/readyz` on the public listener, and whether they are on a
+    /// listener of their own instead.
+    pub admin_networks: Vec<ipnet::IpNet>,
+    pub separate_admin: bool,
+}
+
+/// Which listener a request came in on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listener {
+    /// `listen`: tracking, opt-out, stats API, dashboard; the admin pages for `admin_networks`
+    /// only, and not at all when there is an admin listener.
+    Public,
+    /// `admin_listen`: `/healthz`, `/readyz` and `/metrics` only.
+    Admin,
 }
 
 impl Routes {
-    async fn route(&self, request: Request, peer: SocketAddr) -> Response<Body> {
+    async fn route(&self, request: Request, peer: SocketAddr, listener: Listener) -> Response<Body> {
         let started = std::time::Instant::now();
-        let (endpoint, response) = match request.uri().path() {
+        let path = request.uri().path();
+        let admin_page = matches!(path, "/healthz" | "/readyz" | "/metrics");
+        if (listener == Listener::Admin && !admin_page)
+            || (matches!(path, "/readyz" | "/metrics") && !self.may_see_admin_pages(&request, peer, listener))
+        {
+            // An outsider learns nothing, not even that the page exists.
+            let response = plain(StatusCode::NOT_FOUND, "not found\n");
+            self.metrics.count_request("other", response.status(), started.elapsed());
+            return response;
+        }
+        let (endpoint, response) = match path {
             "/matomo.php" | "/piwik.php" => ("matomo", self.ingest.matomo(request, peer).await),
             "/matomo.js" | "/piwik.js" => ("script", self.matomo_script.serve(request.headers())),
             // Matomo's tracker proxy: the script when asked for it, the tracking endpoint otherwise.
@@ -87,6 +111,18 @@ impl Routes {
         let mut response = response;
         crate::web::security::nosniff(response.headers_mut());
         response
+    }
+
+    /// `/metrics` and `/readyz` tell which sites exist, how full the spool is and which bot
+    /// detector fired: only on the admin listener when there is one, else only for the clients
+    /// in `admin_networks`.
+    fn may_see_admin_pages(&self, request: &Request, peer: SocketAddr, listener: Listener) -> bool {
+        match listener {
+            Listener::Admin => true,
+            Listener::Public => {
+                !self.separate_admin && self.proxies.client_within(peer, request.headers(), &self.admin_networks)
+            }
+        }
     }
 
     /// Whether the visitor reached us over HTTPS (for the `Secure` cookie flag).
@@ -154,6 +190,7 @@ impl Routes {
 /// `drain_timeout`) for requests in flight to finish. Returns whether they all finished.
 pub async fn serve(
     listener: TcpListener,
+    kind: Listener,
     routes: Arc<Routes>,
     shutdown: impl Future<Output = ()>,
     drain_timeout: Duration,
@@ -210,7 +247,7 @@ pub async fn serve(
                     let busy = in_flight.start();
                     async move {
                         let request = request.map(|body| DeadlineBody::new(body, body_limit));
-                        let response = routes.route(request, peer).await;
+                        let response = routes.route(request, peer, kind).await;
                         drop(busy);
                         Ok::<_, Infallible>(response)
                     }

@@ -480,3 +480,46 @@ async fn cross_site_opt_out_is_refused_and_pages_carry_their_policies() {
     let ancestors = opt_out.split("frame-ancestors").nth(1).unwrap();
     assert!(ancestors.contains("https://example.org:*") && !ancestors.contains("shop.example.net"), "{opt_out}");
 }
+
+/// `/metrics` and `/readyz` are for the operator: on the public listener only for
+/// `admin_networks` (default loopback and the trusted proxies; a visitor through the proxy is
+/// not the proxy), on the admin listener only when there is one. Liveness stays public.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_pages_answer_only_the_operator() {
+    let get = |url: String, source: &'static str, forwarded: Option<&'static str>| async move {
+        let client = reqwest::Client::builder().local_address(source.parse::<IpAddr>().unwrap()).build().unwrap();
+        let mut request = client.get(url);
+        if let Some(address) = forwarded {
+            request = request.header("x-forwarded-for", address);
+        }
+        request.send().await.unwrap().status().as_u16()
+    };
+    let ch = clickhouse();
+    let mut config = CollectorConfig::new(ch, &unique_database("hostile_admin"));
+    config.head = "trusted_proxies = [\"127.0.0.1\"]\nadmin_networks = [\"127.0.0.1/32\", \"127.0.0.3/32\"]\n".into();
+    let collector = Collector::start(&config).await;
+    for path in ["/metrics", "/readyz"] {
+        assert_eq!(get(collector.url(path), "127.0.0.3", None).await, 200, "{path} for the operator");
+        assert_eq!(get(collector.url(path), "127.0.0.2", None).await, 404, "{path} for an outsider");
+        assert_eq!(get(collector.url(path), "127.0.0.1", Some("203.0.113.9")).await, 404, "{path} through the proxy");
+        assert_eq!(get(collector.url(path), "127.0.0.1", None).await, 200, "{path} from the proxy host itself");
+    }
+    assert_eq!(get(collector.url("/healthz"), "127.0.0.2", None).await, 200, "liveness is public");
+    drop(collector);
+
+    // An admin listener: the admin pages there and only there.
+    let admin_port = crate::common::free_port();
+    let mut config = CollectorConfig::new(ch, &unique_database("hostile_admin2"));
+    config.head = format!("admin_listen = \"127.0.0.1:{admin_port}\"\n");
+    let collector = Collector::start(&config).await;
+    let admin = |path: &str| format!("http://127.0.0.1:{admin_port}{path}");
+    assert_eq!(get(collector.url("/metrics"), "127.0.0.1", None).await, 404, "metrics on the public listener");
+    assert_eq!(get(admin("/metrics"), "127.0.0.1", None).await, 200);
+    assert_eq!(get(admin("/readyz"), "127.0.0.1", None).await, 200);
+    assert_eq!(
+        get(admin("/matomo.php?idsite=1&rec=1"), "127.0.0.1", None).await,
+        404,
+        "tracking on the admin listener"
+    );
+    assert_eq!(get(collector.url("/healthz"), "127.0.0.2", None).await, 200);
+}
