@@ -175,7 +175,7 @@ pub(crate) const COLUMNS: &str = "site_id, timestamp, retention_days, visitor_id
 /// Why bytes are not a RowBinary event row.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("not an event row: {0}")]
-pub(crate) struct RowBinaryError(&'static str);
+pub struct RowBinaryError(&'static str);
 
 /// The `String` columns from `event_name` to `event_action`, in column order, borrowed with
 /// `&` or `&mut`: one list for the writer and the reader.
@@ -278,7 +278,7 @@ impl Event {
 
     /// Reads one RowBinary row written by [`Event::write_row_binary`] from the front of `input`
     /// and advances it (for dead-letter files and tests; the hot path never decodes).
-    pub(crate) fn read_row_binary(input: &mut &[u8]) -> Result<Event, RowBinaryError> {
+    pub fn read_row_binary(input: &mut &[u8]) -> Result<Event, RowBinaryError> {
         let mut r = RowReader(input);
         let mut event = Event {
             site_id: r.u32()?,

@@ -1,10 +1,13 @@
 //! What to do when an INSERT fails: a small pure function, separate from the back-off policy.
 //!
 //! Data errors (the rows themselves are wrong: ClickHouse codes 117, 53, 6, 27, 26, 38, 41, 69,
-//! 70, 72, 131...) are not retried: the batch goes to the dead-letter file. Everything else is
-//! retried: network errors, timeouts, 5xx, "too many parts" (252), "too many simultaneous
-//! queries" (202), memory limits (241), read-only tables (242), and any code we do not know, as
-//! losing rows is worse than retrying.
+//! 70, 72, 131...) are not retried: the batch goes to the dead-letter file. A batch that spans
+//! more partitions than `max_partitions_per_insert_block` (code 252 too, "too many partitions
+//! for single INSERT block": a back-dated import over months) is delivered again split by
+//! partition; retrying it whole would fail forever. Everything else is retried: network errors,
+//! timeouts, 5xx, "too many parts" (252), "too many simultaneous queries" (202), memory limits
+//! (241), read-only tables (242), and any code we do not know, as losing rows is worse than
+//! retrying.
 
 /// How a failure is handled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,6 +16,8 @@ pub(crate) enum Failure {
     Retry(&'static str),
     /// The rows are bad: dead-letter them, do not retry.
     DeadLetter,
+    /// The batch spans too many partitions: deliver it again in INSERTs of fewer.
+    SplitByPartition,
 }
 
 impl Failure {
@@ -21,6 +26,7 @@ impl Failure {
         match self {
             Failure::Retry(class) => class,
             Failure::DeadLetter => "data",
+            Failure::SplitByPartition => "too_many_partitions",
         }
     }
 }
@@ -38,7 +44,7 @@ const DATA_ERROR_CODES: &[u32] = &[
     72,  // CANNOT_PARSE_NUMBER
     117, // INCORRECT_DATA
     131, // TOO_LARGE_STRING_SIZE
-    248, // INCORRECT_PARTITION / too many partitions for a single INSERT block
+    248, // INCORRECT_PARTITION
 ];
 
 /// Classifies an error from the `clickhouse` crate.
@@ -58,6 +64,7 @@ pub(crate) fn classify(error: &clickhouse::error::Error) -> Failure {
 pub(crate) fn classify_response(text: &str) -> Failure {
     match error_code(text) {
         Some(code) if DATA_ERROR_CODES.contains(&code) => Failure::DeadLetter,
+        Some(252) if text.contains("partitions for single INSERT block") => Failure::SplitByPartition,
         Some(252) => Failure::Retry("too_many_parts"),
         Some(202) => Failure::Retry("too_many_queries"),
         Some(241) => Failure::Retry("memory"),
@@ -85,6 +92,11 @@ mod tests {
             ("Code: 53, e.displayText() = DB::Exception: Type mismatch", Failure::DeadLetter),
             ("Code: 27. DB::Exception: Cannot parse input", Failure::DeadLetter),
             ("Code: 252. DB::Exception: Too many parts (300)", Failure::Retry("too_many_parts")),
+            (
+                "Code: 252. DB::Exception: Too many partitions for single INSERT block (more than 100). The limit is \
+                 controlled by 'max_partitions_per_insert_block' setting.",
+                Failure::SplitByPartition,
+            ),
             ("Code: 202. DB::Exception: Too many simultaneous queries", Failure::Retry("too_many_queries")),
             ("Code: 241. DB::Exception: Memory limit exceeded", Failure::Retry("memory")),
             ("Code: 242. DB::Exception: Table is in readonly mode", Failure::Retry("server")),

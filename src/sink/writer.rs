@@ -22,6 +22,7 @@ use clickhouse::insert_formatted::InsertFormatted;
 use tokio::sync::watch;
 
 use crate::config::SinkConfig;
+use crate::event::Event;
 use crate::sink::files;
 use crate::sink::retry::{self, Failure};
 use crate::sink::spool::{self, Position, Reader, SpoolStats, Written};
@@ -169,6 +170,22 @@ impl Writer {
                             acknowledged = pending;
                             self.acknowledge(acknowledged).await;
                         }
+                        Failure::SplitByPartition => {
+                            let pending = self.reader.position();
+                            let (rows, reached, result) = self.deliver_by_partition(acknowledged, pending).await;
+                            report.written += rows;
+                            acknowledged = reached;
+                            if let Err(error) = result {
+                                // Whatever failed now is retried as usual, from where the split got.
+                                let failure = retry::classify(&error);
+                                self.metrics.insert_failures.with_label_values(&[failure.label()]).inc();
+                                tracing::warn!(%error, "INSERT of a partition group failed; the rows wait in the spool");
+                                self.reader.seek(acknowledged);
+                                tokio::time::sleep(backoff(attempt, jitter_seed())).await;
+                                attempt = attempt.saturating_add(1);
+                            }
+                            continue;
+                        }
                         Failure::Retry(class) => {
                             self.health.failing.store(true, Ordering::Relaxed);
                             let pause = backoff(attempt, jitter_seed());
@@ -209,6 +226,54 @@ impl Writer {
         }
     }
 
+    /// Delivers the records between `from` and `to` in INSERTs of at most
+    /// [`PARTITIONS_PER_INSERT`] partitions each, in spool order, acknowledging each one: a
+    /// failure part-way loses nothing and duplicates nothing. Returns the rows written, the
+    /// position acknowledged, and the failure if there was one.
+    async fn deliver_by_partition(
+        &mut self,
+        from: Position,
+        to: Position,
+    ) -> (u64, Position, clickhouse::error::Result<()>) {
+        self.reader.seek(from);
+        let (mut written, mut acknowledged) = (0, from);
+        let mut rows: Vec<Event> = Vec::new();
+        let mut partitions: Vec<(u16, u32)> = Vec::new();
+        loop {
+            let before = self.reader.position();
+            let next = if before < to { self.reader.read(1, Written { end: to, closed: true }) } else { Vec::new() };
+            let partition = next.first().map(|e| (e.retention_days, e.timestamp / 86_400));
+            let full = partition.is_some_and(|p| !partitions.contains(&p) && partitions.len() >= PARTITIONS_PER_INSERT);
+            if (next.is_empty() || full) && !rows.is_empty() {
+                let mut body = Vec::new();
+                for row in &rows {
+                    row.write_row_binary(&mut body);
+                }
+                let mut insert = self.store.insert_events(Duration::from_secs(10), Duration::from_secs(30));
+                let sent = match insert.send(body.into()).await {
+                    Ok(()) => insert.end().await,
+                    Err(error) => Err(error),
+                };
+                if let Err(error) = sent {
+                    return (written, acknowledged, Err(error));
+                }
+                self.metrics.events_written.inc_by(rows.len() as u64);
+                written += rows.len() as u64;
+                acknowledged = before;
+                self.acknowledge(acknowledged).await;
+                rows.clear();
+                partitions.clear();
+            }
+            let Some(partition) = partition else { break };
+            if !partitions.contains(&partition) {
+                partitions.push(partition);
+            }
+            rows.extend(next);
+        }
+        tracing::info!(rows = written, "a batch over ClickHouse's partition limit was delivered split by partition");
+        (written, acknowledged, Ok(()))
+    }
+
     /// Writes the records between `from` and `to` to a dead-letter file; returns how many.
     fn dead_letter(&mut self, from: Position, to: Position, reason: &str) -> u64 {
         self.reader.seek(from);
@@ -240,6 +305,10 @@ impl Writer {
         rows.len() as u64
     }
 }
+
+/// Partitions (retention × UTC day) in one INSERT when a batch is split: half ClickHouse's
+/// default `max_partitions_per_insert_block` (100), since the server's days may not be UTC's.
+const PARTITIONS_PER_INSERT: usize = 50;
 
 /// One INSERT in progress and what it carries so far.
 struct Batch {

@@ -268,28 +268,38 @@ struct FakeClickHouse {
     inserts: Arc<AtomicU32>,
 }
 
+/// How the stand-in answers one INSERT: from its number and its (compressed) body.
+type Respond = dyn Fn(usize, &[u8]) -> (u16, String) + Send + Sync;
+
 impl FakeClickHouse {
     async fn start(script: Vec<(u16, &'static str)>) -> FakeClickHouse {
+        FakeClickHouse::answering(Arc::new(move |n, _| {
+            let (status, body) = script.get(n).copied().unwrap_or((200, ""));
+            (status, body.to_string())
+        }))
+        .await
+    }
+
+    async fn answering(respond: Arc<Respond>) -> FakeClickHouse {
         use http_body_util::{BodyExt, Full};
         use hyper::service::service_fn;
         use hyper_util::rt::TokioIo;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let inserts = Arc::new(AtomicU32::new(0));
-        let (count, script) = (inserts.clone(), Arc::new(script));
+        let count = inserts.clone();
         tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else { return };
-                let (count, script) = (count.clone(), script.clone());
+                let (count, respond) = (count.clone(), respond.clone());
                 tokio::spawn(async move {
                     let service = service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
-                        let (count, script) = (count.clone(), script.clone());
+                        let (count, respond) = (count.clone(), respond.clone());
                         async move {
-                            let _ = request.into_body().collect().await;
+                            let body = request.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
                             let n = count.fetch_add(1, Ordering::SeqCst) as usize;
-                            let (status, body) = script.get(n).copied().unwrap_or((200, ""));
-                            let mut response =
-                                hyper::Response::new(Full::new(bytes::Bytes::from_static(body.as_bytes())));
+                            let (status, text) = respond(n, &body);
+                            let mut response = hyper::Response::new(Full::new(bytes::Bytes::from(text)));
                             *response.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
                             Ok::<_, std::convert::Infallible>(response)
                         }
@@ -304,11 +314,36 @@ impl FakeClickHouse {
     }
 }
 
+/// The rows of an INSERT body: ClickHouse's compressed frames (16-byte checksum, method, sizes,
+/// an LZ4 block) around RowBinary event rows.
+fn rows_of(mut body: &[u8]) -> Vec<Event> {
+    let mut raw = Vec::new();
+    while body.len() >= 25 {
+        let compressed = u32::from_le_bytes(body[17..21].try_into().unwrap()) as usize;
+        let size = u32::from_le_bytes(body[21..25].try_into().unwrap()) as usize;
+        raw.extend(lz4_flex::block::decompress(&body[25..16 + compressed], size).unwrap());
+        body = &body[16 + compressed..];
+    }
+    let mut input = raw.as_slice();
+    let mut rows = Vec::new();
+    while !input.is_empty() {
+        rows.push(Event::read_row_binary(&mut input).unwrap());
+    }
+    rows
+}
+
 /// Runs a writer over a fresh spool holding `n` events against `server`; returns its report,
 /// the metrics and the spool directory.
 async fn deliver(
     server: &FakeClickHouse,
     n: u32,
+) -> (mesure::sink::writer::WriterReport, mesure::telemetry::metrics::Metrics, tempfile::TempDir) {
+    deliver_events(server, (0..n).map(spooled_event).collect()).await
+}
+
+async fn deliver_events(
+    server: &FakeClickHouse,
+    events: Vec<Event>,
 ) -> (mesure::sink::writer::WriterReport, mesure::telemetry::metrics::Metrics, tempfile::TempDir) {
     use mesure::config::SinkConfig;
     use mesure::sink::spool::{SpoolSettings, SpoolStats};
@@ -322,7 +357,6 @@ async fn deliver(
     };
     let stats = Arc::new(SpoolStats::default());
     let (appender, written, start, task) = spool::open(&settings, stats.clone()).unwrap();
-    let events: Vec<Event> = (0..n).map(spooled_event).collect();
     appender.append(&events).unwrap();
     appender.close();
     task.await.unwrap();
@@ -388,4 +422,39 @@ async fn transient_errors_are_retried_until_delivered() {
     assert_eq!(metrics.insert_failures.with_label_values(&["server"]).get(), 1);
     assert_eq!(metrics.insert_retries.get(), 2);
     assert!(!dir.path().join("dead-letter").exists());
+}
+
+/// A back-dated import over 250 days in one batch, against a server that (like ClickHouse from
+/// 19.x, `max_partitions_per_insert_block = 100`) refuses an INSERT spanning more than 100
+/// partitions: the writer delivers it split by partition, every row once, and does not wedge.
+#[tokio::test]
+async fn a_batch_over_the_partition_limit_is_delivered_split() {
+    let stored = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let kept = stored.clone();
+    let server = FakeClickHouse::answering(Arc::new(move |_, body| {
+        let rows = rows_of(body);
+        let mut partitions: Vec<(u16, u32)> = rows.iter().map(|r| (r.retention_days, r.timestamp / 86_400)).collect();
+        partitions.sort_unstable();
+        partitions.dedup();
+        if partitions.len() > 100 {
+            let refusal = "Code: 252. DB::Exception: Too many partitions for single INSERT block (more than 100). \
+                           The limit is controlled by 'max_partitions_per_insert_block' setting.";
+            return (500, refusal.to_string());
+        }
+        kept.lock().unwrap().extend(rows.into_iter().map(|r| r.url_path));
+        (200, String::new())
+    }))
+    .await;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as u32;
+    let events: Vec<Event> = (0..250).map(|i| Event { timestamp: now - i * 86_400, ..spooled_event(i) }).collect();
+    let (report, metrics, _dir) = deliver_events(&server, events).await;
+    assert_eq!(report.written, 250);
+    assert_eq!(metrics.insert_failures.with_label_values(&["too_many_partitions"]).get(), 1);
+    let mut paths = stored.lock().unwrap().clone();
+    assert_eq!(paths.len(), 250, "every row once");
+    paths.sort();
+    paths.dedup();
+    assert_eq!(paths.len(), 250, "no row twice");
+    // One refused INSERT, then five of at most 50 partitions.
+    assert_eq!(server.inserts.load(Ordering::SeqCst), 6);
 }
