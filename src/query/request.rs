@@ -97,9 +97,20 @@ impl Metric {
         matches!(self, Metric::ViewsPerVisit | Metric::BounceRate | Metric::VisitDuration | Metric::ConversionRate)
     }
 
-    /// A count of people or visits (rounded when the site asks for it).
+    /// A count (rounded when the site asks for it, docs/privacy.md F2).
     pub(crate) fn is_roundable(self) -> bool {
-        matches!(self, Metric::Visitors | Metric::Visits)
+        matches!(
+            self,
+            Metric::Visitors
+                | Metric::Visits
+                | Metric::Pageviews
+                | Metric::Events
+                | Metric::Conversions
+                | Metric::Orders
+                | Metric::Quantity
+                | Metric::Impressions
+                | Metric::Interactions
+        )
     }
 
     /// A rate or an average: its change is a difference, not a percentage.

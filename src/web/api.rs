@@ -20,7 +20,7 @@ use crate::clock::Clock;
 use crate::config::{LimitsConfig, SiteConfig};
 use crate::ingest::params::Params;
 use crate::ingest::{Body, json as json_response};
-use crate::query::request::{BadRequest, Format, StatsRequest};
+use crate::query::request::{BadRequest, DateRange, Dimension, Format, StatsRequest};
 use crate::query::stats;
 use crate::sites::Sites;
 use crate::store::{Store, tokens};
@@ -38,6 +38,15 @@ pub struct Api {
     gate: QueryGate,
     credentials: Credentials,
     metrics: Metrics,
+}
+
+/// How a request reads a site.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    /// With the site's API token or share secret.
+    Credential,
+    /// As anyone: the site is public.
+    Public,
 }
 
 /// Why a request may not read a site.
@@ -89,8 +98,8 @@ impl Api {
         let Some(site) = self.sites.get(query.site_id) else {
             return error(StatusCode::BAD_REQUEST, "site_id", "no such site");
         };
-        match self.authorize(headers, site).await {
-            Ok(()) => {}
+        let access = match self.authorize(headers, site).await {
+            Ok(access) => access,
             Err(Denied::Unauthenticated) => {
                 return error(StatusCode::UNAUTHORIZED, "authorization", "a valid API token or share link is needed");
             }
@@ -98,6 +107,15 @@ impl Api {
                 return error(StatusCode::FORBIDDEN, "site_id", "this credential is for another site");
             }
             Err(Denied::TooMany) => return too_many("too many unknown credentials lately; try again"),
+        };
+        // Anyone may read a public site: its last 30 minutes are a handful of people, so they
+        // are shown by country at most.
+        if access == Access::Public
+            && query.date_range == DateRange::Realtime
+            && query.dimensions.iter().any(|d| *d != Dimension::Country)
+        {
+            let message = "a public site's realtime figures are broken down by visit:country at most";
+            return error(StatusCode::BAD_REQUEST, "dimensions", message);
         }
         if query.filters.len() > self.limits.stats_max_filters {
             let message = format!("at most {} filters", self.limits.stats_max_filters);
@@ -139,15 +157,20 @@ impl Api {
         }
     }
 
-    async fn authorize(&self, headers: &HeaderMap, site: &SiteConfig) -> Result<(), Denied> {
-        if site.public {
-            return Ok(());
-        }
-        let secret = bearer(headers).ok_or(Denied::Unauthenticated)?;
-        match self.site_of(secret).await? {
-            Some(id) if id == site.id => Ok(()),
-            Some(_) => Err(Denied::Forbidden),
+    /// How this request may read `site`: with the site's own credential, or as anyone when
+    /// the site is public (a credential for another site, or none, then).
+    async fn authorize(&self, headers: &HeaderMap, site: &SiteConfig) -> Result<Access, Denied> {
+        let verdict = match bearer(headers) {
             None => Err(Denied::Unauthenticated),
+            Some(secret) => match self.site_of(secret).await? {
+                Some(id) if id == site.id => Ok(Access::Credential),
+                Some(_) => Err(Denied::Forbidden),
+                None => Err(Denied::Unauthenticated),
+            },
+        };
+        match verdict {
+            Err(Denied::Unauthenticated | Denied::Forbidden) if site.public => Ok(Access::Public),
+            other => other,
         }
     }
 

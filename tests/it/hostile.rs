@@ -523,3 +523,27 @@ async fn admin_pages_answer_only_the_operator() {
     );
     assert_eq!(get(collector.url("/healthz"), "127.0.0.2", None).await, 200);
 }
+
+/// On a public site, anyone's realtime view is by country at most (a handful of people are
+/// online at a time); the site's own credential sees the rest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_public_sites_realtime_is_by_country_at_most() {
+    let ch = clickhouse();
+    let mut config = CollectorConfig::new(ch, &unique_database("hostile_realtime"));
+    config.extra = config.extra.replacen("id = 1\n", "id = 1\npublic = true\n", 1);
+    let collector = Collector::start(&config).await;
+    let http = crate::common::http();
+    let ask = |dimension: &str| {
+        let body = serde_json::json!({"site_id": 1, "metrics": ["visitors"], "date_range": "realtime", "dimensions": [dimension]});
+        http.post(collector.url("/api/v1/query")).json(&body).send()
+    };
+    assert_eq!(ask("visit:country").await.unwrap().status().as_u16(), 200);
+    for finer in ["event:page", "visit:city", "visit:browser", "visit:source"] {
+        let r = ask(finer).await.unwrap();
+        assert_eq!(r.status().as_u16(), 400, "{finer}");
+        assert!(r.text().await.unwrap().contains("visit:country at most"));
+    }
+    let body =
+        serde_json::json!({"site_id": 1, "metrics": ["visitors"], "date_range": "7d", "dimensions": ["event:page"]});
+    assert_eq!(http.post(collector.url("/api/v1/query")).json(&body).send().await.unwrap().status().as_u16(), 200);
+}

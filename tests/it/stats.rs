@@ -143,6 +143,13 @@ pub async fn seed_with(sites_toml: &str) -> Seeded {
             &h(100 + v, 1000 + v, d2 + 3600, Pageview, "/s", "", "direct", "", "FR", "Firefox", "desktop"),
         ));
     }
+    // Three visitors on a rare page of site 3: too few to be listed.
+    for v in 0..3 {
+        rows.push(row(
+            3,
+            &h(200 + v, 2000 + v, d2 + 3600, Pageview, "/rare", "", "direct", "", "FR", "Firefox", "desktop"),
+        ));
+    }
     let client = ch.client(&ch.config(&db));
     let mut insert = client.insert::<Event>("events").await.unwrap();
     for r in &rows {
@@ -354,16 +361,25 @@ async fn stats_answers_match_the_hand_computed_ones() {
             .await;
     assert_eq!((status, v["parameter"].as_str()), (400, Some("dimensions")));
 
-    // Small-count rounding (site 3: 13 visitors → 10).
+    // Small-count rounding (site 3: 16 visitors, 13 on /s and 3 on /rare, one page view each):
+    // every count to the nearest 10, views per visit from the rounded counts, and the page with
+    // fewer than 10 visitors not listed at all.
     let t3 = token(&s, 3);
     let (_, v) = query(
         &s,
         Some(&t3),
-        json!({"site_id": 3, "metrics": ["visitors", "visits", "pageviews"], "date_range": "yesterday"}),
+        json!({"site_id": 3, "metrics": ["visitors", "visits", "pageviews", "views_per_visit"], "date_range": "yesterday"}),
     )
     .await;
-    assert_eq!(rows(&v), vec![(vec![], vec![10.0, 10.0, 13.0])]);
+    assert_eq!(rows(&v), vec![(vec![], vec![20.0, 20.0, 20.0, 1.0])]);
     assert_eq!(v["meta"]["rounded"], json!(true));
+    let (_, v) = query(
+        &s,
+        Some(&t3),
+        json!({"site_id": 3, "metrics": ["pageviews"], "date_range": "yesterday", "dimensions": ["event:page"]}),
+    )
+    .await;
+    assert_eq!(rows(&v), vec![(strings(&["/s"]), vec![10.0])], "the /rare row is suppressed, counts rounded");
     let _ = &s.db;
 }
 

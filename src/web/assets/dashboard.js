@@ -146,7 +146,11 @@
             return el("td", { class: "num", text: format(tab.metrics[i], v) }); })));
         });
         body.appendChild(el("table", {}, [el("thead", {}, [head]), el("tbody", {}, rows)]));
-      }).catch(fail);
+      }).catch(function (error) {
+        // e.g. a public site's realtime view, which is by country only: say why the panel is empty.
+        body.appendChild(el("p", { class: "empty", text: String(error.message) }));
+        fail(error);
+      });
     });
   }
 
