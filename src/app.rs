@@ -46,6 +46,15 @@ const RETENTION_EVERY: Duration = Duration::from_secs(24 * 3600);
 
 /// Runs the collector on an already bound `listener` until `shutdown` resolves.
 pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let open_files = crate::server::limits::raise_open_files_limit();
+    // Spool segments, ClickHouse connections, the geo database and the log take a few more.
+    if open_files < config.limits.max_connections as u64 + 256 {
+        tracing::warn!(
+            open_files,
+            max_connections = config.limits.max_connections,
+            "the open-files limit is below limits.max_connections + 256: connections past it fail at accept; raise LimitNOFILE or lower max_connections"
+        );
+    }
     let store = Store::new(&config.clickhouse).with_read_budget(ReadBudget::from(&config.limits));
     let applied = store.migrate(MIGRATIONS).await.context("applying schema migrations")?;
     tracing::info!(new = applied.newly_applied.len(), already = applied.already_applied, "schema up to date");

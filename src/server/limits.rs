@@ -28,6 +28,13 @@ use tokio::time::{Instant, Sleep};
 
 use crate::privacy::client_ip::TrustedProxies;
 
+/// Raises this process's open-files limit to its hard limit (a connection is a file: the soft
+/// limit, often 1,024, would cap connections far below `max_connections`). Returns the limit
+/// now in force.
+pub fn raise_open_files_limit() -> u64 {
+    rlimit::increase_nofile_limit(u64::MAX).unwrap_or(0)
+}
+
 /// Why a connection was closed at accept (the `reason` label of
 /// `mesure_connections_rejected_total`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
