@@ -34,6 +34,8 @@ cargo fmt --all -- --check
 cargo clippy --all-targets --quiet -- -D warnings
 cargo test --all-targets
 cargo test --doc
+# The fuzz properties again with more cases (src/fuzz.rs), bounded in time.
+PROPTEST_CASES=2000 timeout 600 cargo test --lib --quiet fuzz
 # The same migrations, retention, erasure and stats SQL on a current ClickHouse.
 python3 scripts/chdb_check.py "${CARGO_TARGET_DIR:-target}/debug/mesure"
 # The load benchmark end to end in a short mode (3 s per server): fails unless every 2xx answer

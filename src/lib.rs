@@ -50,3 +50,6 @@ pub mod summary;
 pub mod telemetry;
 pub mod visits;
 pub mod web;
+
+#[cfg(test)]
+mod fuzz;

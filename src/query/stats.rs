@@ -630,7 +630,7 @@ pub(crate) fn to_json(answer: &Answer, request: &StatsRequest, site: &SiteConfig
 /// A CSV cell: quoted when it holds a separator, a quote or a line break; and a value that a
 /// spreadsheet would run as a formula (it starts with `=`, `+`, `-`, `@`, a tab or a carriage
 /// return: visitor-controlled text such as a page path or a property) gets a leading `'`.
-fn csv_cell(value: &str) -> String {
+pub(crate) fn csv_cell(value: &str) -> String {
     let neutral;
     let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         neutral = format!("'{value}");
