@@ -547,3 +547,86 @@ async fn a_public_sites_realtime_is_by_country_at_most() {
         serde_json::json!({"site_id": 1, "metrics": ["visitors"], "date_range": "7d", "dimensions": ["event:page"]});
     assert_eq!(http.post(collector.url("/api/v1/query")).json(&body).send().await.unwrap().status().as_u16(), 200);
 }
+
+/// Rows of `db` for a condition (polling until `expected` are there).
+async fn rows_where(db: &str, condition: &str, expected: u64) -> u64 {
+    let ch = clickhouse();
+    let sql = format!("SELECT count() FROM {db}.events WHERE {condition}");
+    eventually(Duration::from_secs(10), || async { (ch.count(&sql).await >= expected).then_some(()) }).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    ch.count(&sql).await
+}
+
+/// One request makes a bounded number of events: Plausible's domain list is de-duplicated and
+/// capped, Matomo's bulk is capped; and an oversized page path is stored cut, not whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_request_amplifies_and_no_field_is_unbounded() {
+    let ch = clickhouse();
+    let db = unique_database("hostile_amplify");
+    let mut config = CollectorConfig::new(ch, &db);
+    config.head = String::new();
+    let collector = Collector::start(&config).await;
+    let http = crate::common::http();
+    let plausible = |domain: String, path: &str| {
+        let body = serde_json::json!({"n": "pageview", "u": format!("https://example.org{path}"), "d": domain});
+        http.post(collector.url("/api/event")).json(&body).send()
+    };
+    // The same site ten times (and its www. alias): one event.
+    let ten = ["example.org"; 9].join(",") + ",www.example.org";
+    assert_eq!(plausible(ten, "/ten").await.unwrap().status().as_u16(), 202);
+    // Eleven names: refused whole.
+    let eleven = ["example.org"; 11].join(",");
+    assert_eq!(plausible(eleven, "/eleven").await.unwrap().status().as_u16(), 400);
+    // A bulk request over the cap (100 items): refused whole.
+    let items: Vec<String> =
+        (0..101).map(|i| format!("?idsite=1&rec=1&url=https%3A%2F%2Fexample.org%2Fbulk{i}")).collect();
+    let r = http.post(collector.url("/matomo.php")).json(&serde_json::json!({"requests": items})).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    // A 5,000-character path is stored cut at 1,024 characters.
+    let long = format!("/{}", "x".repeat(5000));
+    assert_eq!(plausible("example.org".into(), &long).await.unwrap().status().as_u16(), 202);
+
+    assert_eq!(rows_where(&db, "url_path = '/ten'", 1).await, 1, "ten names of one site make one event");
+    assert_eq!(rows_where(&db, "url_path IN ('/eleven') OR url_path LIKE '/bulk%'", 0).await, 0);
+    assert_eq!(rows_where(&db, "url_path LIKE '/xxx%' AND length(url_path) = 1024", 1).await, 1);
+}
+
+/// A flood of made-up visitors (bulk requests, each item with its own user agent) fills the
+/// live-visit table: the idlest visits are evicted, and a visitor who arrives once it is full
+/// and keeps browsing stays in one visit (new visits are not refused).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_visit_table_flood_evicts_the_idlest_not_the_active() {
+    let ch = clickhouse();
+    let db = unique_database("hostile_visits");
+    let mut config = CollectorConfig::new(ch, &db);
+    config.head = String::new();
+    config.extra.push_str("\n[privacy]\nmax_live_visits = 1000\n");
+    let collector = Collector::start(&config).await;
+    let http = crate::common::http();
+    let mut pages = 0;
+    for round in 0..30 {
+        let items: Vec<String> = (0..100)
+            .map(|i| {
+                let ua = crate::common::enc(&format!(
+                    "Mozilla/5.0 (X11; Linux x86_64; rv:{round}.{i}) Gecko/20100101 Firefox/133.0"
+                ));
+                format!("?idsite=1&rec=1&url=https%3A%2F%2Fexample.org%2Fflood&ua={ua}")
+            })
+            .collect();
+        let r =
+            http.post(collector.url("/matomo.php")).json(&serde_json::json!({"requests": items})).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        if round < 15 {
+            continue;
+        }
+        // The table is full (1,500 made-up visitors for 1,000 places): a real visitor, from
+        // another address, arrives and keeps browsing.
+        let (status, _) = visit(&collector).await;
+        assert_eq!(status, 200);
+        pages += 1;
+    }
+    assert_eq!(rows_where(&db, "url_path = '/hostile'", pages).await, pages);
+    let visits = ch.count(&format!("SELECT uniqExact(visit_id) FROM {db}.events WHERE url_path = '/hostile'")).await;
+    assert_eq!(visits, 1, "the active visitor's visit was split by the flood");
+    assert!(metric(&collector, "mesure_visits_evicted_total").await > 0.0);
+}
