@@ -292,7 +292,17 @@ impl Metrics {
         for method in ["partition", "mutation"] {
             retention_rows_deleted.with_label_values(&[method]);
         }
-        for class in ["network", "timeout", "too_many_parts", "too_many_queries", "memory", "server", "other", "data"] {
+        for class in [
+            "network",
+            "timeout",
+            "too_many_parts",
+            "too_many_queries",
+            "memory",
+            "server",
+            "other",
+            "too_many_partitions",
+            "data",
+        ] {
             insert_failures.with_label_values(&[class]);
         }
         let hot = HotCounters {
