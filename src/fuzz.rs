@@ -221,7 +221,12 @@ proptest! {
     #[test]
     fn any_csv_cell_is_inert(value in prop_oneof![any::<String>(), hostile_value()]) {
         let cell = crate::query::stats::csv_cell(&value);
-        let start = cell.trim_start_matches('"');
-        prop_assert!(!start.starts_with(['=', '+', '-', '@', '\t', '\r']), "{cell:?}");
+        // What a spreadsheet reads: the cell unquoted.
+        let read = match cell.strip_prefix('"').and_then(|c| c.strip_suffix('"')) {
+            Some(quoted) => quoted.replace("\"\"", "\""),
+            None => cell.clone(),
+        };
+        prop_assert!(!read.starts_with(['=', '+', '-', '@', '\t', '\r']), "{cell:?}");
+        prop_assert!(read == value || read == format!("'{value}"), "{value:?} became {read:?}");
     }
 }

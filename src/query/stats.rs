@@ -93,13 +93,7 @@ fn conversion(ctx: &Context<'_>) -> Sql {
         sql.push("event_type IN ('goal', 'event')");
     } else {
         sql.push("(event_type = 'goal' OR (event_type = 'event' AND event_name IN (");
-        for (i, goal) in ctx.goals.iter().enumerate() {
-            if i > 0 {
-                sql.push(", ");
-            }
-            sql.bind_str(goal);
-        }
-        sql.push(")))");
+        sql.bind_list(ctx.goals, ", ").push(")))");
     }
     sql
 }
@@ -148,14 +142,7 @@ fn product_condition(filter: &Filter) -> Sql {
     match filter.operator {
         Operator::Is | Operator::IsNot => {
             sql.push(if filter.operator == Operator::Is { "hasAny(" } else { "NOT hasAny(" });
-            sql.push(&products).push(", [");
-            for (i, v) in filter.values.iter().enumerate() {
-                if i > 0 {
-                    sql.push(", ");
-                }
-                sql.bind_str(v);
-            }
-            sql.push("])");
+            sql.push(&products).push(", [").bind_list(&filter.values, ", ").push("])");
         }
         Operator::Contains => {
             sql.push("arrayExists(x -> ");
@@ -193,13 +180,7 @@ fn condition(filter: &Filter, expr: Sql) -> Sql {
         Operator::Is | Operator::IsNot => {
             sql.append(expr);
             sql.push(if filter.operator == Operator::Is { " IN (" } else { " NOT IN (" });
-            for (i, v) in filter.values.iter().enumerate() {
-                if i > 0 {
-                    sql.push(", ");
-                }
-                sql.bind_str(v);
-            }
-            sql.push(")");
+            sql.bind_list(&filter.values, ", ").push(")");
         }
         Operator::Contains => {
             sql.push("(");

@@ -29,6 +29,17 @@ impl Sql {
         self
     }
 
+    /// Binds each value, with `separator` between them (`?, ?, ?`).
+    pub(crate) fn bind_list<'v>(&mut self, values: impl IntoIterator<Item = &'v String>, separator: &str) -> &mut Self {
+        for (i, value) in values.into_iter().enumerate() {
+            if i > 0 {
+                self.text.push_str(separator);
+            }
+            self.bind_str(value);
+        }
+        self
+    }
+
     pub(crate) fn bind_u32(&mut self, value: u32) -> &mut Self {
         self.text.push('?');
         self.params.push(Param::U32(value));
