@@ -34,6 +34,8 @@ pub enum EventType {
     ContentImpression = 10,
     /// A content block was interacted with (Matomo `c_n` with `c_i`).
     ContentInteraction = 11,
+    /// How far a page was read and for how long (Plausible `engagement`). Migration 0009.
+    Engagement = 12,
 }
 
 /// One row of the `events` table.
@@ -116,6 +118,11 @@ pub struct Event {
     pub perf_dom_processing_ms: u32,
     pub perf_dom_completion_ms: u32,
     pub perf_on_load_ms: u32,
+    /// Migration 0009: an engagement's scroll depth (0-100 %, 255 unknown) and engaged time,
+    /// and a revenue's currency (ISO 4217, as sent).
+    pub scroll_depth: u8,
+    pub engaged_ms: u32,
+    pub revenue_currency: String,
 }
 
 impl Event {
@@ -170,7 +177,7 @@ pub(crate) const COLUMNS: &str = "site_id, timestamp, retention_days, visitor_id
      ec_tax, ec_shipping, ec_discount, ec_item_skus, ec_item_names, ec_item_categories, ec_item_prices, \
      ec_item_quantities, content_piece, content_target, page_view_id, product_sku, product_name, product_category, \
      product_price, perf_network_ms, perf_server_ms, perf_transfer_ms, perf_dom_processing_ms, perf_dom_completion_ms, \
-     perf_on_load_ms";
+     perf_on_load_ms, scroll_depth, engaged_ms, revenue_currency";
 
 /// Why bytes are not a RowBinary event row.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -274,6 +281,9 @@ impl Event {
         ] {
             out.extend_from_slice(&ms.to_le_bytes());
         }
+        out.push(self.scroll_depth);
+        out.extend_from_slice(&self.engaged_ms.to_le_bytes());
+        write_string(out, &self.revenue_currency);
     }
 
     /// Reads one RowBinary row written by [`Event::write_row_binary`] from the front of `input`
@@ -335,6 +345,9 @@ impl Event {
         for ms in event.perf_ms() {
             *ms = r.u32()?;
         }
+        event.scroll_depth = r.array::<1>()?[0];
+        event.engaged_ms = r.u32()?;
+        event.revenue_currency = r.string()?;
         Ok(event)
     }
 }
@@ -342,9 +355,22 @@ impl Event {
 impl EventType {
     fn from_i8(value: i8) -> Option<EventType> {
         use EventType::*;
-        [Pageview, Event, Outlink, Download, Search, Goal, Ping, Order, Cart, ContentImpression, ContentInteraction]
-            .into_iter()
-            .find(|t| *t as i8 == value)
+        [
+            Pageview,
+            Event,
+            Outlink,
+            Download,
+            Search,
+            Goal,
+            Ping,
+            Order,
+            Cart,
+            ContentImpression,
+            ContentInteraction,
+            Engagement,
+        ]
+        .into_iter()
+        .find(|t| *t as i8 == value)
     }
 }
 
@@ -450,6 +476,9 @@ mod tests {
             perf_dom_processing_ms: 4,
             perf_dom_completion_ms: 5,
             perf_on_load_ms: 6,
+            scroll_depth: 73,
+            engaged_ms: 12_345,
+            revenue_currency: "EUR".into(),
             search_keyword: "kw".into(),
             search_category: "cat".into(),
             link_url: "example.org/x".into(),

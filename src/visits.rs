@@ -169,6 +169,37 @@ impl Visits {
         Visit { id: visit_id, acquisition }
     }
 
+    /// The live visit of `visitor` (or of `previous`, its id under the previous salt) at `now`,
+    /// extended to `now`; `None` when there is none: a heartbeat or an engagement extends a
+    /// visit but never opens one.
+    pub fn extend(&self, visitor: u64, previous: Option<u64>, now: u64) -> Option<Visit> {
+        {
+            let mut shard = self.shard(visitor);
+            let tick = shard.tick();
+            if let Some(entry) = shard.get_mut(&visitor)
+                && now.saturating_sub(entry.last_seen) <= VISIT_TIMEOUT
+            {
+                entry.last_seen = entry.last_seen.max(now);
+                entry.touched = tick;
+                return Some(Visit { id: entry.visit_id, acquisition: entry.acquisition.clone() });
+            }
+        }
+        let old = previous?;
+        let entry = {
+            let mut shard = self.shard(old);
+            let entry = shard.remove(&old)?;
+            (now.saturating_sub(entry.last_seen) <= VISIT_TIMEOUT).then_some(entry)?
+        };
+        let mut shard = self.shard(visitor);
+        if !shard.contains_key(&visitor) {
+            self.make_room(&mut shard, now);
+        }
+        let touched = shard.tick();
+        let visit = Visit { id: entry.visit_id, acquisition: entry.acquisition.clone() };
+        shard.insert(visitor, Entry { last_seen: now, touched, ..entry });
+        Some(visit)
+    }
+
     /// The shared copy of `acquisition` (a new one if it is not among the recent ones).
     fn share(&self, acquisition: Acquisition) -> Arc<Acquisition> {
         if let Some(shared) = self.acquisitions.get(&acquisition) {
@@ -323,6 +354,21 @@ mod tests {
         assert!(visits.evicted.get() >= 200 * 16 - 32, "{}", visits.evicted.get());
         // The visitor idle since the start was evicted: a new hit is a new visit.
         assert_ne!(visits.visit(64, None, 201, Acquisition::default()).id, idle);
+    }
+
+    #[test]
+    fn a_heartbeat_extends_a_visit_but_never_opens_one() {
+        let visits = Visits::new(1000);
+        assert_eq!(visits.extend(5, None, 100), None, "no visit: nothing to extend");
+        assert!(visits.is_empty());
+        let visit = visits.visit(5, None, 100, Acquisition::default()).id;
+        assert_eq!(visits.extend(5, None, 100 + VISIT_TIMEOUT).map(|v| v.id), Some(visit));
+        // The heartbeat moved the visit on: a page 29 minutes after it is the same visit.
+        assert_eq!(visits.visit(5, None, 100 + VISIT_TIMEOUT + 29 * 60, Acquisition::default()).id, visit);
+        assert_eq!(visits.extend(5, None, 100 + 3 * VISIT_TIMEOUT), None, "an ended visit is not reopened");
+        // Across the salt rotation.
+        let rotated = visits.visit(7, None, 100, Acquisition::default()).id;
+        assert_eq!(visits.extend(8, Some(7), 200).map(|v| v.id), Some(rotated));
     }
 
     #[test]

@@ -507,8 +507,13 @@ mod tests {
         assert_eq!((e.event_type, e.link_url.as_str()), (EventType::Download, "example.org/f.pdf"));
         let e = run(&format!("{PAGE}&idgoal=3&revenue=19.90")).unwrap();
         assert_eq!((e.event_type, e.goal_id, e.revenue), (EventType::Goal, 3, 19.9));
-        let e = run(&format!("{PAGE}&ping=1")).unwrap();
-        assert_eq!(e.event_type, EventType::Ping);
+        // A heartbeat extends a visit and never opens one.
+        assert_eq!(run(&format!("{PAGE}&ping=1")), Err(DeclineReason::NoVisit));
+        let harness = Harness::new();
+        let page_view = PAGE.replace("idsite=7", "idsite=1");
+        let page = single(harness.matomo(&page_view, &browser(&[]))).unwrap();
+        let e = single(harness.matomo(&format!("{page_view}&ping=1"), &browser(&[]))).unwrap();
+        assert_eq!((e.event_type, e.visit_id), (EventType::Ping, page.visit_id));
         // Matomo's "custom action" events (the PHP tracker sends ca=1 with them) are events.
         assert_eq!(run(&format!("{PAGE}&ca=1&e_c=Video&e_a=Play")).unwrap().event_type, EventType::Event);
         // Kinds not stored yet are dropped, never stored as page views.

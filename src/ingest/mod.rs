@@ -217,10 +217,18 @@ impl Ingest {
             Ok(outcome) => outcome,
             Err(error) => return with_cors(json(StatusCode::BAD_REQUEST, &serde_json::json!({ "error": error.0 }))),
         };
-        if !self.enqueue(accepted_events(outcome)) {
+        let events = accepted_events(outcome);
+        let dropped = events.is_empty();
+        if !self.enqueue(events) {
             return with_cors(overloaded());
         }
-        with_cors(plain(StatusCode::ACCEPTED, "ok"))
+        let mut response = with_cors(plain(StatusCode::ACCEPTED, "ok"));
+        if dropped {
+            // Plausible's answer to an event it did not record (for any reason: which one is
+            // not said).
+            response.headers_mut().insert("x-plausible-dropped", HeaderValue::from_static("1"));
+        }
+        response
     }
 
     /// Appends accepted events to the durable spool, all or none; `false` when the spool is full,

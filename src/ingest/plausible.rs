@@ -2,12 +2,15 @@
 //! [`Hit`] per site named (no enrichment here: the [`crate::pipeline`] does that).
 //!
 //! Accepts the long and short keys of Plausible's trackers (`name`/`n`, `url`/`u`,
-//! `domain`/`d`, `referrer`/`r`, `props`/`p`, `revenue`/`$`, `hashMode`/`h`,
-//! `interactive`/`i`, and the legacy `w` window width), a `props` or `revenue` given as an
-//! object or as a JSON-encoded string, and a comma-separated `domain` (the same event for
-//! several sites). The site is found by domain. Props are bounded (docs/privacy.md D5). Plausible's
-//! special events `Outbound Link: Click` and `File Download` become our outlink and download
-//! types, with the link minimised like a page URL; its `engagement` beacon is a heartbeat.
+//! `domain`/`d`, `referrer`/`r`, `props`/`p` and the legacy `meta`/`m`, `revenue`/`$`,
+//! `hashMode`/`h`, `interactive`/`i`, `sd` and `e` of an engagement, and the legacy `w` window
+//! width), a `props` or `revenue` given as an object or as a JSON-encoded string, and a
+//! comma-separated `domain` (the same event for several sites; without one, the URL's host, as
+//! Plausible does). The site is found by domain. Props are bounded as Plausible bounds them
+//! (docs/privacy.md D5). Plausible's special events `Outbound Link: Click` and `File Download`
+//! become our outlink and download types, with the link minimised like a page URL; its
+//! `engagement` event is stored with its scroll depth and engaged time, and like a heartbeat
+//! only extends a live visit.
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -20,11 +23,16 @@ use crate::pipeline::{Action, Hit, VisitorInput};
 use crate::sites::Sites;
 use crate::telemetry::metrics::DeclineReason;
 
-/// Props kept at most, and the longest key and value (characters).
+/// Props kept at most, and the longest key and value (bytes), as Plausible's own limits: a
+/// longer one refuses the event, as Plausible does.
 pub(crate) const MAX_PROPS: usize = 30;
-const MAX_PROP_KEY_CHARS: usize = 64;
-const MAX_PROP_VALUE_CHARS: usize = 256;
+const MAX_PROP_KEY_BYTES: usize = 300;
+const MAX_PROP_VALUE_BYTES: usize = 2000;
 const MAX_NAME_CHARS: usize = 120;
+/// An engagement's scroll depth when the tracker gave none (Plausible's value).
+const NO_SCROLL_DEPTH: u8 = 255;
+/// Engaged time past which a value is a bug of an old tracker (30 days, as Plausible).
+const MAX_ENGAGED_MS: u64 = 30 * 24 * 3600 * 1000;
 
 #[derive(Deserialize)]
 struct Payload {
@@ -36,7 +44,7 @@ struct Payload {
     domain: Option<String>,
     #[serde(alias = "r")]
     referrer: Option<String>,
-    #[serde(alias = "p")]
+    #[serde(alias = "p", alias = "meta", alias = "m")]
     props: Option<Value>,
     #[serde(rename = "revenue", alias = "$")]
     revenue: Option<Value>,
@@ -46,6 +54,9 @@ struct Payload {
     interactive: Option<bool>,
     /// Legacy tracker: the window's inner width.
     w: Option<u32>,
+    /// An engagement's scroll depth (%) and engaged time (ms).
+    sd: Option<Value>,
+    e: Option<Value>,
 }
 
 /// A body that is not an event: answered 400 with this message (it names the field).
@@ -67,14 +78,62 @@ pub(crate) fn decode(body: &[u8]) -> Result<Decoded, BadEvent> {
         return Err(BadEvent("url is required".into()));
     }
     match payload.domain.as_deref() {
-        None => return Err(BadEvent("domain is required".into())),
+        None if url_host(payload.url.as_deref().unwrap_or("")).is_none() => {
+            return Err(BadEvent("domain is required".into()));
+        }
+        None => {}
         Some(d) if d.trim().is_empty() => return Err(BadEvent("domain is required".into())),
         Some(d) if d.split(',').count() > MAX_DOMAINS => {
             return Err(BadEvent(format!("at most {MAX_DOMAINS} comma-separated domains")));
         }
         Some(_) => {}
     }
+    if props(payload.props.as_ref()).iter().any(|(k, v)| k.len() > MAX_PROP_KEY_BYTES || v.len() > MAX_PROP_VALUE_BYTES)
+    {
+        return Err(BadEvent(format!(
+            "props: keys should have at most {MAX_PROP_KEY_BYTES} bytes and values {MAX_PROP_VALUE_BYTES} bytes"
+        )));
+    }
+    if payload.name.as_deref().map(str::trim) == Some("engagement")
+        && scroll_depth(payload.sd.as_ref()) == NO_SCROLL_DEPTH
+        && engaged_ms(payload.e.as_ref()) == 0
+    {
+        return Err(BadEvent(
+            "engagement event requires a valid integer value for at least one of 'sd' or 'e' fields".into(),
+        ));
+    }
     Ok(Decoded(payload))
+}
+
+/// The host of a URL of any scheme (`app://localhost/x` too), without `www.`.
+fn url_host(url: &str) -> Option<String> {
+    let parsed = url::Url::parse(url.trim()).ok()?;
+    let host = parsed.host_str().filter(|h| !h.is_empty())?;
+    Some(host.trim_start_matches("www.").to_ascii_lowercase())
+}
+
+/// An engagement's `sd`: an integer 0-100 (or its string), above 100 is 100; else unknown.
+fn scroll_depth(value: Option<&Value>) -> u8 {
+    let number = match value {
+        Some(Value::Number(n)) => n.as_i64(),
+        Some(Value::String(s)) => s.parse::<i64>().ok(),
+        _ => None,
+    };
+    match number {
+        Some(n @ 0..=100) => n as u8,
+        Some(101..) => 100,
+        _ => NO_SCROLL_DEPTH,
+    }
+}
+
+/// An engagement's `e` in ms: a non-negative integer (or its string) under 30 days; else 0.
+fn engaged_ms(value: Option<&Value>) -> u32 {
+    let number = match value {
+        Some(Value::Number(n)) => n.as_u64(),
+        Some(Value::String(s)) => s.parse::<u64>().ok(),
+        _ => None,
+    };
+    number.filter(|ms| *ms < MAX_ENGAGED_MS).map_or(0, |ms| ms.min(u64::from(u32::MAX)) as u32)
 }
 
 /// Most sites one event may name (`domain` is a comma-separated list): one request makes at
@@ -85,10 +144,17 @@ pub(crate) const MAX_DOMAINS: usize = 10;
 /// named twice (`example.org,www.example.org`) gets one hit.
 pub fn interpret<'a>(event: &'a Decoded, sites: &'a Sites, now: u64) -> Vec<Result<Hit<'a>, DeclineReason>> {
     let payload = &event.0;
-    let (Some(name), Some(url), Some(domain_list)) =
-        (payload.name.as_deref().map(str::trim), payload.url.as_deref(), payload.domain.as_deref())
-    else {
+    let (Some(name), Some(url)) = (payload.name.as_deref().map(str::trim), payload.url.as_deref()) else {
         unreachable!("decode checked the required fields")
+    };
+    // Without a domain, the URL's host names the site (decode checked there is one).
+    let from_url;
+    let domain_list = match payload.domain.as_deref() {
+        Some(list) => list,
+        None => {
+            from_url = url_host(url).unwrap_or_default();
+            from_url.as_str()
+        }
     };
     let hash_route = match &payload.hash_mode {
         Some(Value::Bool(b)) => *b,
@@ -96,7 +162,7 @@ pub fn interpret<'a>(event: &'a Decoded, sites: &'a Sites, now: u64) -> Vec<Resu
         _ => false,
     };
     let props = props(payload.props.as_ref());
-    let revenue = payload.revenue.as_ref().and_then(revenue_amount).unwrap_or(0.0);
+    let (revenue, revenue_currency) = payload.revenue.as_ref().and_then(revenue_amount).unwrap_or_default();
 
     let mut hits = Vec::new();
     let mut named = Vec::new();
@@ -114,15 +180,18 @@ pub fn interpret<'a>(event: &'a Decoded, sites: &'a Sites, now: u64) -> Vec<Resu
             non_interactive: payload.interactive == Some(false),
             screen_class: payload.w.map(|w| screen_class(&w.to_string())).unwrap_or_default(),
             revenue,
+            revenue_currency: revenue_currency.clone(),
             ..Action::default()
         };
         match name {
             "pageview" => action.kind = EventType::Pageview,
-            // The tracker's time-on-page and scroll-depth beacon: extends the visit like a
-            // heartbeat, is neither a page view nor an interaction.
+            // How far the page was read and for how long: extends the visit like a heartbeat,
+            // is neither a page view nor an interaction.
             "engagement" => {
-                action.kind = EventType::Ping;
+                action.kind = EventType::Engagement;
                 action.non_interactive = true;
+                action.scroll_depth = scroll_depth(payload.sd.as_ref());
+                action.engaged_ms = engaged_ms(payload.e.as_ref());
             }
             "Outbound Link: Click" | "File Download" => {
                 action.kind = if name == "File Download" { EventType::Download } else { EventType::Outlink };
@@ -184,15 +253,15 @@ fn props(value: Option<&Value>) -> Vec<(String, String)> {
                 Value::Bool(b) => b.to_string(),
                 _ => return None,
             };
-            let key = bounded(k, MAX_PROP_KEY_CHARS);
-            (!key.is_empty() && !value.is_empty()).then(|| (key, bounded(&value, MAX_PROP_VALUE_CHARS)))
+            let key = k.trim().to_string();
+            (!key.is_empty() && !value.trim().is_empty()).then_some((key, value))
         })
         .take(MAX_PROPS)
         .collect()
 }
 
-/// `{"currency": "EUR", "amount": "12.50"}` (or that object JSON-encoded) → 12.5.
-fn revenue_amount(value: &Value) -> Option<f64> {
+/// `{"currency": "EUR", "amount": "12.50"}` (or that object JSON-encoded) → (12.5, "EUR").
+fn revenue_amount(value: &Value) -> Option<(f64, String)> {
     let object = match value {
         Value::Object(map) => map.clone(),
         Value::String(text) => serde_json::from_str::<serde_json::Map<String, Value>>(text).ok()?,
@@ -203,7 +272,11 @@ fn revenue_amount(value: &Value) -> Option<f64> {
         Value::String(s) => s.trim().parse().ok()?,
         _ => return None,
     };
-    amount.is_finite().then_some(amount)
+    let currency = match object.get("currency") {
+        Some(Value::String(code)) => bounded(&code.to_ascii_uppercase(), 8),
+        _ => String::new(),
+    };
+    amount.is_finite().then_some((amount, currency))
 }
 
 #[cfg(test)]
@@ -279,7 +352,10 @@ mod tests {
     fn bad_bodies_name_the_field() {
         assert_eq!(run(r#"{"u":"https://example.org/","d":"example.org"}"#).unwrap_err().0, "name is required");
         assert_eq!(run(r#"{"n":"pageview","d":"example.org"}"#).unwrap_err().0, "url is required");
-        assert_eq!(run(r#"{"n":"pageview","u":"https://example.org/"}"#).unwrap_err().0, "domain is required");
+        // No domain and no host in the URL to take it from.
+        assert_eq!(run(r#"{"n":"pageview","u":"mailto:someone"}"#).unwrap_err().0, "domain is required");
+        let engagement = run(r#"{"n":"engagement","u":"https://example.org/","d":"example.org","sd":"far"}"#);
+        assert!(engagement.unwrap_err().0.contains("at least one of 'sd' or 'e'"));
         assert!(run("not json").is_err());
         assert_eq!(
             run(r#"{"n":"pageview","u":"javascript:x","d":"example.org"}"#).unwrap()[0],
@@ -289,11 +365,61 @@ mod tests {
 
     #[test]
     fn props_are_bounded() {
-        let many: Vec<String> = (0..50).map(|i| format!("\"k{i}\":\"{}\"", "v".repeat(1000))).collect();
+        // Up to Plausible's limits: 30 props, values of 2,000 bytes, kept whole.
+        let many: Vec<String> = (0..50).map(|i| format!("\"k{i}\":\"{}\"", "v".repeat(MAX_PROP_VALUE_BYTES))).collect();
         let body = format!(r#"{{"n":"E","u":"https://example.org/","d":"example.org","p":{{{}}}}}"#, many.join(","));
         let hits = run(&body).unwrap();
         let e = hits[0].as_ref().unwrap();
         assert_eq!(e.prop_keys.len(), MAX_PROPS);
-        assert!(e.prop_values.iter().all(|v| v.chars().count() == MAX_PROP_VALUE_CHARS));
+        assert!(e.prop_values.iter().all(|v| v.len() == MAX_PROP_VALUE_BYTES));
+        // Past them, the event is refused with Plausible's message.
+        let long_value = format!("\"{}\"", "v".repeat(MAX_PROP_VALUE_BYTES + 1));
+        let body = format!(r#"{{"n":"E","u":"https://example.org/","d":"example.org","p":{{"k":{long_value}}}}}"#);
+        assert!(run(&body).unwrap_err().0.contains("values 2000 bytes"));
+        let long_key = "k".repeat(MAX_PROP_KEY_BYTES + 1);
+        let body = format!(r#"{{"n":"E","u":"https://example.org/","d":"example.org","m":{{"{long_key}":"v"}}}}"#);
+        assert!(run(&body).unwrap_err().0.contains("at most 300 bytes"));
+    }
+
+    #[test]
+    fn an_engagement_is_stored_with_its_depth_and_time_and_never_opens_a_visit() {
+        let harness = Harness::new();
+        let engagement = r#"{"n":"engagement","u":"https://example.org/a","d":"example.org","sd":140,"e":"5300"}"#;
+        // Alone, it opens no visit.
+        assert_eq!(hits(harness.plausible(engagement, &browser(&[])).unwrap()), vec![Err(DeclineReason::NoVisit)]);
+        let page = hits(
+            harness
+                .plausible(r#"{"n":"pageview","u":"https://example.org/a","d":"example.org"}"#, &browser(&[]))
+                .unwrap(),
+        );
+        let visit = page[0].as_ref().unwrap().visit_id;
+        let after = hits(harness.plausible(engagement, &browser(&[])).unwrap());
+        let e = after[0].as_ref().unwrap();
+        assert_eq!(
+            (e.event_type, e.scroll_depth, e.engaged_ms, e.non_interactive, e.visit_id),
+            (EventType::Engagement, 100, 5300, 1, visit)
+        );
+        let unknown_depth = r#"{"n":"engagement","u":"https://example.org/a","d":"example.org","e":10}"#;
+        assert_eq!(
+            hits(harness.plausible(unknown_depth, &browser(&[])).unwrap())[0].as_ref().unwrap().scroll_depth,
+            255
+        );
+    }
+
+    #[test]
+    fn plausible_s_events_api_details() {
+        // No domain: the URL's host (without www.) names the site.
+        let hits = run(r#"{"n":"pageview","u":"https://www.example.org/a"}"#).unwrap();
+        assert_eq!(hits[0].as_ref().unwrap().site_id, 1);
+        // The legacy `m`/`meta` props keys.
+        let hits = run(r#"{"n":"Signup","u":"https://example.org/","d":"example.org","meta":{"plan":"pro"}}"#).unwrap();
+        assert_eq!(hits[0].as_ref().unwrap().prop_keys, vec!["plan"]);
+        // Revenue with its currency.
+        let hits = run(
+            r#"{"n":"Purchase","u":"https://example.org/","d":"example.org","$":{"amount":"12.5","currency":"eur"}}"#,
+        )
+        .unwrap();
+        let purchase = hits[0].as_ref().unwrap();
+        assert_eq!((purchase.revenue, purchase.revenue_currency.as_str()), (12.5, "EUR"));
     }
 }

@@ -96,6 +96,11 @@ pub struct Action {
     /// The page's performance timings in ms: network, server, transfer, DOM processing, DOM
     /// completion, on-load.
     pub perf_ms: [u32; 6],
+    /// An engagement's scroll depth (0-100 %, 255 unknown) and engaged time.
+    pub scroll_depth: u8,
+    pub engaged_ms: u32,
+    /// The currency of `revenue` (ISO 4217 as sent, bounded).
+    pub revenue_currency: String,
 }
 
 /// An ecommerce order (with its id) or cart update, bounded by the adapter.
@@ -289,6 +294,9 @@ impl Pipeline {
             perf_dom_processing_ms: action.perf_ms[3],
             perf_dom_completion_ms: action.perf_ms[4],
             perf_on_load_ms: action.perf_ms[5],
+            scroll_depth: action.scroll_depth,
+            engaged_ms: action.engaged_ms,
+            revenue_currency: action.revenue_currency,
             ..Event::default()
         };
         if let Some((sku, name, category, price)) = action.product {
@@ -317,8 +325,12 @@ impl Pipeline {
             Some(refined) => refined.apply(&mut event),
             None => verdict.apply(&mut event),
         }
-        // The visit: every hit carries the acquisition of the visit's first hit.
-        let visit = if hit.new_visit {
+        // The visit: every hit carries the acquisition of the visit's first hit. A heartbeat or
+        // an engagement only extends a live visit: alone (after 30 idle minutes, or a restart)
+        // it is no visit, and would count a visitor who did nothing.
+        let visit = if matches!(event.event_type, EventType::Ping | EventType::Engagement) {
+            self.visits.extend(identity.visitor_id, identity.previous_id, hit.time).ok_or(DeclineReason::NoVisit)?
+        } else if hit.new_visit {
             self.visits.start(identity.visitor_id, hit.time, acquisition)
         } else {
             self.visits.visit(identity.visitor_id, identity.previous_id, hit.time, acquisition)

@@ -225,7 +225,9 @@ fn a_bot_never_reaches_identify() {
 
 /// Each adapter's hit yields the Event the adapters made before the pipeline owned the order:
 /// `cases.json` holds the inputs, `golden.json` what the earlier code stored for each (visitor,
-/// visit and place left out: they depend on the salt and the geo database).
+/// visit and place left out: they depend on the salt and the geo database). Changed on purpose
+/// since: a heartbeat or an engagement alone (each case is its visit's first hit) opens no
+/// visit, so those two cases are now declined `no_visit`.
 #[test]
 fn each_adapter_yields_the_same_event_as_before() {
     let cases: Vec<serde_json::Value> = serde_json::from_str(include_str!("cases.json")).unwrap();
@@ -262,7 +264,9 @@ fn each_adapter_yields_the_same_event_as_before() {
                         let default = matches!(column, serde_json::Value::String(s) if s.is_empty())
                             || column.as_f64() == Some(0.0)
                             || column.as_array().is_some_and(Vec::is_empty);
-                        assert!(captured || default, "{case}: new column {key} is set: {column}");
+                        // A revenue's currency was read (and dropped) before it had a column.
+                        let explained = key == "revenue_currency";
+                        assert!(captured || default || explained, "{case}: new column {key} is set: {column}");
                         captured
                     });
                     serde_json::json!({ "event": value })

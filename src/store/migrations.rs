@@ -31,6 +31,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(6, "0006_ecommerce.sql"),
     migration!(7, "0007_content.sql"),
     migration!(8, "0008_page_details.sql"),
+    migration!(9, "0009_engagement.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]

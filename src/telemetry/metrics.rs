@@ -26,10 +26,12 @@ pub enum DeclineReason {
     /// A kind of Matomo request not stored yet (the Media, Crash and heatmap plugins'
     /// requests): dropped on purpose, never stored as something else.
     Unsupported,
+    /// A heartbeat or an engagement with no live visit to extend (it never opens one).
+    NoVisit,
 }
 
 impl DeclineReason {
-    pub const ALL: [DeclineReason; 9] = [
+    pub const ALL: [DeclineReason; 10] = [
         DeclineReason::OptOut,
         DeclineReason::Dnt,
         DeclineReason::Gpc,
@@ -39,6 +41,7 @@ impl DeclineReason {
         DeclineReason::Unauthorized,
         DeclineReason::Overload,
         DeclineReason::Unsupported,
+        DeclineReason::NoVisit,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -52,6 +55,7 @@ impl DeclineReason {
             DeclineReason::Unauthorized => "unauthorized",
             DeclineReason::Overload => "overload",
             DeclineReason::Unsupported => "unsupported",
+            DeclineReason::NoVisit => "no_visit",
         }
     }
 }

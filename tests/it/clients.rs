@@ -103,7 +103,7 @@ async fn plausible_tracker_and_mesure_js_in_chromium() {
 
     let plausible = rows_where(
         &db,
-        "SELECT url_path, event_type, event_name, link_url FROM {db}.events WHERE url_path LIKE '/plausible/%' AND event_type != 'ping' ORDER BY event_type, url_path",
+        "SELECT url_path, event_type, event_name, link_url FROM {db}.events WHERE url_path LIKE '/plausible/%' AND event_type != 'engagement' ORDER BY event_type, url_path",
         5,
     )
     .await;
@@ -117,6 +117,17 @@ async fn plausible_tracker_and_mesure_js_in_chromium() {
             format!("/plausible/second\tdownload\tFile Download\t{host}/files/report.pdf"),
         ]
     );
+    // Plausible's tracker reports engagement when a page is left (SPA navigation, page hide):
+    // stored as engagements of those pages, in the visit of their page views, with a scroll
+    // depth (known or 255) and never as page views.
+    let engagement = ch
+        .query(&format!(
+            "SELECT groupUniqArray(url_path), countIf(visit_id NOT IN (SELECT visit_id FROM {db}.events WHERE event_type = 'pageview')), countIf(scroll_depth > 100 AND scroll_depth != 255) FROM {db}.events WHERE url_path LIKE '/plausible/%' AND event_type = 'engagement' FORMAT TSV"
+        ))
+        .await;
+    let fields: Vec<&str> = engagement.trim().split('\t').collect();
+    assert!(fields[0].contains("/plausible/index.html"), "no engagement for the first page: {engagement}");
+    assert_eq!(&fields[1..], ["0", "0"], "an engagement outside its page's visit, or a bad depth: {engagement}");
     let none = ch
         .count(&format!("SELECT count() FROM {db}.events WHERE url_path IN ('/mesure/gpc.html', '/mesure/dnt.html')"))
         .await;

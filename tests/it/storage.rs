@@ -89,6 +89,9 @@ async fn events_round_trip_every_column() {
         perf_dom_processing_ms: 40,
         perf_dom_completion_ms: 50,
         perf_on_load_ms: 60,
+        scroll_depth: 64,
+        engaged_ms: 4_200,
+        revenue_currency: "EUR".into(),
     };
     // Written as the writer writes it (our encoder, the store's INSERT), read back with the
     // crate's decoder.
