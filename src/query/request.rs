@@ -51,10 +51,16 @@ pub enum Metric {
     Impressions,
     /// Content interactions.
     Interactions,
+    /// Plausible's scroll depth: the mean over page visits (a visit's views of one page) of the
+    /// deepest scroll their engagements reported, %.
+    ScrollDepth,
+    /// Plausible's time on page: the mean engaged time of a page visit that reported engagement,
+    /// seconds.
+    TimeOnPage,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 15] = [
+    pub const ALL: [Metric; 17] = [
         Metric::Visitors,
         Metric::Visits,
         Metric::Pageviews,
@@ -70,6 +76,8 @@ impl Metric {
         Metric::LoadTime,
         Metric::Impressions,
         Metric::Interactions,
+        Metric::ScrollDepth,
+        Metric::TimeOnPage,
     ];
 
     pub fn name(self) -> &'static str {
@@ -89,6 +97,8 @@ impl Metric {
             Metric::LoadTime => "load_time",
             Metric::Impressions => "impressions",
             Metric::Interactions => "interactions",
+            Metric::ScrollDepth => "scroll_depth",
+            Metric::TimeOnPage => "time_on_page",
         }
     }
 
@@ -115,7 +125,20 @@ impl Metric {
 
     /// A rate or an average: its change is a difference, not a percentage.
     pub(crate) fn is_ratio(self) -> bool {
-        matches!(self, Metric::BounceRate | Metric::ConversionRate | Metric::ViewsPerVisit | Metric::VisitDuration)
+        matches!(
+            self,
+            Metric::BounceRate
+                | Metric::ConversionRate
+                | Metric::ViewsPerVisit
+                | Metric::VisitDuration
+                | Metric::ScrollDepth
+                | Metric::TimeOnPage
+        )
+    }
+
+    /// Read per page visit (a visit's views of one page, with their engagement).
+    pub(crate) fn is_page_visit_level(self) -> bool {
+        matches!(self, Metric::ScrollDepth | Metric::TimeOnPage)
     }
 }
 
@@ -438,6 +461,27 @@ impl StatsRequest {
                 "metrics",
                 format!("{} is per visit and cannot be broken down by {}", metric.name(), dimension.name()),
             ));
+        }
+        if let Some(metric) = metrics.iter().find(|m| m.is_page_visit_level()) {
+            if let Some(other) = metrics.iter().find(|m| !m.is_page_visit_level() && **m != Metric::Visitors) {
+                return Err(bad(
+                    "metrics",
+                    format!(
+                        "{} goes with visitors, scroll_depth and time_on_page only, not {}",
+                        metric.name(),
+                        other.name()
+                    ),
+                ));
+            }
+            let fits = |d: &Dimension| {
+                matches!(d, Dimension::Time(_) | Dimension::Page | Dimension::Hostname) || d.level() == Level::Visit
+            };
+            if let Some(dimension) = dimensions.iter().find(|d| !fits(d)) {
+                return Err(bad(
+                    "dimensions",
+                    format!("{} is per page visit and cannot be broken down by {}", metric.name(), dimension.name()),
+                ));
+            }
         }
         let filters = raw.filters.iter().map(parse_filter).collect::<Result<Vec<_>, _>>()?;
         let mut order_by = Vec::new();

@@ -12,13 +12,17 @@
 //!   **conversion_rate**: conversions / visits, %.
 //! - **orders**, **quantity**, **total_revenue**: ecommerce orders, their items, their revenue
 //!   (with goals'); **load_time**: median page load time (ms); **impressions**,
-//!   **interactions**: content tracking.
+//!   **interactions**: content tracking;
+//! - **scroll_depth**, **time_on_page** (Plausible's engagement): over page visits (a visit's
+//!   rows of one page, [`page_visits`]), the mean deepest scroll (%) and the mean engaged time
+//!   (s) of those that reported them.
 //!
 //! Two query shapes: event-level (rows are hits) for breakdowns by page, hostname, event name,
 //! goal, content, product or custom property (a product dimension spreads orders and carts into
 //! one row per item, [`ITEM_JOIN`]); visit-level (rows are visits, aggregated per `visit_id` in a
 //! subquery) when a per-visit metric or the entry/exit page is asked for. Acquisition, place and
-//! device columns are the same on every hit of a visit, so they serve both shapes.
+//! device columns are the same on every hit of a visit, so they serve both shapes. A third,
+//! page-visit shape (rows are a visit's views of one page) serves scroll depth and time on page.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -282,7 +286,49 @@ fn metric_expr_visits(m: Metric) -> &'static str {
         Metric::LoadTime => "toFloat64(quantileExactArray(0.5)(load_times))",
         Metric::Impressions => "toFloat64(sum(impressions))",
         Metric::Interactions => "toFloat64(sum(interactions))",
+        Metric::ScrollDepth | Metric::TimeOnPage => unreachable!("page-visit metrics use their own shape"),
     }
+}
+
+/// A metric over page visits (the rows of [`page_visits`]).
+fn metric_expr_page_visits(m: Metric) -> &'static str {
+    match m {
+        Metric::Visitors => "toFloat64(uniqExact(visitor_id))",
+        Metric::ScrollDepth => "if(countIf(scrolled) = 0, 0, round(avgIf(page_scroll, scrolled)))",
+        Metric::TimeOnPage => {
+            "if(countIf(engaged) = 0, 0, round(sumIf(page_engaged_ms, engaged) / countIf(engaged) / 1000))"
+        }
+        _ => unreachable!("the request checked page-visit metrics go with visitors only"),
+    }
+}
+
+/// The page visits in `scope` (a visit's rows of one page: its views and their engagement),
+/// with what the page-visit metrics and the allowed dimensions read: the deepest scroll any
+/// engagement reported, the engaged time, and the visit-level columns carried through.
+fn page_visits(request: &StatsRequest, scope: &Scope, ctx: &Context<'_>) -> Sql {
+    let mut sql = Sql::default();
+    sql.push("(SELECT visit_id, url_path, any(visitor_id) AS visitor_id, any(url_host) AS url_host, ");
+    sql.push("min(timestamp) AS start, ");
+    sql.push("maxIf(scroll_depth, event_type = 'engagement' AND scroll_depth <= 100) AS page_scroll, ");
+    sql.push("countIf(event_type = 'engagement' AND scroll_depth <= 100) > 0 AS scrolled, ");
+    sql.push("sumIf(engaged_ms, event_type = 'engagement') AS page_engaged_ms, ");
+    sql.push("countIf(event_type = 'engagement' AND engaged_ms > 0) > 0 AS engaged");
+    let mut carried: Vec<&str> = request.dimensions.iter().filter_map(visit_column).collect();
+    carried.dedup();
+    for column in carried {
+        sql.push(&format!(", any({column}) AS {column}"));
+    }
+    sql.push(" FROM events WHERE ").append(scope.condition());
+    for f in &request.filters {
+        sql.push(" AND ");
+        if f.dimension.is_visit_derived() {
+            sql.append(visits_by_landing(f, scope));
+        } else {
+            sql.append(row_condition(f, ctx, false));
+        }
+    }
+    sql.push(" GROUP BY visit_id, url_path)");
+    sql
 }
 
 /// The revenue of orders and goals (cart updates carry a cart's value, not revenue).
@@ -302,9 +348,19 @@ pub fn build(request: &StatsRequest, site: &SiteConfig, scope: &Scope) -> Sql {
     let ctx = Context { time_zone: &site.timezone, goals: &site.goals };
     let visit_level =
         request.metrics.iter().any(|m| m.is_visit_level()) || request.dimensions.iter().any(|d| d.is_visit_derived());
+    let page_visit_level = request.metrics.iter().any(|m| m.is_page_visit_level());
     let mut sql = Sql::default();
     sql.push("SELECT ");
-    if visit_level {
+    if page_visit_level {
+        for (i, d) in request.dimensions.iter().enumerate() {
+            sql.append(dimension_expr(d, &ctx, "start")).push(&format!(" AS d{i}, "));
+        }
+        for (i, m) in request.metrics.iter().enumerate() {
+            sql.push(metric_expr_page_visits(*m)).push(&format!(" AS m{i}"));
+            sql.push(if i + 1 < request.metrics.len() { ", " } else { " " });
+        }
+        sql.push("FROM ").append(page_visits(request, scope, &ctx));
+    } else if visit_level {
         for (i, d) in request.dimensions.iter().enumerate() {
             sql.append(dimension_expr(d, &ctx, "start")).push(&format!(" AS d{i}, "));
         }

@@ -566,3 +566,68 @@ async fn shop_content_and_speed_answers_match_the_hand_computed_ones() {
         );
     }
 }
+
+/// Plausible's engagement metrics, yesterday: visit 1 reads /a (engagements: 40 % for 3 s, then
+/// 80 % for 2 s) and /b (100 % for 10 s); visit 2 reads /a (60 %, 1 s); visit 3 only views /a.
+/// Page visits that reported engagement: (1, /a) 80 % 5 s, (1, /b) 100 % 10 s, (2, /a) 60 % 1 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn engagement_answers_match_the_hand_computed_ones() {
+    let ch = clickhouse();
+    let db = unique_database("engagement");
+    let mut config = CollectorConfig::new(ch, &db);
+    config.extra = "[[sites]]\nid = 1\ndomains = [\"example.org\"]\npublic = true\n".into();
+    let collector = Collector::start(&config).await;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let at = (now / DAY * DAY - DAY + 36_000) as u32;
+    let row = |visit: u64, offset: u32, kind: EventType, path: &str, depth: u8, ms: u32| Event {
+        site_id: 1,
+        timestamp: at + offset,
+        retention_days: 180,
+        visitor_id: visit,
+        visit_id: visit,
+        event_type: kind,
+        url_host: "example.org".into(),
+        url_path: path.into(),
+        scroll_depth: depth,
+        engaged_ms: ms,
+        ..Event::default()
+    };
+    use EventType::{Engagement, Pageview};
+    let events = [
+        row(1, 0, Pageview, "/a", 0, 0),
+        row(1, 5, Engagement, "/a", 40, 3000),
+        row(1, 9, Engagement, "/a", 80, 2000),
+        row(1, 10, Pageview, "/b", 0, 0),
+        row(1, 30, Engagement, "/b", 100, 10_000),
+        row(2, 0, Pageview, "/a", 0, 0),
+        row(2, 2, Engagement, "/a", 60, 1000),
+        row(3, 0, Pageview, "/a", 0, 0),
+    ];
+    let client = ch.client(&ch.config(&db));
+    let mut insert = client.insert::<Event>("events").await.unwrap();
+    for e in &events {
+        insert.write(e).await.unwrap();
+    }
+    insert.end().await.unwrap();
+    let s = Seeded { collector, day1: String::new(), day2: String::new(), db };
+    let ask = |body: Value| {
+        let s = &s;
+        async move {
+            let mut body = body;
+            body["site_id"] = json!(1);
+            body["date_range"] = json!("7d");
+            query(s, None, body).await
+        }
+    };
+    let (status, v) = ask(json!({"metrics": ["visitors", "scroll_depth", "time_on_page"]})).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(rows(&v), vec![(vec![], vec![3.0, 80.0, 5.0])]);
+    let (_, v) =
+        ask(json!({"metrics": ["visitors", "scroll_depth", "time_on_page"], "dimensions": ["event:page"]})).await;
+    assert_eq!(rows(&v), vec![(strings(&["/a"]), vec![3.0, 70.0, 3.0]), (strings(&["/b"]), vec![1.0, 100.0, 10.0])]);
+    // They are per page visit: no mixing with per-hit metrics or per-hit dimensions.
+    let (status, v) = ask(json!({"metrics": ["scroll_depth", "pageviews"]})).await;
+    assert_eq!((status, v["parameter"].as_str()), (400, Some("metrics")));
+    let (status, v) = ask(json!({"metrics": ["time_on_page"], "dimensions": ["event:name"]})).await;
+    assert_eq!((status, v["parameter"].as_str()), (400, Some("dimensions")));
+}

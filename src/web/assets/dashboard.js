@@ -9,14 +9,16 @@
       visitors: "Visitors", visits: "Visits", pageviews: "Page views", views_per_visit: "Views per visit",
       bounce_rate: "Bounce rate", visit_duration: "Visit duration", events: "Events", conversions: "Conversions",
       conversion_rate: "Conversion rate", orders: "Orders", quantity: "Quantity", total_revenue: "Revenue",
-      load_time: "Median load time", impressions: "Impressions", interactions: "Interactions", live: "current visitors", csv: "CSV", none: "No data for this period",
+      load_time: "Median load time", impressions: "Impressions", interactions: "Interactions",
+      scroll_depth: "Scroll depth", time_on_page: "Time on page", live: "current visitors", csv: "CSV", none: "No data for this period",
       remove: "Remove filter", bad_token: "This token is not valid.", vs: "vs previous period", direct: "(none)" },
     fr: { site: "Site", range: "Période", realtime: "Temps réel", today: "Aujourd'hui", yesterday: "Hier", "7d": "7 derniers jours",
       "30d": "30 derniers jours", month: "Ce mois-ci", year: "Cette année", token: "Jeton d'API", open: "Ouvrir",
       visitors: "Visiteurs", visits: "Visites", pageviews: "Pages vues", views_per_visit: "Pages par visite",
       bounce_rate: "Taux de rebond", visit_duration: "Durée de visite", events: "Événements", conversions: "Conversions",
       conversion_rate: "Taux de conversion", orders: "Commandes", quantity: "Quantité", total_revenue: "Chiffre d'affaires",
-      load_time: "Temps de chargement médian", impressions: "Impressions", interactions: "Interactions", live: "visiteurs en ce moment", csv: "CSV", none: "Aucune donnée sur cette période",
+      load_time: "Temps de chargement médian", impressions: "Impressions", interactions: "Interactions",
+      scroll_depth: "Défilement", time_on_page: "Temps sur la page", live: "visiteurs en ce moment", csv: "CSV", none: "Aucune donnée sur cette période",
       remove: "Retirer le filtre", bad_token: "Ce jeton n'est pas valide.", vs: "par rapport à la période précédente", direct: "(aucune)" }
   };
   var $ = function (id) { return document.getElementById(id); };
@@ -60,8 +62,8 @@
 
   function format(metric, v) {
     if (v === null || v === undefined) return "–";
-    if (metric === "bounce_rate" || metric === "conversion_rate") return v + " %";
-    if (metric === "visit_duration") { var m = Math.floor(v / 60), s = Math.round(v % 60); return (m ? m + " min " : "") + s + " s"; }
+    if (metric === "bounce_rate" || metric === "conversion_rate" || metric === "scroll_depth") return v + " %";
+    if (metric === "visit_duration" || metric === "time_on_page") { var m = Math.floor(v / 60), s = Math.round(v % 60); return (m ? m + " min " : "") + s + " s"; }
     if (metric === "load_time") return v ? Number(v).toLocaleString(state.lang) + " ms" : "–";
     if (metric === "total_revenue") return Number(v).toLocaleString(state.lang, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
     return Number(v).toLocaleString(state.lang);
