@@ -29,6 +29,8 @@ const plausiblePage = `<!doctype html><html><head><title>Plausible</title>
 
 const pages = {
   "/mesure/index.html": mesurePage("mesure"),
+  // A page four screens long, read to the end.
+  "/mesure/long.html": mesurePage("long").replace("<body>", '<body style="height:4000px">'),
   "/mesure/gpc.html": mesurePage("gpc"),
   "/mesure/dnt.html": mesurePage("dnt"),
   "/plausible/index.html": plausiblePage,
@@ -81,6 +83,18 @@ const mesureActs = (page) => interact(page, () => window.mesure("Signup", { prop
 const results = {};
 try {
   results.mesure = await scenario("mesure", "/mesure/index.html", { act: mesureActs });
+  // Real scrolling to the bottom, 3.5 s on the page, then leaving it: an engagement report.
+  results.mesure_long = await scenario("mesure-long", "/mesure/long.html", {
+    act: async (page) => {
+      await page.mouse.move(200, 200);
+      for (let i = 0; i < 10; i++) {
+        await page.mouse.wheel(0, 500);
+        await page.waitForTimeout(100);
+      }
+      await page.waitForTimeout(3000);
+      await page.goto("about:blank");
+    },
+  });
   results.mesure_gpc = await scenario("mesure-gpc", "/mesure/gpc.html", {
     init: () => Object.defineProperty(Navigator.prototype, "globalPrivacyControl", { get: () => true }),
     act: mesureActs,

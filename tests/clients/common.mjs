@@ -11,8 +11,10 @@ export function launch() {
   return chromium.launch({
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
     headless: true,
+    // The user agent for the whole browser too: requests made while a page unloads (a beacon
+    // on pagehide) would otherwise carry headless Chromium's own, which is rightly a bot's.
     args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-      "--disable-sync", "--no-first-run"],
+      "--disable-sync", "--no-first-run", `--user-agent=${userAgent}`],
   });
 }
 

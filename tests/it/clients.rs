@@ -78,6 +78,19 @@ async fn plausible_tracker_and_mesure_js_in_chromium() {
     let sent = tokio::task::spawn_blocking(move || node("browser.mjs", &[&base, &dir])).await.unwrap();
     let sent: serde_json::Value = serde_json::from_str(&sent).expect("scenario counts are JSON");
 
+    // Read to the end for 3.5 s, then left: a page view, then one engagement report of the
+    // whole depth and at least 3 s, in the page view's visit.
+    let long = rows_where(
+        &db,
+        "SELECT event_type, scroll_depth, engaged_ms >= 3000, visit_id FROM {db}.events WHERE url_path = '/mesure/long.html' ORDER BY event_type",
+        2,
+    )
+    .await;
+    let long: Vec<Vec<&str>> = long.iter().map(|l| l.split('\t').collect()).collect();
+    assert_eq!(long.len(), 2, "{long:?}");
+    assert_eq!(&long[0][..3], ["pageview", "0", "0"], "{long:?}");
+    assert_eq!(&long[1][..3], ["engagement", "100", "1"], "{long:?}");
+    assert_eq!(long[0][3], long[1][3], "the engagement is in the page view's visit");
     // With GPC or DNT set, our script sends nothing at all.
     assert_eq!(sent["mesure_gpc"], 0, "{sent}");
     assert_eq!(sent["mesure_dnt"], 0, "{sent}");
@@ -85,7 +98,7 @@ async fn plausible_tracker_and_mesure_js_in_chromium() {
 
     let mesure = rows_where(
         &db,
-        "SELECT url_path, event_type, event_name, link_url, arrayStringConcat(arrayMap((k, v) -> concat(k, '=', v), prop_keys, prop_values), ',') FROM {db}.events WHERE url_path LIKE '/mesure/%' ORDER BY event_type, url_path",
+        "SELECT url_path, event_type, event_name, link_url, arrayStringConcat(arrayMap((k, v) -> concat(k, '=', v), prop_keys, prop_values), ',') FROM {db}.events WHERE url_path LIKE '/mesure/%' AND url_path != '/mesure/long.html' ORDER BY event_type, url_path",
         5,
     )
     .await;

@@ -24,6 +24,7 @@
     if (o.props) b.p = o.props;
     if (o.revenue) b.$ = o.revenue;
     if (o.interactive === false) b.i = false;
+    if (name === "engagement") { b.sd = o.sd; b.e = o.e; }
     if (hashMode) b.h = 1;
     var body = JSON.stringify(b);
     // sendBeacon survives the page unloading; fetch with keepalive where it is missing.
@@ -32,10 +33,37 @@
       headers: { "Content-Type": "text/plain" } }).catch(function () {});
   }
 
+  // Engagement, as Plausible's tracker reports it: how far down the page was read (the deepest
+  // point, %) and how long it was visible since the last report (ms), sent when the page is
+  // hidden or left and before a single-page-app navigation, once it was seen for 3 s.
+  var depth, shown, since, sentDepth, sentShown, url;
+  function scrolled() {
+    var h = Math.max(d.body ? d.body.scrollHeight : 0, d.documentElement.scrollHeight);
+    depth = Math.max(depth, Math.min(100, Math.round((w.scrollY + w.innerHeight) / h * 100)));
+  }
+  function engage() {
+    if (since) shown += Date.now() - since;
+    since = d.visibilityState === "visible" ? Date.now() : 0;
+    if (shown >= 3000 && (depth > sentDepth || shown - sentShown >= 3000)) {
+      send("engagement", { u: url, interactive: false, sd: depth, e: shown - sentShown });
+      sentDepth = depth;
+      sentShown = shown;
+    }
+  }
+  d.addEventListener("visibilitychange", engage);
+  w.addEventListener("pagehide", engage);
+  w.addEventListener("scroll", scrolled, { passive: true });
+
   function page() {
     var here = l.pathname + (hashMode ? l.hash : "");
     if (here === last) return;
+    if (last) engage();
     last = here;
+    url = l.href;
+    depth = shown = sentShown = 0;
+    sentDepth = -1;
+    since = Date.now();
+    scrolled();
     send("pageview");
   }
 
