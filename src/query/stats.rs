@@ -313,6 +313,24 @@ fn page_visits(request: &StatsRequest, scope: &Scope, ctx: &Context<'_>) -> Sql 
     sql.push("countIf(event_type = 'engagement' AND scroll_depth <= 100) > 0 AS scrolled, ");
     sql.push("sumIf(engaged_ms, event_type = 'engagement') AS page_engaged_ms, ");
     sql.push("countIf(event_type = 'engagement' AND engaged_ms > 0) > 0 AS engaged");
+    sql.append(carried_and_filtered(request, scope, ctx, Grouping::PageVisit));
+    sql.push(" GROUP BY visit_id, url_path)");
+    sql
+}
+
+/// What a per-visit or per-page-visit subquery groups.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Grouping {
+    Visit,
+    PageVisit,
+}
+
+/// The tail of a grouping subquery: the visit-level columns the dimensions read (the same on
+/// every row of a group), then `FROM events WHERE` the scope and the filters. An event-level
+/// filter keeps whole visits that include a matching hit when grouping by visit, and the
+/// matching rows when grouping by page visit (the page is part of the group).
+fn carried_and_filtered(request: &StatsRequest, scope: &Scope, ctx: &Context<'_>, grouping: Grouping) -> Sql {
+    let mut sql = Sql::default();
     let mut carried: Vec<&str> = request.dimensions.iter().filter_map(visit_column).collect();
     carried.dedup();
     for column in carried {
@@ -323,11 +341,12 @@ fn page_visits(request: &StatsRequest, scope: &Scope, ctx: &Context<'_>) -> Sql 
         sql.push(" AND ");
         if f.dimension.is_visit_derived() {
             sql.append(visits_by_landing(f, scope));
+        } else if f.dimension.is_event_level() && grouping == Grouping::Visit {
+            sql.append(visits_with_event(f, scope, ctx));
         } else {
             sql.append(row_condition(f, ctx, false));
         }
     }
-    sql.push(" GROUP BY visit_id, url_path)");
     sql
 }
 
@@ -379,22 +398,7 @@ pub fn build(request: &StatsRequest, site: &SiteConfig, scope: &Scope) -> Sql {
         sql.push("countIf(").append(conversion(&ctx)).push(") > 0 AS converted, ");
         sql.push("argMinIf(url_path, timestamp, event_type = 'pageview') AS entry_page, ");
         sql.push("argMaxIf(url_path, timestamp, event_type = 'pageview') AS exit_page");
-        let mut carried: Vec<&str> = request.dimensions.iter().filter_map(visit_column).collect();
-        carried.dedup();
-        for column in carried {
-            sql.push(&format!(", any({column}) AS {column}"));
-        }
-        sql.push(" FROM events WHERE ").append(scope.condition());
-        for f in &request.filters {
-            sql.push(" AND ");
-            if f.dimension.is_visit_derived() {
-                sql.append(visits_by_landing(f, scope));
-            } else if f.dimension.is_event_level() {
-                sql.append(visits_with_event(f, scope, &ctx));
-            } else {
-                sql.append(row_condition(f, &ctx, false));
-            }
-        }
+        sql.append(carried_and_filtered(request, scope, &ctx, Grouping::Visit));
         sql.push(" GROUP BY visit_id)");
     } else {
         let spread = request.dimensions.iter().any(|d| d.level() == Level::Item);

@@ -429,6 +429,30 @@ async fn access_needs_the_right_credential() {
     assert!(!stored.contains(&t1), "tokens are stored hashed");
 }
 
+/// A collector with one public site (1, example.org) and `events` stored: the data set of a
+/// hand-computed test.
+async fn public_site_with(name: &str, events: &[Event]) -> Seeded {
+    let ch = clickhouse();
+    let db = unique_database(name);
+    let mut config = CollectorConfig::new(ch, &db);
+    config.extra = "[[sites]]\nid = 1\ndomains = [\"example.org\"]\npublic = true\n".into();
+    let collector = Collector::start(&config).await;
+    let client = ch.client(&ch.config(&db));
+    let mut insert = client.insert::<Event>("events").await.unwrap();
+    for e in events {
+        insert.write(e).await.unwrap();
+    }
+    insert.end().await.unwrap();
+    Seeded { collector, day1: String::new(), day2: String::new(), db }
+}
+
+/// The answer to `body` (site 1, the last 7 days) from `s`.
+async fn last_week(s: &Seeded, mut body: Value) -> (u16, Value) {
+    body["site_id"] = json!(1);
+    body["date_range"] = json!("7d");
+    query(s, None, body).await
+}
+
 /// Shop, content and speed (Matomo's ecommerce, content tracking and page timings), yesterday:
 /// - visit 1: /shoe viewing product SKU-1 (loaded in 300 ms), /cart (no timings), a cart update
 ///   with SKU-1, an order of 2 × SKU-1 at 50 and 3 × SKU-2 at 5 (revenue 117.5);
@@ -437,11 +461,6 @@ async fn access_needs_the_right_credential() {
 /// - visit 3: /home (100 ms), an order of 1 × SKU-2 at 5 (revenue 5).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shop_content_and_speed_answers_match_the_hand_computed_ones() {
-    let ch = clickhouse();
-    let db = unique_database("shop");
-    let mut config = CollectorConfig::new(ch, &db);
-    config.extra = "[[sites]]\nid = 1\ndomains = [\"example.org\"]\npublic = true\n".into();
-    let collector = Collector::start(&config).await;
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     let at = (now / DAY * DAY - DAY + 36_000) as u32;
     let base = |visit: u64, offset: u32, kind: EventType, path: &str| Event {
@@ -498,20 +517,11 @@ async fn shop_content_and_speed_answers_match_the_hand_computed_ones() {
         timed(3, 0, 100, "/home"),
         items(EventType::Order, 3, 10, 5.0, &[("SKU-2", "Sock", "Socks", 5.0, 1)]),
     ];
-    let client = ch.client(&ch.config(&db));
-    let mut insert = client.insert::<Event>("events").await.unwrap();
-    for r in &events {
-        insert.write(r).await.unwrap();
-    }
-    insert.end().await.unwrap();
-    let s = Seeded { collector, day1: String::new(), day2: String::new(), db };
+    let s = public_site_with("shop", &events).await;
     let ask = |body: Value| {
         let s = &s;
         async move {
-            let mut body = body;
-            body["site_id"] = json!(1);
-            body["date_range"] = json!("7d");
-            let (status, answer) = query(s, None, body.clone()).await;
+            let (status, answer) = last_week(s, body.clone()).await;
             assert_eq!(status, 200, "{body}: {answer}");
             rows(&answer)
         }
@@ -572,11 +582,6 @@ async fn shop_content_and_speed_answers_match_the_hand_computed_ones() {
 /// Page visits that reported engagement: (1, /a) 80 % 5 s, (1, /b) 100 % 10 s, (2, /a) 60 % 1 s.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn engagement_answers_match_the_hand_computed_ones() {
-    let ch = clickhouse();
-    let db = unique_database("engagement");
-    let mut config = CollectorConfig::new(ch, &db);
-    config.extra = "[[sites]]\nid = 1\ndomains = [\"example.org\"]\npublic = true\n".into();
-    let collector = Collector::start(&config).await;
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     let at = (now / DAY * DAY - DAY + 36_000) as u32;
     let row = |visit: u64, offset: u32, kind: EventType, path: &str, depth: u8, ms: u32| Event {
@@ -603,22 +608,8 @@ async fn engagement_answers_match_the_hand_computed_ones() {
         row(2, 2, Engagement, "/a", 60, 1000),
         row(3, 0, Pageview, "/a", 0, 0),
     ];
-    let client = ch.client(&ch.config(&db));
-    let mut insert = client.insert::<Event>("events").await.unwrap();
-    for e in &events {
-        insert.write(e).await.unwrap();
-    }
-    insert.end().await.unwrap();
-    let s = Seeded { collector, day1: String::new(), day2: String::new(), db };
-    let ask = |body: Value| {
-        let s = &s;
-        async move {
-            let mut body = body;
-            body["site_id"] = json!(1);
-            body["date_range"] = json!("7d");
-            query(s, None, body).await
-        }
-    };
+    let s = public_site_with("engagement", &events).await;
+    let ask = |body: Value| last_week(&s, body);
     let (status, v) = ask(json!({"metrics": ["visitors", "scroll_depth", "time_on_page"]})).await;
     assert_eq!(status, 200, "{v}");
     assert_eq!(rows(&v), vec![(vec![], vec![3.0, 80.0, 5.0])]);
