@@ -9,6 +9,7 @@ use mesure::telemetry::metrics::Metrics;
 fn exported_names() -> BTreeSet<String> {
     let metrics = Metrics::new();
     metrics.register_user_agent_cache(&UserAgents::new(16));
+    metrics.register_visits(&mesure::visits::Visits::new(1000));
     metrics.http_requests.with_label_values(&["matomo", "200"]).inc();
     metrics.bulk_items.with_label_values(&["tracked"]).inc();
     let mut names = BTreeSet::new();
