@@ -118,8 +118,6 @@ impl Visits {
         self.shards[(visitor as usize) % SHARDS].lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The visit of a hit by `visitor` at `now`, arriving as `acquisition` says. `previous` is
-    /// the visitor's id under the previous salt, during the grace after a rotation.
     /// Starts a new visit for `visitor` at `now`, whatever was live (Matomo's `new_visit=1`).
     pub fn start(&self, visitor: u64, now: u64, acquisition: Acquisition) -> Visit {
         let mut shard = self.shard(visitor);
@@ -129,55 +127,38 @@ impl Visits {
             id = new_visit_id(!visitor, now);
         }
         let visit = Visit { id, acquisition: self.share(acquisition) };
-        if !shard.contains_key(&visitor) {
-            self.make_room(&mut shard, now);
-        }
-        let touched = shard.tick();
-        let entry = Entry { visit_id: visit.id, last_seen: now, touched, acquisition: visit.acquisition.clone() };
-        shard.insert(visitor, entry);
+        self.remember(&mut shard, visitor, now, &visit);
         visit
     }
 
+    /// The visit of a hit by `visitor` at `now`, arriving as `acquisition` says. `previous` is
+    /// the visitor's id under the previous salt, during the grace after a rotation.
     pub fn visit(&self, visitor: u64, previous: Option<u64>, now: u64, acquisition: Acquisition) -> Visit {
-        {
-            let mut shard = self.shard(visitor);
-            let tick = shard.tick();
-            if let Some(entry) = shard.get_mut(&visitor)
-                && now.saturating_sub(entry.last_seen) <= VISIT_TIMEOUT
-                && !new_campaign(&entry.acquisition, &acquisition)
-            {
-                entry.last_seen = entry.last_seen.max(now);
-                entry.touched = tick;
-                return Visit { id: entry.visit_id, acquisition: entry.acquisition.clone() };
-            }
+        // Another campaign ends the live visit (but not one continued across the rotation).
+        if let Some(visit) = self.live(visitor, previous, now, |live| !new_campaign(&live.acquisition, &acquisition)) {
+            return visit;
         }
-        let continued = previous.and_then(|old| {
-            let mut shard = self.shard(old);
-            let entry = shard.remove(&old)?;
-            (now.saturating_sub(entry.last_seen) <= VISIT_TIMEOUT).then_some(entry)
-        });
-        let (visit_id, acquisition) = match continued {
-            Some(entry) => (entry.visit_id, entry.acquisition),
-            None => (new_visit_id(visitor, now), self.share(acquisition)),
-        };
-        let mut shard = self.shard(visitor);
-        if !shard.contains_key(&visitor) {
-            self.make_room(&mut shard, now);
-        }
-        let touched = shard.tick();
-        shard.insert(visitor, Entry { visit_id, last_seen: now, touched, acquisition: acquisition.clone() });
-        Visit { id: visit_id, acquisition }
+        let visit = Visit { id: new_visit_id(visitor, now), acquisition: self.share(acquisition) };
+        self.remember(&mut self.shard(visitor), visitor, now, &visit);
+        visit
     }
 
     /// The live visit of `visitor` (or of `previous`, its id under the previous salt) at `now`,
     /// extended to `now`; `None` when there is none: a heartbeat or an engagement extends a
     /// visit but never opens one.
     pub fn extend(&self, visitor: u64, previous: Option<u64>, now: u64) -> Option<Visit> {
+        self.live(visitor, previous, now, |_| true)
+    }
+
+    /// The visit `visitor` is in at `now`, extended to `now`: its own live entry if `keeps` it,
+    /// else the live visit of `previous` (its id under the previous salt), moved to `visitor`.
+    fn live(&self, visitor: u64, previous: Option<u64>, now: u64, keeps: impl Fn(&Entry) -> bool) -> Option<Visit> {
         {
             let mut shard = self.shard(visitor);
             let tick = shard.tick();
             if let Some(entry) = shard.get_mut(&visitor)
                 && now.saturating_sub(entry.last_seen) <= VISIT_TIMEOUT
+                && keeps(entry)
             {
                 entry.last_seen = entry.last_seen.max(now);
                 entry.touched = tick;
@@ -185,19 +166,25 @@ impl Visits {
             }
         }
         let old = previous?;
-        let entry = {
-            let mut shard = self.shard(old);
-            let entry = shard.remove(&old)?;
-            (now.saturating_sub(entry.last_seen) <= VISIT_TIMEOUT).then_some(entry)?
-        };
-        let mut shard = self.shard(visitor);
+        let entry = self.shard(old).remove(&old)?;
+        if now.saturating_sub(entry.last_seen) > VISIT_TIMEOUT {
+            return None;
+        }
+        let visit = Visit { id: entry.visit_id, acquisition: entry.acquisition };
+        self.remember(&mut self.shard(visitor), visitor, now, &visit);
+        Some(visit)
+    }
+
+    /// Records `visit` as `visitor`'s live one, seen at `now` (making room in a full shard).
+    fn remember(&self, shard: &mut Shard, visitor: u64, now: u64, visit: &Visit) {
         if !shard.contains_key(&visitor) {
-            self.make_room(&mut shard, now);
+            self.make_room(shard, now);
         }
         let touched = shard.tick();
-        let visit = Visit { id: entry.visit_id, acquisition: entry.acquisition.clone() };
-        shard.insert(visitor, Entry { last_seen: now, touched, ..entry });
-        Some(visit)
+        shard.insert(
+            visitor,
+            Entry { visit_id: visit.id, last_seen: now, touched, acquisition: visit.acquisition.clone() },
+        );
     }
 
     /// The shared copy of `acquisition` (a new one if it is not among the recent ones).

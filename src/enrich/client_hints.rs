@@ -58,7 +58,7 @@ impl ClientHints {
         }
         let data: UaData = serde_json::from_str(json).ok()?;
         let brands = data.full_version_list.or(data.brands).unwrap_or_default();
-        let brands = brands.into_iter().take(MAX_BRANDS).map(|b| (b.brand, b.version));
+        let brands = brands.iter().take(MAX_BRANDS).map(|b| (b.brand.as_str(), b.version.as_str()));
         Some(ClientHints {
             platform: data.platform.filter(|p| !p.is_empty()),
             platform_version: data.platform_version.filter(|v| !v.is_empty()),
@@ -198,16 +198,24 @@ fn is_chromium_based(browser: &str) -> bool {
 
 /// The browser a brand list names: not a GREASE brand ("Not A(Brand"), and not plain
 /// "Chromium" when a product built on it is listed.
-fn main_brand(brands: impl Iterator<Item = (String, String)>) -> Option<(String, String)> {
-    let real: Vec<(String, String)> = brands
-        .filter(|(brand, _)| {
-            let lower = brand.to_ascii_lowercase();
-            let grease = lower.contains("not") && lower.contains("brand");
-            !brand.is_empty() && !grease
-        })
-        .collect();
-    let pick = real.iter().find(|(brand, _)| brand != "Chromium").or_else(|| real.first())?;
-    let name = match pick.0.as_str() {
+/// Allocates only the brand it returns: it runs on every hit from a Chromium browser.
+fn main_brand<'a>(brands: impl Iterator<Item = (&'a str, &'a str)>) -> Option<(String, String)> {
+    let has =
+        |text: &str, word: &str| text.as_bytes().windows(word.len()).any(|w| w.eq_ignore_ascii_case(word.as_bytes()));
+    let mut chromium = None;
+    let mut pick = None;
+    for (brand, version) in brands {
+        if brand.is_empty() || (has(brand, "not") && has(brand, "brand")) {
+            continue;
+        }
+        if brand != "Chromium" {
+            pick = Some((brand, version));
+            break;
+        }
+        chromium = chromium.or(Some((brand, version)));
+    }
+    let pick = pick.or(chromium)?;
+    let name = match pick.0 {
         "Google Chrome" => "Chrome",
         "Microsoft Edge" => "Edge",
         "Opera" | "Opera GX" => "Opera",
@@ -218,12 +226,12 @@ fn main_brand(brands: impl Iterator<Item = (String, String)>) -> Option<(String,
 }
 
 /// `"Brand";v="1.2", "Other";v="3"` → (brand, version) pairs (a structured-field list).
-fn brand_list(list: &str) -> impl Iterator<Item = (String, String)> + '_ {
+fn brand_list(list: &str) -> impl Iterator<Item = (&str, &str)> + '_ {
     split_outside_quotes(list, ',').take(MAX_BRANDS).filter_map(|item| {
         let mut parts = split_outside_quotes(item, ';');
         let brand = unquote(parts.next()?);
         let version = parts.find_map(|p| p.trim().strip_prefix("v=")).map(unquote).unwrap_or("");
-        Some((brand.to_string(), version.to_string()))
+        Some((brand, version))
     })
 }
 

@@ -65,7 +65,7 @@ struct Payload {
 pub(crate) struct BadEvent(pub String);
 
 /// A decoded event body, borrowed by the hits made from it.
-pub struct Decoded(Payload);
+pub struct Decoded(Payload, Vec<(String, String)>);
 
 /// Decodes one event body and checks its required fields.
 pub(crate) fn decode(body: &[u8]) -> Result<Decoded, BadEvent> {
@@ -88,8 +88,9 @@ pub(crate) fn decode(body: &[u8]) -> Result<Decoded, BadEvent> {
         }
         Some(_) => {}
     }
-    if props(payload.props.as_ref()).iter().any(|(k, v)| k.len() > MAX_PROP_KEY_BYTES || v.len() > MAX_PROP_VALUE_BYTES)
-    {
+    // Read once here: the hits made from the event share them.
+    let props = props(payload.props.as_ref());
+    if props.iter().any(|(k, v)| k.len() > MAX_PROP_KEY_BYTES || v.len() > MAX_PROP_VALUE_BYTES) {
         return Err(BadEvent(format!(
             "props: keys should have at most {MAX_PROP_KEY_BYTES} bytes and values {MAX_PROP_VALUE_BYTES} bytes"
         )));
@@ -102,7 +103,7 @@ pub(crate) fn decode(body: &[u8]) -> Result<Decoded, BadEvent> {
             "engagement event requires a valid integer value for at least one of 'sd' or 'e' fields".into(),
         ));
     }
-    Ok(Decoded(payload))
+    Ok(Decoded(payload, props))
 }
 
 /// The host of a URL of any scheme (`app://localhost/x` too), without `www.`.
@@ -161,7 +162,7 @@ pub fn interpret<'a>(event: &'a Decoded, sites: &'a Sites, now: u64) -> Vec<Resu
         Some(Value::Number(n)) => n.as_u64().is_some_and(|n| n > 0),
         _ => false,
     };
-    let props = props(payload.props.as_ref());
+    let props = &event.1;
     let (revenue, revenue_currency) = payload.revenue.as_ref().and_then(revenue_amount).unwrap_or_default();
 
     let mut hits = Vec::new();
@@ -204,7 +205,7 @@ pub fn interpret<'a>(event: &'a Decoded, sites: &'a Sites, now: u64) -> Vec<Resu
                 action.name = bounded(other, MAX_NAME_CHARS);
             }
         }
-        for (key, value) in &props {
+        for (key, value) in props {
             // The outbound link's full URL is reduced to the link target.
             if key == "url" && matches!(action.kind, EventType::Outlink | EventType::Download) {
                 continue;
