@@ -197,15 +197,20 @@ impl Ingest {
 
     /// Handles `POST /api/event` (Plausible Events API) and its CORS preflight.
     pub async fn plausible(&self, request: Request<RequestBody>, peer: SocketAddr) -> Response<Body> {
+        let origin = request.headers().get(ORIGIN).cloned();
+        with_cors(self.plausible_event(request, peer).await, origin)
+    }
+
+    async fn plausible_event(&self, request: Request<RequestBody>, peer: SocketAddr) -> Response<Body> {
         match *request.method() {
-            Method::OPTIONS => return with_cors(no_content()),
+            Method::OPTIONS => return no_content(),
             Method::POST => {}
-            _ => return with_cors(plain(StatusCode::METHOD_NOT_ALLOWED, "use POST\n")),
+            _ => return plain(StatusCode::METHOD_NOT_ALLOWED, "use POST\n"),
         }
         let (parts, body) = request.into_parts();
         let body = match read_body(&parts.headers, body).await {
             Ok(body) => body,
-            Err(status) => return with_cors(plain(status, body_error(status))),
+            Err(status) => return plain(status, body_error(status)),
         };
         let origin = Origin { headers: &parts.headers, peer };
         let mut decoded = None;
@@ -215,14 +220,14 @@ impl Ingest {
         });
         let outcome = match outcome {
             Ok(outcome) => outcome,
-            Err(error) => return with_cors(json(StatusCode::BAD_REQUEST, &serde_json::json!({ "error": error.0 }))),
+            Err(error) => return json(StatusCode::BAD_REQUEST, &serde_json::json!({ "error": error.0 })),
         };
         let events = accepted_events(outcome);
         let dropped = events.is_empty();
         if !self.enqueue(events) {
-            return with_cors(overloaded());
+            return overloaded();
         }
-        let mut response = with_cors(plain(StatusCode::ACCEPTED, "ok"));
+        let mut response = plain(StatusCode::ACCEPTED, "ok");
         if dropped {
             // Plausible's answer to an event it did not record (for any reason: which one is
             // not said).
@@ -275,9 +280,21 @@ fn header_str(headers: &HeaderMap, name: hyper::header::HeaderName) -> Option<&s
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-fn with_cors(mut response: Response<Body>) -> Response<Body> {
+fn with_cors(mut response: Response<Body>, origin: Option<HeaderValue>) -> Response<Body> {
     let headers = response.headers_mut();
-    headers.insert("access-control-allow-origin", HeaderValue::from_static("*"));
+    // The requesting origin with credentials, so that a tracker's fetch may send the collector's
+    // opt-out cookie and still read the answer (for plausible()'s callback).
+    match origin {
+        Some(origin) => {
+            headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+            headers.insert(ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
+            headers.insert(hyper::header::VARY, HeaderValue::from_static("Origin"));
+        }
+        None => {
+            headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+        }
+    }
+    headers.insert("access-control-expose-headers", HeaderValue::from_static("X-Plausible-Dropped"));
     headers.insert("access-control-allow-methods", HeaderValue::from_static("POST, OPTIONS"));
     headers.insert("access-control-allow-headers", HeaderValue::from_static("Content-Type"));
     headers.insert("access-control-max-age", HeaderValue::from_static("86400"));

@@ -86,7 +86,10 @@ impl Routes {
             }
             "/js/" | "/js/tracker.php" => ("matomo", self.ingest.matomo(request, peer).await),
             "/api/event" => ("plausible", self.ingest.plausible(request, peer).await),
-            "/mesure.js" => ("script", crate::web::tracker_script()),
+            // mesure.js, and Plausible's script names (/js/script.hash.js, /js/pa-….js).
+            p if p == "/mesure.js" || (p.starts_with("/js/") && p.ends_with(".js")) => {
+                ("script", crate::web::tracker::serve(p).unwrap_or_else(|| plain(StatusCode::NOT_FOUND, "not found\n")))
+            }
             "/privacy.json" => ("notice", self.notice(&request)),
             p if p.starts_with("/api/v1/") => ("api", self.api.handle(request).await),
             p if p == "/" || p.starts_with("/share/") || p.starts_with("/assets/") => (

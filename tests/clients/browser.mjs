@@ -27,7 +27,32 @@ const plausiblePage = `<!doctype html><html><head><title>Plausible</title>
     window.track = track;
   </script></head><body><h1>Plausible</h1>${links}</body></html>`;
 
+// Plausible's snippets, the script being ours under Plausible's names: the legacy snippet with
+// its queue (a call made before the script loads), and the per-site script with plausible.init.
+const queueSnippet = `<script>window.plausible = window.plausible || function() { (window.plausible.q = window.plausible.q || []).push(arguments) }</script>`;
+const tagged = `
+  <button id="tagged" class="plausible-event-name=Tagged+Click plausible-event-color=blue">tagged</button>
+  <a id="tagged-link" class="plausible-event-name=Tagged+Link" href="/pl/terms" onclick="event.preventDefault()">terms</a>`;
+const plausibleScriptPage = (title, script, attrs = "", body = "") => `<!doctype html><html><head><title>${title}</title>
+  <script defer data-domain="example.org" ${attrs} src="${collector}/js/${script}"></script>
+  ${queueSnippet}<script>plausible("Queued", {props: {early: "yes"}})</script></head>
+  <body><h1>${title}</h1>${links}${tagged}${body}</body></html>`;
+const perSitePage = `<!doctype html><html><head><title>per-site</title>
+  <script async src="${collector}/js/pa-Xy3_example.js"></script>
+  <script>
+    window.plausible=window.plausible||function(){(plausible.q=plausible.q||[]).push(arguments)},plausible.init=plausible.init||function(i){plausible.o=i||{}};
+    plausible.init({ customProperties: { tier: "gold" } })
+  </script></head><body><h1>per-site</h1>${links}</body></html>`;
+const fullVariant = "script.file-downloads.outbound-links.tagged-events.revenue.pageview-props.js";
+
 const pages = {
+  "/pl/index.html": plausibleScriptPage("variant", fullVariant, 'event-author="Ada"'),
+  "/pl/secret.html": plausibleScriptPage("excluded", "script.exclusions.js", 'data-exclude="/pl/secret*, /admin/**"'),
+  "/pl/ignored.html": plausibleScriptPage("ignored", fullVariant),
+  "/pl/gpc.html": plausibleScriptPage("gpc", fullVariant),
+  "/pl/manual.html": plausibleScriptPage("manual", "script.manual.js", "",
+    `<script>plausible("pageview", {u: "http://example.org/pl/virtual?x=1"})</script>`),
+  "/pl/site.html": perSitePage,
   "/mesure/index.html": mesurePage("mesure"),
   // A page four screens long, read to the end.
   "/mesure/long.html": mesurePage("long").replace("<body>", '<body style="height:4000px">'),
@@ -54,16 +79,19 @@ const server = http.createServer((req, res) => {
 });
 await new Promise((r) => server.listen(0, "127.0.0.1", r));
 const origin = `http://127.0.0.1:${server.address().port}`;
+// Plausible's scripts ignore pages on localhost (unless the `local` extension says otherwise):
+// their pages are served as example.org.
+const site = `http://example.org:${server.address().port}`;
 
 const browser = await launch();
 
-async function scenario(name, pagePath, { init, act }) {
+async function scenario(name, pagePath, { init, act, host = origin }) {
   const context = await browser.newContext({ userAgent });
   if (init) await context.addInitScript(init);
   const page = await context.newPage();
   let sent = 0;
   page.on("request", (r) => { if (r.url().startsWith(collector + "/api/event")) sent++; });
-  await page.goto(origin + pagePath);
+  await page.goto(host + pagePath);
   await page.waitForLoadState("networkidle");
   await act(page);
   await page.waitForTimeout(700);
@@ -105,6 +133,37 @@ try {
   });
   results.plausible = await scenario("plausible", "/plausible/index.html", {
     act: (page) => interact(page, () => window.track("Purchase", { props: { plan: "pro" } })),
+  });
+  // Our script under Plausible's names, loaded by Plausible's snippets.
+  const signup = () => window.plausible("Signup", { props: { plan: "pro" }, revenue: { amount: 12.5, currency: "EUR" } });
+  const plausibleActs = async (page) => {
+    await interact(page, signup);
+    await page.click("#tagged");
+    await page.click("#tagged-link");
+  };
+  results.variant = await scenario("plausible-variant", "/pl/index.html", { host: site, act: plausibleActs });
+  results.excluded = await scenario("plausible-excluded", "/pl/secret.html", { host: site, act: async () => {} });
+  results.ignored = await scenario("plausible-ignored", "/pl/ignored.html", {
+    host: site,
+    init: () => localStorage.setItem("plausible_ignore", "true"),
+    act: plausibleActs,
+  });
+  results.plausible_gpc = await scenario("plausible-gpc", "/pl/gpc.html", {
+    host: site,
+    init: () => Object.defineProperty(Navigator.prototype, "globalPrivacyControl", { get: () => true }),
+    act: plausibleActs,
+  });
+  // Plausible's localhost rule: the same page on 127.0.0.1 sends nothing.
+  results.localhost = await scenario("plausible-localhost", "/pl/index.html", { act: plausibleActs });
+  results.manual = await scenario("plausible-manual", "/pl/manual.html", { host: site, act: async () => {} });
+  results.per_site = await scenario("plausible-per-site", "/pl/site.html", {
+    host: site,
+    act: async (page) => {
+      await page.waitForFunction(() => typeof window.plausible === "function" && !window.plausible.q);
+      await page.evaluate(() => new Promise((resolve) =>
+        window.plausible("Callback", { callback: (result) => { window.callbackResult = result; resolve(); } })));
+      results.per_site_callback = await page.evaluate(() => window.callbackResult);
+    },
   });
 } finally {
   await browser.close();

@@ -14,7 +14,9 @@ export function launch() {
     // The user agent for the whole browser too: requests made while a page unloads (a beacon
     // on pagehide) would otherwise carry headless Chromium's own, which is rightly a bot's.
     args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-      "--disable-sync", "--no-first-run", `--user-agent=${userAgent}`],
+      "--disable-sync", "--no-first-run", `--user-agent=${userAgent}`,
+      // Test pages can be served as a real site's host name (example.org) from loopback.
+      "--host-resolver-rules=MAP example.org 127.0.0.1"],
   });
 }
 

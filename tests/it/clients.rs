@@ -145,6 +145,59 @@ async fn plausible_tracker_and_mesure_js_in_chromium() {
         .count(&format!("SELECT count() FROM {db}.events WHERE url_path IN ('/mesure/gpc.html', '/mesure/dnt.html')"))
         .await;
     assert_eq!(none, 0);
+
+    // Our script under Plausible's names, loaded by Plausible's snippets: the same rows as
+    // Plausible's own tracker for the same clicks, plus what the extensions add (the queued
+    // call, pageview props from event-* attributes, revenue, tagged elements).
+    assert_eq!(sent["variant"], 8, "{sent}");
+    let variant = rows_where(
+        &db,
+        "SELECT url_path, event_type, event_name, link_url, arrayStringConcat(arraySort(arrayMap((k, v) -> concat(k, '=', v), prop_keys, prop_values)), ','), revenue, revenue_currency FROM {db}.events WHERE url_path LIKE '/pl/%' AND event_type != 'engagement' AND url_path NOT IN ('/pl/secret.html', '/pl/manual.html', '/pl/virtual', '/pl/site.html') ORDER BY event_type, url_path, event_name",
+        8,
+    )
+    .await;
+    let port =
+        variant.iter().find_map(|r| r.split("example.org:").nth(1)).map(|p| p[..p.find('/').unwrap()].to_string());
+    let port = port.expect("the tagged link's url prop names the page's host");
+    assert_eq!(
+        variant,
+        vec![
+            "/pl/index.html\tpageview\t\t\tauthor=Ada\t0\t".to_string(),
+            "/pl/second\tpageview\t\t\tauthor=Ada\t0\t".to_string(),
+            "/pl/index.html\tevent\tQueued\t\tauthor=Ada,early=yes\t0\t".to_string(),
+            "/pl/second\tevent\tSignup\t\tauthor=Ada,plan=pro\t12.5\tEUR".to_string(),
+            "/pl/second\tevent\tTagged Click\t\tauthor=Ada,color=blue\t0\t".to_string(),
+            format!("/pl/second\tevent\tTagged Link\t\tauthor=Ada,url=http://example.org:{port}/pl/terms\t0\t"),
+            "/pl/second\toutlink\tOutbound Link: Click\toutbound.example/page\tauthor=Ada\t0\t".to_string(),
+            "/pl/second\tdownload\tFile Download\texample.org/files/report.pdf\tauthor=Ada\t0\t".to_string(),
+        ]
+    );
+    // data-exclude: no page view on an excluded path (a custom event still goes); plausible_ignore,
+    // GPC and a page on localhost: nothing at all.
+    assert_eq!(sent["excluded"], 1, "{sent}");
+    let excluded =
+        rows_where(&db, "SELECT event_type, event_name FROM {db}.events WHERE url_path = '/pl/secret.html'", 1).await;
+    assert_eq!(excluded, vec!["event\tQueued".to_string()]);
+    assert_eq!(
+        (&sent["ignored"], &sent["plausible_gpc"], &sent["localhost"]),
+        (&0.into(), &0.into(), &0.into()),
+        "{sent}"
+    );
+    // script.manual.js: no automatic page view; plausible("pageview", {u}) sends the URL given.
+    assert_eq!(sent["manual"], 2, "{sent}");
+    let manual = rows_where(&db, "SELECT url_path, event_type, event_name FROM {db}.events WHERE url_path IN ('/pl/manual.html', '/pl/virtual') ORDER BY event_type", 2).await;
+    assert_eq!(manual, vec!["/pl/virtual\tpageview\t".to_string(), "/pl/manual.html\tevent\tQueued".to_string()]);
+    // The per-site script with plausible.init({customProperties}): the page's host is the site,
+    // the callback gets the answer's status.
+    assert_eq!(sent["per_site"], 2, "{sent}");
+    assert_eq!(sent["per_site_callback"], serde_json::json!({"status": 202}), "{sent}");
+    let per_site = rows_where(
+        &db,
+        "SELECT site_id, event_type, event_name, arrayStringConcat(arrayMap((k, v) -> concat(k, '=', v), prop_keys, prop_values), ',') FROM {db}.events WHERE url_path = '/pl/site.html' ORDER BY event_type",
+        2,
+    )
+    .await;
+    assert_eq!(per_site, vec!["1\tpageview\t\ttier=gold".to_string(), "1\tevent\tCallback\ttier=gold".to_string()]);
     // Every browser row carries the parsed user agent, never the raw one.
     let browsers = ch.query(&format!("SELECT DISTINCT browser, os, device FROM {db}.events FORMAT TSV")).await;
     assert_eq!(browsers.trim(), "Chrome\tLinux\tdesktop");

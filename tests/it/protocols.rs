@@ -99,7 +99,10 @@ async fn plausible_events_api() {
         .await
         .unwrap();
     assert!(preflight.status().is_success());
-    assert_eq!(preflight.headers()["access-control-allow-origin"], "*");
+    // The requesting origin, with credentials: a tracker's fetch carries the collector's opt-out
+    // cookie and may read the answer.
+    assert_eq!(preflight.headers()["access-control-allow-origin"], "https://example.org");
+    assert_eq!(preflight.headers()["access-control-allow-credentials"], "true");
 
     let send = |body: &'static str| {
         let endpoint = endpoint.clone();
@@ -179,15 +182,86 @@ async fn channels_and_the_campaign_switch() {
     assert!(!dump.contains("abc123") && !dump.contains("gclid"), "click ids are never stored");
 }
 
+/// `mesure.js` and every Plausible script name (each combination of extensions) are served,
+/// and each stays under 2 KB gzipped; unknown extensions are not found.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_tracker_script_is_served_and_small() {
+async fn every_tracker_script_is_served_and_small() {
     let ch = clickhouse();
     let collector = Collector::start(&CollectorConfig::new(ch, &unique_database("script"))).await;
-    let r = http().get(collector.url("/mesure.js")).send().await.unwrap();
-    assert_eq!(r.status(), 200);
-    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("application/javascript"));
-    let script = r.bytes().await.unwrap();
-    assert_eq!(&script[..], mesure::web::TRACKER_SCRIPT.as_bytes());
+    let fetch = |path: String| {
+        let url = collector.url(&path);
+        async move {
+            let r = http().get(url).send().await.unwrap();
+            assert_eq!(r.status(), 200, "{path}");
+            assert!(r.headers()["content-type"].to_str().unwrap().starts_with("application/javascript"));
+            r.bytes().await.unwrap()
+        }
+    };
+    let script = fetch("/mesure.js".into()).await;
+    assert_eq!(&script[..], mesure::web::tracker::Features::mesure().render().as_bytes());
+    let mut largest = (gzipped_len(&script), "/mesure.js".to_string());
+    let mut distinct = std::collections::BTreeSet::from([script.clone()]);
+    // Every combination of Plausible's extensions but `compat` (which changes nothing), under
+    // both base names, in the order given and reversed.
+    let extensions: Vec<&str> =
+        mesure::web::tracker::PLAUSIBLE_EXTENSIONS.iter().copied().filter(|&e| e != "compat").collect();
+    for mask in 0u32..(1 << extensions.len()) {
+        let chosen: Vec<&str> =
+            extensions.iter().enumerate().filter(|(i, _)| mask & (1 << i) != 0).map(|(_, e)| *e).collect();
+        let name = |base: &str, parts: &[&str]| {
+            parts.iter().fold(format!("/js/{base}"), |path, part| format!("{path}.{part}")) + ".js"
+        };
+        let script = fetch(name("script", &chosen)).await;
+        if mask.count_ones() > 1 {
+            let reversed: Vec<&str> = chosen.iter().rev().copied().collect();
+            assert_eq!(script, fetch(name("plausible", &reversed)).await, "the order of extensions matters not");
+        }
+        let size = gzipped_len(&script);
+        distinct.insert(script);
+        if size > largest.0 {
+            largest = (size, name("script", &chosen));
+        }
+    }
+    let per_site = fetch("/js/pa-AbC123_x-Y.js".into()).await;
+    distinct.insert(per_site.clone());
+    if gzipped_len(&per_site) > largest.0 {
+        largest = (gzipped_len(&per_site), "/js/pa-AbC123_x-Y.js".into());
+    }
+    assert!(largest.0 < 2048, "{} is {} bytes gzipped", largest.1, largest.0);
+    eprintln!("largest tracker script: {} at {} bytes gzipped", largest.1, largest.0);
+    for missing in ["/js/script.unknown.js", "/js/script.hash", "/js/other.js", "/js/pa-.js", "/js/pa-a.b.js"] {
+        assert_eq!(http().get(collector.url(missing)).send().await.unwrap().status(), 404, "{missing}");
+    }
+    // Every distinct script is valid JavaScript (compiled by Node, not run).
+    let scripts: Vec<String> = distinct.iter().map(|s| String::from_utf8(s.to_vec()).unwrap()).collect();
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), serde_json::to_string(&scripts).unwrap()).unwrap();
+    let check = std::process::Command::new("node")
+        .args([
+            "-e",
+            "for (const s of JSON.parse(require('fs').readFileSync(process.argv[1], 'utf8'))) new Function(s)",
+        ])
+        .arg(file.path())
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+    assert!(scripts.len() > 100, "{} distinct scripts", scripts.len());
+    let script = String::from_utf8(script.to_vec()).unwrap();
+    for promise in [
+        "doNotTrack",
+        "globalPrivacyControl",
+        "mesure_optout",
+        "plausible_ignore",
+        "sendBeacon",
+        "keepalive",
+        "pushState",
+    ] {
+        assert!(script.contains(promise), "{promise}");
+    }
+    assert!(!script.contains("document.cookie ="), "the script never sets a cookie");
+}
+
+fn gzipped_len(bytes: &[u8]) -> usize {
     let mut gzip = std::process::Command::new("gzip")
         .arg("-9c")
         .stdin(std::process::Stdio::piped())
@@ -195,13 +269,6 @@ async fn the_tracker_script_is_served_and_small() {
         .spawn()
         .unwrap();
     use std::io::Write;
-    gzip.stdin.take().unwrap().write_all(&script).unwrap();
-    let compressed = gzip.wait_with_output().unwrap().stdout;
-    assert!(compressed.len() < 2048, "mesure.js is {} bytes gzipped", compressed.len());
-    for promise in ["doNotTrack", "globalPrivacyControl", "mesure_optout", "sendBeacon", "keepalive", "pushState"] {
-        assert!(TRACKER.contains(promise), "{promise}");
-    }
-    assert!(!TRACKER.contains("document.cookie ="), "the script never sets a cookie");
+    gzip.stdin.take().unwrap().write_all(bytes).unwrap();
+    gzip.wait_with_output().unwrap().stdout.len()
 }
-
-const TRACKER: &str = mesure::web::TRACKER_SCRIPT;
