@@ -210,7 +210,7 @@ proptest! {
             let sql = crate::query::stats::build(&request, &site, &scope);
             prop_assert_eq!(sql.text.matches('?').count(), sql.params.len());
             // Every filter value travels as a bound parameter.
-            for filter in &request.filters {
+            for filter in request.filters.iter().flat_map(|t| t.leaves()) {
                 for value in &filter.values {
                     prop_assert!(sql.params.contains(&crate::store::sql::Param::Str(value.clone())), "{value:?} not bound");
                 }

@@ -344,13 +344,61 @@ pub enum Operator {
     Is,
     IsNot,
     Contains,
+    ContainsNot,
+    /// A regular expression (re2 syntax).
+    Matches,
+    MatchesNot,
 }
 
+impl Operator {
+    pub const ALL: [(&'static str, Operator); 6] = [
+        ("is", Operator::Is),
+        ("is_not", Operator::IsNot),
+        ("contains", Operator::Contains),
+        ("contains_not", Operator::ContainsNot),
+        ("matches", Operator::Matches),
+        ("matches_not", Operator::MatchesNot),
+    ];
+
+    pub fn parse(name: &str) -> Option<Operator> {
+        Operator::ALL.iter().find(|(n, _)| *n == name).map(|(_, o)| *o)
+    }
+
+    /// `is_not`, `contains_not`, `matches_not`: the row passes when no value passes the
+    /// positive test.
+    pub fn is_negative(self) -> bool {
+        matches!(self, Operator::IsNot | Operator::ContainsNot | Operator::MatchesNot)
+    }
+}
+
+/// One condition on a dimension: the row passes when any value passes (none, for a negative
+/// operator).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Filter {
     pub operator: Operator,
     pub dimension: Dimension,
     pub values: Vec<String>,
+    pub case_sensitive: bool,
+}
+
+/// Filters combined: the request's list is an AND of trees.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FilterTree {
+    Leaf(Filter),
+    And(Vec<FilterTree>),
+    Or(Vec<FilterTree>),
+    Not(Box<FilterTree>),
+}
+
+impl FilterTree {
+    /// Every leaf of the tree.
+    pub fn leaves(&self) -> Vec<&Filter> {
+        match self {
+            FilterTree::Leaf(f) => vec![f],
+            FilterTree::Not(inner) => inner.leaves(),
+            FilterTree::And(trees) | FilterTree::Or(trees) => trees.iter().flat_map(|t| t.leaves()).collect(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -387,7 +435,7 @@ pub struct StatsRequest {
     pub metrics: Vec<Metric>,
     pub date_range: DateRange,
     pub dimensions: Vec<Dimension>,
-    pub filters: Vec<Filter>,
+    pub filters: Vec<FilterTree>,
     pub order_by: Vec<(OrderKey, bool)>,
     pub limit: u32,
     pub comparison: bool,
@@ -483,7 +531,8 @@ impl StatsRequest {
                 ));
             }
         }
-        let filters = raw.filters.iter().map(parse_filter).collect::<Result<Vec<_>, _>>()?;
+        let filters =
+            raw.filters.iter().map(|f| parse_filter(f).map(FilterTree::Leaf)).collect::<Result<Vec<_>, _>>()?;
         let mut order_by = Vec::new();
         for item in &raw.order_by {
             let pair = item.as_array().filter(|a| a.len() == 2);
@@ -571,12 +620,10 @@ fn parse_filter(value: &Value) -> Result<Filter, BadRequest> {
     let items = value.as_array().filter(|a| a.len() == 3).ok_or_else(|| {
         bad("filters", "each filter is [\"is\" | \"is_not\" | \"contains\", \"dimension\", [\"value\", ...]]")
     })?;
-    let operator = match items[0].as_str() {
-        Some("is") => Operator::Is,
-        Some("is_not") => Operator::IsNot,
-        Some("contains") => Operator::Contains,
-        other => return Err(bad("filters", format!("unknown operator {other:?} (is, is_not, contains)"))),
-    };
+    let operator = items[0].as_str().and_then(Operator::parse).ok_or_else(|| {
+        let known: Vec<&str> = Operator::ALL.iter().map(|(n, _)| *n).collect();
+        bad("filters", format!("unknown operator {} ({})", items[0], known.join(", ")))
+    })?;
     let name = items[1].as_str().unwrap_or("");
     let dimension = Dimension::parse(name).ok_or_else(|| bad("filters", format!("unknown dimension {name:?}")))?;
     if matches!(dimension, Dimension::Time(_)) {
@@ -597,7 +644,9 @@ fn parse_filter(value: &Value) -> Result<Filter, BadRequest> {
             ),
         )
     })?;
-    Ok(Filter { operator, dimension, values })
+    // Our v1 API: `contains` ignores case, every other operator does not.
+    let case_sensitive = !matches!(operator, Operator::Contains | Operator::ContainsNot);
+    Ok(Filter { operator, dimension, values, case_sensitive })
 }
 
 #[cfg(test)]

@@ -32,7 +32,7 @@ use serde_json::{Value, json};
 use crate::config::SiteConfig;
 use crate::query::Scope;
 use crate::query::request::{
-    DateRange, Dimension, Filter, Level, Metric, Operator, OrderKey, StatsRequest, TimeBucket,
+    DateRange, Dimension, Filter, FilterTree, Level, Metric, Operator, OrderKey, StatsRequest, TimeBucket,
 };
 use crate::store::Store;
 use crate::store::sql::Sql;
@@ -137,28 +137,16 @@ fn dimension_expr(d: &Dimension, ctx: &Context<'_>, time_column: &str) -> Sql {
 const ITEM_JOIN: &str =
     " ARRAY JOIN if(event_type IN ('order', 'cart'), arrayEnumerate(ec_item_skus), [toUInt32(0)]) AS item";
 
-/// A filter on a product over unspread rows: the event's product, or any of its items, passes.
+/// A filter on a product over unspread rows: the event's product, or any of its items, passes
+/// (for a negative operator: none of them matches the positive test).
 fn product_condition(filter: &Filter) -> Sql {
     let column = filter.dimension.column().expect("a product has a column");
     let items = filter.dimension.items_column().expect("a product has items");
-    let products = format!("arrayPushFront({items}, {column})");
+    let mut x = Sql::default();
+    x.push("x");
     let mut sql = Sql::default();
-    match filter.operator {
-        Operator::Is | Operator::IsNot => {
-            sql.push(if filter.operator == Operator::Is { "hasAny(" } else { "NOT hasAny(" });
-            sql.push(&products).push(", [").bind_list(&filter.values, ", ").push("])");
-        }
-        Operator::Contains => {
-            sql.push("arrayExists(x -> ");
-            for (i, v) in filter.values.iter().enumerate() {
-                if i > 0 {
-                    sql.push(" OR ");
-                }
-                sql.push("positionCaseInsensitiveUTF8(x, ").bind_str(v).push(") > 0");
-            }
-            sql.push(", ").push(&products).push(")");
-        }
-    }
+    sql.push(if filter.operator.is_negative() { "NOT arrayExists(x -> " } else { "arrayExists(x -> " });
+    sql.append(matches_any(filter, x)).push(&format!(", arrayPushFront({items}, {column}))"));
     sql
 }
 
@@ -177,22 +165,73 @@ fn visit_column(d: &Dimension) -> Option<&'static str> {
     (d.level() == Level::Visit).then(|| d.column()).flatten()
 }
 
-/// `expr IN (...)`, `expr NOT IN (...)` or a case-insensitive substring test.
+/// Whether `expr` passes `filter`.
 fn condition(filter: &Filter, expr: Sql) -> Sql {
     let mut sql = Sql::default();
-    match filter.operator {
-        Operator::Is | Operator::IsNot => {
-            sql.append(expr);
-            sql.push(if filter.operator == Operator::Is { " IN (" } else { " NOT IN (" });
-            sql.bind_list(&filter.values, ", ").push(")");
+    if filter.operator.is_negative() {
+        sql.push("NOT ");
+    }
+    sql.append(matches_any(filter, expr));
+    sql
+}
+
+/// Whether `expr` passes the positive form of `filter`'s operator for any of its values: equal
+/// (`is`, `is_not`), holds (`contains`, `contains_not`) or matches the regular expression
+/// (`matches`, `matches_not`; ClickHouse's re2, linear in time), case-insensitively unless
+/// `case_sensitive`. Values are always bound.
+fn matches_any(filter: &Filter, expr: Sql) -> Sql {
+    let mut sql = Sql::default();
+    sql.push("(");
+    for (i, v) in filter.values.iter().enumerate() {
+        if i > 0 {
+            sql.push(" OR ");
         }
-        Operator::Contains => {
-            sql.push("(");
-            for (i, v) in filter.values.iter().enumerate() {
-                if i > 0 {
-                    sql.push(" OR ");
-                }
+        match (filter.operator, filter.case_sensitive) {
+            (Operator::Is | Operator::IsNot, true) => {
+                sql.append(expr.clone()).push(" = ").bind_str(v);
+            }
+            (Operator::Is | Operator::IsNot, false) => {
+                sql.push("lowerUTF8(").append(expr.clone()).push(") = lowerUTF8(").bind_str(v).push(")");
+            }
+            (Operator::Contains | Operator::ContainsNot, true) => {
+                sql.push("positionUTF8(").append(expr.clone()).push(", ").bind_str(v).push(") > 0");
+            }
+            (Operator::Contains | Operator::ContainsNot, false) => {
                 sql.push("positionCaseInsensitiveUTF8(").append(expr.clone()).push(", ").bind_str(v).push(") > 0");
+            }
+            (Operator::Matches | Operator::MatchesNot, sensitive) => {
+                sql.push("match(").append(expr.clone()).push(", ");
+                if sensitive {
+                    sql.bind_str(v);
+                } else {
+                    sql.push("concat('(?i)', ").bind_str(v).push(")");
+                }
+                sql.push(")");
+            }
+        }
+    }
+    sql.push(")");
+    sql
+}
+
+/// The condition of a filter tree, each leaf's given by `leaf`.
+fn tree_condition(tree: &FilterTree, leaf: &dyn Fn(&Filter) -> Sql) -> Sql {
+    let mut sql = Sql::default();
+    match tree {
+        FilterTree::Leaf(filter) => {
+            sql.append(leaf(filter));
+        }
+        FilterTree::Not(inner) => {
+            sql.push("NOT (").append(tree_condition(inner, leaf)).push(")");
+        }
+        FilterTree::And(trees) | FilterTree::Or(trees) => {
+            let joint = if matches!(tree, FilterTree::And(_)) { " AND " } else { " OR " };
+            sql.push("(");
+            for (i, t) in trees.iter().enumerate() {
+                if i > 0 {
+                    sql.push(joint);
+                }
+                sql.append(tree_condition(t, leaf));
             }
             sql.push(")");
         }
@@ -337,15 +376,17 @@ fn carried_and_filtered(request: &StatsRequest, scope: &Scope, ctx: &Context<'_>
         sql.push(&format!(", any({column}) AS {column}"));
     }
     sql.push(" FROM events WHERE ").append(scope.condition());
-    for f in &request.filters {
-        sql.push(" AND ");
+    let leaf = |f: &Filter| {
         if f.dimension.is_visit_derived() {
-            sql.append(visits_by_landing(f, scope));
+            visits_by_landing(f, scope)
         } else if f.dimension.is_event_level() && grouping == Grouping::Visit {
-            sql.append(visits_with_event(f, scope, ctx));
+            visits_with_event(f, scope, ctx)
         } else {
-            sql.append(row_condition(f, ctx, false));
+            row_condition(f, ctx, false)
         }
+    };
+    for tree in &request.filters {
+        sql.push(" AND ").append(tree_condition(tree, &leaf));
     }
     sql
 }
@@ -414,13 +455,11 @@ pub fn build(request: &StatsRequest, site: &SiteConfig, scope: &Scope) -> Sql {
             sql.push(ITEM_JOIN);
         }
         sql.push(" WHERE ").append(scope.condition());
-        for f in &request.filters {
-            sql.push(" AND ");
-            if f.dimension.is_visit_derived() {
-                sql.append(visits_by_landing(f, scope));
-            } else {
-                sql.append(row_condition(f, &ctx, spread));
-            }
+        let leaf = |f: &Filter| {
+            if f.dimension.is_visit_derived() { visits_by_landing(f, scope) } else { row_condition(f, &ctx, spread) }
+        };
+        for tree in &request.filters {
+            sql.push(" AND ").append(tree_condition(tree, &leaf));
         }
         // Rows a dimension does not apply to would form an empty group.
         for d in &request.dimensions {

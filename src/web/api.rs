@@ -117,7 +117,7 @@ impl Api {
             let message = "a public site's realtime figures are broken down by visit:country at most";
             return error(StatusCode::BAD_REQUEST, "dimensions", message);
         }
-        if query.filters.len() > self.limits.stats_max_filters {
+        if query.filters.iter().map(|t| t.leaves().len()).sum::<usize>() > self.limits.stats_max_filters {
             let message = format!("at most {} filters", self.limits.stats_max_filters);
             return error(StatusCode::BAD_REQUEST, "filters", &message);
         }
