@@ -415,6 +415,12 @@ pub enum DateRange {
     Custom(String, String),
     /// The last 30 minutes.
     Realtime,
+    /// The last N calendar months: from the first day of the month N - 1 months ago to today.
+    LastMonths(u32),
+    /// Everything kept (from the site's retention floor) to today.
+    All,
+    /// Unix seconds `[from, to)`.
+    Instants(u64, u64),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -437,9 +443,14 @@ pub struct StatsRequest {
     pub dimensions: Vec<Dimension>,
     pub filters: Vec<FilterTree>,
     pub order_by: Vec<(OrderKey, bool)>,
+    /// The most rows; 0 for no limit (internal: counting every row).
     pub limit: u32,
+    /// Rows skipped before the first returned.
+    pub offset: u32,
     pub comparison: bool,
     pub format: Format,
+    /// Also count every row before `limit` and `offset` ([`crate::query::stats::Answer::total_rows`]).
+    pub total_rows: bool,
 }
 
 /// Values in one filter, and the longest value (bytes).
@@ -569,7 +580,19 @@ impl StatsRequest {
             Some("csv") => Format::Csv,
             Some(other) => return Err(bad("format", format!("{other:?} is not json or csv"))),
         };
-        Ok(StatsRequest { site_id, metrics, date_range, dimensions, filters, order_by, limit, comparison, format })
+        Ok(StatsRequest {
+            site_id,
+            metrics,
+            date_range,
+            dimensions,
+            filters,
+            order_by,
+            limit,
+            offset: 0,
+            comparison,
+            format,
+            total_rows: false,
+        })
     }
 }
 

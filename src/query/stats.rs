@@ -42,13 +42,24 @@ use crate::store::sql::Sql;
 pub struct Span {
     pub from: u64,
     pub to: u64,
+    /// The first and last calendar day (days since 1970-01-01) in the site's time zone.
+    pub first_day: i64,
+    pub last_day: i64,
 }
 
 /// Turns a date range into UTC seconds, reading calendar days in the site's time zone (asked
 /// of ClickHouse, which has the time-zone database).
 pub(crate) async fn resolve(store: &Store, range: &DateRange, time_zone: &str, now: u64) -> crate::store::Result<Span> {
-    if *range == DateRange::Realtime {
-        return Ok(Span { from: now.saturating_sub(30 * 60), to: now + 1 });
+    let utc = |from: u64, to: u64| Span {
+        from,
+        to,
+        first_day: (from / 86_400) as i64,
+        last_day: (to.saturating_sub(1) / 86_400) as i64,
+    };
+    match range {
+        DateRange::Realtime => return Ok(utc(now.saturating_sub(30 * 60), now + 1)),
+        DateRange::Instants(from, to) => return Ok(utc(*from, *to)),
+        _ => {}
     }
     let today = store.local_date(now as u32, time_zone).await?;
     let today = day_number(&today).unwrap_or((now / 86_400) as i64);
@@ -64,13 +75,23 @@ pub(crate) async fn resolve(store: &Store, range: &DateRange, time_zone: &str, n
             let (y, _, _) = crate::clock::civil_from_days(today);
             (crate::clock::days_from_civil(y, 1, 1), today)
         }
+        DateRange::LastMonths(n) => {
+            let (y, m, _) = crate::clock::civil_from_days(today);
+            let months = y * 12 + m - 1 - (i64::from(*n) - 1);
+            (crate::clock::days_from_civil(months.div_euclid(12), months.rem_euclid(12) + 1, 1), today)
+        }
+        DateRange::All => (0, today),
         DateRange::Custom(from, to) => (day_number(from).unwrap_or(today), day_number(to).unwrap_or(today)),
-        DateRange::Realtime => unreachable!("handled above"),
+        DateRange::Realtime | DateRange::Instants(..) => unreachable!("handled above"),
     };
-    let first = format!("{} 00:00:00", date_string(first));
-    let after_last = format!("{} 00:00:00", date_string(last + 1));
-    let (from, to) = store.local_midnights(&first, &after_last, time_zone).await?;
-    Ok(Span { from: u64::from(from), to: u64::from(to) })
+    let (from, to) = store
+        .local_midnights(
+            &format!("{} 00:00:00", date_string(first)),
+            &format!("{} 00:00:00", date_string(last + 1)),
+            time_zone,
+        )
+        .await?;
+    Ok(Span { from: u64::from(from), to: u64::from(to), first_day: first, last_day: last })
 }
 
 fn day_number(date: &str) -> Option<i64> {
@@ -502,7 +523,9 @@ pub fn build(request: &StatsRequest, site: &SiteConfig, scope: &Scope) -> Sql {
         }
         order.extend(groups.iter().map(|g| format!("{g} ASC")));
         sql.push(" ORDER BY ").push(&order.join(", "));
-        let _ = write!(sql.text, " LIMIT {}", request.limit);
+        if request.limit > 0 {
+            let _ = write!(sql.text, " LIMIT {}, {}", request.offset, request.limit);
+        }
     }
     sql
 }
@@ -615,6 +638,8 @@ pub struct Answer {
     pub rows: Vec<ResultRow>,
     pub previous: Option<(Span, Vec<ResultRow>)>,
     pub span: Span,
+    /// Every row before the limit and offset, when the request asked for it.
+    pub total_rows: Option<u64>,
 }
 
 /// Runs `request` for `site` at `now`.
@@ -627,20 +652,46 @@ pub async fn run(store: &Store, request: &StatsRequest, site: &SiteConfig, now: 
     let current = fetch(store, &current_sql, request.dimensions.len());
     // The previous period runs at the same time: a comparison costs no extra latency.
     let length = span.to - span.from;
-    let before = Span { from: span.from.saturating_sub(length), to: span.from };
+    let days = span.last_day - span.first_day + 1;
+    let before = Span {
+        from: span.from.saturating_sub(length),
+        to: span.from,
+        first_day: span.first_day - days,
+        last_day: span.first_day - 1,
+    };
     let before_scope = Scope::new(site, before.from, before.to, now);
     let before_sql = build(computed, site, &before_scope);
     let previous = async {
         if request.comparison { fetch(store, &before_sql, request.dimensions.len()).await.map(Some) } else { Ok(None) }
     };
-    let (rows, previous) = tokio::join!(current, previous);
+    let count_sql = {
+        let mut all = computed.clone();
+        (all.limit, all.offset) = (0, 0);
+        let mut sql = Sql::default();
+        sql.push("SELECT count() FROM (").append(build(&all, site, &scope)).push(")");
+        sql
+    };
+    let total = async {
+        if request.total_rows && !request.dimensions.is_empty() {
+            store.fetch_tab_separated(&count_sql).await.map(|b| String::from_utf8_lossy(&b).trim().parse::<u64>().ok())
+        } else {
+            Ok(None)
+        }
+    };
+    let (rows, previous, total_rows) = tokio::join!(current, previous, total);
     let privacy = |rows: Vec<ResultRow>| match &rounding {
         Some(computed) => round_rows(rows, &computed.metrics, &request.metrics),
         None => rows,
     };
     let rows = privacy(rows?);
     let previous = previous?.map(|rows| (before, privacy(rows)));
-    Ok(Answer { rows, previous, span })
+    // With rounding, rows under the small-count floor are left out: the total counts those
+    // returned rounding-wise only when everything fits on one page.
+    let total_rows = match (total_rows?, &rounding) {
+        (Some(_), Some(_)) => Some(rows.len() as u64 + u64::from(request.offset)),
+        (total, _) => total,
+    };
+    Ok(Answer { rows, previous, span, total_rows })
 }
 
 fn number(v: f64) -> Value {

@@ -1,4 +1,5 @@
-//! The stats API: `POST /api/v1/query` (JSON in, JSON or CSV out), the GET conveniences
+//! The stats API: `POST /api/v1/query` (JSON in, JSON or CSV out; Plausible's v2 at
+//! `/api/v2/query`, [`crate::web::plausible_api`]), the GET conveniences
 //! `/api/v1/stats/aggregate`, `/timeseries` and `/breakdown`, and `/api/v1/sites`.
 //!
 //! Access (docs/privacy.md F1): `Authorization: Bearer TOKEN` with a site's API token or share
@@ -67,7 +68,8 @@ impl Api {
         let path = request.uri().path().to_string();
         let method = request.method().clone();
         match (method, path.as_str()) {
-            (Method::POST, "/api/v1/query") => {
+            (Method::POST, path @ ("/api/v1/query" | "/api/v2/query")) => {
+                let v2 = path == "/api/v2/query";
                 let headers = request.headers().clone();
                 let body = match Limited::new(request.into_body(), MAX_BODY).collect().await {
                     Ok(b) => b.to_bytes(),
@@ -76,6 +78,9 @@ impl Api {
                     }
                     Err(_) => return error(StatusCode::PAYLOAD_TOO_LARGE, "body", "over 64 KiB"),
                 };
+                if v2 {
+                    return crate::web::plausible_api::handle(self, &self.sites, &headers, &body).await;
+                }
                 match StatsRequest::from_json(&body) {
                     Ok(query) => self.answer(&headers, query).await,
                     Err(e) => bad_request(&e),
@@ -95,55 +100,9 @@ impl Api {
     }
 
     async fn answer(&self, headers: &HeaderMap, query: StatsRequest) -> Response<Body> {
-        let Some(site) = self.sites.get(query.site_id) else {
-            return error(StatusCode::BAD_REQUEST, "site_id", "no such site");
-        };
-        let access = match self.authorize(headers, site).await {
-            Ok(access) => access,
-            Err(Denied::Unauthenticated) => {
-                return error(StatusCode::UNAUTHORIZED, "authorization", "a valid API token or share link is needed");
-            }
-            Err(Denied::Forbidden) => {
-                return error(StatusCode::FORBIDDEN, "site_id", "this credential is for another site");
-            }
-            Err(Denied::TooMany) => return too_many("too many unknown credentials lately; try again"),
-        };
-        // Anyone may read a public site: its last 30 minutes are a handful of people, so they
-        // are shown by country at most.
-        if access == Access::Public
-            && query.date_range == DateRange::Realtime
-            && query.dimensions.iter().any(|d| *d != Dimension::Country)
-        {
-            let message = "a public site's realtime figures are broken down by visit:country at most";
-            return error(StatusCode::BAD_REQUEST, "dimensions", message);
-        }
-        if query.filters.iter().map(|t| t.leaves().len()).sum::<usize>() > self.limits.stats_max_filters {
-            let message = format!("at most {} filters", self.limits.stats_max_filters);
-            return error(StatusCode::BAD_REQUEST, "filters", &message);
-        }
-        let Some(_running) = self.gate.enter(site.id, QUEUE_WAIT).await else {
-            self.metrics.stats_rejected.with_label_values(&["busy"]).inc();
-            return too_many("too many stats queries at once; try again");
-        };
-        // ClickHouse stops the query at `stats_timeout` (max_execution_time); this bounds the
-        // wait for its answer too.
-        let deadline = self.limits.stats_timeout + Duration::from_secs(2);
-        let run = tokio::time::timeout(deadline, stats::run(&self.store, &query, site, self.clock.now()));
-        let answer = match run.await {
-            Ok(Ok(a)) => a,
-            Ok(Err(e)) if over_budget(&e) => {
-                self.metrics.stats_rejected.with_label_values(&["timeout"]).inc();
-                let message = "the query is over its budget (time, memory or rows); narrow the period or the filters";
-                return error(StatusCode::SERVICE_UNAVAILABLE, "query", message);
-            }
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "stats query failed");
-                return error(StatusCode::SERVICE_UNAVAILABLE, "clickhouse", "the query could not run; try again");
-            }
-            Err(_) => {
-                self.metrics.stats_rejected.with_label_values(&["timeout"]).inc();
-                return error(StatusCode::SERVICE_UNAVAILABLE, "query", "the query took too long");
-            }
+        let (answer, site) = match self.execute(headers, &query).await {
+            Ok(done) => done,
+            Err(refused) => return refused,
         };
         match query.format {
             Format::Json => json_response(StatusCode::OK, &stats::to_json(&answer, &query, site)),
@@ -153,6 +112,79 @@ impl Api {
                 h.insert(CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
                 h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
                 response
+            }
+        }
+    }
+
+    /// Checks access and limits, then runs `query` within its budget: the answer and the site,
+    /// or the refusal to send (401, 403, 400, 429, 503).
+    pub(crate) async fn execute(
+        &self,
+        headers: &HeaderMap,
+        query: &StatsRequest,
+    ) -> Result<(stats::Answer, &SiteConfig), Response<Body>> {
+        let answer = self.execute_checked(headers, query).await?;
+        let site = self.sites.get(query.site_id).expect("checked by execute_checked");
+        Ok((answer, site))
+    }
+
+    async fn execute_checked(
+        &self,
+        headers: &HeaderMap,
+        query: &StatsRequest,
+    ) -> Result<stats::Answer, Response<Body>> {
+        let Some(site) = self.sites.get(query.site_id) else {
+            return Err(error(StatusCode::BAD_REQUEST, "site_id", "no such site"));
+        };
+        let access = match self.authorize(headers, site).await {
+            Ok(access) => access,
+            Err(Denied::Unauthenticated) => {
+                return Err(error(
+                    StatusCode::UNAUTHORIZED,
+                    "authorization",
+                    "a valid API token or share link is needed",
+                ));
+            }
+            Err(Denied::Forbidden) => {
+                return Err(error(StatusCode::FORBIDDEN, "site_id", "this credential is for another site"));
+            }
+            Err(Denied::TooMany) => return Err(too_many("too many unknown credentials lately; try again")),
+        };
+        // Anyone may read a public site: its last 30 minutes are a handful of people, so they
+        // are shown by country at most.
+        if access == Access::Public
+            && query.date_range == DateRange::Realtime
+            && query.dimensions.iter().any(|d| *d != Dimension::Country)
+        {
+            let message = "a public site's realtime figures are broken down by visit:country at most";
+            return Err(error(StatusCode::BAD_REQUEST, "dimensions", message));
+        }
+        if query.filters.iter().map(|t| t.leaves().len()).sum::<usize>() > self.limits.stats_max_filters {
+            let message = format!("at most {} filters", self.limits.stats_max_filters);
+            return Err(error(StatusCode::BAD_REQUEST, "filters", &message));
+        }
+        let Some(_running) = self.gate.enter(site.id, QUEUE_WAIT).await else {
+            self.metrics.stats_rejected.with_label_values(&["busy"]).inc();
+            return Err(too_many("too many stats queries at once; try again"));
+        };
+        // ClickHouse stops the query at `stats_timeout` (max_execution_time); this bounds the
+        // wait for its answer too.
+        let deadline = self.limits.stats_timeout + Duration::from_secs(2);
+        let run = tokio::time::timeout(deadline, stats::run(&self.store, query, site, self.clock.now()));
+        match run.await {
+            Ok(Ok(a)) => Ok(a),
+            Ok(Err(e)) if over_budget(&e) => {
+                self.metrics.stats_rejected.with_label_values(&["timeout"]).inc();
+                let message = "the query is over its budget (time, memory or rows); narrow the period or the filters";
+                Err(error(StatusCode::SERVICE_UNAVAILABLE, "query", message))
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "stats query failed");
+                Err(error(StatusCode::SERVICE_UNAVAILABLE, "clickhouse", "the query could not run; try again"))
+            }
+            Err(_) => {
+                self.metrics.stats_rejected.with_label_values(&["timeout"]).inc();
+                Err(error(StatusCode::SERVICE_UNAVAILABLE, "query", "the query took too long"))
             }
         }
     }

@@ -8,5 +8,6 @@ pub mod dashboard;
 pub mod matomo_js;
 pub mod matomo_optout;
 pub mod optout;
+pub(crate) mod plausible_api;
 pub(crate) mod security;
 pub mod tracker;

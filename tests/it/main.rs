@@ -13,6 +13,7 @@ mod delivery;
 mod docs;
 mod hostile;
 mod migrations;
+mod plausible_api;
 mod privacy;
 mod protocols;
 mod retention;

@@ -163,7 +163,7 @@ pub async fn seed_with(sites_toml: &str) -> Seeded {
     Seeded { collector, day1: date(d1), day2: date(d2), db }
 }
 
-fn token(s: &Seeded, site: u32) -> String {
+pub fn token(s: &Seeded, site: u32) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_mesure"))
         .args(["token", "create", "--site", &site.to_string(), "--name", "tests", "--config"])
         .arg(s.collector.dir.join("mesure.toml"))

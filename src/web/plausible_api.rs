@@ -1,0 +1,566 @@
+//! Plausible's Stats API v2, `POST /api/v2/query`, drop-in: a Plausible reporting script or
+//! integration changes its host and keeps its token header.
+//!
+//! A request is read as Plausible reads it (its JSON schema's shape; `site_id` is the site's
+//! domain; `case_sensitive` defaults to true), turned into our own [`StatsRequest`] and run by
+//! the same engine, access checks and budget as `/api/v1/query`; the answer is shaped as
+//! Plausible's: `results` of `{metrics, dimensions}`, `meta`, and `query` (the request as run,
+//! dates resolved in the site's time zone). What we cannot compute honestly is refused with a
+//! 400 that says so, never answered with a made-up figure.
+
+use hyper::{HeaderMap, Response, StatusCode};
+use serde_json::{Map, Value, json};
+
+use crate::config::SiteConfig;
+use crate::ingest::{Body, json as json_response};
+use crate::query::request::{
+    DateRange, Dimension, Filter, FilterTree, Format, MAX_FILTER_VALUE_BYTES, MAX_FILTER_VALUES, MAX_LIMIT, Metric,
+    Operator, OrderKey, StatsRequest, TimeBucket,
+};
+use crate::query::stats::{Answer, ResultRow, Span};
+use crate::sites::Sites;
+use crate::web::api::Api;
+
+/// A refusal in Plausible's shape: `{"error": "..."}` with 400.
+fn invalid(message: impl Into<String>) -> Response<Body> {
+    json_response(StatusCode::BAD_REQUEST, &json!({ "error": message.into() }))
+}
+
+/// How one requested metric is read from the engine's rows.
+#[derive(Debug, Clone, Copy)]
+enum Output {
+    /// The engine's metric at this index.
+    Direct(usize),
+    /// Plausible's `events`: page views plus custom events (indexes of both).
+    Events(usize, usize),
+    /// Visitors of the row over the visitors of the whole (index of visitors), in %.
+    Share(usize),
+}
+
+/// A parsed v2 request.
+struct Query {
+    stats: StatsRequest,
+    outputs: Vec<Output>,
+    /// The denominator of `percentage` / `group_conversion_rate`: the same request without
+    /// dimensions (and, for a goal group, without goal filters).
+    whole: Option<StatsRequest>,
+    echo: Map<String, Value>,
+    time_labels: bool,
+    imports: bool,
+}
+
+/// `POST /api/v2/query`.
+pub(crate) async fn handle(api: &Api, sites: &Sites, headers: &HeaderMap, body: &[u8]) -> Response<Body> {
+    let raw: Value = match serde_json::from_slice(body) {
+        Ok(value @ Value::Object(_)) => value,
+        Ok(_) => return invalid("Invalid request body: expected a JSON object"),
+        Err(e) => return invalid(format!("Invalid JSON: {e}")),
+    };
+    let query = match parse(&raw, sites) {
+        Ok(query) => query,
+        Err(message) => return invalid(message),
+    };
+    let (answer, site) = match api.execute(headers, &query.stats).await {
+        Ok(done) => done,
+        Err(refused) => return refused,
+    };
+    let whole = match &query.whole {
+        Some(whole) => match api.execute(headers, whole).await {
+            Ok((total, _)) => total.rows.first().map_or(0.0, |row| row.metrics[0]),
+            Err(refused) => return refused,
+        },
+        None => 0.0,
+    };
+    json_response(StatusCode::OK, &respond(&query, &answer, site, whole))
+}
+
+fn parse(raw: &Value, sites: &Sites) -> Result<Query, String> {
+    let object = raw.as_object().expect("checked by the caller");
+    const KEYS: [&str; 8] =
+        ["site_id", "metrics", "date_range", "dimensions", "filters", "order_by", "include", "pagination"];
+    if let Some(key) = object.keys().find(|k| !KEYS.contains(&k.as_str())) {
+        return Err(format!("Invalid request: unknown property \"{key}\""));
+    }
+    let domain = object.get("site_id").and_then(Value::as_str).ok_or("#/site_id: required, the site's domain")?;
+    let site = sites.iter().find(|s| s.domains.iter().any(|d| d == domain)).ok_or_else(|| {
+        // The same answer whether the site is unknown or another's: nothing to learn.
+        format!("Site not found: \"{domain}\"")
+    })?;
+    let names = match object.get("metrics") {
+        Some(Value::Array(names)) if !names.is_empty() => names,
+        _ => return Err("#/metrics: required, a non-empty list of metrics".into()),
+    };
+    let date_range = parse_date_range(object.get("date_range").ok_or("#/date_range: required")?)?;
+    let dimension_names: Vec<&str> = match object.get("dimensions") {
+        None => Vec::new(),
+        Some(Value::Array(d)) => {
+            d.iter().map(|v| v.as_str().ok_or("#/dimensions: a list of strings")).collect::<Result<_, _>>()?
+        }
+        Some(_) => return Err("#/dimensions: a list of strings".into()),
+    };
+    let mut dimensions = Vec::new();
+    for name in &dimension_names {
+        let dimension = parse_dimension(name, &date_range)?;
+        if dimensions.contains(&dimension) {
+            return Err(format!("#/dimensions: \"{name}\" is given twice"));
+        }
+        dimensions.push(dimension);
+    }
+    let filters = match object.get("filters") {
+        None => Vec::new(),
+        Some(Value::Array(trees)) => trees.iter().map(|t| parse_tree(t, &date_range)).collect::<Result<_, _>>()?,
+        Some(_) => return Err("#/filters: a list of filters".into()),
+    };
+    let has_goal_filter = filters.iter().flat_map(FilterTree::leaves).any(|f| f.dimension == Dimension::Goal);
+
+    let mut metrics: Vec<Metric> = Vec::new();
+    let index = |metric: Metric, metrics: &mut Vec<Metric>| match metrics.iter().position(|m| *m == metric) {
+        Some(i) => i,
+        None => {
+            metrics.push(metric);
+            metrics.len() - 1
+        }
+    };
+    let mut outputs = Vec::new();
+    let mut shares = None;
+    let mut seen = Vec::new();
+    for name in names {
+        let name = name.as_str().ok_or("#/metrics: a list of metric names")?;
+        if seen.contains(&name) {
+            return Err(format!("#/metrics: \"{name}\" is given twice"));
+        }
+        seen.push(name);
+        let output = match name {
+            "events" => Output::Events(index(Metric::Pageviews, &mut metrics), index(Metric::Events, &mut metrics)),
+            "percentage" => {
+                if dimensions.is_empty() {
+                    return Err("Metric `percentage` can only be queried with non-empty dimensions".into());
+                }
+                shares = Some(false);
+                Output::Share(index(Metric::Visitors, &mut metrics))
+            }
+            "group_conversion_rate" => {
+                if dimensions != [Dimension::Goal] {
+                    return Err(
+                        "Metric `group_conversion_rate` is answered here with the event:goal dimension alone".into()
+                    );
+                }
+                shares = Some(true);
+                Output::Share(index(Metric::Visitors, &mut metrics))
+            }
+            "conversion_rate" if !has_goal_filter && !dimensions.contains(&Dimension::Goal) => {
+                return Err("Metric `conversion_rate` can only be queried with event:goal filters or dimensions".into());
+            }
+            "average_revenue" => return Err("Metric `average_revenue` is not computed by this collector".into()),
+            other => {
+                let metric = Metric::ALL
+                    .into_iter()
+                    .find(|m| m.name() == other)
+                    .ok_or_else(|| format!("#/metrics/{}: Invalid metric \"{other}\"", seen.len() - 1))?;
+                Output::Direct(index(metric, &mut metrics))
+            }
+        };
+        outputs.push(output);
+    }
+
+    let (limit, offset) = match object.get("pagination") {
+        None => (MAX_LIMIT, 0),
+        Some(Value::Object(p)) => {
+            let number = |key: &str, default: u64| match p.get(key) {
+                None => Ok(default),
+                Some(v) => v.as_u64().ok_or(format!("#/pagination/{key}: a whole number")),
+            };
+            let (limit, offset) = (number("limit", u64::from(MAX_LIMIT))?, number("offset", 0)?);
+            if limit == 0 || limit > u64::from(MAX_LIMIT) {
+                return Err(format!("#/pagination/limit: between 1 and {MAX_LIMIT}"));
+            }
+            (limit as u32, u32::try_from(offset).map_err(|_| "#/pagination/offset: too large")?)
+        }
+        Some(_) => return Err("#/pagination: an object with limit and offset".into()),
+    };
+    let include = match object.get("include") {
+        None => Map::new(),
+        Some(Value::Object(i)) => i.clone(),
+        Some(_) => return Err("#/include: an object".into()),
+    };
+    let flag = |key: &str| match include.get(key) {
+        None => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(_) => Err(format!("#/include/{key}: true or false")),
+    };
+    if let Some(key) = include.keys().find(|k| !["imports", "time_labels", "total_rows"].contains(&k.as_str())) {
+        return Err(format!("#/include: unknown property \"{key}\""));
+    }
+    let (imports, time_labels, total_rows) = (flag("imports")?, flag("time_labels")?, flag("total_rows")?);
+    if time_labels && !dimensions.iter().any(|d| matches!(d, Dimension::Time(_))) {
+        return Err("Invalid include.time_labels: requires a time dimension".into());
+    }
+
+    let mut order_by = Vec::new();
+    let mut order_echo = Vec::new();
+    if let Some(entries) = object.get("order_by") {
+        let entries = entries.as_array().ok_or("#/order_by: a list of [name, direction]")?;
+        for entry in entries {
+            let pair = entry.as_array().filter(|p| p.len() == 2);
+            let (Some(key), Some(direction)) = (
+                pair.and_then(|p| p[0].as_str()),
+                pair.and_then(|p| p[1].as_str()).filter(|d| *d == "asc" || *d == "desc"),
+            ) else {
+                return Err(format!("#/order_by: Invalid entry {entry}"));
+            };
+            let order = if let Some(i) = seen.iter().position(|m| *m == key) {
+                match outputs[i] {
+                    Output::Direct(m) | Output::Share(m) | Output::Events(m, _) => OrderKey::Metric(metrics[m]),
+                }
+            } else if let Some(i) = dimension_names.iter().position(|d| *d == key) {
+                OrderKey::Dimension(i)
+            } else {
+                return Err(format!("Invalid order_by entry '{key}': not listed in metrics or dimensions"));
+            };
+            order_by.push((order, direction == "desc"));
+            order_echo.push(json!([key, direction]));
+        }
+    } else if let Some(time) = dimension_names.iter().find(|d| d.starts_with("time")) {
+        order_echo.push(json!([time, "asc"]));
+    } else {
+        order_echo.push(json!([seen[0], "desc"]));
+    }
+
+    let stats = StatsRequest {
+        site_id: site.id,
+        metrics,
+        date_range,
+        dimensions: dimensions.clone(),
+        filters,
+        order_by,
+        limit: if dimensions.is_empty() { 1 } else { limit },
+        offset: if dimensions.is_empty() { 0 } else { offset },
+        comparison: false,
+        format: Format::Json,
+        total_rows,
+    };
+    let whole = shares.map(|goal_group| {
+        let mut whole = stats.clone();
+        (whole.metrics, whole.dimensions, whole.order_by, whole.limit, whole.offset) =
+            (vec![Metric::Visitors], Vec::new(), Vec::new(), 1, 0);
+        whole.total_rows = false;
+        if goal_group {
+            whole.filters.retain(|t| t.leaves().iter().all(|f| f.dimension != Dimension::Goal));
+        }
+        whole
+    });
+    let mut echo = Map::new();
+    echo.insert("site_id".into(), json!(domain));
+    echo.insert("metrics".into(), json!(seen));
+    echo.insert("date_range".into(), Value::Null);
+    echo.insert("filters".into(), object.get("filters").cloned().unwrap_or(json!([])));
+    echo.insert("dimensions".into(), json!(dimension_names));
+    echo.insert("order_by".into(), json!(order_echo));
+    echo.insert("include".into(), Value::Object(include.clone()));
+    echo.insert("pagination".into(), json!({"limit": limit, "offset": offset}));
+    Ok(Query { stats, outputs, whole, echo, time_labels, imports })
+}
+
+fn parse_date_range(value: &Value) -> Result<DateRange, String> {
+    let fail = || format!("#/date_range: Invalid date range {value}");
+    match value {
+        Value::String(name) => Ok(match name.as_str() {
+            "day" => DateRange::Today,
+            "7d" => DateRange::LastDays(7),
+            "28d" => DateRange::LastDays(28),
+            "30d" => DateRange::LastDays(30),
+            "91d" => DateRange::LastDays(91),
+            "month" => DateRange::Month,
+            "6mo" => DateRange::LastMonths(6),
+            "12mo" => DateRange::LastMonths(12),
+            "year" => DateRange::Year,
+            "all" => DateRange::All,
+            _ => return Err(fail()),
+        }),
+        Value::Array(pair) if pair.len() == 2 => {
+            let (Some(from), Some(to)) = (pair[0].as_str(), pair[1].as_str()) else { return Err(fail()) };
+            if is_date(from) && is_date(to) {
+                return if from <= to { Ok(DateRange::Custom(from.into(), to.into())) } else { Err(fail()) };
+            }
+            match (instant(from), instant(to)) {
+                // Plausible's datetime ranges include their last second.
+                (Some(from), Some(to)) if from <= to => Ok(DateRange::Instants(from, to + 1)),
+                _ => Err(fail()),
+            }
+        }
+        _ => Err(fail()),
+    }
+}
+
+fn is_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+        && (1..=12).contains(&s[5..7].parse::<u32>().unwrap_or(0))
+        && (1..=31).contains(&s[8..10].parse::<u32>().unwrap_or(0))
+}
+
+/// Unix seconds of an ISO 8601 date-time with an offset (`2024-01-01T10:00:00+03:00`, `…Z`,
+/// optional fraction of a second).
+fn instant(s: &str) -> Option<u64> {
+    let (date, rest) = s.split_once('T')?;
+    if !is_date(date) || rest.len() < 9 {
+        return None;
+    }
+    let number = |t: &str| t.parse::<i64>().ok().filter(|_| t.len() == 2 && t.bytes().all(|b| b.is_ascii_digit()));
+    let (hour, minute, second) = (number(&rest[0..2])?, number(&rest[3..5])?, number(&rest[6..8])?);
+    if &rest[2..3] != ":" || &rest[5..6] != ":" || hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    let mut zone = &rest[8..];
+    if let Some(fraction) = zone.strip_prefix('.') {
+        zone = fraction.trim_start_matches(|c: char| c.is_ascii_digit());
+    }
+    let offset = match zone {
+        "Z" | "z" => 0,
+        z if z.len() == 6 && (z.starts_with('+') || z.starts_with('-')) && &z[3..4] == ":" => {
+            let minutes = number(&z[1..3])? * 60 + number(&z[4..6])?;
+            if z.starts_with('-') { -minutes * 60 } else { minutes * 60 }
+        }
+        _ => return None,
+    };
+    let days =
+        crate::clock::days_from_civil(date[0..4].parse().ok()?, date[5..7].parse().ok()?, date[8..10].parse().ok()?);
+    u64::try_from(days * 86_400 + hour * 3600 + minute * 60 + second - offset).ok()
+}
+
+/// A Plausible dimension name as ours. `time` takes the bucket Plausible picks for the range.
+fn parse_dimension(name: &str, range: &DateRange) -> Result<Dimension, String> {
+    let unsupported = |what: &str| Err(format!("Invalid dimension \"{name}\": {what}"));
+    match name {
+        "time" => Ok(Dimension::Time(match range {
+            DateRange::Today | DateRange::Realtime | DateRange::Instants(..) => TimeBucket::Hour,
+            DateRange::LastMonths(_) | DateRange::Year | DateRange::All => TimeBucket::Month,
+            _ => TimeBucket::Day,
+        })),
+        "visit:region_name" => Ok(Dimension::Region),
+        "visit:city_name" => Ok(Dimension::City),
+        "visit:region" | "visit:city" | "visit:country_name" => unsupported(
+            "this collector stores country codes and region and city names (visit:country, visit:region_name, visit:city_name)",
+        ),
+        "visit:entry_page_hostname" | "visit:exit_page_hostname" => unsupported("not computed by this collector"),
+        "event:goal" => Ok(Dimension::Goal),
+        _ => match Dimension::parse(name) {
+            Some(Dimension::Time(_)) if !name.starts_with("time") => unsupported("unknown"),
+            Some(d) => Ok(d),
+            None => unsupported("unknown"),
+        },
+    }
+}
+
+/// A filter tree: `[op, dimension, clauses, {case_sensitive}]`, `["and" | "or", [trees]]` or
+/// `["not", tree]`.
+fn parse_tree(value: &Value, range: &DateRange) -> Result<FilterTree, String> {
+    let fail = || format!("#/filters: Invalid filter {value}");
+    let items = value.as_array().ok_or_else(fail)?;
+    match items.first().and_then(Value::as_str) {
+        Some(logic @ ("and" | "or")) if items.len() == 2 => {
+            let trees = items[1].as_array().filter(|t| !t.is_empty()).ok_or_else(fail)?;
+            let trees = trees.iter().map(|t| parse_tree(t, range)).collect::<Result<Vec<_>, _>>()?;
+            Ok(if logic == "and" { FilterTree::And(trees) } else { FilterTree::Or(trees) })
+        }
+        Some("not") if items.len() == 2 => Ok(FilterTree::Not(Box::new(parse_tree(&items[1], range)?))),
+        Some("has_done" | "has_not_done") => Err(format!("#/filters: {value}: behavioural filters are not supported")),
+        Some(op) if (3..=4).contains(&items.len()) => {
+            let operator = Operator::parse(op).ok_or_else(|| format!("#/filters: Invalid filter operator \"{op}\""))?;
+            let name = items[1].as_str().ok_or_else(fail)?;
+            if name == "segment" {
+                return Err("#/filters: segments are not supported".into());
+            }
+            let dimension = parse_dimension(name, range)?;
+            if matches!(dimension, Dimension::Time(_)) {
+                return Err(format!("Invalid filter dimension \"{name}\": filter time with date_range"));
+            }
+            if dimension == Dimension::Goal && !matches!(operator, Operator::Is | Operator::Contains) {
+                return Err(format!("Invalid filter {value}: event:goal takes is or contains"));
+            }
+            let clauses = items[2].as_array().ok_or_else(fail)?;
+            let mut values = Vec::new();
+            for clause in clauses {
+                let value = match clause {
+                    Value::String(s) => s.clone(),
+                    Value::Number(n) if n.is_i64() || n.is_u64() => n.to_string(),
+                    _ => return Err(fail()),
+                };
+                values.push(stored_value(&dimension, value));
+            }
+            if values.is_empty()
+                || values.len() > MAX_FILTER_VALUES
+                || values.iter().any(|v| v.len() > MAX_FILTER_VALUE_BYTES)
+            {
+                return Err(format!(
+                    "#/filters: the clauses of {name} are 1 to {MAX_FILTER_VALUES} values of at most {MAX_FILTER_VALUE_BYTES} bytes"
+                ));
+            }
+            let case_sensitive = match items.get(3) {
+                None => true,
+                Some(Value::Object(m)) if m.keys().all(|k| k == "case_sensitive") => match m.get("case_sensitive") {
+                    None => true,
+                    Some(Value::Bool(b)) => *b,
+                    Some(_) => return Err(fail()),
+                },
+                Some(_) => return Err(fail()),
+            };
+            Ok(FilterTree::Leaf(Filter { operator, dimension, values, case_sensitive }))
+        }
+        _ => Err(fail()),
+    }
+}
+
+/// A dimension's value as Plausible shows it, from ours: devices capitalised, a direct visit's
+/// source `Direct / None`, a missing value `(none)`.
+fn shown_value(dimension: &Dimension, value: &str) -> String {
+    match dimension {
+        Dimension::Time(_) => value.to_string(),
+        Dimension::Source if value.is_empty() => "Direct / None".into(),
+        _ if value.is_empty() => "(none)".into(),
+        Dimension::Device => {
+            let mut chars = value.chars();
+            chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
+        }
+        _ => value.to_string(),
+    }
+}
+
+/// The inverse of [`shown_value`] for filter clauses.
+fn stored_value(dimension: &Dimension, value: String) -> String {
+    match (dimension, value.as_str()) {
+        (Dimension::Source, "Direct / None") | (_, "(none)") => String::new(),
+        (Dimension::Device, _) => value.to_lowercase(),
+        _ => value,
+    }
+}
+
+fn number(v: f64) -> Value {
+    if v.fract() == 0.0 && v.abs() < 9e15 { json!(v as i64) } else { json!(v) }
+}
+
+/// `2024-01-31T23:59:59+01:00` of Unix seconds `ts` at a UTC offset (seconds).
+fn local_iso(ts: u64, offset: i64) -> String {
+    let local = ts as i64 + offset;
+    let (y, m, d) = crate::clock::civil_from_days(local.div_euclid(86_400));
+    let s = local.rem_euclid(86_400);
+    let zone = if offset == 0 {
+        "Z".to_string()
+    } else {
+        let sign = if offset < 0 { '-' } else { '+' };
+        format!("{sign}{:02}:{:02}", offset.abs() / 3600, offset.abs() / 60 % 60)
+    };
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}{zone}", s / 3600, s / 60 % 60, s % 60)
+}
+
+/// Every bucket of the span, as the time dimension's values read.
+fn time_labels(span: &Span, bucket: TimeBucket) -> Vec<String> {
+    let date = |day: i64| {
+        let (y, m, d) = crate::clock::civil_from_days(day);
+        format!("{y:04}-{m:02}-{d:02}")
+    };
+    let mut labels = Vec::new();
+    for day in span.first_day..=span.last_day {
+        let (_, _, d) = crate::clock::civil_from_days(day);
+        match bucket {
+            TimeBucket::Hour => labels.extend((0..24).map(|h| format!("{} {h:02}:00:00", date(day)))),
+            TimeBucket::Day => labels.push(date(day)),
+            // Monday of the week (1970-01-05 was a Monday), the first one may start before.
+            TimeBucket::Week if day == span.first_day || (day - 4).rem_euclid(7) == 0 => {
+                labels.push(date(day - (day - 4).rem_euclid(7)))
+            }
+            TimeBucket::Month if day == span.first_day || d == 1 => labels.push(date(day - d + 1)),
+            _ => {}
+        }
+    }
+    labels
+}
+
+fn respond(query: &Query, answer: &Answer, site: &SiteConfig, whole: f64) -> Value {
+    let value = |row: &ResultRow, output: Output| match output {
+        Output::Direct(i) => number(row.metrics[i]),
+        Output::Events(pageviews, events) => number(row.metrics[pageviews] + row.metrics[events]),
+        Output::Share(visitors) => {
+            let share = if whole > 0.0 { (row.metrics[visitors] / whole * 1000.0).round() / 10.0 } else { 0.0 };
+            number(share)
+        }
+    };
+    let results: Vec<Value> = answer
+        .rows
+        .iter()
+        .map(|row| {
+            let dimensions: Vec<String> =
+                row.dimensions.iter().zip(&query.stats.dimensions).map(|(v, d)| shown_value(d, v)).collect();
+            json!({
+                "metrics": query.outputs.iter().map(|o| value(row, *o)).collect::<Vec<_>>(),
+                "dimensions": dimensions,
+            })
+        })
+        .collect();
+    let mut meta = Map::new();
+    if query.imports {
+        // No imported data exists in this collector.
+        meta.insert("imports_included".into(), json!(false));
+    }
+    if query.time_labels {
+        let bucket = query.stats.dimensions.iter().find_map(|d| match d {
+            Dimension::Time(bucket) => Some(*bucket),
+            _ => None,
+        });
+        meta.insert("time_labels".into(), json!(time_labels(&answer.span, bucket.unwrap_or(TimeBucket::Day))));
+    }
+    if let Some(total) = answer.total_rows {
+        meta.insert("total_rows".into(), json!(total));
+    } else if query.stats.total_rows {
+        meta.insert("total_rows".into(), json!(answer.rows.len()));
+    }
+    let span = &answer.span;
+    let start_offset = span.first_day * 86_400 - span.from as i64;
+    let end_offset = (span.last_day + 1) * 86_400 - span.to as i64;
+    let (start_offset, end_offset) = match query.stats.date_range {
+        DateRange::Instants(..) | DateRange::Realtime => (0, 0),
+        _ => (start_offset, end_offset),
+    };
+    let mut echo = query.echo.clone();
+    echo.insert(
+        "date_range".into(),
+        json!([local_iso(span.from, start_offset), local_iso(span.to.saturating_sub(1), end_offset)]),
+    );
+    let _ = site;
+    json!({ "results": results, "meta": meta, "query": echo })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instants_read_their_offsets() {
+        assert_eq!(instant("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(instant("1970-01-01T03:00:00+03:00"), Some(0));
+        assert_eq!(instant("1970-01-01T00:00:01.250-00:30"), Some(1801));
+        assert_eq!(instant("2024-01-01T00:00:00"), None, "an offset is required");
+        assert_eq!(instant("2024-01-01T25:00:00Z"), None);
+    }
+
+    #[test]
+    fn local_iso_names_its_offset() {
+        assert_eq!(local_iso(0, 0), "1970-01-01T00:00:00Z");
+        assert_eq!(local_iso(0, 3600), "1970-01-01T01:00:00+01:00");
+        assert_eq!(local_iso(3600, -5400), "1969-12-31T23:30:00-01:30");
+    }
+
+    #[test]
+    fn time_labels_cover_the_span() {
+        // 2024-01-30 (a Tuesday) to 2024-02-02.
+        let first = crate::clock::days_from_civil(2024, 1, 30);
+        let span = Span { from: 0, to: 0, first_day: first, last_day: first + 3 };
+        assert_eq!(time_labels(&span, TimeBucket::Day), ["2024-01-30", "2024-01-31", "2024-02-01", "2024-02-02"]);
+        assert_eq!(time_labels(&span, TimeBucket::Week), ["2024-01-29"]);
+        assert_eq!(time_labels(&span, TimeBucket::Month), ["2024-01-01", "2024-02-01"]);
+        assert_eq!(time_labels(&span, TimeBucket::Hour).len(), 96);
+    }
+}

@@ -1,0 +1,210 @@
+//! Plausible's Stats API v2 (`POST /api/v2/query`) over the hand-computed data set of
+//! `stats.rs` (site 1, `example.org`, days 1 and 2): each request as a Plausible client sends
+//! it, the exact `results` (and `meta` or `query` where they say something), and the errors.
+//!
+//! The data set, days 1 and 2: visitors 1–4 in visits 11, 21, 22, 31, 41; 8 page views (/a ×4,
+//! /b ×3, /c ×1) and one custom event `Signup`; FR (visitors 1, 3), DE (2), GB (4); Google (1, 3),
+//! direct (2 on day 1, 4), Mastodon (2 on day 2); desktop (1, 3), mobile (2), tablet (4). Today,
+//! visitor 5 on /live.
+
+use serde_json::{Value, json};
+
+use crate::common::http;
+use crate::stats::{Seeded, seed_with, sha256, token};
+
+async fn v2(s: &Seeded, bearer: Option<&str>, body: &Value) -> (u16, Value) {
+    let mut request = http().post(s.collector.url("/api/v2/query")).json(body);
+    if let Some(b) = bearer {
+        request = request.bearer_auth(b);
+    }
+    let r = request.send().await.unwrap();
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stats_api_v2_answers_as_plausible_does() {
+    let sites = format!(
+        "[[sites]]\nid = 1\ndomains = [\"example.org\"]\n\n[[sites]]\nid = 2\ndomains = [\"shared.example.org\"]\nshare_secret_sha256 = \"{}\"\n",
+        sha256("another-site")
+    );
+    let s = seed_with(&sites).await;
+    let token_1 = token(&s, 1);
+    let t = Some(token_1.as_str());
+    let (d1, d2) = (s.day1.clone(), s.day2.clone());
+    let range = json!([d1, d2]);
+    let q = |extra: Value| {
+        let mut body = json!({"site_id": "example.org", "metrics": ["visitors"], "date_range": range});
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        body
+    };
+    let rows = |pairs: &[(&[&str], &[f64])]| -> Value {
+        Value::Array(
+            pairs
+                .iter()
+                .map(|(d, m)| {
+                    let metrics: Vec<Value> =
+                        m.iter().map(|v| if v.fract() == 0.0 { json!(*v as i64) } else { json!(v) }).collect();
+                    json!({"metrics": metrics, "dimensions": d})
+                })
+                .collect(),
+        )
+    };
+    let country = |filter: Value| q(json!({"filters": [filter]}));
+
+    // (request, expected results)
+    let cases: Vec<(Value, Value)> = vec![
+        (q(json!({})), rows(&[(&[], &[4.0])])),
+        (
+            q(
+                json!({"metrics": ["visitors", "visits", "pageviews", "views_per_visit", "bounce_rate", "visit_duration", "events"]}),
+            ),
+            rows(&[(&[], &[4.0, 5.0, 8.0, 1.6, 40.0, 164.0, 9.0])]),
+        ),
+        (q(json!({"dimensions": ["visit:country"]})), rows(&[(&["FR"], &[2.0]), (&["DE"], &[1.0]), (&["GB"], &[1.0])])),
+        (
+            q(json!({"metrics": ["visitors", "percentage"], "dimensions": ["visit:country"]})),
+            rows(&[(&["FR"], &[2.0, 50.0]), (&["DE"], &[1.0, 25.0]), (&["GB"], &[1.0, 25.0])]),
+        ),
+        (
+            q(json!({"metrics": ["visitors", "pageviews"], "dimensions": ["event:page"]})),
+            rows(&[(&["/a"], &[3.0, 4.0]), (&["/b"], &[3.0, 3.0]), (&["/c"], &[1.0, 1.0])]),
+        ),
+        (country(json!(["is", "visit:country", ["FR"]])), rows(&[(&[], &[2.0])])),
+        (country(json!(["is", "visit:country", ["FR", "GB"]])), rows(&[(&[], &[3.0])])),
+        (country(json!(["is_not", "visit:country", ["FR"]])), rows(&[(&[], &[2.0])])),
+        (country(json!(["is", "visit:country", ["fr"]])), rows(&[(&[], &[0.0])])),
+        (country(json!(["is", "visit:country", ["fr"], {"case_sensitive": false}])), rows(&[(&[], &[2.0])])),
+        (country(json!(["contains", "event:page", ["a"]])), rows(&[(&[], &[3.0])])),
+        (country(json!(["contains", "event:page", ["A"]])), rows(&[(&[], &[0.0])])),
+        (country(json!(["contains", "event:page", ["A"], {"case_sensitive": false}])), rows(&[(&[], &[3.0])])),
+        (
+            q(json!({"metrics": ["pageviews"], "filters": [["contains_not", "event:page", ["/a"]]]})),
+            rows(&[(&[], &[4.0])]),
+        ),
+        (
+            q(json!({"metrics": ["pageviews"], "filters": [["matches", "event:page", ["^/(a|c)$"]]]})),
+            rows(&[(&[], &[5.0])]),
+        ),
+        (
+            q(json!({"metrics": ["pageviews"], "filters": [["matches_not", "event:page", ["^/a"]]]})),
+            rows(&[(&[], &[4.0])]),
+        ),
+        (
+            country(json!(["or", [["is", "visit:country", ["FR"]], ["is", "visit:country", ["GB"]]]])),
+            rows(&[(&[], &[3.0])]),
+        ),
+        (country(json!(["not", ["is", "visit:country", ["FR"]]])), rows(&[(&[], &[2.0])])),
+        (
+            country(json!(["and", [["is", "visit:country", ["FR"]], ["is", "event:page", ["/b"]]]])),
+            rows(&[(&[], &[2.0])]),
+        ),
+        (
+            q(json!({"dimensions": ["visit:device"]})),
+            rows(&[(&["Desktop"], &[2.0]), (&["Mobile"], &[1.0]), (&["Tablet"], &[1.0])]),
+        ),
+        (country(json!(["is", "visit:device", ["Mobile"]])), rows(&[(&[], &[1.0])])),
+        (
+            q(json!({"dimensions": ["visit:source"]})),
+            rows(&[(&["Direct / None"], &[2.0]), (&["Google"], &[2.0]), (&["Mastodon"], &[1.0])]),
+        ),
+        (country(json!(["is", "visit:source", ["Direct / None"]])), rows(&[(&[], &[2.0])])),
+        (q(json!({"dimensions": ["time:day"]})), rows(&[(&[d1.as_str()], &[2.0]), (&[d2.as_str()], &[3.0])])),
+        (q(json!({"dimensions": ["time"]})), rows(&[(&[d1.as_str()], &[2.0]), (&[d2.as_str()], &[3.0])])),
+        (
+            q(json!({"dimensions": ["visit:country"], "pagination": {"limit": 1, "offset": 1}})),
+            rows(&[(&["DE"], &[1.0])]),
+        ),
+        (
+            q(json!({"dimensions": ["visit:country"], "order_by": [["visit:country", "asc"]]})),
+            rows(&[(&["DE"], &[1.0]), (&["FR"], &[2.0]), (&["GB"], &[1.0])]),
+        ),
+        (
+            q(json!({"dimensions": ["visit:country"], "order_by": [["visitors", "asc"]]})),
+            rows(&[(&["DE"], &[1.0]), (&["GB"], &[1.0]), (&["FR"], &[2.0])]),
+        ),
+        (q(json!({"metrics": ["events"], "filters": [["is", "event:name", ["Signup"]]]})), rows(&[(&[], &[1.0])])),
+        (q(json!({"dimensions": ["event:goal"]})), rows(&[(&["Signup"], &[1.0])])),
+        (
+            q(json!({"metrics": ["visitors", "group_conversion_rate"], "dimensions": ["event:goal"]})),
+            rows(&[(&["Signup"], &[1.0, 25.0])]),
+        ),
+        (
+            q(
+                json!({"dimensions": ["visit:browser", "visit:device"], "filters": [["is_not", "visit:browser", ["Safari"]]]}),
+            ),
+            rows(&[(&["Firefox", "Desktop"], &[2.0]), (&["Chrome", "Mobile"], &[1.0])]),
+        ),
+        (q(json!({"date_range": "all"})), rows(&[(&[], &[5.0])])),
+        (q(json!({"date_range": "day"})), rows(&[(&[], &[1.0])])),
+        (q(json!({"date_range": "12mo"})), rows(&[(&[], &[5.0])])),
+        (q(json!({"date_range": [format!("{d2}T00:00:00Z"), format!("{d2}T23:59:59Z")]})), rows(&[(&[], &[3.0])])),
+        (
+            q(json!({"date_range": [format!("{d2}T01:00:00+01:00"), format!("{d2}T00:30:00+00:00")]})),
+            rows(&[(&[], &[2.0])]),
+        ),
+    ];
+    assert!(cases.len() >= 35);
+    for (request, expected) in &cases {
+        let (status, v) = v2(&s, t, request).await;
+        assert_eq!(status, 200, "{request}: {v}");
+        assert_eq!(&v["results"], expected, "{request}");
+    }
+
+    // The whole answer of the simplest request: the query as run, dates resolved.
+    let (_, v) = v2(&s, t, &q(json!({}))).await;
+    assert_eq!(
+        v,
+        json!({
+            "results": [{"metrics": [4], "dimensions": []}],
+            "meta": {},
+            "query": {
+                "site_id": "example.org", "metrics": ["visitors"],
+                "date_range": [format!("{d1}T00:00:00Z"), format!("{d2}T23:59:59Z")],
+                "filters": [], "dimensions": [], "order_by": [["visitors", "desc"]], "include": {},
+                "pagination": {"limit": 10000, "offset": 0}
+            }
+        })
+    );
+    // include: time labels, total rows before pagination, imports (none exist here).
+    let (_, v) = v2(
+        &s,
+        t,
+        &q(json!({"dimensions": ["time:day"], "include": {"time_labels": true, "total_rows": true, "imports": true}, "pagination": {"limit": 1}})),
+    )
+    .await;
+    assert_eq!(v["meta"], json!({"time_labels": [d1, d2], "total_rows": 2, "imports_included": false}), "{v}");
+    assert_eq!(v["results"], rows(&[(&[d1.as_str()], &[2.0])]));
+    assert_eq!(v["query"]["order_by"], json!([["time:day", "asc"]]));
+
+    // Invalid requests: 400 with a message that names what is wrong.
+    let invalid = [
+        (q(json!({"metrics": ["hugs"]})), "Invalid metric \"hugs\""),
+        (q(json!({"date_range": "fortnight"})), "Invalid date range"),
+        (q(json!({"date_range": [d2, d1]})), "Invalid date range"),
+        (q(json!({"site_id": "unknown.example"})), "Site not found"),
+        (q(json!({"filters": [["like", "visit:country", ["FR"]]]})), "Invalid filter operator \"like\""),
+        (q(json!({"metrics": ["percentage"]})), "non-empty dimensions"),
+        (q(json!({"metrics": ["conversion_rate"]})), "event:goal"),
+        (q(json!({"filters": [["has_done", ["is", "event:name", ["Signup"]]]]})), "behavioural"),
+        (q(json!({"include": {"time_labels": true}})), "requires a time dimension"),
+        (q(json!({"sql": "DROP TABLE events"})), "unknown property \"sql\""),
+        (q(json!({"pagination": {"limit": 0}})), "#/pagination/limit"),
+        (q(json!({"dimensions": ["visit:shoe_size"]})), "Invalid dimension \"visit:shoe_size\""),
+        (q(json!({"dimensions": ["visit:country"], "order_by": [["pageviews", "desc"]]})), "not listed"),
+        (q(json!({"filters": [["is", "time", ["2024-01-01"]]]})), "filter time with date_range"),
+        (q(json!({"filters": [["is_not", "event:goal", ["Signup"]]]})), "event:goal takes is or contains"),
+    ];
+    for (request, message) in invalid {
+        let (status, v) = v2(&s, t, &request).await;
+        assert_eq!(status, 400, "{request}: {v}");
+        let error = v["error"].as_str().unwrap_or_default();
+        assert!(error.contains(message), "{request}: {error:?} lacks {message:?}");
+    }
+    // Tokens as for our own API: none is 401, another site's is 403.
+    assert_eq!(v2(&s, None, &q(json!({}))).await.0, 401);
+    assert_eq!(v2(&s, t, &q(json!({"site_id": "shared.example.org"}))).await.0, 403);
+}
