@@ -415,8 +415,11 @@ pub enum DateRange {
     Custom(String, String),
     /// The last 30 minutes.
     Realtime,
-    /// The last N calendar months: from the first day of the month N - 1 months ago to today.
+    /// The last N calendar months, this one whole: from the first day of the month N - 1
+    /// months ago to the last day of this month (Plausible's `month`, `6mo`, `12mo`).
     LastMonths(u32),
+    /// This calendar year, whole (Plausible's `year`).
+    WholeYear,
     /// Everything kept (from the site's retention floor) to today.
     All,
     /// Unix seconds `[from, to)`.

@@ -77,8 +77,14 @@ pub(crate) async fn resolve(store: &Store, range: &DateRange, time_zone: &str, n
         }
         DateRange::LastMonths(n) => {
             let (y, m, _) = crate::clock::civil_from_days(today);
-            let months = y * 12 + m - 1 - (i64::from(*n) - 1);
-            (crate::clock::days_from_civil(months.div_euclid(12), months.rem_euclid(12) + 1, 1), today)
+            let first_day_of =
+                |months: i64| crate::clock::days_from_civil(months.div_euclid(12), months.rem_euclid(12) + 1, 1);
+            let this_month = y * 12 + m - 1;
+            (first_day_of(this_month - (i64::from(*n) - 1)), first_day_of(this_month + 1) - 1)
+        }
+        DateRange::WholeYear => {
+            let (y, _, _) = crate::clock::civil_from_days(today);
+            (crate::clock::days_from_civil(y, 1, 1), crate::clock::days_from_civil(y, 12, 31))
         }
         DateRange::All => (0, today),
         DateRange::Custom(from, to) => (day_number(from).unwrap_or(today), day_number(to).unwrap_or(today)),
@@ -644,7 +650,12 @@ pub struct Answer {
 
 /// Runs `request` for `site` at `now`.
 pub async fn run(store: &Store, request: &StatsRequest, site: &SiteConfig, now: u64) -> crate::store::Result<Answer> {
-    let span = resolve(store, &request.date_range, &site.timezone, now).await?;
+    let mut span = resolve(store, &request.date_range, &site.timezone, now).await?;
+    if request.date_range == DateRange::All {
+        // Everything kept: the span starts where retention does.
+        span.from = Scope::new(site, span.from, span.to, now).from;
+        span.first_day = (span.from / 86_400) as i64;
+    }
     let rounding = site.round_counts.then(|| with_rounding_inputs(request));
     let computed = rounding.as_ref().unwrap_or(request);
     let scope = Scope::new(site, span.from, span.to, now);

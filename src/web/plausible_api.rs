@@ -265,15 +265,18 @@ fn parse_date_range(value: &Value) -> Result<DateRange, String> {
     let fail = || format!("#/date_range: Invalid date range {value}");
     match value {
         Value::String(name) => Ok(match name.as_str() {
+            // As Plausible reads them: `7d` is today and the 6 days before, `30d` today and
+            // the 30 days before; `month`, `6mo`, `12mo` and `year` run to the end of this
+            // month or year.
             "day" => DateRange::Today,
             "7d" => DateRange::LastDays(7),
             "28d" => DateRange::LastDays(28),
-            "30d" => DateRange::LastDays(30),
+            "30d" => DateRange::LastDays(31),
             "91d" => DateRange::LastDays(91),
-            "month" => DateRange::Month,
+            "month" => DateRange::LastMonths(1),
             "6mo" => DateRange::LastMonths(6),
             "12mo" => DateRange::LastMonths(12),
-            "year" => DateRange::Year,
+            "year" => DateRange::WholeYear,
             "all" => DateRange::All,
             _ => return Err(fail()),
         }),
@@ -337,7 +340,8 @@ fn parse_dimension(name: &str, range: &DateRange) -> Result<Dimension, String> {
     match name {
         "time" => Ok(Dimension::Time(match range {
             DateRange::Today | DateRange::Realtime | DateRange::Instants(..) => TimeBucket::Hour,
-            DateRange::LastMonths(_) | DateRange::Year | DateRange::All => TimeBucket::Month,
+            DateRange::LastMonths(n) if *n > 1 => TimeBucket::Month,
+            DateRange::WholeYear | DateRange::Year | DateRange::All => TimeBucket::Month,
             _ => TimeBucket::Day,
         })),
         "visit:region_name" => Ok(Dimension::Region),
@@ -382,6 +386,14 @@ fn parse_tree(value: &Value, range: &DateRange) -> Result<FilterTree, String> {
                 return Err(format!("Invalid filter {value}: event:goal takes is or contains"));
             }
             let clauses = items[2].as_array().ok_or_else(fail)?;
+            if dimension == Dimension::Country
+                && matches!(operator, Operator::Is | Operator::IsNot)
+                && clauses.iter().any(|c| c.as_str().is_none_or(|s| s.chars().count() != 2))
+            {
+                return Err(
+                    "Invalid visit:country filter, visit:country needs to be a valid 2-letter country code.".into()
+                );
+            }
             let mut values = Vec::new();
             for clause in clauses {
                 let value = match clause {

@@ -147,7 +147,17 @@ async fn stats_api_v2_answers_as_plausible_does() {
             rows(&[(&[], &[2.0])]),
         ),
     ];
-    assert!(cases.len() >= 35);
+    // Plausible's named ranges: 7d and 30d run to today; month and year are whole.
+    let today = std::process::Command::new("date").args(["-u", "+%F"]).output().unwrap().stdout;
+    let today = String::from_utf8(today).unwrap().trim().to_string();
+    let in_month = |day: &str| day[..7] == today[..7];
+    let month_visitors = 1 + if in_month(&d2) { 3 } else { 0 } + if in_month(&d1) && !in_month(&d2) { 2 } else { 0 };
+    let month_visitors = if in_month(&d1) && in_month(&d2) { 5 } else { month_visitors };
+    let mut cases = cases;
+    cases.push((q(json!({"date_range": "7d"})), rows(&[(&[], &[5.0])])));
+    cases.push((q(json!({"date_range": "30d"})), rows(&[(&[], &[5.0])])));
+    cases.push((q(json!({"date_range": "month"})), rows(&[(&[], &[f64::from(month_visitors)])])));
+    assert!(cases.len() >= 40);
     for (request, expected) in &cases {
         let (status, v) = v2(&s, t, request).await;
         assert_eq!(status, 200, "{request}: {v}");
@@ -179,6 +189,23 @@ async fn stats_api_v2_answers_as_plausible_does() {
     assert_eq!(v["meta"], json!({"time_labels": [d1, d2], "total_rows": 2, "imports_included": false}), "{v}");
     assert_eq!(v["results"], rows(&[(&[d1.as_str()], &[2.0])]));
     assert_eq!(v["query"]["order_by"], json!([["time:day", "asc"]]));
+    // `month` is the whole calendar month, `year` the whole year.
+    let (_, v) = v2(&s, t, &q(json!({"date_range": "month"}))).await;
+    let last_day = std::process::Command::new("date")
+        .args(["-u", "-d", &format!("{}-01 +1 month -1 day", &today[..7]), "+%F"])
+        .output()
+        .unwrap()
+        .stdout;
+    let last_day = String::from_utf8(last_day).unwrap().trim().to_string();
+    assert_eq!(
+        v["query"]["date_range"],
+        json!([format!("{}-01T00:00:00Z", &today[..7]), format!("{last_day}T23:59:59Z")])
+    );
+    let (_, v) = v2(&s, t, &q(json!({"date_range": "year"}))).await;
+    assert_eq!(
+        v["query"]["date_range"],
+        json!([format!("{}-01-01T00:00:00Z", &today[..4]), format!("{}-12-31T23:59:59Z", &today[..4])])
+    );
 
     // Invalid requests: 400 with a message that names what is wrong.
     let invalid = [
@@ -197,6 +224,7 @@ async fn stats_api_v2_answers_as_plausible_does() {
         (q(json!({"dimensions": ["visit:country"], "order_by": [["pageviews", "desc"]]})), "not listed"),
         (q(json!({"filters": [["is", "time", ["2024-01-01"]]]})), "filter time with date_range"),
         (q(json!({"filters": [["is_not", "event:goal", ["Signup"]]]})), "event:goal takes is or contains"),
+        (q(json!({"filters": [["is", "visit:country", ["France"]]]})), "2-letter country code"),
     ];
     for (request, message) in invalid {
         let (status, v) = v2(&s, t, &request).await;
