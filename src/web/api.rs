@@ -19,7 +19,6 @@ use serde_json::{Value, json};
 
 use crate::clock::Clock;
 use crate::config::{LimitsConfig, SiteConfig};
-use crate::ingest::params::Params;
 use crate::ingest::{Body, json as json_response};
 use crate::query::request::{BadRequest, DateRange, Dimension, Format, StatsRequest};
 use crate::query::stats;
@@ -88,12 +87,10 @@ impl Api {
             }
             (Method::GET, "/api/v1/sites") => self.sites(request.headers()).await,
             (Method::GET, p) if p.starts_with("/api/v1/stats/") => {
-                let kind = p.trim_start_matches("/api/v1/stats/").to_string();
-                let query = request.uri().query().unwrap_or("").to_string();
-                match convenience(&kind, &query) {
-                    Ok(q) => self.answer(request.headers(), q).await,
-                    Err(e) => bad_request(&e),
-                }
+                let report = p.trim_start_matches("/api/v1/stats/");
+                let query = request.uri().query().unwrap_or("");
+                let now = self.clock.now();
+                crate::web::plausible_api::v1(self, &self.sites, request.headers(), report, query, now).await
             }
             _ => error(StatusCode::NOT_FOUND, "path", "no such endpoint"),
         }
@@ -263,52 +260,6 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
     let token = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer "))?.trim();
     (!token.is_empty()).then_some(token)
-}
-
-/// The GET conveniences, as Plausible's v1 API names them:
-/// `aggregate?site_id=1&period=30d&metrics=visitors,pageviews&compare=previous_period`,
-/// `timeseries?...&interval=day`, `breakdown?...&property=visit:source&limit=10`; `date=FROM,TO`
-/// with `period=custom`, `filters` as the JSON array of the POST form, `format=csv`.
-fn convenience(kind: &str, query: &str) -> Result<StatsRequest, BadRequest> {
-    let params = Params::parse(query).map_err(|e| BadRequest { parameter: "query".into(), message: e.to_string() })?;
-    let metrics: Vec<&str> = params.get("metrics").unwrap_or("visitors").split(',').map(str::trim).collect();
-    let period = params.get("period").unwrap_or("30d");
-    let date_range = if period == "custom" {
-        let dates: Vec<&str> = params.get("date").unwrap_or("").split(',').collect();
-        json!(dates)
-    } else {
-        json!(period)
-    };
-    let filters: Value = match params.get("filters") {
-        Some(text) => serde_json::from_str(text)
-            .map_err(|e| BadRequest { parameter: "filters".into(), message: format!("not a JSON array: {e}") })?,
-        None => json!([]),
-    };
-    let dimensions = match kind {
-        "aggregate" => json!([]),
-        "timeseries" => json!([format!("time:{}", params.get("interval").unwrap_or("day"))]),
-        "breakdown" => json!([params
-            .get("property")
-            .ok_or(BadRequest { parameter: "property".into(), message: "required for a breakdown".into() })?]),
-        other => return Err(BadRequest { parameter: "path".into(), message: format!("no report {other:?}") }),
-    };
-    let mut body = json!({
-        "site_id": params.get("site_id").unwrap_or(""),
-        "metrics": metrics,
-        "date_range": date_range,
-        "dimensions": dimensions,
-        "filters": filters,
-        "format": params.get("format").unwrap_or("json"),
-    });
-    if let Some(limit) = params.get("limit").and_then(|l| l.parse::<u32>().ok()) {
-        body["limit"] = json!(limit);
-    } else if kind == "timeseries" {
-        body["limit"] = json!(10_000);
-    }
-    if params.get("compare") == Some("previous_period") {
-        body["include"] = json!({"comparison": "previous_period"});
-    }
-    StatsRequest::from_json(body.to_string().as_bytes())
 }
 
 /// 429 with `Retry-After: 1`.

@@ -236,3 +236,90 @@ async fn stats_api_v2_answers_as_plausible_does() {
     assert_eq!(v2(&s, None, &q(json!({}))).await.0, 401);
     assert_eq!(v2(&s, t, &q(json!({"site_id": "shared.example.org"}))).await.0, 403);
 }
+
+/// Plausible's v1 GET reports: its parameters, filter syntax and answer shapes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stats_api_v1_get_reports_answer_as_plausible_does() {
+    let s = seed_with("[[sites]]\nid = 1\ndomains = [\"example.org\"]\n").await;
+    let token_1 = token(&s, 1);
+    let (d1, d2) = (s.day1.clone(), s.day2.clone());
+    let get = |path: String| {
+        let url = s.collector.url(&path);
+        let token = token_1.clone();
+        async move {
+            let r = http().get(url).bearer_auth(token).send().await.unwrap();
+            let status = r.status().as_u16();
+            (status, r.json::<Value>().await.unwrap())
+        }
+    };
+    let days = format!("site_id=example.org&period=custom&date={d1},{d2}");
+    let cases = [
+        (
+            format!(
+                "/api/v1/stats/aggregate?{days}&metrics=visitors,pageviews,bounce_rate,visit_duration,events,visits"
+            ),
+            json!({"results": {"visitors": {"value": 4}, "pageviews": {"value": 8}, "bounce_rate": {"value": 40}, "visit_duration": {"value": 164}, "events": {"value": 9}, "visits": {"value": 5}}}),
+        ),
+        (
+            format!("/api/v1/stats/aggregate?{days}&compare=previous_period"),
+            json!({"results": {"visitors": {"value": 4, "comparison_value": 0, "change": 100}}}),
+        ),
+        (
+            format!("/api/v1/stats/aggregate?{days}&filters=visit:country%3D%3DFR%7CGB"),
+            json!({"results": {"visitors": {"value": 3}}}),
+        ),
+        (
+            format!("/api/v1/stats/aggregate?{days}&filters=event:page%3D%3D/a*"),
+            json!({"results": {"visitors": {"value": 3}}}),
+        ),
+        (
+            format!("/api/v1/stats/aggregate?{days}&metrics=pageviews&filters=event:page!%3D/a;visit:country%3D%3DFR"),
+            json!({"results": {"pageviews": {"value": 2}}}),
+        ),
+        (
+            format!("/api/v1/stats/timeseries?{days}"),
+            json!({"results": [{"date": d1, "visitors": 2}, {"date": d2, "visitors": 3}]}),
+        ),
+        (
+            format!("/api/v1/stats/breakdown?{days}&property=visit:source"),
+            json!({"results": [{"source": "Direct / None", "visitors": 2}, {"source": "Google", "visitors": 2}, {"source": "Mastodon", "visitors": 1}]}),
+        ),
+        (
+            format!("/api/v1/stats/breakdown?{days}&property=event:page&metrics=visitors,pageviews&limit=1&page=2"),
+            json!({"results": [{"page": "/b", "visitors": 3, "pageviews": 3}]}),
+        ),
+        (
+            format!("/api/v1/stats/breakdown?{days}&property=visit:device&filters=visit:device%3D%3DMobile"),
+            json!({"results": [{"device": "Mobile", "visitors": 1}]}),
+        ),
+        ("/api/v1/stats/realtime/visitors?site_id=example.org".to_string(), json!(1)),
+    ];
+    for (path, expected) in cases {
+        let (status, v) = get(path.clone()).await;
+        assert_eq!(status, 200, "{path}: {v}");
+        assert_eq!(v, expected, "{path}");
+    }
+    // A week ending on day 2: seven buckets, zero where nothing happened.
+    let (_, v) = get(format!("/api/v1/stats/timeseries?site_id=example.org&period=7d&date={d2}")).await;
+    let buckets = v["results"].as_array().unwrap();
+    assert_eq!(buckets.len(), 7, "{v}");
+    assert_eq!(buckets[6], json!({"date": d2, "visitors": 3}));
+    assert_eq!(buckets[0]["visitors"], 0);
+
+    let invalid = [
+        ("aggregate?site_id=example.org&period=fortnight", "invalid period `fortnight`"),
+        ("aggregate?site_id=example.org&period=custom", "The `date` parameter is required"),
+        ("breakdown?site_id=example.org&period=7d", "The `property` parameter is required"),
+        ("breakdown?site_id=example.org&period=7d&property=visit:nose", "Invalid property 'visit:nose'"),
+        ("aggregate?site_id=example.org&metrics=hugs", "The metric `hugs` is not recognized"),
+        ("breakdown?site_id=example.org&property=visit:os&limit=0", "between 1 and 1000"),
+        ("timeseries?site_id=example.org&interval=week", "invalid interval `week`"),
+        ("aggregate?site_id=unknown.example", "Site not found"),
+        ("aggregate?site_id=example.org&filters=visit:nose%3D%3Dbig", "Invalid filter property 'visit:nose'"),
+    ];
+    for (path, message) in invalid {
+        let (status, v) = get(format!("/api/v1/stats/{path}")).await;
+        assert_eq!(status, 400, "{path}: {v}");
+        assert!(v["error"].as_str().unwrap_or_default().contains(message), "{path}: {v}");
+    }
+}
