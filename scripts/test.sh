@@ -27,8 +27,8 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 # chdb-core embeds a current ClickHouse (26.x) for the SQL check below.
 python3 -c "import chdb" 2>/dev/null || python3 -m pip install --quiet chdb-core
-# jsonschema checks Stats API v2 requests against Plausible's schema (tests/data/plausible).
-python3 -c "import jsonschema" 2>/dev/null || python3 -m pip install --quiet jsonschema
+# jsonschema (Plausible's Stats API schema) and a Plausible API client, pinned.
+python3 -m pip install --quiet -r tests/clients/requirements.txt
 # Real third-party tracking clients for tests/it/clients.rs (versions pinned in the lock file).
 (cd tests/clients && npm ci --silent --no-audit --no-fund)
 

@@ -1,6 +1,7 @@
-//! Plausible's Stats API v2 (`POST /api/v2/query`) over the hand-computed data set of
-//! `stats.rs` (site 1, `example.org`, days 1 and 2): each request as a Plausible client sends
-//! it, the exact `results` (and `meta` or `query` where they say something), and the errors.
+//! Plausible's Stats API v2 (`POST /api/v2/query`) and v1 GET reports over the hand-computed
+//! data set of `stats.rs` (site 1, `example.org`, days 1 and 2): each request as a Plausible
+//! client sends it, the exact `results` (and `meta` or `query` where they say something), the
+//! errors, and a third-party client run unchanged.
 //!
 //! The data set, days 1 and 2: visitors 1–4 in visits 11, 21, 22, 31, 41; 8 page views (/a ×4,
 //! /b ×3, /c ×1) and one custom event `Signup`; FR (visitors 1, 3), DE (2), GB (4); Google (1, 3),
@@ -352,6 +353,41 @@ async fn stats_api_v1_get_reports_answer_as_plausible_does() {
     assert_eq!(buckets.len(), 7, "{v}");
     assert_eq!(buckets[6], json!({"date": d2, "visitors": 3}));
     assert_eq!(buckets[0]["visitors"], 0);
+
+    // A third-party Plausible API client from PyPI (plausible-mcp), its host set to ours.
+    let base = s.collector.url("");
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/plausible_api_client.py");
+    let home = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new("python3")
+        .arg(script)
+        .args([base.trim_end_matches('/'), token_1.as_str(), "example.org", d1.as_str(), d2.as_str()])
+        .env("HOME", home.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let client: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        client["aggregate"]["totals"],
+        json!({"visitors": 4, "visits": 5, "pageviews": 8, "bounce_rate": 40, "visit_duration": 164}),
+        "{client}"
+    );
+    assert_eq!(
+        client["breakdown"]["results"],
+        json!([{"country": "FR", "visitors": 2}, {"country": "DE", "visitors": 1}, {"country": "GB", "visitors": 1}]),
+        "{client}"
+    );
+    assert_eq!(
+        client["pages"]["results"],
+        json!([{"page": "/a", "visitors": 3}, {"page": "/b", "visitors": 3}]),
+        "{client}"
+    );
+    assert_eq!(
+        client["timeseries"]["timeseries"],
+        json!([{"date": d1, "visitors": 2}, {"date": d2, "visitors": 3}]),
+        "{client}"
+    );
+    assert_eq!(client["realtime"]["realtime_visitors"], 1, "{client}");
+    assert!(client["unknown_site"]["error"].as_str().unwrap_or_default().contains("Site not found"), "{client}");
 
     let invalid = [
         ("aggregate?site_id=example.org&period=fortnight", "invalid period `fortnight`"),
