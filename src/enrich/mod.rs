@@ -82,6 +82,8 @@ pub struct RawPage<'a> {
     pub referrer: Option<&'a str>,
     /// Keep the fragment's route (single-page apps routing on the hash).
     pub hash_route: bool,
+    /// Take an app's non-http URL too ([`url::parse_app`]; Plausible's Events API).
+    pub app_url: bool,
     /// Matomo's `_rcn` / `_rck` campaign name and keyword.
     pub campaign_name: Option<&'a str>,
     pub campaign_keyword: Option<&'a str>,
@@ -92,9 +94,14 @@ impl Enricher {
         Enricher { user_agents: UserAgents::new(user_agent_cache), sources: Sources::default() }
     }
 
-    /// Page, referrer, channel and campaign of a hit; `None` when the URL is not http(s).
+    /// Page, referrer, channel and campaign of a hit; `None` when the URL is not http(s) (or
+    /// an app's, when `raw.app_url`).
     pub fn landing(&self, site: &SiteConfig, raw: RawPage<'_>) -> Option<Landing> {
-        let url = url::parse_http(raw.url)?;
+        let url = match url::parse_http(raw.url) {
+            Some(url) => url,
+            None if raw.app_url => url::parse_app(raw.url)?,
+            None => return None,
+        };
         let page = url::clean(&url, &site.keep_query, raw.hash_route)?;
         let campaign =
             Campaign::from_query(url.query_pairs()).with_matomo_fallback(raw.campaign_name, raw.campaign_keyword);

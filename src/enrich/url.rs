@@ -161,6 +161,39 @@ pub(crate) fn parse_http(raw: &str) -> Option<HttpUrl<'_>> {
     parse_whatwg(raw)
 }
 
+/// An app's page URL as Plausible's Events API takes it: any scheme (`app://…`,
+/// `com.example.app://screen/…`), the host when there is one, else none; a string without a
+/// scheme is a path. `None` for http(s) URLs that [`parse_http`] refused, and for `data:`
+/// (which Plausible refuses too) and `javascript:` (never a page, and a script in a report).
+pub(crate) fn parse_app(raw: &str) -> Option<HttpUrl<'static>> {
+    let raw = raw.trim();
+    match Url::parse(raw) {
+        Ok(url) if matches!(url.scheme(), "http" | "https" | "data" | "javascript") => None,
+        Ok(url) => {
+            let host = url.host_str().unwrap_or("").trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
+            let path = if url.cannot_be_a_base() { format!("/{}", url.path()) } else { url.path().to_string() };
+            Some(HttpUrl {
+                host: Cow::Owned(host),
+                path: Cow::Owned(if path.is_empty() { "/".into() } else { path }),
+                query: url.query().map(|q| Cow::Owned(q.to_string())),
+                fragment: url.fragment().map(|f| Cow::Owned(f.to_string())),
+            })
+        }
+        Err(url::ParseError::RelativeUrlWithoutBase) if !raw.is_empty() => {
+            let (rest, fragment) = raw.split_once('#').map_or((raw, None), |(r, f)| (r, Some(f)));
+            let (path, query) = rest.split_once('?').map_or((rest, None), |(p, q)| (p, Some(q)));
+            let path = if path.starts_with('/') { path.to_string() } else { format!("/{path}") };
+            Some(HttpUrl {
+                host: Cow::Borrowed(""),
+                path: Cow::Owned(path),
+                query: query.map(|q| Cow::Owned(q.to_string())),
+                fragment: fragment.map(|f| Cow::Owned(f.to_string())),
+            })
+        }
+        Err(_) => None,
+    }
+}
+
 /// The full WHATWG parse (the `url` crate), in [`HttpUrl`]'s terms: the fallback of
 /// [`parse_http`], and the reference its hand split is tested against.
 fn parse_whatwg(raw: &str) -> Option<HttpUrl<'static>> {
@@ -275,6 +308,19 @@ mod tests {
         assert_eq!(u.path, "/p?q=x");
         let u = clean_page_url("https://site/p?other=1", &keep(&["q"])).unwrap();
         assert_eq!(u.path, "/p");
+    }
+
+    #[test]
+    fn app_urls_as_plausible_takes_them() {
+        let parts = |raw: &str| parse_app(raw).map(|u| (u.host().to_string(), u.path().to_string()));
+        assert_eq!(parts("app://localhost/screen/orders?x=1"), Some(("localhost".into(), "/screen/orders".into())));
+        assert_eq!(parts("com.example.shop://Home/Cart"), Some(("home".into(), "/Cart".into())));
+        assert_eq!(parts("myapp:settings"), Some(("".into(), "/settings".into())));
+        assert_eq!(parts("screen/orders"), Some(("".into(), "/screen/orders".into())));
+        assert_eq!(parts("data:text/html,<b>hi</b>"), None, "Plausible refuses data: URLs");
+        assert_eq!(parts("JavaScript:alert(1)"), None);
+        assert_eq!(parts("https://example.org/"), None, "http(s) URLs are parse_http's");
+        assert_eq!(parts(""), None);
     }
 
     #[test]

@@ -68,6 +68,7 @@ pub fn interpret<'a>(
         url: params.non_empty("url").or(referer).ok_or(DeclineReason::Invalid)?,
         referrer: params.non_empty("urlref"),
         hash_route: false,
+        app_url: false,
         campaign_name: params.non_empty("_rcn"),
         campaign_keyword: params.non_empty("_rck"),
     };

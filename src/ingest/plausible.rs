@@ -213,7 +213,8 @@ pub fn interpret<'a>(event: &'a Decoded, sites: &'a Sites, now: u64) -> Vec<Resu
             action.prop_keys.push(key.clone());
             action.prop_values.push(value.clone());
         }
-        let page = RawPage { url, referrer: payload.referrer.as_deref(), hash_route, ..RawPage::default() };
+        let page =
+            RawPage { url, referrer: payload.referrer.as_deref(), hash_route, app_url: true, ..RawPage::default() };
         hits.push(Ok(Hit {
             site,
             time: now,

@@ -138,6 +138,17 @@ async fn plausible_events_api() {
         rows,
         "pageview\t/pricing\temail\tnewsletter\tnewsletter\temail\tLondon\t0\nevent\t/pricing\temail\tnewsletter\tnewsletter\temail\tLondon\t49\n"
     );
+
+    // A mobile app's screens, as Plausible takes them: any scheme but data: (and javascript:).
+    let r = send(r#"{"n":"pageview","u":"app://localhost/screen/orders?tab=2","d":"example.org"}"#).await;
+    assert_eq!((r.status().as_u16(), r.headers().get("x-plausible-dropped")), (202, None));
+    let r = send(r#"{"n":"pageview","u":"data:text/html,hello","d":"example.org"}"#).await;
+    assert_eq!(r.headers()["x-plausible-dropped"], "1");
+    wait_count(&db, 3).await;
+    let app = ch
+        .query(&format!("SELECT url_host, url_path FROM {db}.events WHERE url_path LIKE '/screen/%' FORMAT TSV"))
+        .await;
+    assert_eq!(app, "localhost\t/screen/orders\n");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
