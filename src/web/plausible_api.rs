@@ -33,17 +33,25 @@ enum Output {
     Direct(usize),
     /// Plausible's `events`: page views plus custom events (indexes of both).
     Events(usize, usize),
-    /// Visitors of the row over the visitors of the whole (index of visitors), in %.
-    Share(usize),
+    /// Visitors of the row (index of visitors) over the visitors of the whole, in %: the
+    /// whole with every filter (`percentage`), or without the goal filters (conversion rates).
+    Share(usize, Whole),
+}
+
+/// Which whole a share is of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Whole {
+    Filtered = 0,
+    WithoutGoals = 1,
 }
 
 /// A parsed v2 request.
 struct Query {
     stats: StatsRequest,
     outputs: Vec<Output>,
-    /// The denominator of `percentage` / `group_conversion_rate`: the same request without
-    /// dimensions (and, for a goal group, without goal filters).
-    whole: Option<StatsRequest>,
+    /// The denominators of [`Output::Share`]: the same request without dimensions, with every
+    /// filter and without goal filters (when asked for).
+    wholes: [Option<StatsRequest>; 2],
     echo: Map<String, Value>,
     time_labels: bool,
     imports: bool,
@@ -64,14 +72,16 @@ pub(crate) async fn handle(api: &Api, sites: &Sites, headers: &HeaderMap, body: 
         Ok(done) => done,
         Err(refused) => return refused,
     };
-    let whole = match &query.whole {
-        Some(whole) => match api.execute(headers, whole).await {
-            Ok((total, _)) => total.rows.first().map_or(0.0, |row| row.metrics[0]),
-            Err(refused) => return refused,
-        },
-        None => 0.0,
-    };
-    json_response(StatusCode::OK, &respond(&query, &answer, site, whole))
+    let mut wholes = [0.0; 2];
+    for (value, whole) in wholes.iter_mut().zip(&query.wholes) {
+        if let Some(whole) = whole {
+            match api.execute(headers, whole).await {
+                Ok((total, _)) => *value = total.rows.first().map_or(0.0, |row| row.metrics[0]),
+                Err(refused) => return refused,
+            }
+        }
+    }
+    json_response(StatusCode::OK, &respond(&query, &answer, site, wholes))
 }
 
 fn parse(raw: &Value, sites: &Sites) -> Result<Query, String> {
@@ -122,7 +132,7 @@ fn parse(raw: &Value, sites: &Sites) -> Result<Query, String> {
         }
     };
     let mut outputs = Vec::new();
-    let mut shares = None;
+    let mut wholes_needed = [false; 2];
     let mut seen = Vec::new();
     for name in names {
         let name = name.as_str().ok_or("#/metrics: a list of metric names")?;
@@ -136,8 +146,8 @@ fn parse(raw: &Value, sites: &Sites) -> Result<Query, String> {
                 if dimensions.is_empty() {
                     return Err("Metric `percentage` can only be queried with non-empty dimensions".into());
                 }
-                shares = Some(false);
-                Output::Share(index(Metric::Visitors, &mut metrics))
+                wholes_needed[Whole::Filtered as usize] = true;
+                Output::Share(index(Metric::Visitors, &mut metrics), Whole::Filtered)
             }
             "group_conversion_rate" => {
                 if dimensions != [Dimension::Goal] {
@@ -145,10 +155,16 @@ fn parse(raw: &Value, sites: &Sites) -> Result<Query, String> {
                         "Metric `group_conversion_rate` is answered here with the event:goal dimension alone".into()
                     );
                 }
-                shares = Some(true);
-                Output::Share(index(Metric::Visitors, &mut metrics))
+                wholes_needed[Whole::WithoutGoals as usize] = true;
+                Output::Share(index(Metric::Visitors, &mut metrics), Whole::WithoutGoals)
             }
-            "conversion_rate" if !has_goal_filter && !dimensions.contains(&Dimension::Goal) => {
+            // Plausible's conversion rate: the visitors who reached the goal(s) over all
+            // visitors (the same filters but the goal's, over the whole range).
+            "conversion_rate" if has_goal_filter || dimensions.contains(&Dimension::Goal) => {
+                wholes_needed[Whole::WithoutGoals as usize] = true;
+                Output::Share(index(Metric::Visitors, &mut metrics), Whole::WithoutGoals)
+            }
+            "conversion_rate" => {
                 return Err("Metric `conversion_rate` can only be queried with event:goal filters or dimensions".into());
             }
             "average_revenue" => return Err("Metric `average_revenue` is not computed by this collector".into()),
@@ -210,7 +226,7 @@ fn parse(raw: &Value, sites: &Sites) -> Result<Query, String> {
             };
             let order = if let Some(i) = seen.iter().position(|m| *m == key) {
                 match outputs[i] {
-                    Output::Direct(m) | Output::Share(m) | Output::Events(m, _) => OrderKey::Metric(metrics[m]),
+                    Output::Direct(m) | Output::Share(m, _) | Output::Events(m, _) => OrderKey::Metric(metrics[m]),
                 }
             } else if let Some(i) = dimension_names.iter().position(|d| *d == key) {
                 OrderKey::Dimension(i)
@@ -239,16 +255,20 @@ fn parse(raw: &Value, sites: &Sites) -> Result<Query, String> {
         format: Format::Json,
         total_rows,
     };
-    let whole = shares.map(|goal_group| {
+    let whole = |kind: Whole| {
         let mut whole = stats.clone();
         (whole.metrics, whole.dimensions, whole.order_by, whole.limit, whole.offset) =
             (vec![Metric::Visitors], Vec::new(), Vec::new(), 1, 0);
         whole.total_rows = false;
-        if goal_group {
+        if kind == Whole::WithoutGoals {
             whole.filters.retain(|t| t.leaves().iter().all(|f| f.dimension != Dimension::Goal));
         }
         whole
-    });
+    };
+    let wholes = [
+        wholes_needed[Whole::Filtered as usize].then(|| whole(Whole::Filtered)),
+        wholes_needed[Whole::WithoutGoals as usize].then(|| whole(Whole::WithoutGoals)),
+    ];
     let mut echo = Map::new();
     echo.insert("site_id".into(), json!(domain));
     echo.insert("metrics".into(), json!(seen));
@@ -258,7 +278,7 @@ fn parse(raw: &Value, sites: &Sites) -> Result<Query, String> {
     echo.insert("order_by".into(), json!(order_echo));
     echo.insert("include".into(), Value::Object(include.clone()));
     echo.insert("pagination".into(), json!({"limit": limit, "offset": offset}));
-    Ok(Query { stats, outputs, whole, echo, time_labels, imports })
+    Ok(Query { stats, outputs, wholes, echo, time_labels, imports })
 }
 
 fn parse_date_range(value: &Value) -> Result<DateRange, String> {
@@ -491,11 +511,12 @@ fn time_labels(span: &Span, bucket: TimeBucket) -> Vec<String> {
     labels
 }
 
-fn respond(query: &Query, answer: &Answer, site: &SiteConfig, whole: f64) -> Value {
+fn respond(query: &Query, answer: &Answer, site: &SiteConfig, wholes: [f64; 2]) -> Value {
     let value = |row: &ResultRow, output: Output| match output {
         Output::Direct(i) => number(row.metrics[i]),
         Output::Events(pageviews, events) => number(row.metrics[pageviews] + row.metrics[events]),
-        Output::Share(visitors) => {
+        Output::Share(visitors, kind) => {
+            let whole = wholes[kind as usize];
             let share = if whole > 0.0 { (row.metrics[visitors] / whole * 1000.0).round() / 10.0 } else { 0.0 };
             number(share)
         }

@@ -147,6 +147,21 @@ async fn stats_api_v2_answers_as_plausible_does() {
             q(json!({"date_range": [format!("{d2}T01:00:00+01:00"), format!("{d2}T00:30:00+00:00")]})),
             rows(&[(&[], &[2.0])]),
         ),
+        // Plausible's conversion rate: the goal's visitors over all visitors (1 of 4).
+        (
+            q(json!({"metrics": ["visitors", "conversion_rate"], "filters": [["is", "event:goal", ["Signup"]]]})),
+            rows(&[(&[], &[1.0, 25.0])]),
+        ),
+        (
+            q(json!({"metrics": ["visitors", "conversion_rate"], "dimensions": ["event:goal"]})),
+            rows(&[(&["Signup"], &[1.0, 25.0])]),
+        ),
+        (
+            q(
+                json!({"metrics": ["visitors", "conversion_rate", "percentage"], "dimensions": ["visit:source"], "filters": [["is", "event:goal", ["Signup"]]]}),
+            ),
+            rows(&[(&["Mastodon"], &[1.0, 25.0, 100.0])]),
+        ),
     ];
     // Plausible's named ranges: 7d and 30d run to today; month and year are whole.
     let today = std::process::Command::new("date").args(["-u", "+%F"]).output().unwrap().stdout;
