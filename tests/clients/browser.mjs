@@ -19,20 +19,21 @@ const links = `
 const mesurePage = (title) => `<!doctype html><html><head><title>${title}</title>
   <script defer data-domain="example.org" src="${collector}/mesure.js"></script></head>
   <body><h1>${title}</h1>${links}</body></html>`;
+const tagged = `
+  <button id="tagged" class="plausible-event-name=Tagged+Click plausible-event-color=blue">tagged</button>
+  <a id="tagged-link" class="plausible-event-name=Tagged+Link" href="/pl/terms" onclick="event.preventDefault()">terms</a>`;
 const plausiblePage = `<!doctype html><html><head><title>Plausible</title>
   <script type="module">
     import { init, track } from "/node_modules/@plausible-analytics/tracker/plausible.js";
     window.__plausible = true; // the tracker ignores automated browsers unless told otherwise
     init({ domain: "example.org", endpoint: "${collector}/api/event", captureOnLocalhost: true, outboundLinks: true, fileDownloads: true, logging: false });
     window.track = track;
-  </script></head><body><h1>Plausible</h1>${links}</body></html>`;
+  </script></head><body><h1>Plausible</h1>${links}${tagged}</body></html>`;
 
 // Plausible's snippets, the script being ours under Plausible's names: the legacy snippet with
 // its queue (a call made before the script loads), and the per-site script with plausible.init.
 const queueSnippet = `<script>window.plausible = window.plausible || function() { (window.plausible.q = window.plausible.q || []).push(arguments) }</script>`;
-const tagged = `
-  <button id="tagged" class="plausible-event-name=Tagged+Click plausible-event-color=blue">tagged</button>
-  <a id="tagged-link" class="plausible-event-name=Tagged+Link" href="/pl/terms" onclick="event.preventDefault()">terms</a>`;
+
 const plausibleScriptPage = (title, script, attrs = "", body = "") => `<!doctype html><html><head><title>${title}</title>
   <script defer data-domain="example.org" ${attrs} src="${collector}/js/${script}"></script>
   ${queueSnippet}<script>plausible("Queued", {props: {early: "yes"}})</script></head>
@@ -45,7 +46,13 @@ const perSitePage = `<!doctype html><html><head><title>per-site</title>
   </script></head><body><h1>per-site</h1>${links}</body></html>`;
 const fullVariant = "script.file-downloads.outbound-links.tagged-events.revenue.pageview-props.js";
 
+const longBody = '<body style="height:4000px">';
 const pages = {
+  "/plausible/long.html": plausiblePage.replace("<body>", longBody),
+  "/plausible/dnt.html": plausiblePage,
+  "/plausible/gpc.html": plausiblePage,
+  "/plausible/ignored.html": plausiblePage,
+  "/pl/long.html": plausibleScriptPage("long", fullVariant).replace("<body>", longBody),
   "/pl/index.html": plausibleScriptPage("variant", fullVariant, 'event-author="Ada"'),
   "/pl/secret.html": plausibleScriptPage("excluded", "script.exclusions.js", 'data-exclude="/pl/secret*, /admin/**"'),
   "/pl/ignored.html": plausibleScriptPage("ignored", fullVariant),
@@ -85,8 +92,8 @@ const site = `http://example.org:${server.address().port}`;
 
 const browser = await launch();
 
-async function scenario(name, pagePath, { init, act, host = origin }) {
-  const context = await browser.newContext({ userAgent });
+async function scenario(name, pagePath, { init, act, host = origin, headers }) {
+  const context = await browser.newContext({ userAgent, extraHTTPHeaders: headers });
   if (init) await context.addInitScript(init);
   const page = await context.newPage();
   let sent = 0;
@@ -131,16 +138,35 @@ try {
     init: () => Object.defineProperty(Navigator.prototype, "doNotTrack", { get: () => "1" }),
     act: mesureActs,
   });
-  results.plausible = await scenario("plausible", "/plausible/index.html", {
-    act: (page) => interact(page, () => window.track("Purchase", { props: { plan: "pro" } })),
-  });
-  // Our script under Plausible's names, loaded by Plausible's snippets.
+  // The same clicks and calls with Plausible's own tracker and with our script under
+  // Plausible's names (loaded by Plausible's snippets).
   const signup = () => window.plausible("Signup", { props: { plan: "pro" }, revenue: { amount: 12.5, currency: "EUR" } });
   const plausibleActs = async (page) => {
     await interact(page, signup);
     await page.click("#tagged");
     await page.click("#tagged-link");
   };
+  const readToTheEnd = async (page) => {
+    await page.mouse.move(200, 200);
+    for (let i = 0; i < 10; i++) {
+      await page.mouse.wheel(0, 500);
+      await page.waitForTimeout(100);
+    }
+    await page.waitForTimeout(3000);
+    await page.goto("about:blank");
+  };
+  results.plausible = await scenario("plausible", "/plausible/index.html", { act: plausibleActs });
+  results.plausible_long = await scenario("plausible-long", "/plausible/long.html", { act: readToTheEnd });
+  results.variant_long = await scenario("plausible-variant-long", "/pl/long.html", { host: site, act: readToTheEnd });
+  // Plausible's tracker sends whatever the browser says; the collector stores nothing from a
+  // browser that sends Do-Not-Track or Global Privacy Control. With plausible_ignore, the
+  // tracker sends nothing.
+  results.plausible_dnt = await scenario("plausible-dnt", "/plausible/dnt.html", { headers: { DNT: "1" }, act: plausibleActs });
+  results.plausible_gpc_header = await scenario("plausible-gpc-header", "/plausible/gpc.html", { headers: { "Sec-GPC": "1" }, act: plausibleActs });
+  results.plausible_ignored = await scenario("plausible-npm-ignored", "/plausible/ignored.html", {
+    init: () => localStorage.setItem("plausible_ignore", "true"),
+    act: plausibleActs,
+  });
   results.variant = await scenario("plausible-variant", "/pl/index.html", { host: site, act: plausibleActs });
   results.excluded = await scenario("plausible-excluded", "/pl/secret.html", { host: site, act: async () => {} });
   results.ignored = await scenario("plausible-ignored", "/pl/ignored.html", {

@@ -114,20 +114,28 @@ async fn plausible_tracker_and_mesure_js_in_chromium() {
         ]
     );
 
+    // Plausible's own tracker (npm) with page views, SPA navigation, a custom event with props
+    // and revenue, outbound link and download clicks, tagged clicks.
+    let projection = "SELECT url_path, event_type, event_name, link_url, arrayStringConcat(arraySort(arrayMap((k, v) -> concat(k, '=', v), prop_keys, prop_values)), ','), revenue, revenue_currency FROM {db}.events";
     let plausible = rows_where(
         &db,
-        "SELECT url_path, event_type, event_name, link_url FROM {db}.events WHERE url_path LIKE '/plausible/%' AND event_type != 'engagement' ORDER BY event_type, url_path",
-        5,
+        &format!("{projection} WHERE url_path LIKE '/plausible/%' AND url_path != '/plausible/long.html' AND event_type != 'engagement' ORDER BY event_type, url_path, event_name"),
+        7,
     )
     .await;
+    let page_port =
+        plausible.iter().find_map(|r| r.split("127.0.0.1:").nth(1)).map(|p| p[..p.find('/').unwrap()].to_string());
+    let page_port = page_port.expect("the tagged link's url prop names the page's host");
     assert_eq!(
         plausible,
         vec![
-            "/plausible/index.html\tpageview\t\t".to_string(),
-            "/plausible/second\tpageview\t\t".to_string(),
-            "/plausible/second\tevent\tPurchase\t".to_string(),
-            "/plausible/second\toutlink\tOutbound Link: Click\toutbound.example/page".to_string(),
-            format!("/plausible/second\tdownload\tFile Download\t{host}/files/report.pdf"),
+            "/plausible/index.html\tpageview\t\t\t\t0\t".to_string(),
+            "/plausible/second\tpageview\t\t\t\t0\t".to_string(),
+            "/plausible/second\tevent\tSignup\t\tplan=pro\t12.5\tEUR".to_string(),
+            "/plausible/second\tevent\tTagged Click\t\tcolor=blue\t0\t".to_string(),
+            format!("/plausible/second\tevent\tTagged Link\t\turl=http://127.0.0.1:{page_port}/pl/terms\t0\t"),
+            "/plausible/second\toutlink\tOutbound Link: Click\toutbound.example/page\t\t0\t".to_string(),
+            format!("/plausible/second\tdownload\tFile Download\t{host}/files/report.pdf\t\t0\t"),
         ]
     );
     // Plausible's tracker reports engagement when a page is left (SPA navigation, page hide):
@@ -145,17 +153,55 @@ async fn plausible_tracker_and_mesure_js_in_chromium() {
         .count(&format!("SELECT count() FROM {db}.events WHERE url_path IN ('/mesure/gpc.html', '/mesure/dnt.html')"))
         .await;
     assert_eq!(none, 0);
+    // Plausible's tracker sends with DNT or GPC (it does not read them), the collector stores
+    // nothing; with plausible_ignore the tracker sends nothing.
+    assert!(
+        sent["plausible_dnt"].as_u64().unwrap() > 0 && sent["plausible_gpc_header"].as_u64().unwrap() > 0,
+        "{sent}"
+    );
+    assert_eq!(sent["plausible_ignored"], 0, "{sent}");
+    let none = ch
+        .count(&format!("SELECT count() FROM {db}.events WHERE url_path LIKE '/plausible/%' AND url_path NOT IN ('/plausible/index.html', '/plausible/second', '/plausible/long.html')"))
+        .await;
+    assert_eq!(none, 0, "a hit from a browser with DNT or GPC was stored");
+    // Engagement with real scrolling, with Plausible's tracker and with our script under its
+    // name: the whole depth and over 3 s, in the page view's visit.
+    for path in ["/plausible/long.html", "/pl/long.html"] {
+        let long = rows_where(
+            &db,
+            &format!("SELECT event_type, scroll_depth, engaged_ms >= 3000, visit_id FROM {{db}}.events WHERE url_path = '{path}' AND event_type IN ('pageview', 'engagement') ORDER BY event_type, engaged_ms DESC"),
+            2,
+        )
+        .await;
+        let long: Vec<Vec<&str>> = long.iter().map(|l| l.split('\t').collect()).collect();
+        assert_eq!(&long[0][..1], ["pageview"], "{path}: {long:?}");
+        assert_eq!(&long[1][..3], ["engagement", "100", "1"], "{path}: {long:?}");
+        assert_eq!(long[0][3], long[1][3], "{path}: the engagement is in the page view's visit");
+    }
 
     // Our script under Plausible's names, loaded by Plausible's snippets: the same rows as
     // Plausible's own tracker for the same clicks, plus what the extensions add (the queued
-    // call, pageview props from event-* attributes, revenue, tagged elements).
+    // call, pageview props from event-* attributes).
     assert_eq!(sent["variant"], 8, "{sent}");
     let variant = rows_where(
         &db,
-        "SELECT url_path, event_type, event_name, link_url, arrayStringConcat(arraySort(arrayMap((k, v) -> concat(k, '=', v), prop_keys, prop_values)), ','), revenue, revenue_currency FROM {db}.events WHERE url_path LIKE '/pl/%' AND event_type != 'engagement' AND url_path NOT IN ('/pl/secret.html', '/pl/manual.html', '/pl/virtual', '/pl/site.html') ORDER BY event_type, url_path, event_name",
+        &format!("{projection} WHERE url_path LIKE '/pl/%' AND event_type != 'engagement' AND url_path NOT IN ('/pl/secret.html', '/pl/manual.html', '/pl/virtual', '/pl/site.html', '/pl/long.html') ORDER BY event_type, url_path, event_name"),
         8,
     )
     .await;
+    let same_as_plausible: Vec<String> = variant
+        .iter()
+        .filter(|r| !r.contains("\tQueued\t"))
+        .map(|r| {
+            r.replace("/pl/", "/plausible/")
+                .replace("/plausible/terms", "/pl/terms")
+                .replace("example.org:", "127.0.0.1:")
+                .replace("example.org/", &format!("{host}/"))
+                .replace("author=Ada,", "")
+                .replace("author=Ada", "")
+        })
+        .collect();
+    assert_eq!(same_as_plausible, plausible, "the same clicks make the same rows with either script");
     let port =
         variant.iter().find_map(|r| r.split("example.org:").nth(1)).map(|p| p[..p.find('/').unwrap()].to_string());
     let port = port.expect("the tagged link's url prop names the page's host");
