@@ -42,6 +42,8 @@ pub enum Metric {
     /// Revenue of orders and goals (Plausible's name); of the product's items under a product
     /// dimension.
     TotalRevenue,
+    /// Revenue per hit that carried revenue (Plausible's `average_revenue`).
+    AverageRevenue,
     /// Ordered items (sum of quantities).
     Quantity,
     /// Median page load time in milliseconds (sum of the six timings Matomo's tracker sends), over
@@ -60,7 +62,7 @@ pub enum Metric {
 }
 
 impl Metric {
-    pub const ALL: [Metric; 17] = [
+    pub const ALL: [Metric; 18] = [
         Metric::Visitors,
         Metric::Visits,
         Metric::Pageviews,
@@ -72,6 +74,7 @@ impl Metric {
         Metric::ConversionRate,
         Metric::Orders,
         Metric::TotalRevenue,
+        Metric::AverageRevenue,
         Metric::Quantity,
         Metric::LoadTime,
         Metric::Impressions,
@@ -93,6 +96,7 @@ impl Metric {
             Metric::ConversionRate => "conversion_rate",
             Metric::Orders => "orders",
             Metric::TotalRevenue => "total_revenue",
+            Metric::AverageRevenue => "average_revenue",
             Metric::Quantity => "quantity",
             Metric::LoadTime => "load_time",
             Metric::Impressions => "impressions",
@@ -131,6 +135,7 @@ impl Metric {
                 | Metric::ConversionRate
                 | Metric::ViewsPerVisit
                 | Metric::VisitDuration
+                | Metric::AverageRevenue
                 | Metric::ScrollDepth
                 | Metric::TimeOnPage
         )

@@ -315,6 +315,12 @@ fn metric_expr_events(m: Metric, ctx: &Context<'_>, spread: bool) -> Sql {
         Metric::TotalRevenue => {
             sql.push(REVENUE);
         }
+        Metric::AverageRevenue if spread => {
+            sql.push("if(countIf(event_type = 'order') = 0, 0, round(sumIf(ec_item_prices[item] * ec_item_quantities[item], event_type = 'order') / countIf(event_type = 'order'), 2))");
+        }
+        Metric::AverageRevenue => {
+            sql.push(&format!("if(countIf({EARNED}) = 0, 0, round(sumIf(revenue, {EARNED}) / countIf({EARNED}), 2))"));
+        }
         Metric::Quantity if spread => {
             sql.push("toFloat64(sumIf(ec_item_quantities[item], event_type = 'order'))");
         }
@@ -348,6 +354,7 @@ fn metric_expr_visits(m: Metric) -> &'static str {
         Metric::ConversionRate => "if(count() = 0, 0, round(100 * sum(converted) / count(), 1))",
         Metric::Orders => "toFloat64(sum(orders))",
         Metric::TotalRevenue => "round(sum(revenue_total), 2)",
+        Metric::AverageRevenue => "if(sum(revenue_hits) = 0, 0, round(sum(revenue_total) / sum(revenue_hits), 2))",
         Metric::Quantity => "toFloat64(sum(quantity))",
         Metric::LoadTime => "toFloat64(quantileExactArray(0.5)(load_times))",
         Metric::Impressions => "toFloat64(sum(impressions))",
@@ -418,8 +425,12 @@ fn carried_and_filtered(request: &StatsRequest, scope: &Scope, ctx: &Context<'_>
     sql
 }
 
-/// The revenue of orders and goals (cart updates carry a cart's value, not revenue).
-const REVENUE: &str = "round(sumIf(revenue, event_type IN ('order', 'goal')), 2)";
+/// A hit that earned revenue: an order, a goal, or a custom event sent with revenue
+/// (Plausible's `$`); a cart update carries a cart's value, not revenue.
+const EARNED: &str = "event_type IN ('order', 'goal', 'event') AND revenue != 0";
+
+/// The revenue earned.
+const REVENUE: &str = "round(sumIf(revenue, event_type IN ('order', 'goal', 'event')), 2)";
 
 /// The items ordered.
 const QUANTITY: &str = "sumIf(arraySum(ec_item_quantities), event_type = 'order')";
@@ -459,6 +470,7 @@ pub fn build(request: &StatsRequest, site: &SiteConfig, scope: &Scope) -> Sql {
         sql.push("max(timestamp) - min(timestamp) AS duration, countIf(event_type = 'pageview') AS pageviews, ");
         sql.push("countIf(event_type = 'event') AS events, countIf(event_type = 'order') AS orders, ");
         sql.push(REVENUE).push(" AS revenue_total, ").push(QUANTITY).push(" AS quantity, ");
+        sql.push(&format!("countIf({EARNED}) AS revenue_hits, "));
         sql.push("countIf(event_type = 'content_impression') AS impressions, ");
         sql.push("countIf(event_type = 'content_interaction') AS interactions, ");
         sql.push(&format!("groupArrayIf({LOAD_TIME}, {TIMED_PAGE_VIEW}) AS load_times, "));

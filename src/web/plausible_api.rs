@@ -167,7 +167,6 @@ fn parse(raw: &Value, sites: &Sites) -> Result<Query, String> {
             "conversion_rate" => {
                 return Err("Metric `conversion_rate` can only be queried with event:goal filters or dimensions".into());
             }
-            "average_revenue" => return Err("Metric `average_revenue` is not computed by this collector".into()),
             other => {
                 let metric = Metric::ALL
                     .into_iter()

@@ -295,6 +295,31 @@ async fn stats_api_v2_answers_as_plausible_does() {
         }
     }
     assert!(schema_rejected >= 15, "only {schema_rejected} requests exercise the schema's rules");
+    // Revenue sent with Plausible custom events (today): total and average per event.
+    for amount in ["10", "20.5"] {
+        let body = format!(
+            r#"{{"n":"Purchase","u":"https://example.org/shop","d":"example.org","$":{{"amount":"{amount}","currency":"EUR"}}}}"#
+        );
+        let r = http()
+            .post(s.collector.url("/api/event"))
+            .header("user-agent", "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 202);
+    }
+    let revenue = q(json!({"date_range": "day", "metrics": ["total_revenue", "average_revenue"]}));
+    let mut answer = Value::Null;
+    for _ in 0..60 {
+        answer = v2(&s, t, &revenue).await.1;
+        if answer["results"][0]["metrics"] == json!([30.5, 15.25]) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    assert_eq!(answer["results"], rows(&[(&[], &[30.5, 15.25])]), "{answer}");
+
     // Tokens as for our own API: none is 401, another site's is 403.
     assert_eq!(v2(&s, None, &q(json!({}))).await.0, 401);
     assert_eq!(v2(&s, t, &q(json!({"site_id": "shared.example.org"}))).await.0, 403);
