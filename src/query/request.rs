@@ -637,7 +637,8 @@ fn parse_range(value: &Value) -> Result<DateRange, BadRequest> {
     }
 }
 
-fn is_date(s: &str) -> bool {
+/// Whether `s` is a date `YYYY-MM-DD` (month 1–12, day 1–31).
+pub(crate) fn is_date(s: &str) -> bool {
     let b = s.as_bytes();
     b.len() == 10
         && b[4] == b'-'

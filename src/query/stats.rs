@@ -717,7 +717,8 @@ pub async fn run(store: &Store, request: &StatsRequest, site: &SiteConfig, now: 
     Ok(Answer { rows, previous, span, total_rows })
 }
 
-fn number(v: f64) -> Value {
+/// A JSON number, whole when it is.
+pub(crate) fn number(v: f64) -> Value {
     if v.fract() == 0.0 && v.abs() < 9e15 { json!(v as i64) } else { json!(v) }
 }
 

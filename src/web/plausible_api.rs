@@ -11,13 +11,13 @@
 use hyper::{HeaderMap, Response, StatusCode};
 use serde_json::{Map, Value, json};
 
-use crate::config::SiteConfig;
 use crate::ingest::{Body, json as json_response};
+use crate::query::request::is_date;
 use crate::query::request::{
     DateRange, Dimension, Filter, FilterTree, Format, MAX_FILTER_VALUE_BYTES, MAX_FILTER_VALUES, MAX_LIMIT, Metric,
     Operator, OrderKey, StatsRequest, TimeBucket,
 };
-use crate::query::stats::{Answer, ResultRow, Span};
+use crate::query::stats::{Answer, ResultRow, Span, number};
 use crate::sites::Sites;
 use crate::web::api::Api;
 
@@ -68,7 +68,7 @@ pub(crate) async fn handle(api: &Api, sites: &Sites, headers: &HeaderMap, body: 
         Ok(query) => query,
         Err(message) => return invalid(message),
     };
-    let (answer, site) = match api.execute(headers, &query.stats).await {
+    let (answer, _) = match api.execute(headers, &query.stats).await {
         Ok(done) => done,
         Err(refused) => return refused,
     };
@@ -81,7 +81,7 @@ pub(crate) async fn handle(api: &Api, sites: &Sites, headers: &HeaderMap, body: 
             }
         }
     }
-    json_response(StatusCode::OK, &respond(&query, &answer, site, wholes))
+    json_response(StatusCode::OK, &respond(&query, &answer, wholes))
 }
 
 fn parse(raw: &Value, sites: &Sites) -> Result<Query, String> {
@@ -314,16 +314,6 @@ fn parse_date_range(value: &Value) -> Result<DateRange, String> {
     }
 }
 
-fn is_date(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() == 10
-        && b[4] == b'-'
-        && b[7] == b'-'
-        && b.iter().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
-        && (1..=12).contains(&s[5..7].parse::<u32>().unwrap_or(0))
-        && (1..=31).contains(&s[8..10].parse::<u32>().unwrap_or(0))
-}
-
 /// Unix seconds of an ISO 8601 date-time with an offset (`2024-01-01T10:00:00+03:00`, `…Z`,
 /// optional fraction of a second).
 fn instant(s: &str) -> Option<u64> {
@@ -469,10 +459,6 @@ fn stored_value(dimension: &Dimension, value: String) -> String {
     }
 }
 
-fn number(v: f64) -> Value {
-    if v.fract() == 0.0 && v.abs() < 9e15 { json!(v as i64) } else { json!(v) }
-}
-
 /// `2024-01-31T23:59:59+01:00` of Unix seconds `ts` at a UTC offset (seconds).
 fn local_iso(ts: u64, offset: i64) -> String {
     let local = ts as i64 + offset;
@@ -510,7 +496,7 @@ fn time_labels(span: &Span, bucket: TimeBucket) -> Vec<String> {
     labels
 }
 
-fn respond(query: &Query, answer: &Answer, site: &SiteConfig, wholes: [f64; 2]) -> Value {
+fn respond(query: &Query, answer: &Answer, wholes: [f64; 2]) -> Value {
     let value = |row: &ResultRow, output: Output| match output {
         Output::Direct(i) => number(row.metrics[i]),
         Output::Events(pageviews, events) => number(row.metrics[pageviews] + row.metrics[events]),
@@ -561,7 +547,6 @@ fn respond(query: &Query, answer: &Answer, site: &SiteConfig, wholes: [f64; 2]) 
         "date_range".into(),
         json!([local_iso(span.from, start_offset), local_iso(span.to.saturating_sub(1), end_offset)]),
     );
-    let _ = site;
     json!({ "results": results, "meta": meta, "query": echo })
 }
 
