@@ -31,7 +31,7 @@ const STATS_SAMPLES: [&str; 12] = [
     r#"{"site_id": 1, "metrics": ["visitors"], "date_range": "year", "dimensions": ["time:hour", "time:month", "visit:channel"]}"#,
     r#"{"site_id": 1, "metrics": ["visitors", "conversions"], "date_range": "7d", "dimensions": ["event:goal"]}"#,
     r#"{"site_id": 1, "metrics": ["orders", "total_revenue", "average_revenue", "bounce_rate"], "date_range": "30d", "dimensions": ["visit:source"]}"#,
-    r#"{"site_id": 1, "metrics": ["orders", "total_revenue", "average_revenue"], "date_range": "7d", "dimensions": ["event:page"], "filters": [["matches", "event:page", ["^/shop/[0-9]+$"]], ["contains_not", "event:name", ["test"]], ["matches_not", "visit:source", ["(?i)spam"]]]}"#,
+    r#"{"site_id": 1, "metrics": ["orders", "total_revenue", "average_revenue"], "date_range": "7d", "dimensions": ["event:page"], "filters": [["matches", "event:page", ["^/shop/[0-9]+$"]], ["contains_not", "event:name", ["test"]], ["matches_not", "visit:source", ["spam|junk"]]]}"#,
     r#"{"site_id": 1, "metrics": ["load_time", "quantity", "impressions", "interactions", "bounce_rate"], "date_range": "7d", "filters": [["is", "event:product_sku", ["S1"]], ["contains", "event:product_name", ["sho"]]]}"#,
     r#"{"site_id": 1, "metrics": ["pageviews", "orders", "quantity", "total_revenue", "average_revenue", "load_time"], "date_range": "7d", "dimensions": ["event:product_category"], "filters": [["is_not", "event:product_sku", ["S1"]]]}"#,
     r#"{"site_id": 1, "metrics": ["impressions", "interactions"], "date_range": "7d", "dimensions": ["event:content_name", "event:content_piece", "event:content_target"]}"#,
