@@ -52,6 +52,13 @@ impl Clock for ManualClock {
 /// Seconds in a salt period (one UTC day).
 pub const DAY: u64 = 86_400;
 
+/// `2026-11-30T20:15:03Z`: Unix seconds as an ISO 8601 UTC time.
+pub(crate) fn utc_text(ts: u64) -> String {
+    let (y, m, d) = civil_from_days((ts / DAY) as i64);
+    let s = ts % DAY;
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", s / 3600, s / 60 % 60, s % 60)
+}
+
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm). Days past
 /// the end of a month roll over, like PHP's dates (Matomo's `cdt`).
 pub(crate) fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {

@@ -59,6 +59,13 @@ enum Command {
         #[arg(long)]
         visitor_id: String,
     },
+    /// List each site: retention, identifier mode, events in the last 24 hours, the last hit,
+    /// and what its /privacy.json says.
+    Sites {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Manage read-only API tokens (one site each).
     #[command(subcommand)]
     Token(TokenCommand),
@@ -164,6 +171,14 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                     return Ok(ExitCode::from(3));
                 }
                 Err(e) => return Err(e.into()),
+            }
+        }
+        Command::Sites { json } => {
+            let activity = store.site_activity(now.saturating_sub(mesure::clock::DAY)).await?;
+            if json {
+                println!("{}", mesure::summary::sites_json(&config, &activity));
+            } else {
+                print!("{}", mesure::summary::sites_report(&config, &activity, now));
             }
         }
         Command::Token(TokenCommand::Create { site, name }) => {

@@ -275,6 +275,64 @@ pub fn render(config: &Config) -> String {
     out
 }
 
+/// `mesure sites`: one block per configured site for operators: retention, identifier mode,
+/// events in the last 24 hours and the last hit (from `activity`), and what its
+/// `/privacy.json` says. `now` is Unix seconds.
+pub fn sites_report(config: &Config, activity: &[crate::store::rows::SiteActivity], now: u64) -> String {
+    let mut out = String::new();
+    for site in &config.sites {
+        let facts = SiteFacts::of(config, site);
+        let seen = activity.iter().find(|a| a.site_id == site.id);
+        let _ = writeln!(out, "site {}  {}", site.id, site.domains.join(", "));
+        let _ = writeln!(out, "  retention      {} ({} days)", site.retention, site.retention.days());
+        let identifier = match facts.identifier {
+            Identifier::FirstPartyCookie { lifetime_days } => format!("first-party cookie ({lifetime_days} days)"),
+            _ => "cookieless (daily salt)".to_string(),
+        };
+        let _ = writeln!(out, "  identifier     {identifier}");
+        let _ = writeln!(out, "  last 24 hours  {} events", seen.map_or(0, |a| a.recent));
+        let last = match seen {
+            Some(a) => format!("{} ({} ago)", crate::clock::utc_text(u64::from(a.last_hit)), ago(now, a.last_hit)),
+            None => "never".to_string(),
+        };
+        let _ = writeln!(out, "  last hit       {last}");
+        let _ = writeln!(out, "  privacy.json   {}\n", facts.notice());
+    }
+    out
+}
+
+/// The same as JSON: one object per site, the notice included.
+pub fn sites_json(config: &Config, activity: &[crate::store::rows::SiteActivity]) -> Value {
+    let sites: Vec<Value> = config
+        .sites
+        .iter()
+        .map(|site| {
+            let seen = activity.iter().find(|a| a.site_id == site.id);
+            json!({
+                "id": site.id,
+                "domains": site.domains,
+                "retention_days": site.retention.days(),
+                "identifier": if site.cookie_mode { "first-party-cookie" } else { "cookieless" },
+                "events_last_24h": seen.map_or(0, |a| a.recent),
+                "last_hit": seen.map(|a| crate::clock::utc_text(u64::from(a.last_hit))),
+                "privacy": SiteFacts::of(config, site).notice(),
+            })
+        })
+        .collect();
+    json!({ "sites": sites })
+}
+
+/// "3 min", "2 h", "5 days": how long ago `then` was at `now`.
+fn ago(now: u64, then: u32) -> String {
+    let seconds = now.saturating_sub(u64::from(then));
+    match seconds {
+        s if s < 120 => format!("{s} s"),
+        s if s < 7200 => format!("{} min", s / 60),
+        s if s < 2 * 86_400 => format!("{} h", s / 3600),
+        s => format!("{} days", s / 86_400),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -722,12 +722,6 @@ pub(crate) fn number(v: f64) -> Value {
     if v.fract() == 0.0 && v.abs() < 9e15 { json!(v as i64) } else { json!(v) }
 }
 
-fn iso(ts: u64) -> String {
-    let (y, m, d) = crate::clock::civil_from_days((ts / 86_400) as i64);
-    let s = ts % 86_400;
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", s / 3600, s / 60 % 60, s % 60)
-}
-
 /// The JSON answer, shaped like Plausible's v2.
 pub(crate) fn to_json(answer: &Answer, request: &StatsRequest, site: &SiteConfig) -> Value {
     let previous: HashMap<&Vec<String>, &ResultRow> =
@@ -772,12 +766,12 @@ pub(crate) fn to_json(answer: &Answer, request: &StatsRequest, site: &SiteConfig
         "site_id": site.id,
         "metrics": request.metrics.iter().map(|m| m.name()).collect::<Vec<_>>(),
         "dimensions": request.dimensions.iter().map(|d| d.name()).collect::<Vec<_>>(),
-        "date_range": [iso(answer.span.from), iso(answer.span.to)],
+        "date_range": [crate::clock::utc_text(answer.span.from), crate::clock::utc_text(answer.span.to)],
         "time_zone": site.timezone,
         "rounded": site.round_counts,
     });
     if let Some((span, _)) = &answer.previous {
-        meta["comparison_date_range"] = json!([iso(span.from), iso(span.to)]);
+        meta["comparison_date_range"] = json!([crate::clock::utc_text(span.from), crate::clock::utc_text(span.to)]);
     }
     json!({ "results": results, "meta": meta })
 }
@@ -899,7 +893,7 @@ mod tests {
 
     #[test]
     fn iso_dates() {
-        assert_eq!(iso(0), "1970-01-01T00:00:00Z");
-        assert_eq!(iso(1_700_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(crate::clock::utc_text(0), "1970-01-01T00:00:00Z");
+        assert_eq!(crate::clock::utc_text(1_700_000_000), "2023-11-14T22:13:20Z");
     }
 }

@@ -353,6 +353,11 @@ impl Store {
 
     // --- stats (read side) ----------------------------------------------------------------------
 
+    /// Per site with rows: the events since `since` and the last hit's time.
+    pub async fn site_activity(&self, since: u64) -> Result<Vec<rows::SiteActivity>> {
+        self.query(&statements::SITE_ACTIVITY).bind(since.min(u64::from(u32::MAX)) as u32).fetch_all().await
+    }
+
     /// The calendar day (`YYYY-MM-DD`) of `now` in a time zone.
     pub(crate) async fn local_date(&self, now: u32, time_zone: &str) -> Result<String> {
         self.query(&statements::STATS_TODAY).bind(now).bind(time_zone).fetch_one().await

@@ -55,6 +55,16 @@ pub struct TokenInfo {
     pub revoked: u8,
 }
 
+/// A site's recent activity (`mesure sites`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Row, Deserialize)]
+pub struct SiteActivity {
+    pub site_id: u32,
+    /// Events since the time asked for.
+    pub recent: u64,
+    /// The last hit's time, Unix seconds.
+    pub last_hit: u32,
+}
+
 /// Rows per (partition, site), for the retention plan.
 #[derive(Debug, Clone, Row, Deserialize)]
 pub(crate) struct PartitionRows {

@@ -121,6 +121,12 @@ statements! {
          AND token_hash NOT IN (SELECT token_hash FROM api_token_revocations) LIMIT 1"
     ), [Str("00")];
 
+    /// Per site: events since a time, and the last hit's time (`mesure sites`).
+    SITE_ACTIVITY = Query(
+        "SELECT site_id, countIf(timestamp >= toDateTime(?)) AS recent, toUInt32(max(timestamp)) AS last_hit \
+         FROM events GROUP BY site_id ORDER BY site_id"
+    ), [U32(1_790_000_000)];
+
     /// Today's date in a time zone.
     STATS_TODAY = Query("SELECT toString(toDate(toDateTime(?), ?))"), [U32(1_790_000_000), Str("Europe/Paris")];
     /// Two local midnights (`YYYY-MM-DD 00:00:00` in a time zone) as Unix seconds.
