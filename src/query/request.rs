@@ -459,6 +459,8 @@ pub struct StatsRequest {
     pub format: Format,
     /// Also count every row before `limit` and `offset` ([`crate::query::stats::Answer::total_rows`]).
     pub total_rows: bool,
+    /// List every bucket of the range in the answer (with a time dimension).
+    pub time_labels: bool,
 }
 
 /// Values in one filter, and the longest value (bytes).
@@ -583,6 +585,11 @@ impl StatsRequest {
             Some(Value::String(s)) if s == "previous_period" => true,
             Some(_) => return Err(bad("include.comparison", "only \"previous_period\" is supported")),
         };
+        let time_labels = match raw.include.as_ref().and_then(|i| i.get("time_labels")) {
+            None | Some(Value::Null) | Some(Value::Bool(false)) => false,
+            Some(Value::Bool(true)) if dimensions.iter().any(|d| matches!(d, Dimension::Time(_))) => true,
+            Some(_) => return Err(bad("include.time_labels", "true with a time dimension")),
+        };
         let format = match raw.format.as_deref() {
             None | Some("json") => Format::Json,
             Some("csv") => Format::Csv,
@@ -600,6 +607,7 @@ impl StatsRequest {
             comparison,
             format,
             total_rows: false,
+            time_labels,
         })
     }
 }

@@ -722,6 +722,29 @@ pub(crate) fn number(v: f64) -> Value {
     if v.fract() == 0.0 && v.abs() < 9e15 { json!(v as i64) } else { json!(v) }
 }
 
+/// Every bucket of the span, as the time dimension's values read.
+pub(crate) fn time_labels(span: &Span, bucket: TimeBucket) -> Vec<String> {
+    let date = |day: i64| {
+        let (y, m, d) = crate::clock::civil_from_days(day);
+        format!("{y:04}-{m:02}-{d:02}")
+    };
+    let mut labels = Vec::new();
+    for day in span.first_day..=span.last_day {
+        let (_, _, d) = crate::clock::civil_from_days(day);
+        match bucket {
+            TimeBucket::Hour => labels.extend((0..24).map(|h| format!("{} {h:02}:00:00", date(day)))),
+            TimeBucket::Day => labels.push(date(day)),
+            // Monday of the week (1970-01-05 was a Monday), the first one may start before.
+            TimeBucket::Week if day == span.first_day || (day - 4).rem_euclid(7) == 0 => {
+                labels.push(date(day - (day - 4).rem_euclid(7)))
+            }
+            TimeBucket::Month if day == span.first_day || d == 1 => labels.push(date(day - d + 1)),
+            _ => {}
+        }
+    }
+    labels
+}
+
 /// The JSON answer, shaped like Plausible's v2.
 pub(crate) fn to_json(answer: &Answer, request: &StatsRequest, site: &SiteConfig) -> Value {
     let previous: HashMap<&Vec<String>, &ResultRow> =
@@ -770,8 +793,18 @@ pub(crate) fn to_json(answer: &Answer, request: &StatsRequest, site: &SiteConfig
         "time_zone": site.timezone,
         "rounded": site.round_counts,
     });
+    // The range's calendar days in the site's time zone (what a chart's axis spans).
+    meta["dates"] = json!([date_string(answer.span.first_day), date_string(answer.span.last_day)]);
+    let bucket = request.dimensions.iter().find_map(|d| match d {
+        Dimension::Time(bucket) => Some(*bucket),
+        _ => None,
+    });
+    if let (true, Some(bucket)) = (request.time_labels, bucket) {
+        meta["time_labels"] = json!(time_labels(&answer.span, bucket));
+    }
     if let Some((span, _)) = &answer.previous {
         meta["comparison_date_range"] = json!([crate::clock::utc_text(span.from), crate::clock::utc_text(span.to)]);
+        meta["comparison_dates"] = json!([date_string(span.first_day), date_string(span.last_day)]);
     }
     json!({ "results": results, "meta": meta })
 }
@@ -889,6 +922,17 @@ mod tests {
     fn tsv_fields_are_unescaped() {
         assert_eq!(unescape("a\\tb\\\\c"), "a\tb\\c");
         assert_eq!(unescape("plain"), "plain");
+    }
+
+    #[test]
+    fn time_labels_cover_the_span() {
+        // 2024-01-30 (a Tuesday) to 2024-02-02.
+        let first = crate::clock::days_from_civil(2024, 1, 30);
+        let span = Span { from: 0, to: 0, first_day: first, last_day: first + 3 };
+        assert_eq!(time_labels(&span, TimeBucket::Day), ["2024-01-30", "2024-01-31", "2024-02-01", "2024-02-02"]);
+        assert_eq!(time_labels(&span, TimeBucket::Week), ["2024-01-29"]);
+        assert_eq!(time_labels(&span, TimeBucket::Month), ["2024-01-01", "2024-02-01"]);
+        assert_eq!(time_labels(&span, TimeBucket::Hour).len(), 96);
     }
 
     #[test]

@@ -17,7 +17,7 @@ use crate::query::request::{
     DateRange, Dimension, Filter, FilterTree, Format, MAX_FILTER_VALUE_BYTES, MAX_FILTER_VALUES, MAX_LIMIT, Metric,
     Operator, OrderKey, StatsRequest, TimeBucket,
 };
-use crate::query::stats::{Answer, ResultRow, Span, number};
+use crate::query::stats::{Answer, ResultRow, number};
 use crate::sites::Sites;
 use crate::web::api::Api;
 
@@ -253,6 +253,7 @@ fn parse(raw: &Value, sites: &Sites) -> Result<Query, String> {
         comparison: false,
         format: Format::Json,
         total_rows,
+        time_labels,
     };
     let whole = |kind: Whole| {
         let mut whole = stats.clone();
@@ -473,29 +474,6 @@ fn local_iso(ts: u64, offset: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}{zone}", s / 3600, s / 60 % 60, s % 60)
 }
 
-/// Every bucket of the span, as the time dimension's values read.
-fn time_labels(span: &Span, bucket: TimeBucket) -> Vec<String> {
-    let date = |day: i64| {
-        let (y, m, d) = crate::clock::civil_from_days(day);
-        format!("{y:04}-{m:02}-{d:02}")
-    };
-    let mut labels = Vec::new();
-    for day in span.first_day..=span.last_day {
-        let (_, _, d) = crate::clock::civil_from_days(day);
-        match bucket {
-            TimeBucket::Hour => labels.extend((0..24).map(|h| format!("{} {h:02}:00:00", date(day)))),
-            TimeBucket::Day => labels.push(date(day)),
-            // Monday of the week (1970-01-05 was a Monday), the first one may start before.
-            TimeBucket::Week if day == span.first_day || (day - 4).rem_euclid(7) == 0 => {
-                labels.push(date(day - (day - 4).rem_euclid(7)))
-            }
-            TimeBucket::Month if day == span.first_day || d == 1 => labels.push(date(day - d + 1)),
-            _ => {}
-        }
-    }
-    labels
-}
-
 fn respond(query: &Query, answer: &Answer, wholes: [f64; 2]) -> Value {
     let value = |row: &ResultRow, output: Output| match output {
         Output::Direct(i) => number(row.metrics[i]),
@@ -528,7 +506,10 @@ fn respond(query: &Query, answer: &Answer, wholes: [f64; 2]) -> Value {
             Dimension::Time(bucket) => Some(*bucket),
             _ => None,
         });
-        meta.insert("time_labels".into(), json!(time_labels(&answer.span, bucket.unwrap_or(TimeBucket::Day))));
+        meta.insert(
+            "time_labels".into(),
+            json!(crate::query::stats::time_labels(&answer.span, bucket.unwrap_or(TimeBucket::Day))),
+        );
     }
     if let Some(total) = answer.total_rows {
         meta.insert("total_rows".into(), json!(total));
@@ -693,6 +674,7 @@ pub(crate) async fn v1(
         comparison,
         format: Format::Json,
         total_rows: false,
+        time_labels: false,
     };
     let (answer, _) = match api.execute(headers, &stats).await {
         Ok(done) => done,
@@ -745,7 +727,7 @@ pub(crate) async fn v1(
             };
             let by_label: std::collections::HashMap<&str, &ResultRow> =
                 answer.rows.iter().map(|r| (r.dimensions[0].as_str(), r)).collect();
-            let results: Vec<Value> = time_labels(&answer.span, bucket)
+            let results: Vec<Value> = crate::query::stats::time_labels(&answer.span, bucket)
                 .into_iter()
                 .map(|label| {
                     let mut entry = values(by_label.get(label.as_str()).map_or(&zero, |r| &r.metrics));
@@ -962,16 +944,5 @@ mod tests {
         assert_eq!(local_iso(0, 0), "1970-01-01T00:00:00Z");
         assert_eq!(local_iso(0, 3600), "1970-01-01T01:00:00+01:00");
         assert_eq!(local_iso(3600, -5400), "1969-12-31T23:30:00-01:30");
-    }
-
-    #[test]
-    fn time_labels_cover_the_span() {
-        // 2024-01-30 (a Tuesday) to 2024-02-02.
-        let first = crate::clock::days_from_civil(2024, 1, 30);
-        let span = Span { from: 0, to: 0, first_day: first, last_day: first + 3 };
-        assert_eq!(time_labels(&span, TimeBucket::Day), ["2024-01-30", "2024-01-31", "2024-02-01", "2024-02-02"]);
-        assert_eq!(time_labels(&span, TimeBucket::Week), ["2024-01-29"]);
-        assert_eq!(time_labels(&span, TimeBucket::Month), ["2024-01-01", "2024-02-01"]);
-        assert_eq!(time_labels(&span, TimeBucket::Hour).len(), 96);
     }
 }

@@ -37,7 +37,7 @@ async fn the_dashboard_shows_what_the_api_says() {
     let dir = artifacts.display().to_string();
     let out = tokio::task::spawn_blocking(move || {
         Command::new("node")
-            .args(["dashboard.mjs", &page, &dir, "FR"])
+            .args(["dashboard.mjs", &page, &dir, "France"])
             .current_dir(Path::new(REPO).join("tests/clients"))
             .output()
             .unwrap()
@@ -52,7 +52,7 @@ async fn the_dashboard_shows_what_the_api_says() {
     };
     assert_eq!(read(&shown["before"]), before);
     assert_eq!(read(&shown["after"]), after);
-    assert!(shown["filters"].as_str().unwrap().contains("FR"));
+    assert!(shown["filters"].as_str().unwrap().contains("France"));
     // The load-time tab shows each page's median load time as the API gives it.
     let body = json!({"site_id": 1, "metrics": ["pageviews", "load_time"], "date_range": "7d", "dimensions": ["event:page"], "limit": 10});
     let v: Value = http().post(&api).bearer_auth(SECRET).json(&body).send().await.unwrap().json().await.unwrap();
@@ -93,4 +93,88 @@ fn panels_use_only_what_the_api_accepts() {
         }
     }
     assert!(tabs >= 15);
+}
+
+/// The chart is right for every kind of period (issue 17): every bucket of the period is
+/// there, zero when empty; the axis spans exactly the period; the previous period is a second
+/// series when comparison is on; the arrows, a custom range and a bookmarked address work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_chart_spans_every_period() {
+    let sites =
+        format!("[[sites]]\nid = 1\ndomains = [\"example.org\"]\nshare_secret_sha256 = \"{}\"\n", sha256(SECRET));
+    let s = seed_with(&sites).await;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let date = |days_ago: u64| {
+        let out =
+            Command::new("date").arg("-u").arg("-d").arg(format!("@{}", now - days_ago * 86_400)).arg("+%F").output();
+        String::from_utf8(out.unwrap().stdout).unwrap().trim().to_string()
+    };
+    let today = date(0);
+    let artifacts = Path::new(REPO).join("target/test-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let page = s.collector.url(&format!("/share/{SECRET}"));
+    let dir = artifacts.display().to_string();
+    // A custom range of 7 days ending on day 2 (yesterday): data on its last two days only.
+    let (from, to) = (date(7), date(1));
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .args(["dashboard-periods.mjs", &page, &dir, &from, &to])
+            .current_dir(Path::new(REPO).join("tests/clients"))
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success(), "{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let shown: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(shown["errors"], json!([]), "JavaScript errors in the page");
+    let check = |step: &str, bucket: &str, buckets: u64, first: &str, last: &str| {
+        let c = &shown[step];
+        assert_eq!(c["bucket"], bucket, "{step}: {c}");
+        assert_eq!(c["buckets"], buckets, "{step}: {c}");
+        assert_eq!((c["first"].as_str().unwrap(), c["last"].as_str().unwrap()), (first, last), "{step}: {c}");
+        // The axis runs from the first bucket to the last, no further.
+        let instant = |label: &str| {
+            if label.len() == 10 {
+                format!("{label}T00:00:00.000Z")
+            } else {
+                format!("{}.000Z", label.replace(' ', "T"))
+            }
+        };
+        assert_eq!(
+            (c["min"].as_str().unwrap(), c["max"].as_str().unwrap()),
+            (instant(first).as_str(), instant(last).as_str()),
+            "{step}: {c}"
+        );
+    };
+    // The last 7 days: 7 daily buckets, data on 3 of them (days 1 and 2, and today's visitor).
+    check("7d", "time:day", 7, &date(6), &today);
+    assert_eq!(shown["7d"]["zeros"], 4, "{shown}");
+    assert_eq!(shown["7d"]["previous"], "7", "the previous 7 days as a second series");
+    // Today by hour: 24 buckets, one of them with the live visitor.
+    check("today", "time:hour", 24, &format!("{today} 00:00:00"), &format!("{today} 23:00:00"));
+    assert_eq!(shown["today"]["zeros"], 23, "{shown}");
+    check("30d", "time:day", 30, &date(29), &today);
+    let month_start = format!("{}-01", &today[..7]);
+    let days_in = today[8..].parse::<u64>().unwrap();
+    check("month", "time:day", days_in, &month_start, &today);
+    let months = today[5..7].parse::<u64>().unwrap();
+    check("year", "time:month", months, &format!("{}-01-01", &today[..4]), &format!("{}-01", &today[..7]));
+    // The custom range typed in: 7 days, zero on the 5 before day 1.
+    check("custom", "time:day", 7, &date(7), &date(1));
+    assert_eq!(shown["custom"]["zeros"], 5, "{shown}");
+    assert!(shown["custom"]["url"].as_str().unwrap().contains(&format!("from={}&to={}", date(7), date(1))), "{shown}");
+    // The arrow before "last 7 days": the 7 days before them.
+    check("previous", "time:day", 7, &date(13), &date(7));
+    assert_eq!(shown["previous"]["range"], "custom");
+    assert_eq!(shown["uncompared"]["previous"], "", "no comparison series once switched off");
+    assert!(shown["uncompared"]["url"].as_str().unwrap().contains("compare=0"));
+    // A bookmarked address opens the same view.
+    check("bookmarked", "time:day", 30, &date(29), &today);
+    assert_eq!((&shown["bookmarked"]["range"], &shown["bookmarked"]["compare"]), (&json!("30d"), &json!(false)));
+    // One current visitor, in the singular.
+    assert_eq!(shown["live"], "● 1 current visitor", "{shown}");
+    for step in ["7d", "today", "30d", "month", "year", "custom", "previous"] {
+        assert!(artifacts.join(format!("dashboard-period-{step}.png")).is_file(), "{step}");
+    }
 }

@@ -11,7 +11,11 @@
       conversion_rate: "Conversion rate", orders: "Orders", quantity: "Quantity", total_revenue: "Revenue",
       load_time: "Median load time", impressions: "Impressions", interactions: "Interactions",
       scroll_depth: "Scroll depth", time_on_page: "Time on page", live: "current visitors", csv: "CSV", none: "No data for this period",
-      remove: "Remove filter", bad_token: "This token is not valid.", vs: "vs previous period", direct: "(none)" },
+      remove: "Remove filter", bad_token: "This token is not valid.", vs: "vs previous period", direct: "(none)",
+      custom: "Custom range", from: "From", to: "To", apply: "Apply", prev: "Previous period", next: "Next period",
+      compare: "Compare with the previous period", previous: "Previous period",
+      live_one: "current visitor", live_other: "current visitors",
+      device_desktop: "Desktop", device_mobile: "Mobile", device_tablet: "Tablet", device_other: "Other" },
     fr: { site: "Site", range: "Période", realtime: "Temps réel", today: "Aujourd'hui", yesterday: "Hier", "7d": "7 derniers jours",
       "30d": "30 derniers jours", month: "Ce mois-ci", year: "Cette année", token: "Jeton d'API", open: "Ouvrir",
       visitors: "Visiteurs", visits: "Visites", pageviews: "Pages vues", views_per_visit: "Pages par visite",
@@ -19,13 +23,18 @@
       conversion_rate: "Taux de conversion", orders: "Commandes", quantity: "Quantité", total_revenue: "Chiffre d'affaires",
       load_time: "Temps de chargement médian", impressions: "Impressions", interactions: "Interactions",
       scroll_depth: "Défilement", time_on_page: "Temps sur la page", live: "visiteurs en ce moment", csv: "CSV", none: "Aucune donnée sur cette période",
-      remove: "Retirer le filtre", bad_token: "Ce jeton n'est pas valide.", vs: "par rapport à la période précédente", direct: "(aucune)" }
+      remove: "Retirer le filtre", bad_token: "Ce jeton n'est pas valide.", vs: "par rapport à la période précédente", direct: "(aucune)",
+      custom: "Période personnalisée", from: "Du", to: "Au", apply: "Appliquer", prev: "Période précédente", next: "Période suivante",
+      compare: "Comparer à la période précédente", previous: "Période précédente",
+      live_one: "visiteur en ce moment", live_other: "visiteurs en ce moment",
+      device_desktop: "Ordinateur", device_mobile: "Mobile", device_tablet: "Tablette", device_other: "Autre" }
   };
   var $ = function (id) { return document.getElementById(id); };
   var state = {
     lang: (navigator.language || "en").slice(0, 2) === "fr" ? "fr" : "en",
-    credential: null, site: null, range: "7d", filters: [], panels: null, tabs: {}, chart: null
+    credential: null, site: null, period: { name: "7d" }, compare: true, dates: null, filters: [], panels: null, tabs: {}, chart: null
   };
+  readLocation();
   var share = location.pathname.match(/^\/share\/([^/]+)/);
   if (share) state.credential = decodeURIComponent(share[1]);
   else { try { state.credential = sessionStorage.getItem("mesure_token"); } catch (e) {} }
@@ -54,8 +63,11 @@
       });
   }
 
+  // The period as the API takes it: a name, or [from, to] (inclusive dates).
+  function range() { return state.period.name || [state.period.from, state.period.to]; }
+
   function query(extra) {
-    var q = { site_id: state.site, date_range: state.range, filters: state.filters };
+    var q = { site_id: state.site, date_range: range(), filters: state.filters };
     Object.keys(extra).forEach(function (k) { q[k] = extra[k]; });
     return api("/api/v1/query", q, extra.format === "csv");
   }
@@ -72,13 +84,17 @@
   function translate() {
     document.documentElement.lang = state.lang;
     document.querySelectorAll("[data-t]").forEach(function (n) { n.textContent = t(n.getAttribute("data-t")); });
+    document.querySelectorAll("[data-t-label]").forEach(function (n) { n.setAttribute("aria-label", t(n.getAttribute("data-t-label"))); });
     $("lang").textContent = state.lang === "fr" ? "EN" : "FR";
   }
 
   function renderTop() {
     var metrics = state.panels.top_line;
-    query({ metrics: metrics, include: { comparison: state.range === "realtime" ? null : "previous_period" } }).then(function (r) {
+    var compare = state.compare && state.period.name !== "realtime";
+    query({ metrics: metrics, include: { comparison: compare ? "previous_period" : null } }).then(function (r) {
       var row = r.results[0] || { metrics: [] };
+      state.dates = r.meta.dates;
+      $("prev").disabled = $("next").disabled = state.period.name === "realtime";
       var box = $("top");
       box.textContent = "";
       metrics.forEach(function (m, i) {
@@ -96,25 +112,106 @@
     }).catch(fail);
   }
 
+  // Dates: "YYYY-MM-DD" <-> days since 1970-01-01 (UTC arithmetic on calendar dates).
+  function day(date) { return Date.parse(date + "T00:00:00Z") / 86400000; }
+  function date(days) { return new Date(days * 86400000).toISOString().slice(0, 10); }
+  function monthStart(days, shift) {
+    var d = new Date(days * 86400000);
+    return Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + shift, 1) / 86400000;
+  }
+
+  // The period before (-1) or after (+1) [first, last]: the same calendar months or year when
+  // the period is whole months, else the same number of days.
+  function shifted(dates, direction) {
+    var first = day(dates[0]), last = day(dates[1]);
+    var wholeMonths = date(first).slice(8) === "01" && date(last + 1).slice(8) === "01";
+    if (wholeMonths || state.period.name === "month" || state.period.name === "year") {
+      var months = Math.round((monthStart(last, 1) - first) / 30.44) || 1;
+      if (state.period.name === "month") months = 1;
+      if (state.period.name === "year") months = 12;
+      var from = monthStart(first, direction * months);
+      return [date(from), date(monthStart(from, months) - 1)];
+    }
+    var length = last - first + 1;
+    return [date(first + direction * length), date(last + direction * length)];
+  }
+
+  // The chart's bucket: hours for a day, days up to two months, then weeks, then months.
+  function bucket() {
+    var name = state.period.name;
+    if (name === "today" || name === "yesterday" || name === "realtime") return "time:hour";
+    if (name === "year") return "time:month";
+    var days = name === "7d" ? 7 : name === "30d" ? 30 : name === "month" ? 31 : day(state.period.to) - day(state.period.from) + 1;
+    return days <= 2 ? "time:hour" : days <= 62 ? "time:day" : days <= 183 ? "time:week" : "time:month";
+  }
+
+  // A bucket's label as a time on the chart (the label's wall-clock time, read as UTC).
+  function instant(label) { return Date.parse(label.length === 10 ? label + "T00:00:00Z" : label.replace(" ", "T") + "Z") / 1000; }
+
+  function bucketText(dimension, seconds, long) {
+    var options = { timeZone: "UTC" };
+    if (dimension === "time:hour") { options.hour = "2-digit"; options.minute = "2-digit"; if (long) { options.day = "numeric"; options.month = "short"; } }
+    else if (dimension === "time:month") { options.month = long ? "long" : "short"; options.year = "numeric"; }
+    else { options.day = "numeric"; options.month = "short"; if (long) { options.weekday = "short"; options.year = "numeric"; } }
+    return new Intl.DateTimeFormat(state.lang, options).format(new Date(seconds * 1000));
+  }
+
   function renderChart() {
-    var short = state.range === "today" || state.range === "yesterday" || state.range === "realtime";
-    var dimension = short ? state.panels.chart.interval_short : state.panels.chart.interval_long;
+    var dimension = bucket();
     var metric = state.panels.chart.metric;
-    query({ metrics: [metric], dimensions: [dimension], limit: 10000 }).then(function (r) {
-      var xs = [], ys = [];
-      r.results.forEach(function (row) {
-        var d = row.dimensions[0];
-        xs.push(Date.parse(d.length === 10 ? d + "T00:00:00Z" : d.replace(" ", "T") + "Z") / 1000);
-        ys.push(row.metrics[0]);
-      });
-      var box = $("chart");
-      if (state.chart) { state.chart.destroy(); state.chart = null; }
-      box.textContent = "";
-      if (!xs.length) { box.appendChild(el("p", { class: "empty", text: t("none") })); return; }
-      var width = Math.min(box.parentNode.clientWidth || 800, 1150);
-      state.chart = new uPlot({ width: width, height: 220, series: [{}, { label: t(metric), stroke: "#2f4fd0", fill: "rgba(47,79,208,.12)", width: 2 }],
-        axes: [{}, { size: 50 }], scales: { x: { time: true } } }, [xs, ys], box);
+    var series = function (r) {
+      var by = {};
+      r.results.forEach(function (row) { by[row.dimensions[0]] = row.metrics[0]; });
+      var labels = r.meta.time_labels || [];
+      return { labels: labels, values: labels.map(function (l) { return by[l] || 0; }), dates: r.meta.dates };
+    };
+    var ask = function (dates) {
+      var q = { metrics: [metric], dimensions: [dimension], limit: 10000, include: { time_labels: true } };
+      if (dates) q.date_range = dates;
+      return query(q).then(series);
+    };
+    ask(null).then(function (now) {
+      var compare = state.compare && state.period.name !== "realtime";
+      return (compare ? ask(shifted(now.dates, -1)) : Promise.resolve(null)).then(function (before) { draw(dimension, metric, now, before); });
     }).catch(fail);
+  }
+
+  function draw(dimension, metric, now, before) {
+    var box = $("chart");
+    if (state.chart) { state.chart.destroy(); state.chart = null; }
+    box.textContent = "";
+    var xs = now.labels.map(instant);
+    // What the chart shows, for people with a screen reader and for the tests.
+    box.setAttribute("data-bucket", dimension);
+    box.setAttribute("data-buckets", String(xs.length));
+    box.setAttribute("data-first", now.labels[0] || "");
+    box.setAttribute("data-last", now.labels[now.labels.length - 1] || "");
+    box.setAttribute("data-zeros", String(now.values.filter(function (v) { return v === 0; }).length));
+    box.setAttribute("data-previous", before ? String(before.labels.length) : "");
+    if (!xs.length) { box.appendChild(el("p", { class: "empty", text: t("none") })); return; }
+    var width = Math.min(box.parentNode.clientWidth || 800, 1150);
+    var step = Math.max(1, Math.ceil(xs.length / Math.max(2, Math.floor(width / 90))));
+    var ticks = xs.filter(function (x, i) { return i % step === 0; });
+    var data = [xs, now.values];
+    var lines = [{ value: function (u, v) { return v == null ? "–" : bucketText(dimension, v, true); } },
+      { label: t(metric), stroke: "#2f4fd0", fill: "rgba(47,79,208,.12)", width: 2, value: function (u, v) { return v == null ? "–" : format(metric, v); } }];
+    if (before) {
+      data.push(xs.map(function (x, i) { return i < before.values.length ? before.values[i] : null; }));
+      lines.push({ label: t("previous"), stroke: "#7a7a85", dash: [6, 4], width: 1.5,
+        value: function (u, v, s, i) { return v == null ? "–" : format(metric, v) + " (" + bucketText(dimension, instant(before.labels[i]), true) + ")"; } });
+    }
+    var first = xs[0], last = xs[xs.length - 1] === first ? first + 3600 : xs[xs.length - 1];
+    state.chart = new uPlot({
+      width: width, height: 240, series: lines,
+      tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"); },
+      scales: { x: { time: true, range: function () { return [first, last]; } } },
+      axes: [{ splits: function () { return ticks; }, values: function (u, splits) { return splits.map(function (x) { return bucketText(dimension, x, false); }); } },
+        { size: 56, values: function (u, splits) { return splits.map(function (v) { return format(metric, v); }); } }],
+      hooks: { draw: [function (u) {
+        box.setAttribute("data-axis-min", new Date(u.scales.x.min * 1000).toISOString());
+        box.setAttribute("data-axis-max", new Date(u.scales.x.max * 1000).toISOString());
+      }] }
+    }, data, box);
   }
 
   function renderPanels() {
@@ -142,7 +239,7 @@
           return el("th", { class: "num", text: t(m) }); })));
         var rows = r.results.map(function (row) {
           var value = row.dimensions[0];
-          var cell = el("button", { type: "button", text: value === "" ? t("direct") : value, title: value,
+          var cell = el("button", { type: "button", text: shown(tab.dimension, value), title: value,
             onclick: function () { addFilter(tab.dimension, value); } });
           return el("tr", {}, [el("td", {}, [cell])].concat(row.metrics.map(function (v, i) {
             return el("td", { class: "num", text: format(tab.metrics[i], v) }); })));
@@ -156,12 +253,24 @@
     });
   }
 
+  // A dimension's value for people: country and language names in the dashboard's language,
+  // device classes in words, "(none)" for an empty value.
+  function shown(dimension, value) {
+    if (value === "" || value === undefined) return t("direct");
+    try {
+      if (dimension === "visit:country") return new Intl.DisplayNames([state.lang], { type: "region" }).of(value) || value;
+      if (dimension === "visit:language") return new Intl.DisplayNames([state.lang], { type: "language" }).of(value) || value;
+    } catch (e) { return value; }
+    if (dimension === "visit:device") return t("device_" + value);
+    return value;
+  }
+
   function renderFilters() {
     var box = $("filters");
     box.textContent = "";
     state.filters.forEach(function (f, i) {
       box.appendChild(el("button", { type: "button", "aria-label": t("remove") + " " + f[1] + " " + f[2][0],
-        text: f[1].split(":").pop() + " = " + (f[2][0] || t("direct")) + " ×",
+        text: f[1].split(":").pop() + " = " + shown(f[1], f[2][0]) + " ×",
         onclick: function () { state.filters.splice(i, 1); refresh(); } }));
     });
   }
@@ -175,11 +284,14 @@
   function renderLive() {
     query({ metrics: ["visitors"], date_range: "realtime" }).then(function (r) {
       var n = r.results[0] ? r.results[0].metrics[0] : 0;
-      $("live").textContent = "● " + n + " " + t("live");
+      var form = new Intl.PluralRules(state.lang).select(n) === "one" ? "live_one" : "live_other";
+      $("live").textContent = "● " + Number(n).toLocaleString(state.lang) + " " + t(form);
     }).catch(function () {});
   }
 
   function refresh() {
+    writeLocation();
+    syncControls();
     translate();
     renderFilters();
     renderTop();
@@ -203,13 +315,68 @@
       r.sites.forEach(function (s) { select.appendChild(el("option", { value: s.id, text: s.domain })); });
       if (!r.sites.length) { $("login").hidden = false; return; }
       $("login").hidden = true;
+      if (r.sites.some(function (s) { return s.id === state.wantedSite; })) select.value = String(state.wantedSite);
       state.site = Number(select.value);
       refresh();
     }).catch(function () { state.credential = null; $("login").hidden = false; });
   }
 
+  // The view lives in the address: ?site=1&period=7d (or from=…&to=…)&compare=0&filter=[…],
+  // so it can be bookmarked and shared.
+  function readLocation() {
+    var p = new URLSearchParams(location.search);
+    if (p.get("site")) state.wantedSite = Number(p.get("site"));
+    if (p.get("from") && p.get("to")) state.period = { from: p.get("from"), to: p.get("to") };
+    else if (p.get("period")) state.period = { name: p.get("period") };
+    state.compare = p.get("compare") !== "0";
+    try { if (p.get("filter")) state.filters = JSON.parse(p.get("filter")); } catch (e) { state.filters = []; }
+    if (p.get("lang") === "fr" || p.get("lang") === "en") state.lang = p.get("lang");
+  }
+
+  function writeLocation() {
+    var p = new URLSearchParams();
+    if (state.site) p.set("site", state.site);
+    if (state.period.name) p.set("period", state.period.name);
+    else { p.set("from", state.period.from); p.set("to", state.period.to); }
+    if (!state.compare) p.set("compare", "0");
+    if (state.filters.length) p.set("filter", JSON.stringify(state.filters));
+    history.replaceState(null, "", location.pathname + "?" + p.toString());
+  }
+
+  function syncControls() {
+    $("range").value = state.period.name || "custom";
+    $("custom").hidden = !!state.period.name;
+    if (!state.period.name) { $("from").value = state.period.from; $("to").value = state.period.to; }
+    $("compare").checked = state.compare;
+  }
+
+  function move(direction) {
+    if (!state.dates) return;
+    var dates = shifted(state.dates, direction);
+    state.period = { from: dates[0], to: dates[1] };
+    refresh();
+  }
+
   $("site").addEventListener("change", function (e) { state.site = Number(e.target.value); state.filters = []; refresh(); });
-  $("range").addEventListener("change", function (e) { state.range = e.target.value; refresh(); });
+  $("range").addEventListener("change", function (e) {
+    if (e.target.value === "custom") {
+      $("custom").hidden = false;
+      if (state.dates) { $("from").value = state.dates[0]; $("to").value = state.dates[1]; }
+      $("from").focus();
+      return;
+    }
+    state.period = { name: e.target.value };
+    refresh();
+  });
+  $("apply").addEventListener("click", function () {
+    var from = $("from").value, to = $("to").value;
+    if (!from || !to) return;
+    state.period = from <= to ? { from: from, to: to } : { from: to, to: from };
+    refresh();
+  });
+  $("prev").addEventListener("click", function () { move(-1); });
+  $("next").addEventListener("click", function () { move(1); });
+  $("compare").addEventListener("change", function (e) { state.compare = e.target.checked; refresh(); });
   $("lang").addEventListener("click", function () { state.lang = state.lang === "fr" ? "en" : "fr"; refresh(); });
   $("login").addEventListener("submit", function (e) {
     e.preventDefault();
