@@ -4,7 +4,7 @@
 #   - fetches a real city database (geo/fetch-city-db.sh),
 #   - starts a private ClickHouse (data in var/clickhouse, HTTP port 18123),
 #   - builds mesure (release) and runs `mesure serve` with mesure.example.toml (demo site 1),
-#   - prints the snippet to paste into a page.
+#   - prints the snippet to paste into a page and a one-time dashboard sign-in link.
 # Ctrl-C stops mesure (it flushes every accepted hit) and then the private ClickHouse.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +27,8 @@ trap 'scripts/clickhouse.sh stop var/clickhouse' EXIT
 cargo build --release --bin mesure
 bin=${CARGO_TARGET_DIR:-target}/release/mesure
 "$bin" check-config --config "$config"
+# A token for the demo site, and a one-time link that signs the dashboard in with it.
+signin=$("$bin" token create --site 1 --name run-local --sign-in-link --config "$config" | grep '/signin?code=')
 
 cat <<'HTML'
 
@@ -45,8 +47,13 @@ Paste this into a page of the demo site (served from localhost):
 <noscript><img src="http://127.0.0.1:8080/matomo.php?idsite=1&rec=1" alt="" style="border:0"></noscript>
 
 The visitor opt-out page: http://127.0.0.1:8080/optout
-The dashboard: http://127.0.0.1:8080/ (a token for it, from another terminal:
-  target/release/mesure token create --site 1 --config mesure.example.toml)
+HTML
+cat <<SIGNIN
+The dashboard, signed in with one click (the link works once, for an hour):
+  $signin
+(later: target/release/mesure token create --site 1 --sign-in-link --config $config)
+SIGNIN
+cat <<'HTML'
 
 Rows land in ClickHouse:  curl 'http://127.0.0.1:18123/' --data-binary 'SELECT * FROM mesure.events FORMAT Vertical'
 HTML

@@ -85,6 +85,9 @@ enum TokenCommand {
         site: u32,
         #[arg(long, default_value = "")]
         name: String,
+        /// Also print a one-time link that signs the dashboard in with this token (valid one hour).
+        #[arg(long)]
+        sign_in_link: bool,
     },
     /// Revoke a token by its id (from `create` or `list`).
     Revoke {
@@ -181,12 +184,20 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                 print!("{}", mesure::summary::sites_report(&config, &activity, now));
             }
         }
-        Command::Token(TokenCommand::Create { site, name }) => {
+        Command::Token(TokenCommand::Create { site, name, sign_in_link }) => {
             if config.site(site).is_none() {
                 anyhow::bail!("no site {site} in the configuration");
             }
             store.migrate(MIGRATIONS).await?;
             let (token, id) = store.create_token(site, &name, now).await?;
+            if sign_in_link {
+                let code = store.create_sign_in_link(&mesure::store::tokens::hash(&token), site, now, 3600).await?;
+                let base = config.public_url.clone().unwrap_or_else(|| format!("http://{}", config.listen));
+                println!(
+                    "dashboard sign-in link (works once, for an hour):\n{}/signin?code={code}",
+                    base.trim_end_matches('/')
+                );
+            }
             println!("token for site {site} (id {id}); shown once, keep it secret:\n{token}");
         }
         Command::Token(TokenCommand::Revoke { id }) => match store.revoke_token(&id, now).await? {

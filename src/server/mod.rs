@@ -91,7 +91,10 @@ impl Routes {
                 ("script", crate::web::tracker::serve(p).unwrap_or_else(|| plain(StatusCode::NOT_FOUND, "not found\n")))
             }
             "/privacy.json" => ("notice", self.notice(&request)),
-            p if p.starts_with("/api/v1/") || p == "/api/v2/query" => ("api", self.api.handle(request).await),
+            p if p.starts_with("/api/v1/") || p == "/api/v2/query" || p == "/signin" => {
+                let secure = self.https(&request, peer);
+                ("api", self.api.handle(request, secure).await)
+            }
             p if p == "/" || p.starts_with("/share/") || p.starts_with("/assets/") => (
                 "dashboard",
                 crate::web::dashboard::serve(p).unwrap_or_else(|| plain(StatusCode::NOT_FOUND, "not found\n")),

@@ -32,6 +32,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(7, "0007_content.sql"),
     migration!(8, "0008_page_details.sql"),
     migration!(9, "0009_engagement.sql"),
+    migration!(10, "0010_sign_in_links.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]

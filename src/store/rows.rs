@@ -37,6 +37,22 @@ pub(crate) struct RevocationRow {
     pub revoked_at: u32,
 }
 
+/// A one-time sign-in link (`sign_in_links`): the hash of its code.
+#[derive(Debug, Row, Serialize, Deserialize)]
+pub(crate) struct SignInLinkRow {
+    pub code_hash: String,
+    pub token_hash: String,
+    pub site_id: u32,
+    pub expires_at: u32,
+}
+
+/// A used sign-in link (`sign_in_link_uses`).
+#[derive(Debug, Row, Serialize, Deserialize)]
+pub(crate) struct SignInUseRow {
+    pub code_hash: String,
+    pub used_at: u32,
+}
+
 /// An erased visitor (`erasures`, the ledger).
 #[derive(Debug, Row, Serialize, Deserialize)]
 pub(crate) struct ErasureRow {

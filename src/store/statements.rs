@@ -127,6 +127,16 @@ statements! {
          FROM events GROUP BY site_id ORDER BY site_id"
     ), [U32(1_790_000_000)];
 
+    /// A one-time sign-in link (its code's hash).
+    SIGN_IN_LINK_INSERT = Insert { table: "sign_in_links", columns: "code_hash, token_hash, site_id, expires_at" }, [];
+    /// A sign-in link's use.
+    SIGN_IN_LINK_USE_INSERT = Insert { table: "sign_in_link_uses", columns: "code_hash, used_at" }, [];
+    /// The token and site of a sign-in link not used and not expired at a time.
+    SIGN_IN_LINK_FIND = Query(
+        "SELECT token_hash, site_id FROM sign_in_links WHERE code_hash = ? AND expires_at > toDateTime(?) \
+         AND code_hash NOT IN (SELECT code_hash FROM sign_in_link_uses) LIMIT 1"
+    ), [Str("00"), U32(1_790_000_000)];
+
     /// Today's date in a time zone.
     STATS_TODAY = Query("SELECT toString(toDate(toDateTime(?), ?))"), [U32(1_790_000_000), Str("Europe/Paris")];
     /// Two local midnights (`YYYY-MM-DD 00:00:00` in a time zone) as Unix seconds.
@@ -192,6 +202,8 @@ mod tests {
             (TOKEN_INSERT, columns::<TokenRow>()),
             (TOKEN_REVOCATION_INSERT, columns::<RevocationRow>()),
             (ERASURE_INSERT, columns::<ErasureRow>()),
+            (SIGN_IN_LINK_INSERT, columns::<SignInLinkRow>()),
+            (SIGN_IN_LINK_USE_INSERT, columns::<SignInUseRow>()),
         ] {
             let Kind::Insert { columns, .. } = statement.kind else { panic!("{} is an insert", statement.name) };
             assert_eq!(columns, fields, "{}", statement.name);

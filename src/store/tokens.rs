@@ -6,7 +6,7 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::store::rows::{RevocationRow, TokenInfo, TokenRow};
+use crate::store::rows::{RevocationRow, SignInLinkRow, SignInUseRow, TokenInfo, TokenRow};
 use crate::store::{Result, Store, statements};
 
 /// Hex SHA-256 of a secret (tokens, share secrets).
@@ -46,8 +46,46 @@ impl Store {
         self.query(&statements::TOKEN_LIST).bind(site).bind(site).fetch_all().await
     }
 
-    /// The site a token reads, if it exists and is not revoked.
-    pub(crate) async fn token_site(&self, token: &str) -> Result<Option<u32>> {
-        self.query(&statements::TOKEN_SITE).bind(hash(token).as_str()).fetch_optional().await
+    /// The site a token reads, from its hash, if it exists and is not revoked.
+    pub(crate) async fn token_site(&self, token_hash: &str) -> Result<Option<u32>> {
+        self.query(&statements::TOKEN_SITE).bind(token_hash).fetch_optional().await
+    }
+
+    /// A one-time link that signs the dashboard in with the token of `token_hash`, valid for
+    /// `valid_for` seconds; returns its code (stored hashed, shown once).
+    pub async fn create_sign_in_link(
+        &self,
+        token_hash: &str,
+        site_id: u32,
+        now: u64,
+        valid_for: u64,
+    ) -> Result<String> {
+        let mut bytes = [0u8; 24];
+        getrandom::fill(&mut bytes).expect("the OS random number generator is available");
+        let code = hex::encode(bytes);
+        let row = SignInLinkRow {
+            code_hash: hash(&code),
+            token_hash: token_hash.to_string(),
+            site_id,
+            expires_at: (now + valid_for).min(u64::from(u32::MAX)) as u32,
+        };
+        self.insert(&statements::SIGN_IN_LINK_INSERT, &[row]).await?;
+        Ok(code)
+    }
+
+    /// Uses a sign-in link: the hash of its token and its site, once, before it expires.
+    pub(crate) async fn redeem_sign_in_link(&self, code: &str, now: u64) -> Result<Option<(String, u32)>> {
+        let code_hash = hash(code);
+        let found: Option<(String, u32)> = self
+            .query(&statements::SIGN_IN_LINK_FIND)
+            .bind(code_hash.as_str())
+            .bind(now.min(u64::from(u32::MAX)) as u32)
+            .fetch_optional()
+            .await?;
+        if found.is_some() {
+            let used = SignInUseRow { code_hash, used_at: now as u32 };
+            self.insert(&statements::SIGN_IN_LINK_USE_INSERT, &[used]).await?;
+        }
+        Ok(found)
     }
 }

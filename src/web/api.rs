@@ -13,7 +13,7 @@ use std::time::Duration;
 use crate::server::RequestBody;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use hyper::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, HeaderValue, RETRY_AFTER, SET_COOKIE};
 use hyper::{HeaderMap, Method, Request, Response, StatusCode};
 use serde_json::{Value, json};
 
@@ -26,6 +26,7 @@ use crate::sites::Sites;
 use crate::store::{Store, tokens};
 use crate::telemetry::metrics::Metrics;
 use crate::web::budget::{Credentials, Known, QUEUE_WAIT, QueryGate};
+use crate::web::session::{self, Sessions};
 
 /// Largest request body (bytes).
 const MAX_BODY: usize = 64 * 1024;
@@ -37,6 +38,7 @@ pub struct Api {
     limits: LimitsConfig,
     gate: QueryGate,
     credentials: Credentials,
+    sessions: Sessions,
     metrics: Metrics,
 }
 
@@ -60,13 +62,39 @@ enum Denied {
 impl Api {
     pub fn new(sites: Arc<Sites>, store: Store, clock: Arc<dyn Clock>, limits: &LimitsConfig, metrics: Metrics) -> Api {
         let gate = QueryGate::new(limits.stats_max_concurrent, limits.stats_max_concurrent_per_site);
-        Api { sites, store, clock, limits: limits.clone(), gate, credentials: Credentials::new(), metrics }
+        let credentials = Credentials::new();
+        Api { sites, store, clock, limits: limits.clone(), gate, credentials, sessions: Sessions::default(), metrics }
     }
 
-    pub async fn handle(&self, request: Request<RequestBody>) -> Response<Body> {
+    /// The stats API; `secure`: the request came over https (for the session cookie).
+    pub async fn handle(&self, request: Request<RequestBody>, secure: bool) -> Response<Body> {
         let path = request.uri().path().to_string();
         let method = request.method().clone();
         match (method, path.as_str()) {
+            (Method::POST, "/api/v1/session") => {
+                let headers = request.headers().clone();
+                // JSON only: a cross-site form cannot send it without a CORS preflight.
+                let json = headers
+                    .get(CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| v.starts_with("application/json"));
+                if !json {
+                    return error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "content-type", "application/json");
+                }
+                match Limited::new(request.into_body(), 4096).collect().await {
+                    Ok(body) => self.sign_in(&headers, &body.to_bytes(), secure).await,
+                    Err(_) => error(StatusCode::PAYLOAD_TOO_LARGE, "body", "over 4 KiB"),
+                }
+            }
+            (Method::DELETE, "/api/v1/session") => {
+                if let Some(id) = session::id_of(request.headers()) {
+                    self.sessions.end(id);
+                }
+                let mut response = json_response(StatusCode::OK, &json!({ "signed_in": false }));
+                response.headers_mut().insert(SET_COOKIE, session::removal(secure));
+                response
+            }
+            (Method::GET, "/signin") => self.sign_in_link(request.uri().query().unwrap_or(""), secure).await,
             (Method::POST, path @ ("/api/v1/query" | "/api/v2/query")) => {
                 let v2 = path == "/api/v2/query";
                 let headers = request.headers().clone();
@@ -189,13 +217,10 @@ impl Api {
     /// How this request may read `site`: with the site's own credential, or as anyone when
     /// the site is public (a credential for another site, or none, then).
     async fn authorize(&self, headers: &HeaderMap, site: &SiteConfig) -> Result<Access, Denied> {
-        let verdict = match bearer(headers) {
+        let verdict = match self.credential_site(headers).await? {
+            Some(id) if id == site.id => Ok(Access::Credential),
+            Some(_) => Err(Denied::Forbidden),
             None => Err(Denied::Unauthenticated),
-            Some(secret) => match self.site_of(secret).await? {
-                Some(id) if id == site.id => Ok(Access::Credential),
-                Some(_) => Err(Denied::Forbidden),
-                None => Err(Denied::Unauthenticated),
-            },
         };
         match verdict {
             Err(Denied::Unauthenticated | Denied::Forbidden) if site.public => Ok(Access::Public),
@@ -203,16 +228,33 @@ impl Api {
         }
     }
 
-    /// The site a share secret or API token reads (`None`: neither). A token is looked up in
-    /// ClickHouse at most once per [`crate::web::budget::VERDICT_TTL`], and unknown ones only within the
-    /// look-up budget.
-    async fn site_of(&self, secret: &str) -> Result<Option<u32>, Denied> {
-        let digest = tokens::hash(secret);
+    /// The site a request's credential reads: its bearer token or share secret, else its
+    /// sign-in session (whose credential is checked again). `Ok(None)`: no credential at all;
+    /// `Err(Unauthenticated)`: one that is unknown, revoked or ended.
+    async fn credential_site(&self, headers: &HeaderMap) -> Result<Option<u32>, Denied> {
+        if let Some(secret) = bearer(headers) {
+            return self.site_of(&tokens::hash(secret)).await?.map(Some).ok_or(Denied::Unauthenticated);
+        }
+        let Some(id) = session::id_of(headers) else { return Ok(None) };
+        let Some(open) = self.sessions.get(id, self.clock.now()) else { return Err(Denied::Unauthenticated) };
+        match self.site_of(&open.credential).await? {
+            Some(site) if site == open.site_id => Ok(Some(site)),
+            _ => {
+                self.sessions.end(id);
+                Err(Denied::Unauthenticated)
+            }
+        }
+    }
+
+    /// The site the credential of this SHA-256 reads (a share secret or an API token; `None`:
+    /// neither). A token is looked up in ClickHouse at most once per
+    /// [`crate::web::budget::VERDICT_TTL`], and unknown ones only within the look-up budget.
+    async fn site_of(&self, digest: &str) -> Result<Option<u32>, Denied> {
         let shared = self.sites.iter().find(|s| s.share_secret_sha256.is_some_and(|h| hex::encode(h) == digest));
         if let Some(site) = shared {
             return Ok(Some(site.id));
         }
-        match self.credentials.known(&digest) {
+        match self.credentials.known(digest) {
             Known::Site(site) => return Ok(Some(site)),
             Known::OverBudget => {
                 self.metrics.auth_failures.inc();
@@ -220,32 +262,96 @@ impl Api {
             }
             Known::LookUp => {}
         }
-        let site = match self.store.token_site(secret).await {
+        let site = match self.store.token_site(digest).await {
             Ok(site) => site,
             Err(e) => {
                 tracing::warn!(error = %e, "token check failed");
                 None
             }
         };
-        self.credentials.looked_up(&digest, site);
+        self.credentials.looked_up(digest, site);
         if site.is_none() {
             self.metrics.auth_failures.inc();
         }
         Ok(site)
     }
 
-    /// The sites this request may read: public ones and the credential's.
-    async fn sites(&self, headers: &HeaderMap) -> Response<Body> {
-        let credential_site = match bearer(headers) {
-            Some(secret) => match self.site_of(secret).await {
-                Ok(site) => site,
-                Err(_) => return too_many("too many unknown credentials lately; try again"),
+    /// `POST /api/v1/session` `{"token": "..."}`: a valid token (or share secret) opens a
+    /// session whose cookie signs the dashboard in.
+    async fn sign_in(&self, headers: &HeaderMap, body: &[u8], secure: bool) -> Response<Body> {
+        let token = serde_json::from_slice::<Value>(body).ok().and_then(|v| v["token"].as_str().map(str::to_owned));
+        let Some(token) = token.filter(|t| !t.trim().is_empty()) else {
+            return error(StatusCode::BAD_REQUEST, "token", "required: {\"token\": \"...\"}");
+        };
+        let digest = tokens::hash(&token);
+        match self.site_of(&digest).await {
+            Ok(Some(site)) => {
+                if let Some(old) = session::id_of(headers) {
+                    self.sessions.end(old);
+                }
+                let id = self.sessions.open(&digest, site, self.clock.now());
+                let mut response = json_response(StatusCode::OK, &json!({ "signed_in": true, "site_id": site }));
+                response.headers_mut().insert(SET_COOKIE, session::cookie(&id, secure));
+                response
+            }
+            Ok(None) => error(StatusCode::UNAUTHORIZED, "token", "unknown or revoked token"),
+            Err(_) => too_many("too many unknown credentials lately; try again"),
+        }
+    }
+
+    /// `GET /signin?code=…`: a one-time sign-in link opens a session and goes to the site's
+    /// dashboard; a used, expired or unknown link says so.
+    async fn sign_in_link(&self, query: &str, secure: bool) -> Response<Body> {
+        let code = form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "code").map(|(_, v)| v.into_owned());
+        let Some(code) = code.filter(|c| !c.is_empty() && c.len() <= 128) else {
+            return plain_page(StatusCode::BAD_REQUEST, "This sign-in link is incomplete.");
+        };
+        let code_digest = tokens::hash(&code);
+        if let Known::OverBudget = self.credentials.known(&code_digest) {
+            self.metrics.auth_failures.inc();
+            return too_many("too many unknown credentials lately; try again");
+        }
+        let now = self.clock.now();
+        let redeemed = match self.store.redeem_sign_in_link(&code, now).await {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::warn!(error = %e, "sign-in link check failed");
+                return error(StatusCode::SERVICE_UNAVAILABLE, "clickhouse", "try again");
+            }
+        };
+        let site = match &redeemed {
+            Some((token_hash, site)) => match self.site_of(token_hash).await {
+                Ok(Some(valid)) if valid == *site => Some(valid),
+                _ => None,
             },
             None => None,
         };
-        if bearer(headers).is_some() && credential_site.is_none() {
-            return error(StatusCode::UNAUTHORIZED, "authorization", "unknown or revoked credential");
-        }
+        let (Some((token_hash, _)), Some(site)) = (redeemed, site) else {
+            self.credentials.looked_up(&code_digest, None);
+            self.metrics.auth_failures.inc();
+            return plain_page(
+                StatusCode::BAD_REQUEST,
+                "This sign-in link was already used, has expired, or its token was revoked. \
+                 Ask for a new one: mesure token create --site N --sign-in-link",
+            );
+        };
+        let id = self.sessions.open(&token_hash, site, now);
+        let mut response = Response::new(Full::new(Bytes::new()));
+        *response.status_mut() = StatusCode::SEE_OTHER;
+        let location = HeaderValue::from_str(&format!("/?site={site}")).expect("a valid location");
+        response.headers_mut().insert(hyper::header::LOCATION, location);
+        response.headers_mut().insert(SET_COOKIE, session::cookie(&id, secure));
+        response.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        response
+    }
+
+    /// The sites this request may read: public ones and the credential's.
+    async fn sites(&self, headers: &HeaderMap) -> Response<Body> {
+        let credential_site = match self.credential_site(headers).await {
+            Ok(site) => site,
+            Err(Denied::TooMany) => return too_many("too many unknown credentials lately; try again"),
+            Err(_) => return error(StatusCode::UNAUTHORIZED, "authorization", "unknown or revoked credential"),
+        };
         let sites: Vec<Value> = self
             .sites
             .iter()
@@ -283,4 +389,13 @@ fn bad_request(e: &BadRequest) -> Response<Body> {
 
 fn error(status: StatusCode, parameter: &str, message: &str) -> Response<Body> {
     json_response(status, &json!({ "error": format!("{parameter}: {message}"), "parameter": parameter }))
+}
+
+/// A short page for a person who followed a link.
+fn plain_page(status: StatusCode, message: &str) -> Response<Body> {
+    let mut response = Response::new(Full::new(Bytes::from(format!("{message}\n"))));
+    *response.status_mut() = status;
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    response.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }

@@ -10,4 +10,5 @@ pub mod matomo_optout;
 pub mod optout;
 pub(crate) mod plausible_api;
 pub(crate) mod security;
+pub(crate) mod session;
 pub mod tracker;

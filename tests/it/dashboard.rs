@@ -178,3 +178,103 @@ async fn the_chart_spans_every_period() {
         assert!(artifacts.join(format!("dashboard-period-{step}.png")).is_file(), "{step}");
     }
 }
+
+/// Signing in (issue 17): a pasted token becomes an HttpOnly, SameSite=Strict session cookie that
+/// is not the token; a reload stays signed in; signing out ends it; revoking the token ends its
+/// sessions; a one-time sign-in link signs in once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_in_with_a_token_and_a_one_time_link() {
+    let s = seed_with("[[sites]]\nid = 1\ndomains = [\"example.org\"]\n").await;
+    let token = crate::stats::token(&s, 1);
+    let base = s.collector.url("").trim_end_matches('/').to_string();
+    let artifacts = Path::new(REPO).join("target/test-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let node = |args: Vec<String>| {
+        let dir = artifacts.display().to_string();
+        let base = base.clone();
+        async move {
+            let out = tokio::task::spawn_blocking(move || {
+                Command::new("node")
+                    .arg("dashboard-signin.mjs")
+                    .arg(&base)
+                    .arg(&dir)
+                    .args(&args)
+                    .current_dir(Path::new(REPO).join("tests/clients"))
+                    .output()
+                    .unwrap()
+            })
+            .await
+            .unwrap();
+            assert!(
+                out.status.success(),
+                "{}\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            serde_json::from_slice::<Value>(&out.stdout).unwrap()
+        }
+    };
+    let shown = node(vec!["sign-in".into(), token.clone()]).await;
+    assert_eq!(shown["errors"], json!([]), "{shown}");
+    assert_eq!(shown["login_at_first"], true, "{shown}");
+    assert_eq!(shown["login_after_reload"], false, "a reload stays signed in: {shown}");
+    assert_eq!(shown["signout_shown"], true, "{shown}");
+    assert_eq!(shown["login_after_signout"], true, "{shown}");
+    assert!(
+        !shown["cookies_after_signout"].as_array().unwrap().iter().any(|c| c["name"] == "mesure_session"),
+        "signing out removes the cookie: {shown}"
+    );
+    let cookie = &shown["cookie"];
+    assert_eq!(
+        (&cookie["httpOnly"], &cookie["sameSite"], &cookie["secure"]),
+        (&json!(true), &json!("Strict"), &json!(false)),
+        "{shown}"
+    );
+    let value = cookie["value"].as_str().unwrap();
+    assert!(
+        value.len() == 64 && !token.contains(value) && !value.contains(&token[4..]),
+        "the cookie carries no token: {value}"
+    );
+
+    // The API takes the session cookie; it refuses a sign-in that is not JSON, or a bad token.
+    let session = format!("mesure_session={value}");
+    let query = json!({"site_id": 1, "metrics": ["visitors"], "date_range": "7d"});
+    let r = http().post(s.collector.url("/api/v1/query")).header("cookie", &session).json(&query).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let r = http()
+        .post(s.collector.url("/api/v1/session"))
+        .body(format!("{{\"token\":\"{token}\"}}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 415, "a sign-in must be JSON (no cross-site form can send it)");
+    let r = http().post(s.collector.url("/api/v1/session")).json(&json!({"token": "mst_nope"})).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+
+    // Revoking the token ends the sessions opened with it (within the 10 s verdict cache).
+    let id = &sha256(&token)[..12];
+    let config = s.collector.dir.join("mesure.toml");
+    let revoke = Command::new(env!("CARGO_BIN_EXE_mesure"))
+        .args(["token", "revoke", "--id", id, "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(revoke.status.success(), "{}", String::from_utf8_lossy(&revoke.stderr));
+    let shown = node(vec!["revoked".into(), cookie.to_string()]).await;
+    assert_eq!(shown["login_after_revoke"], true, "a revoked token's session still works: {shown}");
+
+    // A one-time sign-in link: it signs in once, then says it was used.
+    let created = Command::new(env!("CARGO_BIN_EXE_mesure"))
+        .args(["token", "create", "--site", "1", "--name", "link", "--sign-in-link", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let text = String::from_utf8(created.stdout).unwrap();
+    let code = text.split("/signin?code=").nth(1).expect("a sign-in link").lines().next().unwrap().to_string();
+    let shown = node(vec!["link".into(), format!("{base}/signin?code={code}")]).await;
+    assert_eq!(shown["landed"], "/?site=1&period=7d", "{shown}");
+    assert_eq!(shown["login_after_link"], false, "{shown}");
+    assert_eq!(shown["second_use"]["status"], 400, "{shown}");
+    assert!(shown["second_use"]["text"].as_str().unwrap().contains("already used"), "{shown}");
+}

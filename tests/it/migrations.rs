@@ -26,7 +26,17 @@ async fn fresh_database_gets_every_table_and_rerun_is_a_no_op() {
     let tables = ch.query(&format!("SELECT name FROM system.tables WHERE database = '{db}' ORDER BY name")).await;
     assert_eq!(
         tables.lines().collect::<Vec<_>>(),
-        vec!["api_token_revocations", "api_tokens", "cookie_keys", "erasures", "events", "salts", "schema_migrations"]
+        vec![
+            "api_token_revocations",
+            "api_tokens",
+            "cookie_keys",
+            "erasures",
+            "events",
+            "salts",
+            "schema_migrations",
+            "sign_in_link_uses",
+            "sign_in_links",
+        ]
     );
     let schema_before = ch
         .query(&format!("SELECT name, create_table_query FROM system.tables WHERE database = '{db}' ORDER BY name"))

@@ -1,6 +1,7 @@
 // mesure's built-in dashboard: reads the panel definitions (/assets/panels.json) and asks the
-// stats API for each. No framework, no CDN. Credentials: a share link (/share/SECRET), a token
-// typed in (kept for this tab only), or none for public sites.
+// stats API for each. No framework, no CDN. Credentials: a share link (/share/SECRET), a
+// sign-in session (a token typed in once, or a one-time sign-in link, becomes an HttpOnly
+// cookie the page never sees), or none for public sites.
 (function () {
   "use strict";
   var T = {
@@ -12,7 +13,7 @@
       load_time: "Median load time", impressions: "Impressions", interactions: "Interactions",
       scroll_depth: "Scroll depth", time_on_page: "Time on page", live: "current visitors", csv: "CSV", none: "No data for this period",
       remove: "Remove filter", bad_token: "This token is not valid.", vs: "vs previous period", direct: "(none)",
-      custom: "Custom range", from: "From", to: "To", apply: "Apply", prev: "Previous period", next: "Next period",
+      signout: "Sign out", custom: "Custom range", from: "From", to: "To", apply: "Apply", prev: "Previous period", next: "Next period",
       compare: "Compare with the previous period", previous: "Previous period",
       live_one: "current visitor", live_other: "current visitors",
       device_desktop: "Desktop", device_mobile: "Mobile", device_tablet: "Tablet", device_other: "Other" },
@@ -24,7 +25,7 @@
       load_time: "Temps de chargement médian", impressions: "Impressions", interactions: "Interactions",
       scroll_depth: "Défilement", time_on_page: "Temps sur la page", live: "visiteurs en ce moment", csv: "CSV", none: "Aucune donnée sur cette période",
       remove: "Retirer le filtre", bad_token: "Ce jeton n'est pas valide.", vs: "par rapport à la période précédente", direct: "(aucune)",
-      custom: "Période personnalisée", from: "Du", to: "Au", apply: "Appliquer", prev: "Période précédente", next: "Période suivante",
+      signout: "Se déconnecter", custom: "Période personnalisée", from: "Du", to: "Au", apply: "Appliquer", prev: "Période précédente", next: "Période suivante",
       compare: "Comparer à la période précédente", previous: "Période précédente",
       live_one: "visiteur en ce moment", live_other: "visiteurs en ce moment",
       device_desktop: "Ordinateur", device_mobile: "Mobile", device_tablet: "Tablette", device_other: "Autre" }
@@ -37,7 +38,6 @@
   readLocation();
   var share = location.pathname.match(/^\/share\/([^/]+)/);
   if (share) state.credential = decodeURIComponent(share[1]);
-  else { try { state.credential = sessionStorage.getItem("mesure_token"); } catch (e) {} }
 
   function t(key) { return T[state.lang][key] || key; }
 
@@ -315,6 +315,8 @@
       r.sites.forEach(function (s) { select.appendChild(el("option", { value: s.id, text: s.domain })); });
       if (!r.sites.length) { $("login").hidden = false; return; }
       $("login").hidden = true;
+      // Signed in through a session: a site that is not public, without a share link.
+      $("signout").hidden = !!state.credential || !r.sites.some(function (s) { return !s.public; });
       if (r.sites.some(function (s) { return s.id === state.wantedSite; })) select.value = String(state.wantedSite);
       state.site = Number(select.value);
       refresh();
@@ -380,9 +382,22 @@
   $("lang").addEventListener("click", function () { state.lang = state.lang === "fr" ? "en" : "fr"; refresh(); });
   $("login").addEventListener("submit", function (e) {
     e.preventDefault();
-    state.credential = $("token").value.trim();
-    try { sessionStorage.setItem("mesure_token", state.credential); } catch (err) {}
-    start();
+    fetch("/api/v1/session", { method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ token: $("token").value.trim() }) }).then(function (r) {
+      $("token").value = "";
+      if (!r.ok) { $("login-error").textContent = t("bad_token"); return; }
+      $("login-error").textContent = "";
+      start();
+    }).catch(fail);
+  });
+  $("signout").addEventListener("click", function () {
+    fetch("/api/v1/session", { method: "DELETE" }).then(function () {
+      $("signout").hidden = true;
+      state.site = null;
+      ["top", "chart", "panels", "filters"].forEach(function (id) { $(id).textContent = ""; });
+      $("live").textContent = "";
+      $("login").hidden = false;
+    }).catch(fail);
   });
   window.addEventListener("resize", function () { if (state.chart) renderChart(); });
   setInterval(function () { if (state.site) renderLive(); }, 30000);
