@@ -58,14 +58,11 @@ fn site() -> SiteConfig {
 }
 
 fn pipeline() -> Pipeline {
-    let config = Config::from_toml("[[sites]]\nid = 1\ndomains = [\"example.org\"]", std::iter::empty()).unwrap();
     let enricher = Arc::new(Enricher::new(10_000));
     for ua in AGENTS {
         enricher.user_agents.verdict(ua); // warm the cache
     }
     Pipeline::new(Stages {
-        sites: Arc::new(Sites::new(&[site()])),
-        privacy_config: config.privacy,
         proxies: TrustedProxies::default(),
         enricher,
         privacy: Privacy {
@@ -81,6 +78,8 @@ fn pipeline() -> Pipeline {
 
 fn enrichment(c: &mut Criterion) {
     let pipeline = pipeline();
+    let config = Config::from_toml("[[sites]]\nid = 1\ndomains = [\"example.org\"]", std::iter::empty()).unwrap();
+    let sites = Sites::new(&[site()]);
     let enricher = Enricher::new(10_000);
     let headers: Vec<HeaderMap> = AGENTS
         .iter()
@@ -100,7 +99,7 @@ fn enrichment(c: &mut Criterion) {
             b.iter(|| {
                 i = i.wrapping_add(1);
                 let origin = Origin { headers: &headers[i % headers.len()], peer: peers[i % peers.len()] };
-                let Ok(outcome) = pipeline.run(origin, |sites, now| {
+                let Ok(outcome) = pipeline.run(&sites, &config.privacy, origin, |sites, now| {
                     Ok::<_, Infallible>(vec![matomo::interpret(black_box(&params), None, None, sites, now)])
                 });
                 let Outcome::Hits(mut hits) = outcome else { panic!("no objection was sent") };

@@ -1,9 +1,9 @@
 //! Wires the stages together and owns start-up and shutdown order.
 //!
 //! Start: the store (migrate, then ask the server's version) → retention TTL where the server
-//! has it → geo database → salts and cookie keys → the site registry, the visit table and the
-//! hit pipeline → background tasks (salt rotation, geo reload, visit sweep, retention) → spool
-//! and writer → serve.
+//! has it → geo database → salts and cookie keys → the live settings (sites; reloaded on
+//! `SIGHUP`), the visit table and the hit pipeline → background tasks (salt rotation, geo
+//! reload, visit sweep, retention, configuration reload) → spool and writer → serve.
 //! Stop (SIGTERM/SIGINT, or the `shutdown` future in tests): stop accepting → finish requests in
 //! flight → close and sync the spool → let the writer deliver what is left → return. All of it
 //! under `shutdown_timeout`; a missed deadline is logged, and what was not delivered stays in the
@@ -21,6 +21,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::enrich::Enricher;
 use crate::ingest::Ingest;
+use crate::live::LiveSettings;
 use crate::pipeline::{Pipeline, Stages};
 use crate::privacy::Privacy;
 use crate::privacy::client_ip::TrustedProxies;
@@ -30,7 +31,6 @@ use crate::privacy::salts::SaltKeeper;
 use crate::server::{Listener, Routes, serve};
 use crate::sink::spool::{self, SpoolSettings, SpoolStats};
 use crate::sink::{DeliveryHealth, Writer};
-use crate::sites::Sites;
 use crate::store::migrations::MIGRATIONS;
 use crate::store::{ReadBudget, Store};
 use crate::telemetry::metrics::Metrics;
@@ -45,7 +45,13 @@ const GEO_RELOAD_EVERY: Duration = Duration::from_secs(10);
 const RETENTION_EVERY: Duration = Duration::from_secs(24 * 3600);
 
 /// Runs the collector on an already bound `listener` until `shutdown` resolves.
-pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+/// `config_path`: the file `config` was loaded from, re-read on `SIGHUP` (`None`: no reload).
+pub async fn run(
+    config: Config,
+    config_path: Option<std::path::PathBuf>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
     let open_files = crate::server::limits::raise_open_files_limit();
     // Spool segments, ClickHouse connections, the geo database and the log take a few more.
     if open_files < config.limits.max_connections as u64 + 256 {
@@ -86,7 +92,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Ou
     let cookie_keys = CookieKeys::load(&store, &config.sites, clock.now(), SALT_SETTLE)
         .await
         .context("loading the cookie-mode keys from ClickHouse")?;
-    let sites = Arc::new(Sites::new(&config.sites));
+    let live = Arc::new(LiveSettings::new(config.clone(), config_path));
     let visits = Arc::new(Visits::new(config.privacy.max_live_visits));
     metrics.register_visits(&visits);
     let privacy = Privacy { geo: geo.clone(), salts: salts.clone(), cookie_keys };
@@ -96,7 +102,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Ou
     tokio::spawn(sweep_visits(visits.clone(), clock.clone(), background_stopped.clone()));
     tokio::spawn(enforce_retention(
         store.clone(),
-        sites.clone(),
+        live.clone(),
         clock.clone(),
         metrics.clone(),
         config.spool.dir.join(crate::sink::files::DEAD_LETTER_DIR),
@@ -132,8 +138,6 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Ou
 
     let proxies = TrustedProxies::new(config.trusted_proxies.clone()).with_header(config.client_ip_header.clone());
     let pipeline = Pipeline::new(Stages {
-        sites: sites.clone(),
-        privacy_config: config.privacy.clone(),
         proxies: proxies.clone(),
         enricher,
         privacy,
@@ -141,18 +145,17 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Ou
         clock: clock.clone(),
         metrics: metrics.clone(),
     });
-    let matomo_script = crate::web::matomo_js::MatomoScript::new(&sites);
+    tokio::spawn(reload_on_hangup(live.clone(), store.clone(), metrics.clone(), background_stopped.clone()));
+    let pid_file = write_pid_file(&config.spool.dir);
     let routes = Arc::new(Routes {
-        config: Arc::new(config.clone()),
-        api: Api::new(sites.clone(), store.clone(), clock.clone(), &config.limits, metrics.clone()),
-        ingest: Ingest::new(pipeline, config.ingest.bulk_max_requests, appender.clone(), metrics.clone()),
-        sites,
+        live: live.clone(),
+        api: Api::new(live.clone(), store.clone(), clock.clone(), &config.limits, metrics.clone()),
+        ingest: Ingest::new(pipeline, live, config.ingest.bulk_max_requests, appender.clone(), metrics.clone()),
         metrics,
         store,
         delivery: health,
         public_https: config.public_url.as_deref().is_some_and(|u| u.starts_with("https://")),
         proxies,
-        matomo_script,
         limits: config.limits.clone(),
         admin_networks: config.admin_networks.clone(),
         separate_admin: config.admin_listen.is_some(),
@@ -182,6 +185,9 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Ou
     // The connections are gone: the spool writes what is pending, syncs and closes, and the
     // writer delivers what is left.
     drop(routes);
+    if let Some(pid_file) = pid_file {
+        let _ = std::fs::remove_file(pid_file);
+    }
     let _ = stop_background.send(true);
     appender.close();
     let _ = spool_task.await;
@@ -217,20 +223,22 @@ async fn reload_geo(geo: Arc<Geo>, metrics: Metrics, mut stop: watch::Receiver<b
     }
 }
 
-/// Runs the retention job at start and then every day (docs/privacy.md E2).
+/// Runs the retention job at start and then every day (docs/privacy.md E2), with the sites of
+/// the moment.
 async fn enforce_retention(
     store: Store,
-    sites: Arc<Sites>,
+    live: Arc<LiveSettings>,
     clock: Arc<dyn Clock>,
     metrics: Metrics,
     dead_letters: std::path::PathBuf,
     mut stop: watch::Receiver<bool>,
 ) {
-    // Dead letters hold events too: none outlives the longest retention of any site.
-    let longest = sites.iter().map(|s| s.retention.days()).max().unwrap_or(0);
-    let dead_letter_age = Duration::from_secs(u64::from(longest) * crate::clock::DAY);
     loop {
-        match store.enforce_retention(sites.as_slice(), clock.now(), false).await {
+        let sites = live.current();
+        // Dead letters hold events too: none outlives the longest retention of any site.
+        let longest = sites.sites.iter().map(|s| s.retention.days()).max().unwrap_or(0);
+        let dead_letter_age = Duration::from_secs(u64::from(longest) * crate::clock::DAY);
+        match store.enforce_retention(sites.sites.as_slice(), clock.now(), false).await {
             Ok(plan) => metrics.retention(&plan),
             // The next run catches up; reads are bounded by retention meanwhile.
             Err(error) => tracing::warn!(%error, "retention run failed; retrying in an hour"),
@@ -244,6 +252,65 @@ async fn enforce_retention(
         tokio::select! {
             _ = tokio::time::sleep(pause) => {}
             _ = stop.changed() => return,
+        }
+    }
+}
+
+/// The file `mesure reload` reads the running collector's process id from.
+pub const PID_FILE: &str = "mesure.pid";
+
+/// Writes the process id into the spool directory (private, like the spool); `None` when it
+/// cannot (then `mesure reload` cannot find this process, and `kill -HUP` still works).
+fn write_pid_file(spool_dir: &std::path::Path) -> Option<std::path::PathBuf> {
+    let path = spool_dir.join(PID_FILE);
+    match std::fs::write(&path, format!("{}\n", std::process::id())) {
+        Ok(()) => Some(path),
+        Err(error) => {
+            tracing::warn!(%error, path = %path.display(), "cannot write the pid file; `mesure reload` will not find this process");
+            None
+        }
+    }
+}
+
+/// Re-reads the configuration on `SIGHUP` ([`LiveSettings::reload`]): logs what changed, what
+/// needs a restart, or every error of an invalid file (which changes nothing); counts reloads.
+async fn reload_on_hangup(live: Arc<LiveSettings>, store: Store, metrics: Metrics, mut stop: watch::Receiver<bool>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+        tracing::warn!("cannot listen for SIGHUP: configuration reloads are off");
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = hangups.recv() => {}
+            _ = stop.changed() => return,
+        }
+        let before = live.current().sites.iter().map(|s| s.retention.days()).max().unwrap_or(0);
+        match live.reload(std::env::vars()) {
+            Ok(reloaded) => {
+                metrics.config_reloads.with_label_values(&["ok"]).inc();
+                for change in &reloaded.applied {
+                    tracing::info!(change = %change, "configuration reloaded");
+                }
+                if reloaded.applied.is_empty() {
+                    tracing::info!("configuration reloaded: nothing changed");
+                }
+                for setting in &reloaded.need_restart {
+                    tracing::warn!(setting = %setting, "changed in the file, but only a restart applies it; still running with the old value");
+                }
+                // A longer retention needs a later table TTL (the second guard) before its rows
+                // get that old.
+                let longest = live.current().sites.iter().map(|s| s.retention.days()).max().unwrap_or(0);
+                if longest != before
+                    && let Err(error) = store.set_retention_ttl(longest).await
+                {
+                    tracing::warn!(%error, "cannot move the retention TTL to the new longest retention");
+                }
+            }
+            Err(errors) => {
+                metrics.config_reloads.with_label_values(&["failed"]).inc();
+                tracing::error!(errors = %errors, "configuration reload refused: the file is invalid; still running with the previous configuration");
+            }
         }
     }
 }

@@ -24,9 +24,10 @@
 //! - [`catalog`]: every statement with sample values, for checking SQL on other servers.
 //! - [`erasure`]: erase, export and the ledger, for cookie-mode sites.
 //! - [`query`]: the read side: stats requests → SQL bounded by site and retention.
-//! - [`web`]: the opt-out page, `mesure.js`, the stats API, the dashboard.
+//! - [`web`]: the opt-out page, the tracker script, the stats APIs, the dashboard.
 //! - [`summary`]: the privacy facts of each site and what renders them.
 //! - [`telemetry`]: logging and the Prometheus metrics.
+//! - [`live`]: the settings that change while running (sites, privacy), and `SIGHUP` reloads.
 //! - [`app`]: wires the stages; start-up and shutdown order.
 //! - [`clock`]: the injectable clock.
 #![forbid(unsafe_code)]
@@ -39,6 +40,7 @@ pub mod enrich;
 pub mod erasure;
 pub mod event;
 pub mod ingest;
+pub mod live;
 pub mod pipeline;
 pub mod privacy;
 pub mod query;

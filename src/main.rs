@@ -59,6 +59,8 @@ enum Command {
         #[arg(long)]
         visitor_id: String,
     },
+    /// Make the running collector re-read its configuration file (sends it SIGHUP).
+    Reload,
     /// List each site: retention, identifier mode, events in the last 24 hours, the last hit,
     /// and what its /privacy.json says.
     Sites {
@@ -122,7 +124,7 @@ fn main() -> ExitCode {
     }
     mesure::telemetry::init_logging();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
-    match runtime.block_on(run(cli.command, config)) {
+    match runtime.block_on(run(cli.command, config, cli.config.clone())) {
         Ok(code) => code,
         Err(error) => {
             tracing::error!("{error:#}");
@@ -132,7 +134,7 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
+async fn run(command: Command, config: Config, config_path: PathBuf) -> anyhow::Result<ExitCode> {
     let now = SystemClock.now();
     let store = Store::new(&config.clickhouse);
     match command {
@@ -140,7 +142,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             let listener = tokio::net::TcpListener::bind(config.listen)
                 .await
                 .with_context(|| format!("binding {}", config.listen))?;
-            mesure::app::run(config, listener, mesure::app::termination_signal()).await?;
+            mesure::app::run(config, Some(config_path), listener, mesure::app::termination_signal()).await?;
         }
         Command::Migrate => {
             let applied = store.migrate(MIGRATIONS).await?;
@@ -175,6 +177,21 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                 }
                 Err(e) => return Err(e.into()),
             }
+        }
+        Command::Reload => {
+            let pid_file = config.spool.dir.join(mesure::app::PID_FILE);
+            let pid = std::fs::read_to_string(&pid_file).with_context(|| {
+                format!("reading {} (is mesure serve running with this configuration?)", pid_file.display())
+            })?;
+            let pid = pid.trim();
+            anyhow::ensure!(
+                !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()),
+                "{} holds no process id",
+                pid_file.display()
+            );
+            let status = std::process::Command::new("kill").args(["-HUP", pid]).status().context("running kill")?;
+            anyhow::ensure!(status.success(), "no running collector with process id {pid}");
+            println!("asked process {pid} to reload {}; its log says what changed", config_path.display());
         }
         Command::Sites { json } => {
             let activity = store.site_activity(now.saturating_sub(mesure::clock::DAY)).await?;

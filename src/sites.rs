@@ -1,6 +1,7 @@
-//! The registry of configured sites: one read-only value, built once from the configuration and
-//! shared (`Arc<Sites>`) by the hit pipeline, the stats API, the privacy notice and the
-//! retention job, so every part of the collector sees the same sites.
+//! The registry of configured sites: one read-only value built from the configuration, part of
+//! the current [`crate::live::Live`] snapshot that the hit pipeline, the stats API, the privacy
+//! notice and the retention job read, so every part of the collector sees the same sites (a
+//! reload replaces the whole snapshot).
 //!
 //! It owns look-ups only; what a site *is* (retention, identifier mode, domains…) stays in
 //! [`SiteConfig`], validated by [`crate::config`].

@@ -14,6 +14,7 @@ pub mod plausible;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use crate::server::RequestBody;
 use bytes::Bytes;
@@ -27,6 +28,7 @@ use hyper::{HeaderMap, Method, Request, Response, StatusCode};
 use serde::Deserialize;
 
 use crate::event::Event;
+use crate::live::LiveSettings;
 use crate::pipeline::{Origin, Outcome, Pipeline};
 use crate::sink::spool::Appender;
 use crate::telemetry::metrics::{DeclineReason, Metrics};
@@ -51,6 +53,7 @@ pub(crate) use crate::enrich::bounded;
 /// State shared by every tracking request.
 pub struct Ingest {
     pipeline: Pipeline,
+    live: Arc<LiveSettings>,
     bulk_max_requests: usize,
     spool: Appender,
     metrics: Metrics,
@@ -63,8 +66,14 @@ struct BulkRequest {
 }
 
 impl Ingest {
-    pub fn new(pipeline: Pipeline, bulk_max_requests: usize, spool: Appender, metrics: Metrics) -> Ingest {
-        Ingest { pipeline, bulk_max_requests, spool, metrics }
+    pub fn new(
+        pipeline: Pipeline,
+        live: Arc<LiveSettings>,
+        bulk_max_requests: usize,
+        spool: Appender,
+        metrics: Metrics,
+    ) -> Ingest {
+        Ingest { pipeline, live, bulk_max_requests, spool, metrics }
     }
 
     /// Handles `/matomo.php`, `/piwik.php` and the tracker-proxy paths: `GET`/`POST`, single or
@@ -114,9 +123,10 @@ impl Ingest {
         }
         let answer = if matomo::wants_image(&params) { gif } else { no_content };
         let referer = header_str(&parts.headers, REFERER);
-        let outcome = self
-            .pipeline
-            .run(origin, |sites, now| Ok::<_, Infallible>(vec![matomo::interpret(&params, referer, None, sites, now)]));
+        let live = self.live.current();
+        let outcome = self.pipeline.run(&live.sites, &live.config.privacy, origin, |sites, now| {
+            Ok::<_, Infallible>(vec![matomo::interpret(&params, referer, None, sites, now)])
+        });
         let Ok(outcome) = outcome;
         if !self.enqueue(accepted_events(outcome)) {
             return overloaded();
@@ -155,7 +165,8 @@ impl Ingest {
         }
         let referer = header_str(origin.headers, REFERER);
         let token = bulk.token_auth.as_deref();
-        let outcome = self.pipeline.run(origin, |sites, now| {
+        let live = self.live.current();
+        let outcome = self.pipeline.run(&live.sites, &live.config.privacy, origin, |sites, now| {
             Ok::<_, Infallible>(
                 items.iter().map(|(_, params)| matomo::interpret(params, referer, token, sites, now)).collect(),
             )
@@ -214,7 +225,8 @@ impl Ingest {
         };
         let origin = Origin { headers: &parts.headers, peer };
         let mut decoded = None;
-        let outcome = self.pipeline.run(origin, |sites, now| {
+        let live = self.live.current();
+        let outcome = self.pipeline.run(&live.sites, &live.config.privacy, origin, |sites, now| {
             let event = decoded.insert(plausible::decode(&body)?);
             Ok::<_, plausible::BadEvent>(plausible::interpret(event, sites, now))
         });

@@ -153,8 +153,6 @@ pub enum Outcome {
 
 /// The stages a hit goes through, and their state.
 pub struct Pipeline {
-    sites: Arc<Sites>,
-    privacy_config: PrivacyConfig,
     proxies: TrustedProxies,
     enricher: Arc<dyn Enrich>,
     privacy: Privacy,
@@ -165,8 +163,6 @@ pub struct Pipeline {
 
 /// Everything [`Pipeline::new`] needs (built once by the app).
 pub struct Stages {
-    pub sites: Arc<Sites>,
-    pub privacy_config: PrivacyConfig,
     pub proxies: TrustedProxies,
     pub enricher: Arc<dyn Enrich>,
     pub privacy: Privacy,
@@ -186,25 +182,28 @@ const PREFETCH_HEADERS: [HeaderName; 4] = [
 
 impl Pipeline {
     pub fn new(stages: Stages) -> Pipeline {
-        let Stages { sites, privacy_config, proxies, enricher, privacy, visits, clock, metrics } = stages;
-        Pipeline { sites, privacy_config, proxies, enricher, privacy, visits, clock, metrics }
+        let Stages { proxies, enricher, privacy, visits, clock, metrics } = stages;
+        Pipeline { proxies, enricher, privacy, visits, clock, metrics }
     }
 
-    /// Takes the hits of one request through the fixed order. `adapter` is the protocol: it gets
-    /// the sites and the time, and returns the request's hits (or why each was declined), or an
-    /// error for a request it cannot read at all (`E`, answered 400 by the edge). It is not
-    /// called when the visitor objected.
+    /// Takes the hits of one request through the fixed order, under the settings the request
+    /// took (`sites`, `privacy`: one snapshot of [`crate::live`]). `adapter` is the protocol: it
+    /// gets the sites and the time, and returns the request's hits (or why each was declined),
+    /// or an error for a request it cannot read at all (`E`, answered 400 by the edge). It is
+    /// not called when the visitor objected.
     pub fn run<'a, E>(
-        &'a self,
+        &self,
+        sites: &'a Sites,
+        privacy: &PrivacyConfig,
         origin: Origin<'_>,
         adapter: impl FnOnce(&'a Sites, u64) -> Result<Vec<Result<Hit<'a>, DeclineReason>>, E>,
     ) -> Result<Outcome, E> {
         // The gate, before anything reads the hit's content.
-        if let Some(reason) = gate::objection(origin.headers, &self.privacy_config) {
+        if let Some(reason) = gate::objection(origin.headers, privacy) {
             self.metrics.declined(reason);
             return Ok(Outcome::Objected(reason));
         }
-        let hits = adapter(&self.sites, self.clock.now())?;
+        let hits = adapter(sites, self.clock.now())?;
         let results = hits
             .into_iter()
             .map(|hit| {

@@ -67,6 +67,8 @@ pub(crate) struct Harness {
     pipeline: Pipeline,
     enricher: Arc<SpyEnricher>,
     salts: Arc<CountingSalts>,
+    sites: Sites,
+    privacy_config: PrivacyConfig,
 }
 
 impl Harness {
@@ -92,8 +94,6 @@ impl Harness {
         let privacy_config =
             PrivacyConfig { profile: PrivacyProfile::Strict, honor_dnt: true, honor_gpc: true, max_live_visits: 1000 };
         let pipeline = Pipeline::new(Stages {
-            sites: Arc::new(Sites::new(&[one, two])),
-            privacy_config,
             proxies: TrustedProxies::default(),
             enricher: enricher.clone(),
             privacy: Privacy { geo: Arc::new(Geo::disabled()), salts: salts.clone(), cookie_keys: Default::default() },
@@ -101,7 +101,7 @@ impl Harness {
             clock: ManualClock::new(NOW),
             metrics: Metrics::new(),
         });
-        Harness { pipeline, enricher, salts }
+        Harness { pipeline, enricher, salts, sites: Sites::new(&[one, two]), privacy_config }
     }
 
     /// A single Matomo request, as the HTTP edge hands it to the pipeline.
@@ -109,9 +109,9 @@ impl Harness {
         let params = Params::parse(query).expect("a decodable query");
         let referer = headers.get(hyper::header::REFERER).and_then(|v| v.to_str().ok());
         let origin = Origin { headers, peer: "198.51.100.7:4242".parse().unwrap() };
-        let Ok(outcome) = self
-            .pipeline
-            .run(origin, |sites, now| Ok::<_, Infallible>(vec![matomo::interpret(&params, referer, None, sites, now)]));
+        let Ok(outcome) = self.pipeline.run(&self.sites, &self.privacy_config, origin, |sites, now| {
+            Ok::<_, Infallible>(vec![matomo::interpret(&params, referer, None, sites, now)])
+        });
         outcome
     }
 
@@ -119,7 +119,7 @@ impl Harness {
     pub(crate) fn matomo_bulk(&self, items: &[&str], token: Option<&str>, headers: &HeaderMap) -> Outcome {
         let params: Vec<Params<'_>> = items.iter().map(|q| Params::parse(q).unwrap()).collect();
         let origin = Origin { headers, peer: "198.51.100.7:4242".parse().unwrap() };
-        let Ok(outcome) = self.pipeline.run(origin, |sites, now| {
+        let Ok(outcome) = self.pipeline.run(&self.sites, &self.privacy_config, origin, |sites, now| {
             Ok::<_, Infallible>(params.iter().map(|p| matomo::interpret(p, None, token, sites, now)).collect())
         });
         outcome
@@ -129,7 +129,7 @@ impl Harness {
     pub(crate) fn plausible(&self, body: &str, headers: &HeaderMap) -> Result<Outcome, plausible::BadEvent> {
         let origin = Origin { headers, peer: "198.51.100.7:4242".parse().unwrap() };
         let mut decoded = None;
-        self.pipeline.run(origin, |sites, now| {
+        self.pipeline.run(&self.sites, &self.privacy_config, origin, |sites, now| {
             let event = decoded.insert(plausible::decode(body.as_bytes())?);
             Ok::<_, plausible::BadEvent>(plausible::interpret(event, sites, now))
         })
@@ -185,7 +185,7 @@ fn a_declined_hit_is_never_parsed_nor_enriched() {
         let headers = browser(&[(name, value)]);
         let mut parsed = false;
         let origin = Origin { headers: &headers, peer: "198.51.100.7:1".parse().unwrap() };
-        let outcome = harness.pipeline.run(origin, |_, _| {
+        let outcome = harness.pipeline.run(&harness.sites, &harness.privacy_config, origin, |_, _| {
             parsed = true;
             Ok::<_, Infallible>(Vec::new())
         });

@@ -33,8 +33,8 @@ pub type RequestBody = DeadlineBody<Incoming>;
 /// Everything a request may need.
 pub struct Routes {
     pub ingest: Ingest,
-    /// The configuration, for the machine-readable privacy notice.
-    pub config: std::sync::Arc<crate::config::Config>,
+    /// The settings that change while running (sites, privacy; see [`crate::live`]).
+    pub live: Arc<crate::live::LiveSettings>,
     pub api: crate::web::api::Api,
     pub metrics: Metrics,
     pub store: crate::store::Store,
@@ -42,9 +42,6 @@ pub struct Routes {
     /// Whether the collector is reached over HTTPS (its `public_url`), for the `Secure` cookie.
     pub public_https: bool,
     pub proxies: crate::privacy::client_ip::TrustedProxies,
-    /// Matomo's `matomo.js` with this configuration's prelude.
-    pub matomo_script: crate::web::matomo_js::MatomoScript,
-    pub sites: Arc<crate::sites::Sites>,
     pub limits: LimitsConfig,
     /// Who may read `/metrics` and `/readyz` on the public listener, and whether they are on a
     /// listener of their own instead.
@@ -77,12 +74,12 @@ impl Routes {
         }
         let (endpoint, response) = match path {
             "/matomo.php" | "/piwik.php" => ("matomo", self.ingest.matomo(request, peer).await),
-            "/matomo.js" | "/piwik.js" => ("script", self.matomo_script.serve(request.headers())),
+            "/matomo.js" | "/piwik.js" => ("script", self.live.current().matomo_script.serve(request.headers())),
             // Matomo's tracker proxy: the script when asked for it, the tracking endpoint otherwise.
             "/js/" | "/js/tracker.php"
                 if request.method() == Method::GET && request.uri().query().is_none_or(str::is_empty) =>
             {
-                ("script", self.matomo_script.serve(request.headers()))
+                ("script", self.live.current().matomo_script.serve(request.headers()))
             }
             "/js/" | "/js/tracker.php" => ("matomo", self.ingest.matomo(request, peer).await),
             "/api/event" => ("plausible", self.ingest.plausible(request, peer).await),
@@ -138,24 +135,19 @@ impl Routes {
 
     /// The privacy facts of the site a page is opened for, or of every site.
     fn facts(&self, request: &Request) -> crate::summary::SiteFacts {
-        match self.site_of(request) {
-            Some(site) => crate::summary::SiteFacts::of(&self.config, site),
-            None => crate::summary::SiteFacts::collector(&self.config),
+        let live = self.live.current();
+        match site_of(&live, request) {
+            Some(site) => crate::summary::SiteFacts::of(&live.config, site),
+            None => crate::summary::SiteFacts::collector(&live.config),
         }
-    }
-
-    /// The site a page is opened for: `?site=N` (or Matomo's `idsite=N`).
-    fn site_of(&self, request: &Request) -> Option<&crate::config::SiteConfig> {
-        let params = crate::ingest::params::Params::parse(request.uri().query()?).ok()?;
-        let id = params.get("site").or_else(|| params.get("idsite"))?.trim().parse::<u32>().ok()?;
-        self.sites.get(id)
     }
 
     /// `GET /privacy.json?site=N`: the site's machine-readable privacy notice (public).
     fn notice(&self, request: &Request) -> Response<Body> {
-        match self.site_of(request) {
+        let live = self.live.current();
+        match site_of(&live, request) {
             Some(site) => {
-                let notice = crate::summary::SiteFacts::of(&self.config, site).notice();
+                let notice = crate::summary::SiteFacts::of(&live.config, site).notice();
                 let mut response = crate::ingest::json(StatusCode::OK, &notice);
                 response
                     .headers_mut()
@@ -300,4 +292,11 @@ fn is_idle_close(error: &(dyn std::error::Error + 'static)) -> bool {
         source = e.source();
     }
     false
+}
+
+/// The site a page is opened for: `?site=N` (or Matomo's `idsite=N`).
+fn site_of<'a>(live: &'a crate::live::Live, request: &Request) -> Option<&'a crate::config::SiteConfig> {
+    let params = crate::ingest::params::Params::parse(request.uri().query()?).ok()?;
+    let id = params.get("site").or_else(|| params.get("idsite"))?.trim().parse::<u32>().ok()?;
+    live.sites.get(id)
 }

@@ -129,6 +129,9 @@ pub struct Metrics {
     pub stats_rejected: IntCounterVec,
     /// `mesure_auth_failures_total`: stats API requests with a credential that is not valid.
     pub auth_failures: IntCounter,
+    /// `mesure_config_reloads_total{result}`: `SIGHUP` reloads applied (`ok`) or refused
+    /// (`failed`: an invalid file, nothing changed).
+    pub config_reloads: IntCounterVec,
     hot: HotCounters,
 }
 
@@ -249,6 +252,11 @@ impl Metrics {
         let auth_failures =
             IntCounter::new("mesure_auth_failures_total", "Stats API requests with an invalid credential")
                 .expect("valid metric");
+        let config_reloads = IntCounterVec::new(
+            Opts::new("mesure_config_reloads_total", "Configuration reloads (SIGHUP) applied or refused"),
+            &["result"],
+        )
+        .expect("valid metric");
 
         for collector in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
@@ -277,6 +285,7 @@ impl Metrics {
             Box::new(connections_idle_closed.clone()),
             Box::new(stats_rejected.clone()),
             Box::new(auth_failures.clone()),
+            Box::new(config_reloads.clone()),
         ] {
             registry.register(collector).expect("metric names are unique");
         }
@@ -292,6 +301,9 @@ impl Metrics {
         }
         for reason in ["busy", "timeout"] {
             stats_rejected.with_label_values(&[reason]);
+        }
+        for result in ["ok", "failed"] {
+            config_reloads.with_label_values(&[result]);
         }
         for method in ["partition", "mutation"] {
             retention_rows_deleted.with_label_values(&[method]);
@@ -346,6 +358,7 @@ impl Metrics {
             connections_idle_closed,
             stats_rejected,
             auth_failures,
+            config_reloads,
         }
     }
 

@@ -20,9 +20,9 @@ use serde_json::{Value, json};
 use crate::clock::Clock;
 use crate::config::{LimitsConfig, SiteConfig};
 use crate::ingest::{Body, json as json_response};
+use crate::live::LiveSettings;
 use crate::query::request::{BadRequest, DateRange, Dimension, Format, StatsRequest};
 use crate::query::stats;
-use crate::sites::Sites;
 use crate::store::{Store, tokens};
 use crate::telemetry::metrics::Metrics;
 use crate::web::budget::{Credentials, Known, QUEUE_WAIT, QueryGate};
@@ -32,7 +32,7 @@ use crate::web::session::{self, Sessions};
 const MAX_BODY: usize = 64 * 1024;
 
 pub struct Api {
-    sites: Arc<Sites>,
+    live: Arc<LiveSettings>,
     store: Store,
     clock: Arc<dyn Clock>,
     limits: LimitsConfig,
@@ -60,10 +60,16 @@ enum Denied {
 }
 
 impl Api {
-    pub fn new(sites: Arc<Sites>, store: Store, clock: Arc<dyn Clock>, limits: &LimitsConfig, metrics: Metrics) -> Api {
+    pub fn new(
+        live: Arc<LiveSettings>,
+        store: Store,
+        clock: Arc<dyn Clock>,
+        limits: &LimitsConfig,
+        metrics: Metrics,
+    ) -> Api {
         let gate = QueryGate::new(limits.stats_max_concurrent, limits.stats_max_concurrent_per_site);
         let credentials = Credentials::new();
-        Api { sites, store, clock, limits: limits.clone(), gate, credentials, sessions: Sessions::default(), metrics }
+        Api { live, store, clock, limits: limits.clone(), gate, credentials, sessions: Sessions::default(), metrics }
     }
 
     /// The stats API; `secure`: the request came over https (for the session cookie).
@@ -106,7 +112,7 @@ impl Api {
                     Err(_) => return error(StatusCode::PAYLOAD_TOO_LARGE, "body", "over 64 KiB"),
                 };
                 if v2 {
-                    return crate::web::plausible_api::handle(self, &self.sites, &headers, &body).await;
+                    return crate::web::plausible_api::handle(self, &self.live.current().sites, &headers, &body).await;
                 }
                 match StatsRequest::from_json(&body) {
                     Ok(query) => self.answer(&headers, query).await,
@@ -118,7 +124,8 @@ impl Api {
                 let report = p.trim_start_matches("/api/v1/stats/");
                 let query = request.uri().query().unwrap_or("");
                 let now = self.clock.now();
-                crate::web::plausible_api::v1(self, &self.sites, request.headers(), report, query, now).await
+                let live = self.live.current();
+                crate::web::plausible_api::v1(self, &live.sites, request.headers(), report, query, now).await
             }
             _ => error(StatusCode::NOT_FOUND, "path", "no such endpoint"),
         }
@@ -130,7 +137,7 @@ impl Api {
             Err(refused) => return refused,
         };
         match query.format {
-            Format::Json => json_response(StatusCode::OK, &stats::to_json(&answer, &query, site)),
+            Format::Json => json_response(StatusCode::OK, &stats::to_json(&answer, &query, &site)),
             Format::Csv => {
                 let mut response = Response::new(Full::new(Bytes::from(stats::to_csv(&answer, &query))));
                 let h = response.headers_mut();
@@ -147,20 +154,21 @@ impl Api {
         &self,
         headers: &HeaderMap,
         query: &StatsRequest,
-    ) -> Result<(stats::Answer, &SiteConfig), Response<Body>> {
-        let answer = self.execute_checked(headers, query).await?;
-        let site = self.sites.get(query.site_id).expect("checked by execute_checked");
-        Ok((answer, site))
+    ) -> Result<(stats::Answer, SiteConfig), Response<Body>> {
+        let live = self.live.current();
+        let Some(site) = live.sites.get(query.site_id) else {
+            return Err(error(StatusCode::BAD_REQUEST, "site_id", "no such site"));
+        };
+        let answer = self.execute_checked(headers, query, site).await?;
+        Ok((answer, site.clone()))
     }
 
     async fn execute_checked(
         &self,
         headers: &HeaderMap,
         query: &StatsRequest,
+        site: &SiteConfig,
     ) -> Result<stats::Answer, Response<Body>> {
-        let Some(site) = self.sites.get(query.site_id) else {
-            return Err(error(StatusCode::BAD_REQUEST, "site_id", "no such site"));
-        };
         let access = match self.authorize(headers, site).await {
             Ok(access) => access,
             Err(Denied::Unauthenticated) => {
@@ -250,7 +258,8 @@ impl Api {
     /// neither). A token is looked up in ClickHouse at most once per
     /// [`crate::web::budget::VERDICT_TTL`], and unknown ones only within the look-up budget.
     async fn site_of(&self, digest: &str) -> Result<Option<u32>, Denied> {
-        let shared = self.sites.iter().find(|s| s.share_secret_sha256.is_some_and(|h| hex::encode(h) == digest));
+        let live = self.live.current();
+        let shared = live.sites.iter().find(|s| s.share_secret_sha256.is_some_and(|h| hex::encode(h) == digest));
         if let Some(site) = shared {
             return Ok(Some(site.id));
         }
@@ -352,7 +361,8 @@ impl Api {
             Err(Denied::TooMany) => return too_many("too many unknown credentials lately; try again"),
             Err(_) => return error(StatusCode::UNAUTHORIZED, "authorization", "unknown or revoked credential"),
         };
-        let sites: Vec<Value> = self
+        let live = self.live.current();
+        let sites: Vec<Value> = live
             .sites
             .iter()
             .filter(|s| s.public || Some(s.id) == credential_site)

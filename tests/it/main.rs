@@ -16,6 +16,7 @@ mod migrations;
 mod plausible_api;
 mod privacy;
 mod protocols;
+mod reload;
 mod retention;
 mod salts;
 mod shutdown;
