@@ -36,6 +36,12 @@ try {
   await page.waitForSelector("#chart[data-buckets]");
   await read("7d");
   out.live = (await page.textContent("#live")).trim();
+  // Hovering the last bucket shows its date and value in the legend.
+  const plot = await page.$("#chart .u-over");
+  const box = await plot.boundingBox();
+  await page.mouse.move(box.x + box.width - 1, box.y + box.height / 2);
+  await page.waitForTimeout(200);
+  out.hover = (await page.textContent("#chart .u-legend")).replace(/\s+/g, " ").trim();
   for (const period of ["today", "30d", "month", "year"]) {
     await page.selectOption("#range", period);
     await read(period);

@@ -172,6 +172,11 @@ async fn the_chart_spans_every_period() {
     // A bookmarked address opens the same view.
     check("bookmarked", "time:day", 30, &date(29), &today);
     assert_eq!((&shown["bookmarked"]["range"], &shown["bookmarked"]["compare"]), (&json!("30d"), &json!(false)));
+    // Hovering the last day shows its date and its visitors (today: 1), and the week before.
+    let hover = shown["hover"].as_str().unwrap();
+    let day_of_month = today[8..].trim_start_matches('0');
+    assert!(hover.contains("Visitors1") && hover.contains("Previous period0 ("), "{hover}");
+    assert!(hover.contains(&format!(" {day_of_month}, {}", &today[..4])), "the bucket's date: {hover}");
     // One current visitor, in the singular.
     assert_eq!(shown["live"], "● 1 current visitor", "{shown}");
     for step in ["7d", "today", "30d", "month", "year", "custom", "previous"] {
