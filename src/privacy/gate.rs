@@ -45,13 +45,18 @@ pub(crate) const MATOMO_OPTOUT_COOKIES: [&str; 2] = ["piwik_ignore", "matomo_ign
 
 /// Whether the request carries `mesure_optout=1`, or one of Matomo's opt-out cookies.
 pub(crate) fn has_optout_cookie(headers: &HeaderMap) -> bool {
+    cookies(headers)
+        .any(|(name, value)| (name == OPTOUT_COOKIE && value == "1") || MATOMO_OPTOUT_COOKIES.contains(&name))
+}
+
+/// The request's cookies, as (name, value) pairs.
+pub(crate) fn cookies(headers: &HeaderMap) -> impl Iterator<Item = (&str, &str)> {
     headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .any(|(name, value)| (name == OPTOUT_COOKIE && value == "1") || MATOMO_OPTOUT_COOKIES.contains(&name))
 }
 
 #[cfg(test)]

@@ -75,13 +75,7 @@ pub(crate) async fn resolve(store: &Store, range: &DateRange, time_zone: &str, n
             let (y, _, _) = crate::clock::civil_from_days(today);
             (crate::clock::days_from_civil(y, 1, 1), today)
         }
-        DateRange::LastMonths(n) => {
-            let (y, m, _) = crate::clock::civil_from_days(today);
-            let first_day_of =
-                |months: i64| crate::clock::days_from_civil(months.div_euclid(12), months.rem_euclid(12) + 1, 1);
-            let this_month = y * 12 + m - 1;
-            (first_day_of(this_month - (i64::from(*n) - 1)), first_day_of(this_month + 1) - 1)
-        }
+        DateRange::LastMonths(n) => last_months(i64::from(*n), today),
         DateRange::WholeYear => {
             let (y, _, _) = crate::clock::civil_from_days(today);
             (crate::clock::days_from_civil(y, 1, 1), crate::clock::days_from_civil(y, 12, 31))
@@ -98,6 +92,15 @@ pub(crate) async fn resolve(store: &Store, range: &DateRange, time_zone: &str, n
         )
         .await?;
     Ok(Span { from: u64::from(from), to: u64::from(to), first_day: first, last_day: last })
+}
+
+/// The first and last day (days since 1970-01-01) of the `n` calendar months ending with the
+/// month of `day`, that month whole.
+pub(crate) fn last_months(n: i64, day: i64) -> (i64, i64) {
+    let (y, m, _) = crate::clock::civil_from_days(day);
+    let this_month = y * 12 + m - 1;
+    let first_day_of = |months: i64| crate::clock::days_from_civil(months.div_euclid(12), months.rem_euclid(12) + 1, 1);
+    (first_day_of(this_month - (n - 1)), first_day_of(this_month + 1) - 1)
 }
 
 fn day_number(date: &str) -> Option<i64> {

@@ -778,20 +778,14 @@ fn v1_period(period: &str, date: Option<&str>) -> Result<DateRange, String> {
             _ => Err("Invalid format for `date` parameter. When using a custom period, please include two ISO-8601 formatted dates joined by a comma. See https://plausible.io/docs/stats-api#time-periods".into()),
         };
     }
-    let months = |n: i64, day: i64| {
-        let (y, m, _) = crate::clock::civil_from_days(day);
-        let this = y * 12 + m - 1;
-        let first = |months: i64| crate::clock::days_from_civil(months.div_euclid(12), months.rem_euclid(12) + 1, 1);
-        (first(this - (n - 1)), first(this + 1) - 1)
-    };
     let relative = |end: i64| -> Option<(i64, i64)> {
         Some(match period {
             "day" => (end, end),
             "7d" => (end - 6, end),
             "30d" => (end - 30, end),
-            "month" => months(1, end),
-            "6mo" => months(6, end),
-            "12mo" => months(12, end),
+            "month" => crate::query::stats::last_months(1, end),
+            "6mo" => crate::query::stats::last_months(6, end),
+            "12mo" => crate::query::stats::last_months(12, end),
             _ => return None,
         })
     };

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use hyper::HeaderMap;
-use hyper::header::{COOKIE, HeaderValue};
+use hyper::header::HeaderValue;
 
 use crate::store::tokens::hash;
 
@@ -81,14 +81,9 @@ impl Sessions {
 
 /// The session id a request's cookie carries.
 pub(crate) fn id_of(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
+    crate::privacy::gate::cookies(headers)
         .find(|(name, value)| *name == COOKIE_NAME && !value.is_empty())
-        .map(|(_, value)| value)
+        .map(|(_, v)| v)
 }
 
 /// The `Set-Cookie` value that opens a session (a browser-session cookie: no expiry).
@@ -129,6 +124,7 @@ mod tests {
 
     #[test]
     fn the_cookie_is_http_only_strict_and_secure_over_https() {
+        use hyper::header::COOKIE;
         let set = cookie("abc", true);
         assert_eq!(set, "mesure_session=abc; Path=/; HttpOnly; SameSite=Strict; Secure");
         assert_eq!(cookie("abc", false), "mesure_session=abc; Path=/; HttpOnly; SameSite=Strict");

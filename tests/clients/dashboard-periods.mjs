@@ -18,9 +18,12 @@ try {
   page.on("response", (r) => {
     if (r.status() >= 400 && !r.url().endsWith("/favicon.ico")) out.errors.push(`${r.status()} ${r.url()}`);
   });
+  // The chart marks itself loading until it is drawn for the current view.
   const settle = async () => {
+    await page.waitForTimeout(100);
+    await page.waitForSelector("#chart[data-buckets]:not([data-loading])");
     await page.waitForLoadState("networkidle");
-    await page.waitForTimeout(400);
+    await page.waitForTimeout(200);
   };
   const read = async (step) => {
     await settle();

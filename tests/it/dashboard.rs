@@ -14,6 +14,22 @@ use crate::stats::{seed_with, sha256};
 
 const SECRET: &str = "dashboard-share-secret";
 
+/// Runs a browser script of `tests/clients` with these arguments; its JSON output.
+async fn run_script(script: &'static str, args: Vec<String>) -> Value {
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg(script)
+            .args(&args)
+            .current_dir(Path::new(REPO).join("tests/clients"))
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success(), "{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 async fn api_numbers(url: &str, filters: Value) -> Vec<String> {
     let body =
         json!({"site_id": 1, "metrics": ["visitors", "visits", "pageviews"], "date_range": "7d", "filters": filters});
@@ -35,17 +51,7 @@ async fn the_dashboard_shows_what_the_api_says() {
     std::fs::create_dir_all(&artifacts).unwrap();
     let page = s.collector.url(&format!("/share/{SECRET}"));
     let dir = artifacts.display().to_string();
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .args(["dashboard.mjs", &page, &dir, "France"])
-            .current_dir(Path::new(REPO).join("tests/clients"))
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    assert!(out.status.success(), "{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    let shown: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let shown = run_script("dashboard.mjs", vec![page, dir, "France".into()]).await;
     assert_eq!(shown["errors"], json!([]), "JavaScript errors in the page");
     let read = |v: &Value| -> Vec<String> {
         ["visitors", "visits", "pageviews"].iter().map(|m| v[m].as_str().unwrap().replace(',', "")).collect()
@@ -116,17 +122,7 @@ async fn the_chart_spans_every_period() {
     let dir = artifacts.display().to_string();
     // A custom range of 7 days ending on day 2 (yesterday): data on its last two days only.
     let (from, to) = (date(7), date(1));
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .args(["dashboard-periods.mjs", &page, &dir, &from, &to])
-            .current_dir(Path::new(REPO).join("tests/clients"))
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    assert!(out.status.success(), "{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    let shown: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let shown = run_script("dashboard-periods.mjs", vec![page, dir, from, to]).await;
     assert_eq!(shown["errors"], json!([]), "JavaScript errors in the page");
     let check = |step: &str, bucket: &str, buckets: u64, first: &str, last: &str| {
         let c = &shown[step];
@@ -195,29 +191,9 @@ async fn signing_in_with_a_token_and_a_one_time_link() {
     let artifacts = Path::new(REPO).join("target/test-artifacts");
     std::fs::create_dir_all(&artifacts).unwrap();
     let node = |args: Vec<String>| {
-        let dir = artifacts.display().to_string();
-        let base = base.clone();
-        async move {
-            let out = tokio::task::spawn_blocking(move || {
-                Command::new("node")
-                    .arg("dashboard-signin.mjs")
-                    .arg(&base)
-                    .arg(&dir)
-                    .args(&args)
-                    .current_dir(Path::new(REPO).join("tests/clients"))
-                    .output()
-                    .unwrap()
-            })
-            .await
-            .unwrap();
-            assert!(
-                out.status.success(),
-                "{}\n{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-            serde_json::from_slice::<Value>(&out.stdout).unwrap()
-        }
+        let mut all = vec![base.clone(), artifacts.display().to_string()];
+        all.extend(args);
+        run_script("dashboard-signin.mjs", all)
     };
     let shown = node(vec!["sign-in".into(), token.clone()]).await;
     assert_eq!(shown["errors"], json!([]), "{shown}");

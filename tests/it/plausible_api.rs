@@ -14,14 +14,7 @@ use crate::common::http;
 use crate::stats::{Seeded, seed_with, sha256, token};
 
 async fn v2(s: &Seeded, bearer: Option<&str>, body: &Value) -> (u16, Value) {
-    let mut request = http().post(s.collector.url("/api/v2/query")).json(body);
-    if let Some(b) = bearer {
-        request = request.bearer_auth(b);
-    }
-    let r = request.send().await.unwrap();
-    let status = r.status().as_u16();
-    let text = r.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    crate::stats::post(s, "/api/v2/query", bearer, body).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

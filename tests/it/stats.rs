@@ -175,7 +175,13 @@ pub fn token(s: &Seeded, site: u32) -> String {
 }
 
 async fn query(s: &Seeded, bearer: Option<&str>, body: Value) -> (u16, Value) {
-    let mut request = http().post(s.collector.url("/api/v1/query")).json(&body);
+    post(s, "/api/v1/query", bearer, &body).await
+}
+
+/// POSTs a JSON body to a path of the seeded collector: the status and the JSON answer (or the
+/// text, when it is not JSON).
+pub async fn post(s: &Seeded, path: &str, bearer: Option<&str>, body: &Value) -> (u16, Value) {
+    let mut request = http().post(s.collector.url(path)).json(body);
     if let Some(b) = bearer {
         request = request.bearer_auth(b);
     }

@@ -157,6 +157,7 @@
   }
 
   function renderChart() {
+    $("chart").setAttribute("data-loading", "1");
     var dimension = bucket();
     var metric = state.panels.chart.metric;
     var series = function (r) {
@@ -180,6 +181,7 @@
     var box = $("chart");
     if (state.chart) { state.chart.destroy(); state.chart = null; }
     box.textContent = "";
+    box.removeAttribute("data-loading");
     var xs = now.labels.map(instant);
     // What the chart shows, for people with a screen reader and for the tests.
     box.setAttribute("data-bucket", dimension);
@@ -290,6 +292,9 @@
   }
 
   function refresh() {
+    // The arrows move from the period's dates: off until the answer names them.
+    state.dates = null;
+    $("prev").disabled = $("next").disabled = true;
     writeLocation();
     syncControls();
     translate();
