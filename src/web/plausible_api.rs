@@ -8,6 +8,8 @@
 //! dates resolved in the site's time zone). What we cannot compute honestly is refused with a
 //! 400 that says so, never answered with a made-up figure.
 
+use std::collections::HashMap;
+
 use hyper::{HeaderMap, Response, StatusCode};
 use serde_json::{Map, Value, json};
 
@@ -36,6 +38,9 @@ enum Output {
     /// Visitors of the row (index of visitors) over the visitors of the whole, in %: the
     /// whole with every filter (`percentage`), or without the goal filters (conversion rates).
     Share(usize, Whole),
+    /// Visitors of the row over the visitors of its group without the goal filters (the row's
+    /// values of its dimensions but `event:goal`), in % (`group_conversion_rate`).
+    GroupShare(usize),
 }
 
 /// Which whole a share is of.
@@ -52,6 +57,9 @@ struct Query {
     /// The denominators of [`Output::Share`]: the same request without dimensions, with every
     /// filter and without goal filters (when asked for).
     wholes: [Option<StatsRequest>; 2],
+    /// The denominators of [`Output::GroupShare`]: visitors per group without goal filters,
+    /// and which of the request's dimensions make the group.
+    groups: Option<(StatsRequest, Vec<usize>)>,
     echo: Map<String, Value>,
     time_labels: bool,
     imports: bool,
@@ -81,7 +89,14 @@ pub(crate) async fn handle(api: &Api, sites: &Sites, headers: &HeaderMap, body: 
             }
         }
     }
-    json_response(StatusCode::OK, &respond(&query, &answer, wholes))
+    let mut groups = HashMap::new();
+    if let Some((request, _)) = &query.groups {
+        match api.execute(headers, request).await {
+            Ok((per_group, _)) => groups.extend(per_group.rows.into_iter().map(|row| (row.dimensions, row.metrics[0]))),
+            Err(refused) => return refused,
+        }
+    }
+    json_response(StatusCode::OK, &respond(&query, &answer, wholes, &groups))
 }
 
 fn parse(raw: &Value, sites: &Sites) -> Result<Query, String> {
@@ -149,14 +164,13 @@ fn parse(raw: &Value, sites: &Sites) -> Result<Query, String> {
                 wholes_needed[Whole::Filtered as usize] = true;
                 Output::Share(index(Metric::Visitors, &mut metrics), Whole::Filtered)
             }
+            "group_conversion_rate" if has_goal_filter || dimensions.contains(&Dimension::Goal) => {
+                Output::GroupShare(index(Metric::Visitors, &mut metrics))
+            }
             "group_conversion_rate" => {
-                if dimensions != [Dimension::Goal] {
-                    return Err(
-                        "Metric `group_conversion_rate` is answered here with the event:goal dimension alone".into()
-                    );
-                }
-                wholes_needed[Whole::WithoutGoals as usize] = true;
-                Output::Share(index(Metric::Visitors, &mut metrics), Whole::WithoutGoals)
+                return Err(
+                    "Metric `group_conversion_rate` can only be queried with event:goal filters or dimensions".into()
+                );
             }
             // Plausible's conversion rate: the visitors who reached the goal(s) over all
             // visitors (the same filters but the goal's, over the whole range).
@@ -225,7 +239,9 @@ fn parse(raw: &Value, sites: &Sites) -> Result<Query, String> {
             };
             let order = if let Some(i) = seen.iter().position(|m| *m == key) {
                 match outputs[i] {
-                    Output::Direct(m) | Output::Share(m, _) | Output::Events(m, _) => OrderKey::Metric(metrics[m]),
+                    Output::Direct(m) | Output::Share(m, _) | Output::GroupShare(m) | Output::Events(m, _) => {
+                        OrderKey::Metric(metrics[m])
+                    }
                 }
             } else if let Some(i) = dimension_names.iter().position(|d| *d == key) {
                 OrderKey::Dimension(i)
@@ -269,6 +285,15 @@ fn parse(raw: &Value, sites: &Sites) -> Result<Query, String> {
         wholes_needed[Whole::Filtered as usize].then(|| whole(Whole::Filtered)),
         wholes_needed[Whole::WithoutGoals as usize].then(|| whole(Whole::WithoutGoals)),
     ];
+    // A goal group's denominator: the visitors of the same values of the other dimensions.
+    let groups = outputs.iter().any(|o| matches!(o, Output::GroupShare(_))).then(|| {
+        let mut per_group = whole(Whole::WithoutGoals);
+        let keep: Vec<usize> =
+            (0..stats.dimensions.len()).filter(|&i| stats.dimensions[i] != Dimension::Goal).collect();
+        per_group.dimensions = keep.iter().map(|&i| stats.dimensions[i].clone()).collect();
+        per_group.limit = if per_group.dimensions.is_empty() { 1 } else { MAX_LIMIT };
+        (per_group, keep)
+    });
     let mut echo = Map::new();
     echo.insert("site_id".into(), json!(domain));
     echo.insert("metrics".into(), json!(seen));
@@ -278,7 +303,7 @@ fn parse(raw: &Value, sites: &Sites) -> Result<Query, String> {
     echo.insert("order_by".into(), json!(order_echo));
     echo.insert("include".into(), Value::Object(include.clone()));
     echo.insert("pagination".into(), json!({"limit": limit, "offset": offset}));
-    Ok(Query { stats, outputs, wholes, echo, time_labels, imports })
+    Ok(Query { stats, outputs, wholes, groups, echo, time_labels, imports })
 }
 
 fn parse_date_range(value: &Value) -> Result<DateRange, String> {
@@ -474,14 +499,17 @@ fn local_iso(ts: u64, offset: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}{zone}", s / 3600, s / 60 % 60, s % 60)
 }
 
-fn respond(query: &Query, answer: &Answer, wholes: [f64; 2]) -> Value {
+fn respond(query: &Query, answer: &Answer, wholes: [f64; 2], groups: &HashMap<Vec<String>, f64>) -> Value {
+    let percent =
+        |part: f64, whole: f64| number(if whole > 0.0 { (part / whole * 1000.0).round() / 10.0 } else { 0.0 });
     let value = |row: &ResultRow, output: Output| match output {
         Output::Direct(i) => number(row.metrics[i]),
         Output::Events(pageviews, events) => number(row.metrics[pageviews] + row.metrics[events]),
-        Output::Share(visitors, kind) => {
-            let whole = wholes[kind as usize];
-            let share = if whole > 0.0 { (row.metrics[visitors] / whole * 1000.0).round() / 10.0 } else { 0.0 };
-            number(share)
+        Output::Share(visitors, kind) => percent(row.metrics[visitors], wholes[kind as usize]),
+        Output::GroupShare(visitors) => {
+            let keep = query.groups.as_ref().map_or(&[][..], |(_, keep)| keep.as_slice());
+            let group: Vec<String> = keep.iter().map(|&i| row.dimensions[i].clone()).collect();
+            percent(row.metrics[visitors], groups.get(&group).copied().unwrap_or(0.0))
         }
     };
     let results: Vec<Value> = answer

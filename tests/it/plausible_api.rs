@@ -155,6 +155,18 @@ async fn stats_api_v2_answers_as_plausible_does() {
             ),
             rows(&[(&["Mastodon"], &[1.0, 25.0, 100.0])]),
         ),
+        // Plausible's group conversion rate: the goal's visitors of a group over that group's
+        // visitors (Mastodon: 1 of 1; by day: day 2 had 3 visitors).
+        (
+            q(
+                json!({"metrics": ["visitors", "group_conversion_rate"], "dimensions": ["visit:source"], "filters": [["is", "event:goal", ["Signup"]]]}),
+            ),
+            rows(&[(&["Mastodon"], &[1.0, 100.0])]),
+        ),
+        (
+            q(json!({"metrics": ["visitors", "group_conversion_rate"], "dimensions": ["time:day", "event:goal"]})),
+            rows(&[(&[d2.as_str(), "Signup"], &[1.0, 33.3])]),
+        ),
     ];
     // Plausible's named ranges: 7d and 30d run to today; month and year are whole.
     let today = std::process::Command::new("date").args(["-u", "+%F"]).output().unwrap().stdout;
@@ -228,6 +240,7 @@ async fn stats_api_v2_answers_as_plausible_does() {
         (q(json!({"filters": [["like", "visit:country", ["FR"]]]})), "Invalid filter operator \"like\""),
         (q(json!({"metrics": ["percentage"]})), "non-empty dimensions"),
         (q(json!({"metrics": ["conversion_rate"]})), "event:goal"),
+        (q(json!({"metrics": ["group_conversion_rate"], "dimensions": ["visit:source"]})), "event:goal"),
         (q(json!({"filters": [["has_done", ["is", "event:name", ["Signup"]]]]})), "behavioural"),
         (q(json!({"include": {"time_labels": true}})), "requires a time dimension"),
         (q(json!({"sql": "DROP TABLE events"})), "unknown property \"sql\""),
