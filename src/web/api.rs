@@ -313,7 +313,7 @@ impl Api {
     async fn sign_in_link(&self, query: &str, secure: bool) -> Response<Body> {
         let code = form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "code").map(|(_, v)| v.into_owned());
         let Some(code) = code.filter(|c| !c.is_empty() && c.len() <= 128) else {
-            return plain_page(StatusCode::BAD_REQUEST, "This sign-in link is incomplete.");
+            return no_store(crate::ingest::plain(StatusCode::BAD_REQUEST, "This sign-in link is incomplete.\n"));
         };
         let code_digest = tokens::hash(&code);
         if let Known::OverBudget = self.credentials.known(&code_digest) {
@@ -338,11 +338,11 @@ impl Api {
         let (Some((token_hash, _)), Some(site)) = (redeemed, site) else {
             self.credentials.looked_up(&code_digest, None);
             self.metrics.auth_failures.inc();
-            return plain_page(
+            return no_store(crate::ingest::plain(
                 StatusCode::BAD_REQUEST,
                 "This sign-in link was already used, has expired, or its token was revoked. \
-                 Ask for a new one: mesure token create --site N --sign-in-link",
-            );
+                 Ask for a new one: mesure token create --site N --sign-in-link\n",
+            ));
         };
         let id = self.sessions.open(&token_hash, site, now);
         let mut response = Response::new(Full::new(Bytes::new()));
@@ -401,11 +401,8 @@ fn error(status: StatusCode, parameter: &str, message: &str) -> Response<Body> {
     json_response(status, &json!({ "error": format!("{parameter}: {message}"), "parameter": parameter }))
 }
 
-/// A short page for a person who followed a link.
-fn plain_page(status: StatusCode, message: &str) -> Response<Body> {
-    let mut response = Response::new(Full::new(Bytes::from(format!("{message}\n"))));
-    *response.status_mut() = status;
-    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+/// The answer, never cached (a page a sign-in link led to).
+fn no_store(mut response: Response<Body>) -> Response<Body> {
     response.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }

@@ -107,7 +107,7 @@ fn parse(raw: &Value, sites: &Sites) -> Result<Query, String> {
         return Err(format!("Invalid request: unknown property \"{key}\""));
     }
     let domain = object.get("site_id").and_then(Value::as_str).ok_or("#/site_id: required, the site's domain")?;
-    let site = sites.iter().find(|s| s.domains.iter().any(|d| d == domain)).ok_or_else(|| {
+    let site = sites.by_domain(&domain.to_ascii_lowercase()).ok_or_else(|| {
         // The same answer whether the site is unknown or another's: nothing to learn.
         format!("Site not found: \"{domain}\"")
     })?;
@@ -579,8 +579,9 @@ pub(crate) async fn v1(
     let Some(site_id) = get("site_id") else {
         return invalid("Missing site ID. Please provide the required site_id parameter with your request.");
     };
-    let Some(site) = sites.iter().find(|s| s.domains.iter().any(|d| d == site_id) || s.id.to_string() == site_id)
-    else {
+    // The domain, or our numeric id.
+    let by_id = site_id.parse().ok().and_then(|id| sites.get(id));
+    let Some(site) = sites.by_domain(&site_id.to_ascii_lowercase()).or(by_id) else {
         return invalid(format!("Site not found: \"{site_id}\""));
     };
     let report = match report {

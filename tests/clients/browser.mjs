@@ -115,21 +115,21 @@ const interact = async (page, custom) => {
   await page.click("#dl");
 };
 const mesureActs = (page) => interact(page, () => window.mesure("Signup", { props: { plan: "pro" } }));
+// Real scrolling to the bottom with the wheel, 3 s more on the page, then leaving it.
+const readToTheEnd = async (page) => {
+  await page.mouse.move(200, 200);
+  for (let i = 0; i < 10; i++) {
+    await page.mouse.wheel(0, 500);
+    await page.waitForTimeout(100);
+  }
+  await page.waitForTimeout(3000);
+  await page.goto("about:blank");
+};
 const results = {};
 try {
   results.mesure = await scenario("mesure", "/mesure/index.html", { act: mesureActs });
   // Real scrolling to the bottom, 3.5 s on the page, then leaving it: an engagement report.
-  results.mesure_long = await scenario("mesure-long", "/mesure/long.html", {
-    act: async (page) => {
-      await page.mouse.move(200, 200);
-      for (let i = 0; i < 10; i++) {
-        await page.mouse.wheel(0, 500);
-        await page.waitForTimeout(100);
-      }
-      await page.waitForTimeout(3000);
-      await page.goto("about:blank");
-    },
-  });
+  results.mesure_long = await scenario("mesure-long", "/mesure/long.html", { act: readToTheEnd });
   results.mesure_gpc = await scenario("mesure-gpc", "/mesure/gpc.html", {
     init: () => Object.defineProperty(Navigator.prototype, "globalPrivacyControl", { get: () => true }),
     act: mesureActs,
@@ -145,15 +145,6 @@ try {
     await interact(page, signup);
     await page.click("#tagged");
     await page.click("#tagged-link");
-  };
-  const readToTheEnd = async (page) => {
-    await page.mouse.move(200, 200);
-    for (let i = 0; i < 10; i++) {
-      await page.mouse.wheel(0, 500);
-      await page.waitForTimeout(100);
-    }
-    await page.waitForTimeout(3000);
-    await page.goto("about:blank");
   };
   results.plausible = await scenario("plausible", "/plausible/index.html", { act: plausibleActs });
   results.plausible_long = await scenario("plausible-long", "/plausible/long.html", { act: readToTheEnd });
