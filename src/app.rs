@@ -17,6 +17,7 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::api::Access;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::enrich::Enricher;
@@ -35,7 +36,6 @@ use crate::store::migrations::MIGRATIONS;
 use crate::store::{ReadBudget, Store};
 use crate::telemetry::metrics::Metrics;
 use crate::visits::Visits;
-use crate::web::api::Api;
 
 /// How long a collector that creates a period's salt waits for others doing the same.
 const SALT_SETTLE: Duration = Duration::from_secs(2);
@@ -149,16 +149,16 @@ pub async fn run(
     let pid_file = write_pid_file(&config.spool.dir);
     let routes = Arc::new(Routes {
         live: live.clone(),
-        api: Api::new(live.clone(), store.clone(), clock.clone(), &config.limits, metrics.clone()),
+        api: Access::new(live.clone(), store.clone(), clock.clone(), &config.limits, metrics.clone()),
         ingest: Ingest::new(pipeline, live, config.ingest.bulk_max_requests, appender.clone(), metrics.clone()),
         metrics,
         store,
         delivery: health,
-        public_https: config.public_url.as_deref().is_some_and(|u| u.starts_with("https://")),
         proxies,
         limits: config.limits.clone(),
         admin_networks: config.admin_networks.clone(),
         separate_admin: config.admin_listen.is_some(),
+        matomo_scripts: Default::default(),
     });
     // The admin listener, when there is one: health, readiness and metrics, until shutdown.
     let (stop_admin, admin_stopped) = tokio::sync::oneshot::channel::<()>();

@@ -17,7 +17,7 @@ use proptest::prelude::*;
 
 use crate::enrich::client_hints::ClientHints;
 use crate::event::Event;
-use crate::ingest::params::Params;
+use crate::http::Params;
 use crate::pipeline::Outcome;
 use crate::pipeline::tests::{FIREFOX, Harness};
 use crate::privacy::client_ip::{ClientIpHeader, TrustedProxies};

@@ -32,6 +32,7 @@
 //! - [`clock`]: the injectable clock.
 #![forbid(unsafe_code)]
 
+pub mod api;
 pub mod app;
 pub mod catalog;
 pub mod clock;
@@ -39,6 +40,7 @@ pub mod config;
 pub mod enrich;
 pub mod erasure;
 pub mod event;
+pub mod http;
 pub mod ingest;
 pub mod live;
 pub mod pipeline;

@@ -1,7 +1,8 @@
-//! The settings that change while the collector runs: the configuration as last loaded, its
-//! sites, and what is derived from them (Matomo's script prelude). One snapshot ([`Live`]) is
-//! shared ([`LiveSettings`]); a request takes the current one once and keeps it to its end, so a
-//! reload never changes the settings under a request.
+//! The settings that change while the collector runs: the configuration as last loaded and its
+//! sites. One snapshot ([`Live`]) is shared ([`LiveSettings`]); a request takes the current one
+//! once and keeps it to its end, so a reload never changes the settings under a request. The
+//! snapshot holds settings only: what a handler renders from them (Matomo's script prelude) is
+//! the handler's to cache, keyed by [`Live::generation`].
 //!
 //! `SIGHUP` (or `mesure reload`) re-reads the file ([`LiveSettings::reload`]): the whole file is
 //! validated first, and an invalid one changes nothing (every error is logged). Sites, domains,
@@ -18,21 +19,23 @@ use arc_swap::ArcSwap;
 
 use crate::config::Config;
 use crate::sites::Sites;
-use crate::web::matomo_js::MatomoScript;
 
 /// One snapshot of the changeable settings.
 pub struct Live {
     pub config: Config,
     pub sites: Sites,
-    /// Matomo's tracker with the prelude for these sites.
-    pub matomo_script: MatomoScript,
+    /// Which snapshot this is: 0 at start, one more at each reload.
+    pub generation: u64,
 }
 
 impl Live {
     pub fn new(config: Config) -> Live {
+        Live::of_generation(config, 0)
+    }
+
+    fn of_generation(config: Config, generation: u64) -> Live {
         let sites = Sites::new(&config.sites);
-        let matomo_script = MatomoScript::new(&sites);
-        Live { config, sites, matomo_script }
+        Live { config, sites, generation }
     }
 }
 
@@ -69,7 +72,7 @@ impl LiveSettings {
         let new = Config::load(path, env).map_err(|errors| errors.to_string())?;
         let old = self.current();
         let (config, reloaded) = merge(&old.config, new);
-        self.current.store(Arc::new(Live::new(config)));
+        self.current.store(Arc::new(Live::of_generation(config, old.generation + 1)));
         Ok(reloaded)
     }
 }

@@ -5,34 +5,32 @@
 //!
 //! Answers: the tracker gets the same 43-byte GIF (or 204 with `send_image=0`) whether its hit
 //! was stored or filtered, so it cannot learn what was filtered. Only structurally malformed
-//! requests get 400 (undecodable), 413 (body over 64 KiB, refused before it is read whole) or
-//! 414 (query over 8 KiB), and overload gets 503 with `Retry-After`.
+//! requests get 400 (undecodable), 413 (body over [`MAX_BODY_BYTES`], refused by the route
+//! table before it is read whole) or 414 (query over [`MAX_QUERY_BYTES`]), and overload gets 503
+//! with `Retry-After`. The handlers get the request with its body read, so a test can call them.
 
 pub mod matomo;
-pub mod params;
 pub mod plausible;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use crate::server::RequestBody;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
 use hyper::header::{
     ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS,
-    ACCESS_CONTROL_ALLOW_ORIGIN, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, ORIGIN, REFERER,
-    RETRY_AFTER,
+    ACCESS_CONTROL_ALLOW_ORIGIN, CACHE_CONTROL, CONTENT_TYPE, HeaderValue, ORIGIN, REFERER, RETRY_AFTER,
 };
-use hyper::{HeaderMap, Method, Request, Response, StatusCode};
+use hyper::{Method, StatusCode};
 use serde::Deserialize;
 
 use crate::event::Event;
+use crate::http::{Params, Request, Response, empty as no_content, header_str, json, plain};
 use crate::live::LiveSettings;
 use crate::pipeline::{Origin, Outcome, Pipeline};
 use crate::sink::spool::Appender;
 use crate::telemetry::metrics::{DeclineReason, Metrics};
-use params::Params;
 
 /// Longest query string accepted (bytes).
 pub(crate) const MAX_QUERY_BYTES: usize = 8 * 1024;
@@ -45,8 +43,6 @@ pub(crate) const TRANSPARENT_GIF: [u8; 43] = [
     0x21, 0xf9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x02,
     0x02, 0x44, 0x01, 0x00, 0x3b,
 ];
-
-pub type Body = Full<Bytes>;
 
 pub(crate) use crate::enrich::bounded;
 
@@ -80,41 +76,33 @@ impl Ingest {
     /// bulk, and the CORS preflight of `matomo.js`'s XHR requests. Answers to `POST` carry the
     /// CORS headers Matomo sends (the requesting origin, with credentials), so the tracker's XHR
     /// succeeds instead of falling back to an image request that would send the hit again.
-    pub async fn matomo(&self, request: Request<RequestBody>, peer: SocketAddr) -> Response<Body> {
+    pub fn matomo(&self, request: &Request, peer: SocketAddr) -> Response {
         match *request.method() {
             Method::OPTIONS => matomo_preflight(),
             Method::POST => {
                 let origin = request.headers().get(ORIGIN).cloned();
-                let mut response = self.matomo_hit(request, peer).await;
+                let mut response = self.matomo_hit(request, peer);
                 let headers = response.headers_mut();
                 headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, origin.unwrap_or(HeaderValue::from_static("*")));
                 headers.insert(ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
                 response
             }
-            Method::GET => self.matomo_hit(request, peer).await,
+            Method::GET => self.matomo_hit(request, peer),
             _ => plain(StatusCode::METHOD_NOT_ALLOWED, "use GET or POST\n"),
         }
     }
 
-    async fn matomo_hit(&self, request: Request<RequestBody>, peer: SocketAddr) -> Response<Body> {
-        if request.uri().query().is_some_and(|q| q.len() > MAX_QUERY_BYTES) {
-            return plain(StatusCode::URI_TOO_LONG, "query string over 8 KiB\n");
-        }
-        let (parts, body) = request.into_parts();
-        let body = match read_body(&parts.headers, body).await {
-            Ok(body) => body,
-            Err(status) => return plain(status, body_error(status)),
-        };
-        let Ok(body) = std::str::from_utf8(&body) else {
+    fn matomo_hit(&self, request: &Request, peer: SocketAddr) -> Response {
+        let Ok(body) = std::str::from_utf8(request.body()) else {
             return plain(StatusCode::BAD_REQUEST, "request body is not UTF-8\n");
         };
         let body = body.trim();
-        let origin = Origin { headers: &parts.headers, peer };
+        let origin = Origin { headers: request.headers(), peer };
         if body.starts_with('{') {
-            return self.matomo_bulk(body, origin).await;
+            return self.matomo_bulk(body, origin);
         }
         // Matomo reads the query string and a form body together; the body wins on conflicts.
-        let mut params = match Params::parse(parts.uri.query().unwrap_or("")) {
+        let mut params = match Params::parse(request.uri().query().unwrap_or("")) {
             Ok(p) => p,
             Err(e) => return plain(StatusCode::BAD_REQUEST, &format!("malformed query string: {e}\n")),
         };
@@ -122,7 +110,7 @@ impl Ingest {
             return plain(StatusCode::BAD_REQUEST, &format!("malformed request body: {e}\n"));
         }
         let answer = if matomo::wants_image(&params) { gif } else { no_content };
-        let referer = header_str(&parts.headers, REFERER);
+        let referer = header_str(request.headers(), REFERER);
         let live = self.live.current();
         let outcome = self.pipeline.run(&live.sites, &live.config.privacy, origin, |sites, now| {
             Ok::<_, Infallible>(vec![matomo::interpret(&params, referer, None, sites, now)])
@@ -137,7 +125,7 @@ impl Ingest {
     /// Matomo bulk tracking: `{"requests": ["?idsite=1&rec=1&...", ...], "token_auth": "..."}`.
     /// Each item is handled like a single request with this request's headers; the answer
     /// counts them as Matomo does (filtered hits count as tracked: the tracker learns nothing).
-    async fn matomo_bulk(&self, body: &str, origin: Origin<'_>) -> Response<Body> {
+    fn matomo_bulk(&self, body: &str, origin: Origin<'_>) -> Response {
         let bulk: BulkRequest = match serde_json::from_str(body) {
             Ok(b) => b,
             Err(e) => return plain(StatusCode::BAD_REQUEST, &format!("malformed bulk request: {e}\n")),
@@ -207,27 +195,23 @@ impl Ingest {
     }
 
     /// Handles `POST /api/event` (Plausible Events API) and its CORS preflight.
-    pub async fn plausible(&self, request: Request<RequestBody>, peer: SocketAddr) -> Response<Body> {
+    pub fn plausible(&self, request: &Request, peer: SocketAddr) -> Response {
         let origin = request.headers().get(ORIGIN).cloned();
-        with_cors(self.plausible_event(request, peer).await, origin)
+        with_cors(self.plausible_event(request, peer), origin)
     }
 
-    async fn plausible_event(&self, request: Request<RequestBody>, peer: SocketAddr) -> Response<Body> {
+    fn plausible_event(&self, request: &Request, peer: SocketAddr) -> Response {
         match *request.method() {
             Method::OPTIONS => return no_content(),
             Method::POST => {}
             _ => return plain(StatusCode::METHOD_NOT_ALLOWED, "use POST\n"),
         }
-        let (parts, body) = request.into_parts();
-        let body = match read_body(&parts.headers, body).await {
-            Ok(body) => body,
-            Err(status) => return plain(status, body_error(status)),
-        };
-        let origin = Origin { headers: &parts.headers, peer };
+        let body = request.body();
+        let origin = Origin { headers: request.headers(), peer };
         let mut decoded = None;
         let live = self.live.current();
         let outcome = self.pipeline.run(&live.sites, &live.config.privacy, origin, |sites, now| {
-            let event = decoded.insert(plausible::decode(&body)?);
+            let event = decoded.insert(plausible::decode(body)?);
             Ok::<_, plausible::BadEvent>(plausible::interpret(event, sites, now))
         });
         let outcome = match outcome {
@@ -271,7 +255,7 @@ impl Ingest {
 }
 
 /// The answer to a CORS preflight on the Matomo tracking paths, as Matomo gives it.
-fn matomo_preflight() -> Response<Body> {
+fn matomo_preflight() -> Response {
     let mut response = no_content();
     let headers = response.headers_mut();
     headers.insert(ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, POST"));
@@ -288,11 +272,7 @@ fn accepted_events(outcome: Outcome) -> Vec<Event> {
     }
 }
 
-fn header_str(headers: &HeaderMap, name: hyper::header::HeaderName) -> Option<&str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
-}
-
-fn with_cors(mut response: Response<Body>, origin: Option<HeaderValue>) -> Response<Body> {
+fn with_cors(mut response: Response, origin: Option<HeaderValue>) -> Response {
     let headers = response.headers_mut();
     // The requesting origin with credentials, so that a tracker's fetch may send the collector's
     // opt-out cookie and still read the answer (for plausible()'s callback).
@@ -313,69 +293,19 @@ fn with_cors(mut response: Response<Body>, origin: Option<HeaderValue>) -> Respo
     response
 }
 
-/// A JSON answer.
-pub fn json(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
-    let mut response = Response::new(Full::new(Bytes::from(value.to_string())));
-    *response.status_mut() = status;
-    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    response
-}
-
-/// Reads a request body of at most [`MAX_BODY_BYTES`]. A declared length over the cap is refused
-/// before anything is read; a chunked body is cut off as soon as it passes the cap.
-async fn read_body(headers: &HeaderMap, body: RequestBody) -> Result<Bytes, StatusCode> {
-    let declared = headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
-        return Err(StatusCode::PAYLOAD_TOO_LARGE);
-    }
-    if declared == Some(0) {
-        return Ok(Bytes::new());
-    }
-    match Limited::new(body, MAX_BODY_BYTES).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(StatusCode::PAYLOAD_TOO_LARGE),
-        Err(e) if e.is::<crate::server::limits::BodyTimeout>() => Err(StatusCode::REQUEST_TIMEOUT),
-        Err(_) => Err(StatusCode::BAD_REQUEST),
-    }
-}
-
-/// What a [`read_body`] failure says.
-fn body_error(status: StatusCode) -> &'static str {
-    match status {
-        StatusCode::PAYLOAD_TOO_LARGE => "request body over 64 KiB\n",
-        StatusCode::REQUEST_TIMEOUT => "request body did not arrive in time\n",
-        _ => "request body unreadable\n",
-    }
-}
-
 /// The pixel answer.
-pub fn gif() -> Response<Body> {
-    let mut response = Response::new(Full::new(Bytes::from_static(&TRANSPARENT_GIF)));
+pub fn gif() -> Response {
+    let mut response = hyper::Response::new(Full::new(Bytes::from_static(&TRANSPARENT_GIF)));
     let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, hyper::header::HeaderValue::from_static("image/gif"));
-    headers.insert(CACHE_CONTROL, hyper::header::HeaderValue::from_static("no-store"));
-    response
-}
-
-pub fn no_content() -> Response<Body> {
-    let mut response = Response::new(Full::new(Bytes::new()));
-    *response.status_mut() = StatusCode::NO_CONTENT;
-    response.headers_mut().insert(CACHE_CONTROL, hyper::header::HeaderValue::from_static("no-store"));
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("image/gif"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 
 /// 503 with `Retry-After`: the spool cannot take the event (full, failing or closing).
-pub(crate) fn overloaded() -> Response<Body> {
+pub(crate) fn overloaded() -> Response {
     let mut response = plain(StatusCode::SERVICE_UNAVAILABLE, "overloaded, retry later\n");
-    response.headers_mut().insert(RETRY_AFTER, hyper::header::HeaderValue::from_static("1"));
-    response
-}
-
-/// A short plain-text answer.
-pub fn plain(status: StatusCode, text: &str) -> Response<Body> {
-    let mut response = Response::new(Full::new(Bytes::from(text.to_owned())));
-    *response.status_mut() = status;
-    response.headers_mut().insert(CONTENT_TYPE, hyper::header::HeaderValue::from_static("text/plain; charset=utf-8"));
+    response.headers_mut().insert(RETRY_AFTER, HeaderValue::from_static("1"));
     response
 }
 

@@ -15,7 +15,7 @@ use crate::clock::ManualClock;
 use crate::config::{PrivacyProfile, Retention};
 use crate::enrich::user_agent::UaVerdict;
 use crate::enrich::{Enricher, Landing};
-use crate::ingest::params::Params;
+use crate::http::Params;
 use crate::ingest::{matomo, plausible};
 use crate::privacy::SaltSource;
 use crate::privacy::geo::Geo;

@@ -5,9 +5,9 @@
 //! logs nothing; the caller only moves a process-wide counter.
 
 use hyper::HeaderMap;
-use hyper::header::COOKIE;
 
 use crate::config::PrivacyConfig;
+use crate::http::cookies::cookies;
 use crate::telemetry::metrics::DeclineReason;
 
 const SEC_GPC: hyper::header::HeaderName = hyper::header::HeaderName::from_static("sec-gpc");
@@ -47,16 +47,6 @@ pub(crate) const MATOMO_OPTOUT_COOKIES: [&str; 2] = ["piwik_ignore", "matomo_ign
 pub(crate) fn has_optout_cookie(headers: &HeaderMap) -> bool {
     cookies(headers)
         .any(|(name, value)| (name == OPTOUT_COOKIE && value == "1") || MATOMO_OPTOUT_COOKIES.contains(&name))
-}
-
-/// The request's cookies, as (name, value) pairs.
-pub(crate) fn cookies(headers: &HeaderMap) -> impl Iterator<Item = (&str, &str)> {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
 }
 
 #[cfg(test)]

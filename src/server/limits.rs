@@ -1,4 +1,4 @@
-//! What one client may hold: the connection caps, the idle deadline and the body deadline (the
+//! What one client may hold: the connection caps and the idle deadline (the
 //! header deadline is hyper's own, set in [`super::serve`]). The numbers come from
 //! `[limits]`; the README's Reliability table lists each with the metric that counts it.
 //!
@@ -8,8 +8,8 @@
 //! - [`IdleIo`]: closes a connection that has no request in flight and has moved no byte for
 //!   `idle_timeout`: a client that connects and says nothing, an idle keep-alive or HTTP/2
 //!   connection. A request in flight (a slow stats query) is never cut by it.
-//! - [`DeadlineBody`]: a request body that has not fully arrived `body_read_timeout` after the
-//!   handler started waiting for it ends in [`BodyTimeout`] (answered 408).
+//!
+//! The body deadline is [`crate::http::body::DeadlineBody`], below every handler.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -21,8 +21,6 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::Bytes;
-use hyper::body::{Body, Frame, SizeHint};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
@@ -248,59 +246,6 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for IdleIo<S> {
     }
 }
 
-/// The request body did not arrive within `limits.body_read_timeout`.
-#[derive(Debug, thiserror::Error)]
-#[error("the request body did not arrive within limits.body_read_timeout")]
-pub struct BodyTimeout;
-
-/// A request body with a deadline (see the module doc). The timer is only created when the
-/// body is not already there: the usual small body costs nothing.
-pub struct DeadlineBody<B> {
-    inner: B,
-    limit: Duration,
-    timer: Option<Pin<Box<Sleep>>>,
-}
-
-impl<B> DeadlineBody<B> {
-    pub(crate) fn new(inner: B, limit: Duration) -> DeadlineBody<B> {
-        DeadlineBody { inner, limit, timer: None }
-    }
-}
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-impl<B> Body for DeadlineBody<B>
-where
-    B: Body<Data = Bytes> + Unpin,
-    B::Error: Into<BoxError>,
-{
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let this = &mut *self;
-        match Pin::new(&mut this.inner).poll_frame(cx) {
-            Poll::Ready(frame) => Poll::Ready(frame.map(|f| f.map_err(Into::into))),
-            Poll::Pending => {
-                let limit = this.limit;
-                let timer = this.timer.get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
-                match timer.as_mut().poll(cx) {
-                    Poll::Ready(()) => Poll::Ready(Some(Err(Box::new(BodyTimeout)))),
-                    Poll::Pending => Poll::Pending,
-                }
-            }
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -327,34 +272,5 @@ mod tests {
         let _proxied = gate.admit(proxy).unwrap();
         assert_eq!(gate.admit(proxy).err(), Some(Rejected::MaxConnections));
         assert!(gate.by_client.lock().unwrap().get(&proxy.ip()).is_none());
-    }
-
-    /// A body that sends half of itself, then nothing.
-    struct Stalling(bool);
-
-    impl Body for Stalling {
-        type Data = Bytes;
-        type Error = std::convert::Infallible;
-
-        fn poll_frame(
-            mut self: Pin<&mut Self>,
-            _: &mut Context<'_>,
-        ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-            if std::mem::replace(&mut self.0, true) {
-                Poll::Pending
-            } else {
-                Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(b"half")))))
-            }
-        }
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_body_that_stalls_times_out() {
-        use http_body_util::BodyExt;
-        let body = DeadlineBody::new(Stalling(false), Duration::from_secs(10));
-        let started = Instant::now();
-        let Err(error) = body.collect().await else { panic!("the deadline passes") };
-        assert!(error.is::<BodyTimeout>());
-        assert_eq!(started.elapsed(), Duration::from_secs(10));
     }
 }

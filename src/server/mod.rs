@@ -1,10 +1,11 @@
-//! The one HTTP listener: accepts connections within [`limits`], routes each request, and shuts
-//! down gracefully.
-//!
-//! Tracking endpoints go to [`crate::ingest`]; `/healthz`, `/readyz` and `/metrics` are answered
-//! here. Routing is a plain `match` on the path: the hot path pays for nothing else.
+//! The one HTTP listener: accepts connections within [`limits`], finds each request's row in
+//! [`routes`] (the only path table), reads its body within the row's cap, calls its handler,
+//! and shuts down gracefully. `/healthz`, `/readyz`, `/metrics` and `/privacy.json` are
+//! answered here; everything else by the floor that owns it ([`crate::ingest`],
+//! [`crate::api`], [`crate::web`]). This module is the only one that imports the handlers.
 
 pub(crate) mod limits;
+pub(crate) mod routes;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -12,41 +13,42 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
+use hyper::StatusCode;
 use hyper::body::Incoming;
-use hyper::header::CONTENT_TYPE;
+use hyper::header::{CONTENT_TYPE, HeaderValue};
 use hyper::service::service_fn;
-use hyper::{Method, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
+use crate::api::{self, Access};
 use crate::config::LimitsConfig;
-use crate::ingest::{Body, Ingest, plain};
+use crate::http::{self, DeadlineBody, HttpError, Request, Response, plain, read_body};
+use crate::ingest::Ingest;
 use crate::telemetry::metrics::Metrics;
-use limits::{ConnectionGate, DeadlineBody, IdleIo, InFlight};
-
-/// A request as the handlers see it: its body has the `limits.body_read_timeout` deadline.
-pub type Request<B = RequestBody> = hyper::Request<B>;
-pub type RequestBody = DeadlineBody<Incoming>;
+use crate::web::{self, matomo_js::MatomoScripts};
+use limits::{ConnectionGate, IdleIo, InFlight};
+use routes::{Handler, Route};
 
 /// Everything a request may need.
 pub struct Routes {
     pub ingest: Ingest,
     /// The settings that change while running (sites, privacy; see [`crate::live`]).
     pub live: Arc<crate::live::LiveSettings>,
-    pub api: crate::web::api::Api,
+    pub api: Access,
     pub metrics: Metrics,
     pub store: crate::store::Store,
     pub delivery: std::sync::Arc<crate::sink::DeliveryHealth>,
-    /// Whether the collector is reached over HTTPS (its `public_url`), for the `Secure` cookie.
-    pub public_https: bool,
     pub proxies: crate::privacy::client_ip::TrustedProxies,
     pub limits: LimitsConfig,
     /// Who may read `/metrics` and `/readyz` on the public listener, and whether they are on a
     /// listener of their own instead.
     pub admin_networks: Vec<ipnet::IpNet>,
     pub separate_admin: bool,
+    /// Matomo's tracker, rendered once per settings snapshot.
+    pub matomo_scripts: MatomoScripts,
 }
 
 /// Which listener a request came in on.
@@ -60,77 +62,82 @@ pub enum Listener {
 }
 
 impl Routes {
-    async fn route(&self, request: Request, peer: SocketAddr, listener: Listener) -> Response<Body> {
+    /// Answers one request: its row, its body within the row's cap, its handler.
+    pub async fn route<B>(&self, request: hyper::Request<B>, peer: SocketAddr, listener: Listener) -> Response
+    where
+        B: hyper::body::Body<Data = Bytes>,
+        B::Error: Into<http::body::BoxError>,
+    {
         let started = std::time::Instant::now();
-        let path = request.uri().path();
-        let admin_page = matches!(path, "/healthz" | "/readyz" | "/metrics");
-        if (listener == Listener::Admin && !admin_page)
-            || (matches!(path, "/readyz" | "/metrics") && !self.may_see_admin_pages(&request, peer, listener))
+        let route = routes::find(request.method(), request.uri().path(), request.uri().query());
+        if (listener == Listener::Admin && !route.is_admin_page())
+            || (route.is_admin_only() && !self.may_see_admin_pages(request.headers(), peer, listener))
         {
             // An outsider learns nothing, not even that the page exists.
             let response = plain(StatusCode::NOT_FOUND, "not found\n");
             self.metrics.count_request("other", response.status(), started.elapsed());
             return response;
         }
-        let (endpoint, response) = match path {
-            "/matomo.php" | "/piwik.php" => ("matomo", self.ingest.matomo(request, peer).await),
-            "/matomo.js" | "/piwik.js" => ("script", self.live.current().matomo_script.serve(request.headers())),
-            // Matomo's tracker proxy: the script when asked for it, the tracking endpoint otherwise.
-            "/js/" | "/js/tracker.php"
-                if request.method() == Method::GET && request.uri().query().is_none_or(str::is_empty) =>
-            {
-                ("script", self.live.current().matomo_script.serve(request.headers()))
-            }
-            "/js/" | "/js/tracker.php" => ("matomo", self.ingest.matomo(request, peer).await),
-            "/api/event" => ("plausible", self.ingest.plausible(request, peer).await),
-            // mesure.js, and Plausible's script names (/js/script.hash.js, /js/pa-….js).
-            p if p == "/mesure.js" || (p.starts_with("/js/") && p.ends_with(".js")) => {
-                ("script", crate::web::tracker::serve(p).unwrap_or_else(|| plain(StatusCode::NOT_FOUND, "not found\n")))
-            }
-            "/privacy.json" => ("notice", self.notice(&request)),
-            p if p.starts_with("/api/v1/") || p == "/api/v2/query" || p == "/signin" => {
-                let secure = self.https(&request, peer);
-                ("api", self.api.handle(request, secure).await)
-            }
-            p if p == "/" || p.starts_with("/share/") || p.starts_with("/assets/") => (
-                "dashboard",
-                crate::web::dashboard::serve(p).unwrap_or_else(|| plain(StatusCode::NOT_FOUND, "not found\n")),
-            ),
-            // Matomo's opt-out page and script, at Matomo's URLs.
-            "/index.php" => {
-                let (secure, facts) = (self.https(&request, peer), self.facts(&request));
-                ("optout", crate::web::matomo_optout::handle(request, secure, &facts).await)
-            }
-            "/optout" => {
-                let (secure, facts) = (self.https(&request, peer), self.facts(&request));
-                ("optout", crate::web::optout::handle(request, secure, &facts).await)
-            }
-            "/healthz" => ("healthz", plain(StatusCode::OK, "ok\n")),
-            "/readyz" => ("readyz", self.readiness().await),
-            "/metrics" if request.method() == Method::GET => ("metrics", self.metrics_page()),
-            _ => ("other", plain(StatusCode::NOT_FOUND, "not found\n")),
+        let mut response = match read(&route, request).await {
+            Ok(request) => self.dispatch(route.handler, &request, peer).await,
+            Err(error) => route.refuse(&error),
         };
-        self.metrics.count_request(endpoint, response.status(), started.elapsed());
-        let mut response = response;
-        crate::web::security::nosniff(response.headers_mut());
+        self.metrics.count_request(route.endpoint, response.status(), started.elapsed());
+        web::security::nosniff(response.headers_mut());
         response
+    }
+
+    /// Calls the handler of a route.
+    async fn dispatch(&self, handler: Handler, request: &Request, peer: SocketAddr) -> Response {
+        let not_found = || plain(StatusCode::NOT_FOUND, "not found\n");
+        match handler {
+            Handler::MatomoTracking => self.ingest.matomo(request, peer),
+            Handler::PlausibleEvent => self.ingest.plausible(request, peer),
+            Handler::MatomoScript => self.matomo_scripts.serve(&self.live.current(), request.headers()),
+            Handler::TrackerScript => web::tracker::serve(request.uri().path()).unwrap_or_else(not_found),
+            Handler::Dashboard => web::dashboard::serve(request.uri().path()).unwrap_or_else(not_found),
+            Handler::PrivacyNotice => self.notice(request),
+            Handler::OwnQuery => api::own::query(&self.api, request).await,
+            Handler::OwnSites => api::own::sites(&self.api, request).await,
+            Handler::PlausibleV1(report) => api::plausible::v1::report(&self.api, request, report).await,
+            Handler::PlausibleV2 => api::plausible::v2::handle(&self.api, request).await,
+            Handler::SignIn => api::session::sign_in(&self.api, request, self.https(request, peer)).await,
+            Handler::SignOut => api::session::sign_out(&self.api, request, self.https(request, peer)),
+            Handler::SignInLink => api::session::sign_in_link(&self.api, request, self.https(request, peer)).await,
+            Handler::MatomoOptOut => {
+                web::matomo_optout::handle(request, self.https(request, peer), &self.facts(request))
+            }
+            Handler::OptOut => web::optout::handle(request, self.https(request, peer), &self.facts(request)),
+            Handler::Health => plain(StatusCode::OK, "ok\n"),
+            Handler::Ready => self.readiness().await,
+            Handler::Metrics => self.metrics_page(),
+            Handler::NoSuchApi => {
+                let mut response = api::own::refuse(&api::Refusal::invalid("path", "no such endpoint"));
+                *response.status_mut() = StatusCode::NOT_FOUND;
+                response
+            }
+            Handler::NoSuchPlausibleReport => {
+                http::json(StatusCode::NOT_FOUND, &serde_json::json!({"error": "Not found"}))
+            }
+            Handler::NotFound => not_found(),
+        }
     }
 
     /// `/metrics` and `/readyz` tell which sites exist, how full the spool is and which bot
     /// detector fired: only on the admin listener when there is one, else only for the clients
     /// in `admin_networks`.
-    fn may_see_admin_pages(&self, request: &Request, peer: SocketAddr, listener: Listener) -> bool {
+    fn may_see_admin_pages(&self, headers: &hyper::HeaderMap, peer: SocketAddr, listener: Listener) -> bool {
         match listener {
             Listener::Admin => true,
-            Listener::Public => {
-                !self.separate_admin && self.proxies.client_within(peer, request.headers(), &self.admin_networks)
-            }
+            Listener::Public => !self.separate_admin && self.proxies.client_within(peer, headers, &self.admin_networks),
         }
     }
 
-    /// Whether the visitor reached us over HTTPS (for the `Secure` cookie flag).
+    /// Whether the visitor reached us over HTTPS (for the `Secure` cookie flag): the current
+    /// `public_url` says so (a reload changes it), or a trusted proxy does.
     fn https(&self, request: &Request, peer: SocketAddr) -> bool {
-        self.public_https || self.proxies.forwarded_https(peer, request.headers())
+        let public_https = self.live.current().config.public_url.as_deref().is_some_and(|u| u.starts_with("https://"));
+        public_https || self.proxies.forwarded_https(peer, request.headers())
     }
 
     /// The privacy facts of the site a page is opened for, or of every site.
@@ -143,15 +150,13 @@ impl Routes {
     }
 
     /// `GET /privacy.json?site=N`: the site's machine-readable privacy notice (public).
-    fn notice(&self, request: &Request) -> Response<Body> {
+    fn notice(&self, request: &Request) -> Response {
         let live = self.live.current();
         match site_of(&live, request) {
             Some(site) => {
                 let notice = crate::summary::SiteFacts::of(&live.config, site).notice();
-                let mut response = crate::ingest::json(StatusCode::OK, &notice);
-                response
-                    .headers_mut()
-                    .insert("access-control-allow-origin", hyper::header::HeaderValue::from_static("*"));
+                let mut response = http::json(StatusCode::OK, &notice);
+                response.headers_mut().insert("access-control-allow-origin", HeaderValue::from_static("*"));
                 response
             }
             None => plain(StatusCode::NOT_FOUND, "no such site: /privacy.json?site=N\n"),
@@ -159,7 +164,7 @@ impl Routes {
     }
 
     /// Ready when ClickHouse answers, every migration is recorded, and INSERTs succeed.
-    async fn readiness(&self) -> Response<Body> {
+    async fn readiness(&self) -> Response {
         if self.delivery.is_failing() {
             return plain(StatusCode::SERVICE_UNAVAILABLE, "degraded: INSERTs are failing; events wait in the spool\n");
         }
@@ -175,11 +180,11 @@ impl Routes {
         }
     }
 
-    fn metrics_page(&self) -> Response<Body> {
+    fn metrics_page(&self) -> Response {
         let mut response = plain(StatusCode::OK, &self.metrics.render());
         response
             .headers_mut()
-            .insert(CONTENT_TYPE, hyper::header::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
+            .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
         response
     }
 }
@@ -280,6 +285,20 @@ pub async fn serve(
     }
 }
 
+/// The request with its body read within the route's caps.
+async fn read<B>(route: &Route, request: hyper::Request<B>) -> Result<Request, HttpError>
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: Into<http::body::BoxError>,
+{
+    if request.uri().query().is_some_and(|q| q.len() > route.query_cap) {
+        return Err(HttpError::QueryTooLong(route.query_cap));
+    }
+    let (parts, body) = request.into_parts();
+    let body = if route.body_cap == 0 { Bytes::new() } else { read_body(&parts.headers, body, route.body_cap).await? };
+    Ok(Request::from_parts(parts, body))
+}
+
 /// Whether a connection ended on the idle deadline of [`IdleIo`].
 fn is_idle_close(error: &(dyn std::error::Error + 'static)) -> bool {
     let mut source = Some(error);
@@ -296,7 +315,7 @@ fn is_idle_close(error: &(dyn std::error::Error + 'static)) -> bool {
 
 /// The site a page is opened for: `?site=N` (or Matomo's `idsite=N`).
 fn site_of<'a>(live: &'a crate::live::Live, request: &Request) -> Option<&'a crate::config::SiteConfig> {
-    let params = crate::ingest::params::Params::parse(request.uri().query()?).ok()?;
+    let params = http::Params::parse(request.uri().query()?).ok()?;
     let id = params.get("site").or_else(|| params.get("idsite"))?.trim().parse::<u32>().ok()?;
     live.sites.get(id)
 }

@@ -4,10 +4,10 @@
 
 use bytes::Bytes;
 use http_body_util::Full;
+use hyper::StatusCode;
 use hyper::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
-use hyper::{Response, StatusCode};
 
-use crate::ingest::{Body, plain};
+use crate::http::{Response, plain};
 
 const PAGE: &str = include_str!("assets/dashboard.html");
 
@@ -28,7 +28,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
 pub const PANELS: &str = include_str!("../../dashboards/panels.json");
 
 /// Answers `/`, `/share/...` and `/assets/...`; `None` for other paths.
-pub fn serve(path: &str) -> Option<Response<Body>> {
+pub fn serve(path: &str) -> Option<Response> {
     if path == "/" || path.starts_with("/share/") {
         let mut page = respond(PAGE, "text/html; charset=utf-8", "no-store");
         page.headers_mut().insert(
@@ -46,8 +46,8 @@ pub fn serve(path: &str) -> Option<Response<Body>> {
     None
 }
 
-fn respond(body: &'static str, kind: &'static str, cache: &'static str) -> Response<Body> {
-    let mut response = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+fn respond(body: &'static str, kind: &'static str, cache: &'static str) -> Response {
+    let mut response = hyper::Response::new(Full::new(Bytes::from_static(body.as_bytes())));
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(kind));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static(cache));

@@ -13,17 +13,20 @@
 //! The site is the one the page's snippet names with `setSiteId` before the script loads (the
 //! standard snippet does); a page that names none, or names it later, gets `disableCookies`.
 //!
-//! Cached like Matomo's: public, revalidated (`ETag`, `304 Not Modified`), ten days.
+//! Cached like Matomo's: public, revalidated (`ETag`, `304 Not Modified`), ten days. The
+//! rendering is this module's own: [`MatomoScripts`] keeps one per settings snapshot, made on
+//! the first request after a reload.
 
 use bytes::Bytes;
 use http_body_util::Full;
+use hyper::StatusCode;
 use hyper::header::{
     ACCESS_CONTROL_ALLOW_ORIGIN, CACHE_CONTROL, CONTENT_TYPE, ETAG, HeaderMap, HeaderValue, IF_NONE_MATCH, VARY,
 };
-use hyper::{Response, StatusCode};
 use sha2::{Digest, Sha256};
 
-use crate::ingest::Body;
+use crate::http::Response;
+use crate::live::Live;
 use crate::sites::Sites;
 
 /// Matomo's tracker, as released (see `assets/matomo/VERSION`).
@@ -33,6 +36,27 @@ pub const MATOMO_VERSION: &str = include_str!("assets/matomo/VERSION");
 
 /// Matomo serves its tracker with a ten-day expiry and revalidation.
 const CACHE_CONTROL_VALUE: &str = "public, max-age=864000, must-revalidate";
+
+/// The script of the current settings snapshot, rendered once per snapshot.
+#[derive(Default)]
+pub struct MatomoScripts {
+    /// The snapshot's generation and its script.
+    rendered: arc_swap::ArcSwapOption<(u64, MatomoScript)>,
+}
+
+impl MatomoScripts {
+    /// The script for `live`'s sites, or `304 Not Modified` (see [`MatomoScript::serve`]).
+    pub fn serve(&self, live: &Live, request: &HeaderMap) -> Response {
+        if let Some(rendered) = &*self.rendered.load()
+            && rendered.0 == live.generation
+        {
+            return rendered.1.serve(request);
+        }
+        let rendered = std::sync::Arc::new((live.generation, MatomoScript::new(&live.sites)));
+        self.rendered.store(Some(rendered.clone()));
+        rendered.1.serve(request)
+    }
+}
 
 /// The served script: the prelude for the configured sites, then Matomo's tracker.
 pub struct MatomoScript {
@@ -53,16 +77,16 @@ impl MatomoScript {
     }
 
     /// The script, or `304 Not Modified` when the browser's copy (`If-None-Match`) is current.
-    pub fn serve(&self, request: &HeaderMap) -> Response<Body> {
+    pub fn serve(&self, request: &HeaderMap) -> Response {
         let current = request.get_all(IF_NONE_MATCH).iter().any(|value| {
             value.to_str().is_ok_and(|v| v.split(',').any(|tag| tag.trim() == self.etag || tag.trim() == "*"))
         });
         let mut response = if current {
-            let mut response = Response::new(Full::new(Bytes::new()));
+            let mut response = hyper::Response::new(Full::new(Bytes::new()));
             *response.status_mut() = StatusCode::NOT_MODIFIED;
             response
         } else {
-            Response::new(Full::new(self.body.clone()))
+            hyper::Response::new(Full::new(self.body.clone()))
         };
         let headers = response.headers_mut();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/javascript; charset=utf-8"));

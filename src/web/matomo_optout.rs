@@ -22,15 +22,13 @@
 
 use std::fmt::Write as _;
 
-use crate::server::RequestBody;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
-use hyper::{Method, Request, Response, StatusCode};
+use hyper::{Method, StatusCode};
 use serde_json::json;
 
-use crate::ingest::params::Params;
-use crate::ingest::{Body, plain};
+use crate::http::{Params, Request, Response, plain};
 use crate::privacy::gate;
 use crate::summary::{Lang, SiteFacts};
 use crate::web::optout::{language_of, read_choice, set_choice};
@@ -80,17 +78,15 @@ fn texts(lang: Lang) -> &'static Texts {
     if lang == Lang::Fr { &FR } else { &EN }
 }
 
-/// `index.php?module=CoreAdminHome&action=…`: Matomo's opt-out page and script; anything else
-/// Matomo serves there does not exist here.
-pub async fn handle(request: Request<RequestBody>, secure: bool, facts: &SiteFacts) -> Response<Body> {
-    let query = request.uri().query().unwrap_or("").to_string();
-    let Ok(params) = Params::parse(&query) else { return plain(StatusCode::BAD_REQUEST, "malformed query string\n") };
-    if params.get("module") != Some("CoreAdminHome") {
-        return plain(StatusCode::NOT_FOUND, "not found\n");
-    }
+/// `index.php?module=CoreAdminHome&action=…` (the route table dispatches `index.php` by its
+/// `module`): Matomo's opt-out page and script; any other action Matomo serves there does not
+/// exist here.
+pub fn handle(request: &Request, secure: bool, facts: &SiteFacts) -> Response {
+    let query = request.uri().query().unwrap_or("");
+    let Ok(params) = Params::parse(query) else { return plain(StatusCode::BAD_REQUEST, "malformed query string\n") };
     match params.get("action") {
-        Some("optOut") => iframe(request, &params, secure, facts).await,
-        Some("optOutJS") => script(&request, &params),
+        Some("optOut") => iframe(request, &params, secure, facts),
+        Some("optOutJS") => script(request, &params),
         _ => plain(StatusCode::NOT_FOUND, "not found\n"),
     }
 }
@@ -128,8 +124,8 @@ fn styling(params: &Params<'_>) -> Result<String, String> {
 }
 
 /// The iframe page (`GET`), and the choice posted from it (`POST`, in a new window).
-async fn iframe(request: Request<RequestBody>, params: &Params<'_>, secure: bool, facts: &SiteFacts) -> Response<Body> {
-    let lang = language_of(&request, "language");
+fn iframe(request: &Request, params: &Params<'_>, secure: bool, facts: &SiteFacts) -> Response {
+    let lang = language_of(request, "language");
     let t = texts(lang);
     let apply_styling = params.get("applyStyling") != Some("0");
     let css = match styling(params) {
@@ -152,9 +148,9 @@ async fn iframe(request: Request<RequestBody>, params: &Params<'_>, secure: bool
     // Matomo's form.
     let posted = match *request.method() {
         Method::GET | Method::HEAD => None,
-        Method::POST => match read_choice(request).await {
+        Method::POST => match read_choice(request) {
             Ok(form) => Some(!form.contains_key("trackVisits")),
-            Err(response) => return response,
+            Err(bad) => return bad.answer(),
         },
         _ => return plain(StatusCode::METHOD_NOT_ALLOWED, "use GET or POST\n"),
     };
@@ -195,7 +191,7 @@ async fn iframe(request: Request<RequestBody>, params: &Params<'_>, secure: bool
         );
     }
     html.push_str("</body>\n</html>\n");
-    let mut response = Response::new(Full::new(Bytes::from(html)));
+    let mut response = hyper::Response::new(Full::new(Bytes::from(html)));
     if let Some(opt_out) = posted {
         set_choice(response.headers_mut(), opt_out, secure);
     }
@@ -204,7 +200,7 @@ async fn iframe(request: Request<RequestBody>, params: &Params<'_>, secure: bool
 }
 
 /// The script that renders the opt-out into the site's own page.
-fn script(request: &Request<RequestBody>, params: &Params<'_>) -> Response<Body> {
+fn script(request: &Request, params: &Params<'_>) -> Response {
     let lang = language_of(request, "language");
     let t = texts(lang);
     let flag = |key: &str, default: bool| params.get(key).map_or(default, |v| v.trim() != "0");
@@ -235,12 +231,12 @@ fn script(request: &Request<RequestBody>, params: &Params<'_>) -> Response<Body>
     });
     let body = OPT_OUT_JS.replace("SETTINGS", &settings.to_string().replace("</", "<\\/"));
     let mut response =
-        with_headers(Response::new(Full::new(Bytes::from(body))), "application/javascript; charset=utf-8");
+        with_headers(hyper::Response::new(Full::new(Bytes::from(body))), "application/javascript; charset=utf-8");
     response.headers_mut().insert("access-control-allow-origin", HeaderValue::from_static("*"));
     response
 }
 
-fn with_headers(mut response: Response<Body>, content_type: &'static str) -> Response<Body> {
+fn with_headers(mut response: Response, content_type: &'static str) -> Response {
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));

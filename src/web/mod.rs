@@ -1,14 +1,12 @@
-//! Pages and files for people and browsers: the visitor opt-out page ([`optout`]), our tracker
-//! script under its own and Plausible's names ([`tracker`]), the stats API ([`api`], its limits in [`budget`]) and the built-in
-//! dashboard ([`dashboard`]).
+//! Pages and files for people and browsers: the visitor opt-out page ([`optout`]) and Matomo's
+//! opt-out at its own URLs ([`matomo_optout`]), our tracker script under its own and Plausible's
+//! names ([`tracker`]), Matomo's own tracker ([`matomo_js`]), the built-in dashboard's files
+//! ([`dashboard`]) and the headers that protect them ([`security`]). The stats APIs the
+//! dashboard reads are [`crate::api`]'s.
 
-pub mod api;
-pub(crate) mod budget;
 pub mod dashboard;
 pub mod matomo_js;
 pub mod matomo_optout;
 pub mod optout;
-pub(crate) mod plausible_api;
 pub(crate) mod security;
-pub(crate) mod session;
 pub mod tracker;

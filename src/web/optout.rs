@@ -6,13 +6,12 @@
 //! `SameSite=Lax`, `Secure` over HTTPS, kept 13 months (the longest CNIL allows). While it is
 //! set, the gate declines this browser's hits.
 
-use crate::server::RequestBody;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::header::{ACCEPT_LANGUAGE, CACHE_CONTROL, CONTENT_TYPE, HOST, HeaderValue, LOCATION, ORIGIN, SET_COOKIE};
-use hyper::{HeaderMap, Method, Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::header::{ACCEPT_LANGUAGE, CACHE_CONTROL, CONTENT_TYPE, HOST, HeaderValue, ORIGIN, SET_COOKIE};
+use hyper::{HeaderMap, Method, StatusCode};
 
-use crate::ingest::{Body, params::Params, plain};
+use crate::http::{Params, Request, Response, plain, see_other};
 use crate::privacy::gate::{self, OPTOUT_COOKIE};
 use crate::summary::{Lang, SiteFacts};
 
@@ -58,14 +57,14 @@ const FR: Texts = Texts {
 
 /// Handles `GET` and `POST` on `/optout`. `secure` says whether the visitor reached us over HTTPS;
 /// `facts` are those of the site the page was opened for (`?site=N`), or of every site.
-pub async fn handle(request: Request<RequestBody>, secure: bool, facts: &SiteFacts) -> Response<Body> {
-    let lang = language(&request);
+pub fn handle(request: &Request, secure: bool, facts: &SiteFacts) -> Response {
+    let lang = language(request);
     match *request.method() {
-        Method::GET | Method::HEAD => page(&request, lang, facts),
+        Method::GET | Method::HEAD => page(request, lang, facts),
         Method::POST => {
-            let form = match read_choice(request).await {
+            let form = match read_choice(request) {
                 Ok(form) => form,
-                Err(response) => return response,
+                Err(bad) => return bad.answer(),
             };
             let lang = match form.get("lang").map(String::as_str) {
                 Some("fr") => Lang::Fr,
@@ -77,42 +76,44 @@ pub async fn handle(request: Request<RequestBody>, secure: bool, facts: &SiteFac
                 Some("in") => false,
                 _ => return plain(StatusCode::BAD_REQUEST, "action must be \"out\" or \"in\"\n"),
             };
-            let mut response = Response::new(Full::new(Bytes::new()));
-            *response.status_mut() = StatusCode::SEE_OTHER;
-            let headers = response.headers_mut();
-            headers.insert(
-                LOCATION,
-                HeaderValue::from_static(if lang == Lang::Fr { "optout?lang=fr" } else { "optout?lang=en" }),
-            );
-            set_choice(headers, opt_out, secure);
-            headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            let back = if lang == Lang::Fr { "optout?lang=fr" } else { "optout?lang=en" };
+            let mut response = see_other(HeaderValue::from_static(back));
+            set_choice(response.headers_mut(), opt_out, secure);
             response
         }
         _ => plain(StatusCode::METHOD_NOT_ALLOWED, "use GET or POST\n"),
     }
 }
 
-/// The form of a visitor's choice (at most 1 KiB) as owned pairs. A form posted from another
-/// site (see [`same_origin`]) or a malformed one is answered at once.
-pub(crate) async fn read_choice(
-    request: Request<RequestBody>,
-) -> Result<std::collections::HashMap<String, String>, Response<Body>> {
-    if !same_origin(request.headers()) {
-        return Err(plain(StatusCode::FORBIDDEN, "the choice can only be made on this page\n"));
-    }
-    let body = match Limited::new(request.into_body(), 1024).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.is::<crate::server::limits::BodyTimeout>() => {
-            return Err(plain(StatusCode::REQUEST_TIMEOUT, "form did not arrive in time\n"));
+/// Largest form of a visitor's choice (bytes): the route table reads no more.
+pub(crate) const MAX_CHOICE_BYTES: usize = 1024;
+
+/// Why a posted choice is not taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BadChoice {
+    /// Posted from another site (see [`same_origin`]): 403.
+    CrossSite,
+    /// Not UTF-8, or not a form: 400.
+    Malformed,
+}
+
+impl BadChoice {
+    pub(crate) fn answer(self) -> Response {
+        match self {
+            BadChoice::CrossSite => plain(StatusCode::FORBIDDEN, "the choice can only be made on this page\n"),
+            BadChoice::Malformed => plain(StatusCode::BAD_REQUEST, "malformed form\n"),
         }
-        Err(_) => return Err(plain(StatusCode::PAYLOAD_TOO_LARGE, "form too large\n")),
-    };
-    let Ok(text) = std::str::from_utf8(&body) else {
-        return Err(plain(StatusCode::BAD_REQUEST, "form is not UTF-8\n"));
-    };
-    let Ok(form) = Params::parse(text) else {
-        return Err(plain(StatusCode::BAD_REQUEST, "malformed form\n"));
-    };
+    }
+}
+
+/// The form of a visitor's choice as owned pairs, unless it came from another site or is
+/// malformed.
+pub(crate) fn read_choice(request: &Request) -> Result<std::collections::HashMap<String, String>, BadChoice> {
+    if !same_origin(request.headers()) {
+        return Err(BadChoice::CrossSite);
+    }
+    let text = std::str::from_utf8(request.body()).map_err(|_| BadChoice::Malformed)?;
+    let form = Params::parse(text).map_err(|_| BadChoice::Malformed)?;
     Ok(form.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
 }
 
@@ -152,13 +153,13 @@ pub(crate) fn set_choice(headers: &mut HeaderMap, opt_out: bool, secure: bool) {
 }
 
 /// `?lang=fr|en`, else the first of French or English in `Accept-Language`, else English.
-pub(crate) fn language(request: &Request<RequestBody>) -> Lang {
+pub(crate) fn language(request: &Request) -> Lang {
     language_of(request, "lang")
 }
 
 /// The language the query parameter `param` names (`fr`, `fr-FR`, `en`…; `auto` or anything
 /// else: the browser's), else the first of French or English in `Accept-Language`, else English.
-pub(crate) fn language_of(request: &Request<RequestBody>, param: &str) -> Lang {
+pub(crate) fn language_of(request: &Request, param: &str) -> Lang {
     let asked = request.uri().query().and_then(|q| Params::parse(q).ok()?.get(param).map(str::to_string));
     let from_browser = request.headers().get(ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).unwrap_or("");
     for tag in asked.iter().map(String::as_str).chain(from_browser.split(',')) {
@@ -171,7 +172,7 @@ pub(crate) fn language_of(request: &Request<RequestBody>, param: &str) -> Lang {
     Lang::En
 }
 
-fn page(request: &Request<RequestBody>, lang: Lang, facts: &SiteFacts) -> Response<Body> {
+fn page(request: &Request, lang: Lang, facts: &SiteFacts) -> Response {
     let t = if lang == Lang::Fr { &FR } else { &EN };
     let opted_out = gate::has_optout_cookie(request.headers());
     let signal = gate::dnt(request.headers()) || gate::gpc(request.headers());
@@ -219,7 +220,7 @@ button:focus-visible, a:focus-visible {{ outline: 3px solid #0b57d0; outline-off
         explain = t.explain,
         other_language = t.other_language,
     );
-    let mut response = Response::new(Full::new(Bytes::from(html)));
+    let mut response = hyper::Response::new(Full::new(Bytes::from(html)));
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -12,10 +12,10 @@ use std::sync::{Mutex, OnceLock};
 
 use bytes::Bytes;
 use http_body_util::Full;
+use hyper::StatusCode;
 use hyper::header::{ACCESS_CONTROL_ALLOW_ORIGIN, CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
-use hyper::{Response, StatusCode};
 
-use crate::ingest::Body;
+use crate::http::Response;
 
 /// The tracker's source, with every feature block.
 const SOURCE: &str = include_str!("assets/tracker.js");
@@ -203,7 +203,7 @@ fn copy_literal(chars: &mut std::iter::Peekable<std::str::Chars>, out: &mut Stri
 /// `GET` of a tracker script path, or `None` when the path names none. Each script is rendered
 /// once and kept: there are at most 1,024 feature sets (Plausible's ten extensions, `compat`
 /// changing nothing, and ours), so the cache is bounded by construction.
-pub(crate) fn serve(path: &str) -> Option<Response<Body>> {
+pub(crate) fn serve(path: &str) -> Option<Response> {
     static RENDERED: OnceLock<Mutex<HashMap<Vec<&'static str>, Bytes>>> = OnceLock::new();
     let mut features = Features::of_path(path)?;
     features.0.sort_unstable();
@@ -211,7 +211,7 @@ pub(crate) fn serve(path: &str) -> Option<Response<Body>> {
         let mut cache = RENDERED.get_or_init(Mutex::default).lock().unwrap_or_else(|e| e.into_inner());
         cache.entry(features.0.clone()).or_insert_with(|| Bytes::from(features.render())).clone()
     };
-    let mut response = Response::new(Full::new(script));
+    let mut response = hyper::Response::new(Full::new(script));
     *response.status_mut() = StatusCode::OK;
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/javascript; charset=utf-8"));

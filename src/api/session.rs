@@ -6,14 +6,21 @@
 //! request through a session checks that credential again (a revoked token ends its sessions
 //! within the verdict cache's 10 s). Sessions live in memory: a restart signs everyone out.
 //! At most [`MAX_SESSIONS`]; one idle for [`IDLE`] ends.
+//!
+//! The handlers: `POST /api/v1/session` ([`sign_in`]), `DELETE /api/v1/session` ([`sign_out`])
+//! and `GET /signin?code=…` ([`sign_in_link`]).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use hyper::HeaderMap;
-use hyper::header::HeaderValue;
+use hyper::header::{CONTENT_TYPE, HeaderValue, SET_COOKIE};
+use hyper::{HeaderMap, StatusCode};
+use serde_json::{Value, json};
 
-use crate::store::tokens::hash;
+use super::own::refuse;
+use super::{Access, Refusal};
+use crate::http::{self, Request, Response};
+use crate::store::tokens::{self, hash};
 
 /// The cookie's name.
 pub(crate) const COOKIE_NAME: &str = "mesure_session";
@@ -81,9 +88,7 @@ impl Sessions {
 
 /// The session id a request's cookie carries.
 pub(crate) fn id_of(headers: &HeaderMap) -> Option<&str> {
-    crate::privacy::gate::cookies(headers)
-        .find(|(name, value)| *name == COOKIE_NAME && !value.is_empty())
-        .map(|(_, v)| v)
+    http::cookies::cookie(headers, COOKIE_NAME)
 }
 
 /// The `Set-Cookie` value that opens a session (a browser-session cookie: no expiry).
@@ -98,6 +103,99 @@ pub(crate) fn removal(secure: bool) -> HeaderValue {
     let secure = if secure { "; Secure" } else { "" };
     HeaderValue::from_str(&format!("{COOKIE_NAME}=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict{secure}"))
         .expect("a valid header value")
+}
+
+/// `POST /api/v1/session` `{"token": "..."}`: a valid token (or share secret) opens a session
+/// whose cookie signs the dashboard in. JSON only: a cross-site form cannot send it without a
+/// CORS preflight. `secure`: the request came over https.
+pub async fn sign_in(access: &Access, request: &Request, secure: bool) -> Response {
+    let json_body = request
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !json_body {
+        let mut response = refuse(&Refusal::invalid("content-type", "application/json"));
+        *response.status_mut() = StatusCode::UNSUPPORTED_MEDIA_TYPE;
+        return response;
+    }
+    let token =
+        serde_json::from_slice::<Value>(request.body()).ok().and_then(|v| v["token"].as_str().map(str::to_owned));
+    let Some(token) = token.filter(|t| !t.trim().is_empty()) else {
+        return refuse(&Refusal::invalid("token", "required: {\"token\": \"...\"}"));
+    };
+    let digest = tokens::hash(&token);
+    match access.site_of(&digest).await {
+        Ok(Some(site)) => {
+            if let Some(old) = id_of(request.headers()) {
+                access.sessions.end(old);
+            }
+            let id = access.sessions.open(&digest, site, access.clock.now());
+            let mut response = http::json(StatusCode::OK, &json!({ "signed_in": true, "site_id": site }));
+            response.headers_mut().insert(SET_COOKIE, cookie(&id, secure));
+            response
+        }
+        Ok(None) => {
+            let mut response = refuse(&Refusal::invalid("token", "unknown or revoked token"));
+            *response.status_mut() = StatusCode::UNAUTHORIZED;
+            response
+        }
+        Err(refusal) => refuse(&refusal),
+    }
+}
+
+/// `DELETE /api/v1/session`: ends the session and removes its cookie.
+pub fn sign_out(access: &Access, request: &Request, secure: bool) -> Response {
+    if let Some(id) = id_of(request.headers()) {
+        access.sessions.end(id);
+    }
+    let mut response = http::json(StatusCode::OK, &json!({ "signed_in": false }));
+    response.headers_mut().insert(SET_COOKIE, removal(secure));
+    response
+}
+
+/// `GET /signin?code=…`: a one-time sign-in link opens a session and goes to the site's
+/// dashboard; a used, expired or unknown link says so.
+pub async fn sign_in_link(access: &Access, request: &Request, secure: bool) -> Response {
+    let query = request.uri().query().unwrap_or("");
+    let code = form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "code").map(|(_, v)| v.into_owned());
+    let Some(code) = code.filter(|c| !c.is_empty() && c.len() <= 128) else {
+        return http::no_store(http::plain(StatusCode::BAD_REQUEST, "This sign-in link is incomplete.\n"));
+    };
+    let code_digest = tokens::hash(&code);
+    if let super::budget::Known::OverBudget = access.credentials.known(&code_digest) {
+        access.metrics.auth_failures.inc();
+        return refuse(&Refusal::TooManyGuesses);
+    }
+    let now = access.clock.now();
+    let redeemed = match access.store.redeem_sign_in_link(&code, now).await {
+        Ok(found) => found,
+        Err(e) => {
+            tracing::warn!(error = %e, "sign-in link check failed");
+            return refuse(&Refusal::Failed);
+        }
+    };
+    let site = match &redeemed {
+        Some((token_hash, site)) => match access.site_of(token_hash).await {
+            Ok(Some(valid)) if valid == *site => Some(valid),
+            _ => None,
+        },
+        None => None,
+    };
+    let (Some((token_hash, _)), Some(site)) = (redeemed, site) else {
+        access.credentials.looked_up(&code_digest, None);
+        access.metrics.auth_failures.inc();
+        return http::no_store(http::plain(
+            StatusCode::BAD_REQUEST,
+            "This sign-in link was already used, has expired, or its token was revoked. \
+             Ask for a new one: mesure token create --site N --sign-in-link\n",
+        ));
+    };
+    let id = access.sessions.open(&token_hash, site, now);
+    let location = HeaderValue::from_str(&format!("/?site={site}")).expect("a valid location");
+    let mut response = http::see_other(location);
+    response.headers_mut().insert(SET_COOKIE, cookie(&id, secure));
+    response
 }
 
 #[cfg(test)]

@@ -1,0 +1,264 @@
+//! Who may read what, and how much: a request's [`Credential`] becomes a [`Grant`] for one site
+//! (or a [`Refusal`]), and every query a dialect runs for that request goes through the grant.
+//!
+//! Access (docs/privacy.md F1): a site's API token or share secret, sent as `Authorization:
+//! Bearer`, as a request parameter (Matomo's `token_auth`) or through a dashboard session; a
+//! public site needs none. No credential, or an unknown or revoked one: unauthenticated (401). A
+//! valid credential for another site: forbidden (403). Reports are aggregates only (F2).
+//!
+//! One credential check and one concurrency slot per HTTP request, however many queries a
+//! dialect runs under it (Plausible's conversion rates need up to four).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::HeaderMap;
+use hyper::header::AUTHORIZATION;
+
+use super::Refusal;
+use super::budget::{Credentials, Known, QUEUE_WAIT, QueryGate, Running};
+use super::session::{self, Sessions};
+use crate::clock::Clock;
+use crate::config::{LimitsConfig, SiteConfig};
+use crate::live::LiveSettings;
+use crate::query::request::{DateRange, Dimension, StatsRequest};
+use crate::query::stats;
+use crate::store::{Store, tokens};
+use crate::telemetry::metrics::Metrics;
+
+/// What a request presents to read a site.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential<'a> {
+    /// An API token or share secret (`Authorization: Bearer …`, or a `token_auth` parameter).
+    Secret(&'a str),
+    /// The id of a dashboard sign-in session (its cookie).
+    Session(&'a str),
+    /// Nothing: only public sites may be read.
+    None,
+}
+
+impl<'a> Credential<'a> {
+    /// The request's credential: its bearer token, else `parameter` (a dialect's token
+    /// parameter, such as Matomo's `token_auth`), else its session cookie.
+    pub fn of(headers: &'a HeaderMap, parameter: Option<&'a str>) -> Credential<'a> {
+        if let Some(secret) = bearer(headers).or(parameter.map(str::trim).filter(|p| !p.is_empty())) {
+            return Credential::Secret(secret);
+        }
+        match session::id_of(headers) {
+            Some(id) => Credential::Session(id),
+            None => Credential::None,
+        }
+    }
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let token = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer "))?.trim();
+    (!token.is_empty()).then_some(token)
+}
+
+/// How a grant reads its site.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reader {
+    /// With the site's API token or share secret.
+    Credential,
+    /// As anyone: the site is public.
+    Public,
+}
+
+/// The read side's shared state: settings, ClickHouse, the budgets and the sessions.
+pub struct Access {
+    pub(crate) live: Arc<LiveSettings>,
+    pub(crate) store: Store,
+    pub(crate) clock: Arc<dyn Clock>,
+    limits: LimitsConfig,
+    gate: QueryGate,
+    pub(crate) credentials: Credentials,
+    pub(crate) sessions: Sessions,
+    pub(crate) metrics: Metrics,
+}
+
+/// A request's right to read one site, holding its concurrency slot until dropped.
+pub struct Grant<'a> {
+    access: &'a Access,
+    site: SiteConfig,
+    reader: Reader,
+    _slot: Running,
+}
+
+impl Access {
+    pub fn new(
+        live: Arc<LiveSettings>,
+        store: Store,
+        clock: Arc<dyn Clock>,
+        limits: &LimitsConfig,
+        metrics: Metrics,
+    ) -> Access {
+        let gate = QueryGate::new(limits.stats_max_concurrent, limits.stats_max_concurrent_per_site);
+        Access {
+            live,
+            store,
+            clock,
+            limits: limits.clone(),
+            gate,
+            credentials: Credentials::new(),
+            sessions: Sessions::default(),
+            metrics,
+        }
+    }
+
+    /// Checks `credential` for site `site_id` once and takes the request's concurrency slot.
+    pub async fn authorize(&self, credential: &Credential<'_>, site_id: u32) -> Result<Grant<'_>, Refusal> {
+        let site = self.live.current().sites.get(site_id).cloned().ok_or(Refusal::NoSuchSite)?;
+        let verdict = match self.credential_site(credential).await? {
+            Some(id) if id == site.id => Ok(Reader::Credential),
+            Some(_) => Err(Refusal::Forbidden),
+            None => Err(Refusal::Unauthenticated),
+        };
+        let reader = match verdict {
+            Err(Refusal::Unauthenticated | Refusal::Forbidden) if site.public => Reader::Public,
+            other => other?,
+        };
+        let Some(slot) = self.gate.enter(site.id, QUEUE_WAIT).await else {
+            self.metrics.stats_rejected.with_label_values(&["busy"]).inc();
+            return Err(Refusal::Busy);
+        };
+        Ok(Grant { access: self, site, reader, _slot: slot })
+    }
+
+    /// The site a credential reads. `Ok(None)`: no credential at all; `Err(Unauthenticated)`:
+    /// one that is unknown, revoked or ended. A session's credential is checked again.
+    pub(crate) async fn credential_site(&self, credential: &Credential<'_>) -> Result<Option<u32>, Refusal> {
+        match *credential {
+            Credential::None => Ok(None),
+            Credential::Secret(secret) => {
+                self.site_of(&tokens::hash(secret)).await?.map(Some).ok_or(Refusal::Unauthenticated)
+            }
+            Credential::Session(id) => {
+                let Some(open) = self.sessions.get(id, self.clock.now()) else { return Err(Refusal::Unauthenticated) };
+                match self.site_of(&open.credential).await? {
+                    Some(site) if site == open.site_id => Ok(Some(site)),
+                    _ => {
+                        self.sessions.end(id);
+                        Err(Refusal::Unauthenticated)
+                    }
+                }
+            }
+        }
+    }
+
+    /// The site the credential of this SHA-256 reads (a share secret or an API token; `None`:
+    /// neither). A token is looked up in ClickHouse at most once per
+    /// [`super::budget::VERDICT_TTL`], and unknown ones only within the look-up budget.
+    pub(crate) async fn site_of(&self, digest: &str) -> Result<Option<u32>, Refusal> {
+        let live = self.live.current();
+        let shared = live.sites.iter().find(|s| s.share_secret_sha256.is_some_and(|h| hex::encode(h) == digest));
+        if let Some(site) = shared {
+            return Ok(Some(site.id));
+        }
+        match self.credentials.known(digest) {
+            Known::Site(site) => return Ok(Some(site)),
+            Known::OverBudget => {
+                self.metrics.auth_failures.inc();
+                return Err(Refusal::TooManyGuesses);
+            }
+            Known::LookUp => {}
+        }
+        let site = match self.store.token_site(digest).await {
+            Ok(site) => site,
+            Err(e) => {
+                tracing::warn!(error = %e, "token check failed");
+                None
+            }
+        };
+        self.credentials.looked_up(digest, site);
+        if site.is_none() {
+            self.metrics.auth_failures.inc();
+        }
+        Ok(site)
+    }
+}
+
+impl Grant<'_> {
+    /// The site this grant reads, as configured when it was granted.
+    pub fn site(&self) -> &SiteConfig {
+        &self.site
+    }
+
+    /// Runs `query` (for this grant's site) within the request's budget.
+    pub async fn run(&self, query: &StatsRequest) -> Result<stats::Answer, Refusal> {
+        let access = self.access;
+        if query.site_id != self.site.id {
+            return Err(Refusal::Forbidden);
+        }
+        // Anyone may read a public site: its last 30 minutes are a handful of people, so they
+        // are shown by country at most.
+        if self.reader == Reader::Public
+            && query.date_range == DateRange::Realtime
+            && query.dimensions.iter().any(|d| *d != Dimension::Country)
+        {
+            return Err(Refusal::invalid(
+                "dimensions",
+                "a public site's realtime figures are broken down by visit:country at most",
+            ));
+        }
+        if query.filters.iter().map(|t| t.leaves().len()).sum::<usize>() > access.limits.stats_max_filters {
+            return Err(Refusal::invalid("filters", format!("at most {} filters", access.limits.stats_max_filters)));
+        }
+        // ClickHouse stops the query at `stats_timeout` (max_execution_time); this bounds the
+        // wait for its answer too.
+        let deadline = access.limits.stats_timeout + Duration::from_secs(2);
+        let run = tokio::time::timeout(deadline, stats::run(&access.store, query, &self.site, access.clock.now()));
+        match run.await {
+            Ok(Ok(answer)) => Ok(answer),
+            Ok(Err(e)) if over_budget(&e) => {
+                access.metrics.stats_rejected.with_label_values(&["timeout"]).inc();
+                Err(Refusal::OverBudget)
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "stats query failed");
+                Err(Refusal::Failed)
+            }
+            Err(_) => {
+                access.metrics.stats_rejected.with_label_values(&["timeout"]).inc();
+                Err(Refusal::TimedOut)
+            }
+        }
+    }
+}
+
+/// Whether ClickHouse stopped a query for its budget: time (159), rows (158) or memory (241).
+fn over_budget(error: &crate::store::Error) -> bool {
+    let text = error.to_string();
+    ["Code: 159", "Code: 158", "Code: 241", "TIMEOUT_EXCEEDED", "TOO_MANY_ROWS", "MEMORY_LIMIT_EXCEEDED"]
+        .iter()
+        .any(|code| text.contains(code))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hyper::header::{COOKIE, HeaderValue};
+
+    #[test]
+    fn the_credential_is_the_bearer_then_the_parameter_then_the_session() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(Credential::of(&headers, None), Credential::None);
+        assert_eq!(Credential::of(&headers, Some("  ")), Credential::None, "an empty token_auth is none");
+        headers.insert(COOKIE, HeaderValue::from_static("mesure_session=abc"));
+        assert_eq!(Credential::of(&headers, None), Credential::Session("abc"));
+        assert_eq!(Credential::of(&headers, Some("tok")), Credential::Secret("tok"));
+        headers.insert(AUTHORIZATION, HeaderValue::from_static("Bearer  xyz "));
+        assert_eq!(Credential::of(&headers, Some("tok")), Credential::Secret("xyz"));
+        headers.insert(AUTHORIZATION, HeaderValue::from_static("Basic xyz"));
+        assert_eq!(Credential::of(&headers, None), Credential::Session("abc"));
+    }
+
+    #[test]
+    fn budget_errors_are_told_from_failures() {
+        let error = |text: &str| clickhouse::error::Error::Custom(text.to_string());
+        assert!(over_budget(&error("Code: 159. DB::Exception: Timeout exceeded")));
+        assert!(over_budget(&error("Code: 241. MEMORY_LIMIT_EXCEEDED")));
+        assert!(!over_budget(&error("Code: 47. Unknown identifier")));
+    }
+}
