@@ -57,3 +57,5 @@ pub mod web;
 
 #[cfg(test)]
 mod fuzz;
+#[cfg(test)]
+mod layers;

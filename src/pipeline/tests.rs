@@ -144,6 +144,26 @@ impl Harness {
     }
 }
 
+/// The stages of a collector without ClickHouse or a geo database: the real enricher, a fixed
+/// salt, the clock at [`NOW`] (for the in-process router tests).
+pub(crate) fn fixed_stages(metrics: Metrics) -> Stages {
+    let salts = Arc::new(CountingSalts {
+        set: ArcSwap::from_pointee(SaltSet {
+            current: Salt::from_hex(19_675, &"0f".repeat(32)).unwrap(),
+            previous: None,
+        }),
+        reads: AtomicUsize::new(0),
+    });
+    Stages {
+        proxies: TrustedProxies::default(),
+        enricher: Arc::new(SpyEnricher { calls: AtomicUsize::new(0) }),
+        privacy: Privacy { geo: Arc::new(Geo::disabled()), salts, cookie_keys: Default::default() },
+        visits: Arc::new(Visits::new(1000)),
+        clock: ManualClock::new(NOW),
+        metrics,
+    }
+}
+
 /// Headers of a browser request, plus `extra`.
 pub(crate) fn browser(extra: &[(&'static str, &str)]) -> HeaderMap {
     let mut headers = HeaderMap::new();

@@ -319,3 +319,6 @@ fn site_of<'a>(live: &'a crate::live::Live, request: &Request) -> Option<&'a cra
     let id = params.get("site").or_else(|| params.get("idsite"))?.trim().parse::<u32>().ok()?;
     live.sites.get(id)
 }
+
+#[cfg(test)]
+mod tests;
