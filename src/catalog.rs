@@ -9,7 +9,7 @@
 
 use crate::config::SiteConfig;
 use crate::query::request::StatsRequest;
-use crate::query::{Scope, stats, totals_query};
+use crate::query::{Scope, totals_query};
 use crate::store::dialect::Dialect;
 use crate::store::migrations::{self, LEDGER_DDL, MIGRATIONS};
 use crate::store::{Store, statements};
@@ -67,7 +67,8 @@ pub fn statements(dialect: Dialect) -> Vec<Statement> {
     add("stats: totals", store.built_text(&totals_query(&Scope::new(&site, 0, now, now))));
     for (i, body) in STATS_SAMPLES.iter().enumerate() {
         let request = StatsRequest::from_json(body.as_bytes()).expect("a valid sample request");
-        let sql = stats::build(&request, &site, &Scope::new(&site, now - 86_400 * 7, now, now));
+        let sql = crate::query::sql::build(&request, &site, &Scope::new(&site, now - 86_400 * 7, now, now))
+            .expect("a sample the engine computes");
         add(&format!("stats: sample request {}", i + 1), store.built_text(&sql));
     }
     out

@@ -207,7 +207,7 @@ proptest! {
         if let Ok(request) = StatsRequest::from_json(body.to_string().as_bytes()) {
             let site = crate::config::SiteConfig::with_defaults(1, "example.org");
             let scope = crate::query::Scope { site_id: 1, from: 0, to: 100 };
-            let sql = crate::query::stats::build(&request, &site, &scope);
+            let sql = crate::query::sql::build(&request, &site, &scope).expect("a parsed request is computed");
             prop_assert_eq!(sql.text.matches('?').count(), sql.params.len());
             // Every filter value travels as a bound parameter.
             for filter in request.filters.iter().flat_map(|t| t.leaves()) {
@@ -220,7 +220,7 @@ proptest! {
 
     #[test]
     fn any_csv_cell_is_inert(value in prop_oneof![any::<String>(), hostile_value()]) {
-        let cell = crate::query::stats::csv_cell(&value);
+        let cell = crate::api::own::csv_cell(&value);
         // What a spreadsheet reads: the cell unquoted.
         let read = match cell.strip_prefix('"').and_then(|c| c.strip_suffix('"')) {
             Some(quoted) => quoted.replace("\"\"", "\""),

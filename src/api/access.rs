@@ -22,7 +22,7 @@ use crate::clock::Clock;
 use crate::config::{LimitsConfig, SiteConfig};
 use crate::live::LiveSettings;
 use crate::query::request::{DateRange, Dimension, StatsRequest};
-use crate::query::stats;
+use crate::query::stats::{self, QueryError};
 use crate::store::{Store, tokens};
 use crate::telemetry::metrics::Metrics;
 
@@ -211,11 +211,12 @@ impl Grant<'_> {
         let run = tokio::time::timeout(deadline, stats::run(&access.store, query, &self.site, access.clock.now()));
         match run.await {
             Ok(Ok(answer)) => Ok(answer),
-            Ok(Err(e)) if over_budget(&e) => {
+            Ok(Err(QueryError::Invalid(bad))) => Err(bad.into()),
+            Ok(Err(QueryError::Store(e))) if over_budget(&e) => {
                 access.metrics.stats_rejected.with_label_values(&["timeout"]).inc();
                 Err(Refusal::OverBudget)
             }
-            Ok(Err(e)) => {
+            Ok(Err(QueryError::Store(e))) => {
                 tracing::warn!(error = %e, "stats query failed");
                 Err(Refusal::Failed)
             }

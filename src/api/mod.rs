@@ -16,6 +16,7 @@ pub mod session;
 pub use access::{Access, Credential, Grant};
 
 use hyper::StatusCode;
+use serde_json::{Value, json};
 
 use crate::query::request::BadRequest;
 
@@ -102,6 +103,11 @@ impl From<&crate::http::HttpError> for Refusal {
     fn from(e: &crate::http::HttpError) -> Refusal {
         Refusal::invalid("body", e.to_string())
     }
+}
+
+/// A JSON number, whole when it is.
+pub(crate) fn number(v: f64) -> Value {
+    if v.fract() == 0.0 && v.abs() < 9e15 { json!(v as i64) } else { json!(v) }
 }
 
 /// Sets `Retry-After: 1` on the answer to a refusal that asks for it.

@@ -1,8 +1,16 @@
-//! The read side: every stats query goes through a [`Scope`], which bounds it to one site and to
-//! the part of the requested time range that is inside the site's retention. Expired rows are
-//! therefore never returned, even before the retention job has deleted them (docs/privacy.md E1).
+//! The read side's engine: a validated request ([`request`], its metrics in [`metrics`], its
+//! periods in [`period`]) becomes SQL ([`sql`]), runs ([`stats`]) and is rounded where the site
+//! asks for it ([`rounding`]). It knows no HTTP: the dialects of [`crate::api`] translate.
+//!
+//! Every stats query goes through a [`Scope`], which bounds it to one site and to the part of
+//! the requested time range that is inside the site's retention. Expired rows are therefore
+//! never returned, even before the retention job has deleted them (docs/privacy.md E1).
 
+pub mod metrics;
+pub mod period;
 pub mod request;
+pub(crate) mod rounding;
+pub mod sql;
 pub mod stats;
 
 use clickhouse::Row;

@@ -14,6 +14,9 @@
 use serde::Deserialize;
 use serde_json::Value;
 
+pub use super::metrics::Metric;
+pub use super::period::{DateRange, is_date};
+
 /// A request error: which parameter, and why. Answered 400.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{parameter}: {message}")]
@@ -24,127 +27,6 @@ pub struct BadRequest {
 
 fn bad(parameter: impl Into<String>, message: impl Into<String>) -> BadRequest {
     BadRequest { parameter: parameter.into(), message: message.into() }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Metric {
-    Visitors,
-    Visits,
-    Pageviews,
-    ViewsPerVisit,
-    BounceRate,
-    VisitDuration,
-    Events,
-    Conversions,
-    ConversionRate,
-    /// Ecommerce orders.
-    Orders,
-    /// Revenue of orders and goals (Plausible's name); of the product's items under a product
-    /// dimension.
-    TotalRevenue,
-    /// Revenue per hit that carried revenue (Plausible's `average_revenue`).
-    AverageRevenue,
-    /// Ordered items (sum of quantities).
-    Quantity,
-    /// Median page load time in milliseconds (sum of the six timings Matomo's tracker sends), over
-    /// the page views that carried timings.
-    LoadTime,
-    /// Content impressions (Matomo content tracking).
-    Impressions,
-    /// Content interactions.
-    Interactions,
-    /// Plausible's scroll depth: the mean over page visits (a visit's views of one page) of the
-    /// deepest scroll their engagements reported, %.
-    ScrollDepth,
-    /// Plausible's time on page: the mean engaged time of a page visit that reported engagement,
-    /// seconds.
-    TimeOnPage,
-}
-
-impl Metric {
-    pub const ALL: [Metric; 18] = [
-        Metric::Visitors,
-        Metric::Visits,
-        Metric::Pageviews,
-        Metric::ViewsPerVisit,
-        Metric::BounceRate,
-        Metric::VisitDuration,
-        Metric::Events,
-        Metric::Conversions,
-        Metric::ConversionRate,
-        Metric::Orders,
-        Metric::TotalRevenue,
-        Metric::AverageRevenue,
-        Metric::Quantity,
-        Metric::LoadTime,
-        Metric::Impressions,
-        Metric::Interactions,
-        Metric::ScrollDepth,
-        Metric::TimeOnPage,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Metric::Visitors => "visitors",
-            Metric::Visits => "visits",
-            Metric::Pageviews => "pageviews",
-            Metric::ViewsPerVisit => "views_per_visit",
-            Metric::BounceRate => "bounce_rate",
-            Metric::VisitDuration => "visit_duration",
-            Metric::Events => "events",
-            Metric::Conversions => "conversions",
-            Metric::ConversionRate => "conversion_rate",
-            Metric::Orders => "orders",
-            Metric::TotalRevenue => "total_revenue",
-            Metric::AverageRevenue => "average_revenue",
-            Metric::Quantity => "quantity",
-            Metric::LoadTime => "load_time",
-            Metric::Impressions => "impressions",
-            Metric::Interactions => "interactions",
-            Metric::ScrollDepth => "scroll_depth",
-            Metric::TimeOnPage => "time_on_page",
-        }
-    }
-
-    /// Needs the per-visit aggregation (cannot be split by an event-level dimension).
-    pub(crate) fn is_visit_level(self) -> bool {
-        matches!(self, Metric::ViewsPerVisit | Metric::BounceRate | Metric::VisitDuration | Metric::ConversionRate)
-    }
-
-    /// A count (rounded when the site asks for it, docs/privacy.md F2).
-    pub(crate) fn is_roundable(self) -> bool {
-        matches!(
-            self,
-            Metric::Visitors
-                | Metric::Visits
-                | Metric::Pageviews
-                | Metric::Events
-                | Metric::Conversions
-                | Metric::Orders
-                | Metric::Quantity
-                | Metric::Impressions
-                | Metric::Interactions
-        )
-    }
-
-    /// A rate or an average: its change is a difference, not a percentage.
-    pub(crate) fn is_ratio(self) -> bool {
-        matches!(
-            self,
-            Metric::BounceRate
-                | Metric::ConversionRate
-                | Metric::ViewsPerVisit
-                | Metric::VisitDuration
-                | Metric::AverageRevenue
-                | Metric::ScrollDepth
-                | Metric::TimeOnPage
-        )
-    }
-
-    /// Read per page visit (a visit's views of one page, with their engagement).
-    pub(crate) fn is_page_visit_level(self) -> bool {
-        matches!(self, Metric::ScrollDepth | Metric::TimeOnPage)
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -406,31 +288,6 @@ impl FilterTree {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DateRange {
-    Today,
-    Yesterday,
-    /// The last N days, today included.
-    LastDays(u32),
-    /// This month, to today.
-    Month,
-    /// This year, to today.
-    Year,
-    /// Inclusive dates `YYYY-MM-DD`.
-    Custom(String, String),
-    /// The last 30 minutes.
-    Realtime,
-    /// The last N calendar months, this one whole: from the first day of the month N - 1
-    /// months ago to the last day of this month (Plausible's `month`, `6mo`, `12mo`).
-    LastMonths(u32),
-    /// This calendar year, whole (Plausible's `year`).
-    WholeYear,
-    /// Everything kept (from the site's retention floor) to today.
-    All,
-    /// Unix seconds `[from, to)`.
-    Instants(u64, u64),
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     Json,
@@ -503,7 +360,7 @@ impl StatsRequest {
         }
         let mut metrics = Vec::new();
         for name in &names {
-            let metric = Metric::ALL.into_iter().find(|m| m.name() == name).ok_or_else(|| {
+            let metric = Metric::parse(name).ok_or_else(|| {
                 let known: Vec<&str> = Metric::ALL.iter().map(|m| m.name()).collect();
                 bad("metrics", format!("unknown metric {name:?} (known: {})", known.join(", ")))
             })?;
@@ -643,17 +500,6 @@ fn parse_range(value: &Value) -> Result<DateRange, BadRequest> {
         }
         _ => Err(bad("date_range", "a period name or [\"YYYY-MM-DD\", \"YYYY-MM-DD\"]")),
     }
-}
-
-/// Whether `s` is a date `YYYY-MM-DD` (month 1–12, day 1–31).
-pub(crate) fn is_date(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() == 10
-        && b[4] == b'-'
-        && b[7] == b'-'
-        && b.iter().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
-        && (1..=12).contains(&s[5..7].parse::<u32>().unwrap_or(0))
-        && (1..=31).contains(&s[8..10].parse::<u32>().unwrap_or(0))
 }
 
 fn parse_filter(value: &Value) -> Result<Filter, BadRequest> {

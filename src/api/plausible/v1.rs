@@ -8,14 +8,15 @@ use serde_json::{Map, Value, json};
 
 use super::names::{parse_dimension, regex_escape, shown_value, stored_value};
 use super::{invalid, refuse};
+use crate::api::number;
 use crate::api::{Access, Credential};
 use crate::http::{self, Params, Request, Response};
-use crate::query::request::is_date;
+use crate::query::period::{Unit, date_text, day_of, days_ending, is_date, periods_ending, time_labels};
 use crate::query::request::{
     DateRange, Dimension, Filter, FilterTree, Format, MAX_FILTER_VALUE_BYTES, MAX_FILTER_VALUES, MAX_LIMIT, Metric,
     Operator, StatsRequest, TimeBucket,
 };
-use crate::query::stats::{ResultRow, number};
+use crate::query::stats::ResultRow;
 
 /// One of the v1 reports (the route table reads it from the path).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -228,7 +229,7 @@ pub async fn report(access: &Access, request: &Request, report: Report) -> Respo
             };
             let by_label: std::collections::HashMap<&str, &ResultRow> =
                 answer.rows.iter().map(|r| (r.dimensions[0].as_str(), r)).collect();
-            let results: Vec<Value> = crate::query::stats::time_labels(&answer.span, bucket)
+            let results: Vec<Value> = time_labels(&answer.span, bucket)
                 .into_iter()
                 .map(|label| {
                     let mut entry = values(by_label.get(label.as_str()).map_or(&zero, |r| &r.metrics));
@@ -257,19 +258,6 @@ pub async fn report(access: &Access, request: &Request, report: Report) -> Respo
 
 /// A v1 `period` (and `date`: the day the period ends on, or `FROM,TO` for `custom`).
 fn v1_period(period: &str, date: Option<&str>) -> Result<DateRange, String> {
-    let day_number = |d: &str| {
-        is_date(d).then(|| {
-            crate::clock::days_from_civil(
-                d[0..4].parse().unwrap_or(0),
-                d[5..7].parse().unwrap_or(0),
-                d[8..10].parse().unwrap_or(0),
-            )
-        })
-    };
-    let date_string = |days: i64| {
-        let (y, m, d) = crate::clock::civil_from_days(days);
-        format!("{y:04}-{m:02}-{d:02}")
-    };
     if period == "custom" {
         let Some(date) = date else {
             return Err("The `date` parameter is required when using a custom period. See https://plausible.io/docs/stats-api#time-periods".into());
@@ -282,11 +270,11 @@ fn v1_period(period: &str, date: Option<&str>) -> Result<DateRange, String> {
     let relative = |end: i64| -> Option<(i64, i64)> {
         Some(match period {
             "day" => (end, end),
-            "7d" => (end - 6, end),
-            "30d" => (end - 30, end),
-            "month" => crate::query::stats::last_months(1, end),
-            "6mo" => crate::query::stats::last_months(6, end),
-            "12mo" => crate::query::stats::last_months(12, end),
+            "7d" => days_ending(7, end),
+            "30d" => days_ending(31, end),
+            "month" => periods_ending(Unit::Month, 1, end),
+            "6mo" => periods_ending(Unit::Month, 6, end),
+            "12mo" => periods_ending(Unit::Month, 12, end),
             _ => return None,
         })
     };
@@ -297,11 +285,11 @@ fn v1_period(period: &str, date: Option<&str>) -> Result<DateRange, String> {
     };
     match date {
         Some(date) => {
-            let end = day_number(date).ok_or_else(|| {
+            let end = day_of(date).ok_or_else(|| {
                 format!("Error parsing `date` parameter: invalid date `{date}`. Please specify a valid date in ISO-8601 format.")
             })?;
             let (first, last) = relative(end).ok_or_else(invalid_period)?;
-            Ok(DateRange::Custom(date_string(first), date_string(last)))
+            Ok(DateRange::Custom(date_text(first), date_text(last)))
         }
         None => Ok(match period {
             "day" => DateRange::Today,

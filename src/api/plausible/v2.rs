@@ -10,13 +10,14 @@ use serde_json::{Map, Value, json};
 
 use super::names::{parse_dimension, parse_tree, shown_value};
 use super::{invalid, refuse};
+use crate::api::number;
 use crate::api::{Access, Credential, Refusal};
 use crate::http::{self, Request, Response};
-use crate::query::request::is_date;
+use crate::query::period::is_date;
 use crate::query::request::{
     DateRange, Dimension, FilterTree, Format, MAX_LIMIT, Metric, OrderKey, StatsRequest, TimeBucket,
 };
-use crate::query::stats::{Answer, ResultRow, number};
+use crate::query::stats::{Answer, ResultRow};
 use crate::sites::Sites;
 
 /// How one requested metric is read from the engine's rows.
@@ -418,7 +419,7 @@ fn respond(query: &Query, answer: &Answer, wholes: [f64; 2], groups: &HashMap<Ve
         });
         meta.insert(
             "time_labels".into(),
-            json!(crate::query::stats::time_labels(&answer.span, bucket.unwrap_or(TimeBucket::Day))),
+            json!(crate::query::period::time_labels(&answer.span, bucket.unwrap_or(TimeBucket::Day))),
         );
     }
     if let Some(total) = answer.total_rows {
