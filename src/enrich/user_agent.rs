@@ -3,7 +3,9 @@
 //!
 //! Parsing is uap-core's `regexes.yaml` (vendored as JSON in `data/uap-core/`, Apache-2.0)
 //! through the `ua-parser` crate, about 20 µs per string, so the whole verdict is cached per
-//! distinct user agent in a bounded concurrent cache. A user agent is a bot when any of three
+//! distinct user agent in a bounded concurrent cache. Of uap-core's device rules only what the
+//! verdict reads is computed ([`DeviceRules`]): whether the device is a `Spider`, or Puffin's
+//! `iPad`. A user agent is a bot when any of three
 //! detectors says so (none covers the others' fixtures alone): the `isbot` crate, the
 //! crawler-user-agents pattern list (vendored JSON in `data/crawler-user-agents/`, MIT, compiled
 //! into one `RegexSet`), and uap-core's `Spider` device.
@@ -69,9 +71,73 @@ struct CrawlerEntry {
     pattern: String,
 }
 
+/// uap-core's device rules, read for the two families the verdict uses: `Spider` (a bot) and
+/// `iPad` (a tablet). The whole list (633 rules) cost as much as the browser, OS and bot rules
+/// together on an uncached user agent, for two answers. uap-core takes the first rule that
+/// matches; the rules that can yield either family are its first six (all `Spider`) and two
+/// late ones (Puffin's `iPad`, the catch-all `Spider`), and a rule that captures the family
+/// (`(iPad)`) needs `iPad` in the user agent, which [`device_class`] reads itself. So: a first
+/// rule matching is the answer; no rule of either family matching means neither; a late one
+/// matching asks the whole list, which alone knows whether an earlier rule came first (a Kindle's
+/// `Silk` is a device, not the catch-all's spider). The answers are the whole list's, exactly.
+struct DeviceRules {
+    /// The leading rules of the list that yield `Spider` or `iPad`.
+    first: ua_parser::device::Extractor<'static>,
+    /// The later rules that yield either.
+    late: ua_parser::device::Extractor<'static>,
+    /// Every rule.
+    all: ua_parser::device::Extractor<'static>,
+}
+
+impl DeviceRules {
+    /// The device families the verdict reads.
+    const FAMILIES: [&'static str; 2] = ["Spider", "iPad"];
+
+    fn new() -> DeviceRules {
+        let rules = || {
+            serde_json::from_str::<ua_parser::Regexes<'static>>(UAP_REGEXES)
+                .expect("vendored uap-core regexes are valid JSON")
+                .device_parsers
+        };
+        let read = |rule: &ua_parser::device::Parser<'_>| {
+            rule.device_replacement.as_deref().is_some_and(|family| Self::FAMILIES.contains(&family))
+        };
+        let leading = rules().iter().take_while(|rule| read(rule)).count();
+        let build = |keep: &dyn Fn(usize, &ua_parser::device::Parser<'_>) -> bool| {
+            let kept = rules().into_iter().enumerate().filter(|(i, rule)| keep(*i, rule)).map(|(_, rule)| rule);
+            let builder =
+                ua_parser::device::Builder::new().push_all(kept).expect("vendored uap-core device rules parse");
+            builder.build().expect("vendored uap-core device rules compile")
+        };
+        DeviceRules {
+            first: build(&|i, _| i < leading),
+            late: build(&|i, rule| i >= leading && read(rule)),
+            all: build(&|_, _| true),
+        }
+    }
+
+    /// The device family of `user_agent` when it is one the verdict reads, else `""`.
+    fn family(&self, user_agent: &str) -> String {
+        let family = if let Some(device) = self.first.extract(user_agent) {
+            device.device
+        } else if self.late.extract(user_agent).is_some() {
+            match self.all.extract(user_agent) {
+                Some(device) => device.device,
+                None => return String::new(),
+            }
+        } else {
+            return String::new();
+        };
+        if Self::FAMILIES.contains(&family.as_ref()) { family.into_owned() } else { String::new() }
+    }
+}
+
 /// The user-agent stage: parser, bot detectors and the verdict cache.
 pub struct UserAgents {
-    parser: ua_parser::Extractor<'static>,
+    /// uap-core's browser and OS rules.
+    browsers: ua_parser::user_agent::Extractor<'static>,
+    systems: ua_parser::os::Extractor<'static>,
+    devices: DeviceRules,
     isbot: isbot::Bots,
     crawlers: RegexSet,
     cache: quick_cache::sync::Cache<String, Arc<UaVerdict>>,
@@ -85,7 +151,12 @@ impl UserAgents {
     pub fn new(cache_capacity: usize) -> UserAgents {
         let regexes: ua_parser::Regexes<'static> =
             serde_json::from_str(UAP_REGEXES).expect("vendored uap-core regexes are valid JSON");
-        let parser = ua_parser::Extractor::try_from(regexes).expect("vendored uap-core regexes compile");
+        let browsers = ua_parser::user_agent::Builder::new().push_all(regexes.user_agent_parsers);
+        let browsers = browsers.expect("vendored uap-core browser rules parse").build();
+        let browsers = browsers.expect("vendored uap-core browser rules compile");
+        let systems = ua_parser::os::Builder::new().push_all(regexes.os_parsers);
+        let systems =
+            systems.expect("vendored uap-core OS rules parse").build().expect("vendored uap-core OS rules compile");
         let entries: Vec<CrawlerEntry> =
             serde_json::from_str(CRAWLER_PATTERNS).expect("vendored crawler-user-agents is valid JSON");
         // A pattern the regex crate cannot compile (look-around, say) is left out rather than
@@ -94,7 +165,9 @@ impl UserAgents {
             entries.into_iter().map(|e| e.pattern).filter(|p| regex::Regex::new(p).is_ok()).collect();
         let crawlers = RegexSet::new(&patterns).expect("each pattern compiled on its own");
         UserAgents {
-            parser,
+            browsers,
+            systems,
+            devices: DeviceRules::new(),
             isbot: isbot::Bots::default(),
             crawlers,
             cache: quick_cache::sync::Cache::new(cache_capacity),
@@ -132,8 +205,9 @@ impl UserAgents {
         if user_agent.is_empty() {
             return UaVerdict { device: "other", bot: Some(BotReason::EmptyUserAgent), ..UaVerdict::default() };
         }
-        let (browser, os, device) = self.parser.extract(user_agent);
-        let device_family = device.as_ref().map(|d| d.device.as_ref()).unwrap_or("");
+        let (browser, os) = (self.browsers.extract(user_agent), self.systems.extract(user_agent));
+        let device_family = self.devices.family(user_agent);
+        let device_family = device_family.as_str();
         let bot = if self.isbot.is_bot(user_agent) {
             Some(BotReason::IsBot)
         } else if self.crawlers.is_match(user_agent) {
@@ -228,6 +302,51 @@ mod tests {
             shared().parse("Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)").bot.is_some()
         );
         assert!(shared().parse("curl/8.5.0").bot.is_some());
+    }
+
+    /// The device rules read in part give the whole list's answer, as the verdict reads it (a
+    /// spider; an iPad, by family or by name), for every user agent we have: real browsers,
+    /// uap-core's own test cases and the crawler list's examples.
+    #[test]
+    fn device_rules_read_in_part_answer_as_the_whole_list() {
+        let rules = &shared().devices;
+        let whole = |ua: &str| {
+            let family = rules.all.extract(ua).map(|d| d.device.into_owned()).unwrap_or_default();
+            if DeviceRules::FAMILIES.contains(&family.as_str()) { family } else { String::new() }
+        };
+        let mut agents: Vec<String> =
+            include_str!("../../tests/data/browsers-sample.txt").lines().map(str::to_owned).collect();
+        let uap: serde_json::Value = serde_json::from_str(include_str!("../../tests/data/uap_test_ua.json")).unwrap();
+        agents.extend(
+            uap["test_cases"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|c| c["user_agent_string"].as_str())
+                .map(str::to_owned),
+        );
+        let crawlers: serde_json::Value = serde_json::from_str(CRAWLER_PATTERNS).unwrap();
+        for entry in crawlers.as_array().unwrap() {
+            agents.extend(
+                entry["instances"].as_array().into_iter().flatten().filter_map(|i| i.as_str()).map(str::to_owned),
+            );
+        }
+        // Each of the late rules' cases, and a device rule that comes before the catch-all.
+        agents.push("Mozilla/5.0 (X11; U; Linux x86_64; en-US) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/91.0 Safari/537.36 Puffin/9.0.0.50263IT".into());
+        agents.push("Mozilla/5.0 (Linux; Android 9; KFTRWI) AppleWebKit/537.36 (KHTML, like Gecko) Silk/96.3.6 like Chrome/96.0.4664.92 Safari/537.36".into());
+        let read = |family: &str, ua: &str| (family == "Spider", family == "iPad" || ua.contains("iPad"));
+        let (mut spiders, mut ipads) = (0, 0);
+        for ua in &agents {
+            let family = rules.family(ua);
+            assert_eq!(read(&family, ua), read(&whole(ua), ua), "{ua}");
+            spiders += usize::from(family == "Spider");
+            ipads += usize::from(family == "iPad");
+        }
+        assert!(
+            agents.len() > 8000 && spiders > 100 && ipads > 0,
+            "{} agents, {spiders} spiders, {ipads} iPads",
+            agents.len()
+        );
     }
 
     #[test]
