@@ -79,7 +79,32 @@ impl LiveSettings {
 
 /// The new configuration with what cannot change live taken from the running one, and what
 /// changed.
+///
+/// Every setting is classified here, by name, as applied live or kept until a restart: the
+/// destructuring below names every field of [`Config`] without `..`, so a new setting does not
+/// compile until it is classified. A live setting must be read from the snapshot by each
+/// request or job (never copied at start), or it would be reported applied and not be.
 fn merge(old: &Config, mut new: Config) -> (Config, Reloaded) {
+    let Config {
+        // Live: read from the current snapshot.
+        public_url: _,
+        privacy: _,
+        sites: _,
+        // Restart only: copied into the listeners, the store, the spool, the writer and the
+        // pipeline at start.
+        listen: _,
+        admin_listen: _,
+        admin_networks: _,
+        trusted_proxies: _,
+        client_ip_header: _,
+        clickhouse: _,
+        geo: _,
+        spool: _,
+        ingest: _,
+        sink: _,
+        limits: _,
+        shutdown_timeout: _,
+    } = &new;
     let mut reloaded = Reloaded::default();
     // Settings only a restart applies: keep the running value, say so.
     macro_rules! keep {

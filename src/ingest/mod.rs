@@ -27,9 +27,10 @@ use serde::Deserialize;
 
 use crate::event::Event;
 use crate::http::{Params, Request, Response, empty as no_content, header_str, json, plain};
-use crate::live::LiveSettings;
-use crate::pipeline::{Origin, Outcome, Pipeline};
+use crate::live::{Live, LiveSettings};
+use crate::pipeline::{Hit, Origin, Outcome, Pipeline};
 use crate::sink::spool::Appender;
+use crate::sites::Sites;
 use crate::telemetry::metrics::{DeclineReason, Metrics};
 
 /// Longest query string accepted (bytes).
@@ -112,14 +113,13 @@ impl Ingest {
         let answer = if matomo::wants_image(&params) { gif } else { no_content };
         let referer = header_str(request.headers(), REFERER);
         let live = self.live.current();
-        let outcome = self.pipeline.run(&live.sites, &live.config.privacy, origin, |sites, now| {
+        let Ok(tracked) = self.track(&live, origin, |sites, now| {
             Ok::<_, Infallible>(vec![matomo::interpret(&params, referer, None, sites, now)])
         });
-        let Ok(outcome) = outcome;
-        if !self.enqueue(accepted_events(outcome)) {
-            return overloaded();
+        match tracked {
+            Tracked::Spooled(_) => answer(),
+            Tracked::Overloaded => overloaded(),
         }
-        answer()
     }
 
     /// Matomo bulk tracking: `{"requests": ["?idsite=1&rec=1&...", ...], "token_auth": "..."}`.
@@ -206,30 +206,39 @@ impl Ingest {
             Method::POST => {}
             _ => return plain(StatusCode::METHOD_NOT_ALLOWED, "use POST\n"),
         }
-        let body = request.body();
-        let origin = Origin { headers: request.headers(), peer };
-        let mut decoded = None;
-        let live = self.live.current();
-        let outcome = self.pipeline.run(&live.sites, &live.config.privacy, origin, |sites, now| {
-            let event = decoded.insert(plausible::decode(body)?);
+        let (live, mut decoded) = (self.live.current(), None);
+        let tracked = self.track(&live, Origin { headers: request.headers(), peer }, |sites, now| {
+            let event = decoded.insert(plausible::decode(request.body())?);
             Ok::<_, plausible::BadEvent>(plausible::interpret(event, sites, now))
         });
-        let outcome = match outcome {
-            Ok(outcome) => outcome,
-            Err(error) => return json(StatusCode::BAD_REQUEST, &serde_json::json!({ "error": error.0 })),
-        };
+        match tracked {
+            Ok(Tracked::Spooled(stored)) => {
+                let mut response = plain(StatusCode::ACCEPTED, "ok");
+                if stored == 0 {
+                    // Plausible's answer to an event it did not record (for any reason: which
+                    // one is not said).
+                    response.headers_mut().insert("x-plausible-dropped", HeaderValue::from_static("1"));
+                }
+                response
+            }
+            Ok(Tracked::Overloaded) => overloaded(),
+            Err(error) => json(StatusCode::BAD_REQUEST, &serde_json::json!({ "error": error.0 })),
+        }
+    }
+
+    /// Runs a protocol adapter through the hit pipeline (with `live`'s sites and privacy
+    /// settings) and spools the events it accepts: the adapter's error, or what became of them.
+    /// A new protocol's handler is its decoding, this call and its answer.
+    fn track<'a, E>(
+        &self,
+        live: &'a Live,
+        origin: Origin<'_>,
+        adapter: impl FnOnce(&'a Sites, u64) -> Result<Vec<Result<Hit<'a>, DeclineReason>>, E>,
+    ) -> Result<Tracked, E> {
+        let outcome = self.pipeline.run(&live.sites, &live.config.privacy, origin, adapter)?;
         let events = accepted_events(outcome);
-        let dropped = events.is_empty();
-        if !self.enqueue(events) {
-            return overloaded();
-        }
-        let mut response = plain(StatusCode::ACCEPTED, "ok");
-        if dropped {
-            // Plausible's answer to an event it did not record (for any reason: which one is
-            // not said).
-            response.headers_mut().insert("x-plausible-dropped", HeaderValue::from_static("1"));
-        }
-        response
+        let stored = events.len();
+        Ok(if self.enqueue(events) { Tracked::Spooled(stored) } else { Tracked::Overloaded })
     }
 
     /// Appends accepted events to the durable spool, all or none; `false` when the spool is full,
@@ -252,6 +261,14 @@ impl Ingest {
             }
         }
     }
+}
+
+/// What became of the events a request's hits made.
+enum Tracked {
+    /// Spooled (this many; none when every hit was declined).
+    Spooled(usize),
+    /// The spool cannot take them: answered 503.
+    Overloaded,
 }
 
 /// The answer to a CORS preflight on the Matomo tracking paths, as Matomo gives it.

@@ -361,7 +361,7 @@ impl StatsRequest {
         let mut metrics = Vec::new();
         for name in &names {
             let metric = Metric::parse(name).ok_or_else(|| {
-                let known: Vec<&str> = Metric::ALL.iter().map(|m| m.name()).collect();
+                let known: Vec<&str> = Metric::all().map(Metric::name).collect();
                 bad("metrics", format!("unknown metric {name:?} (known: {})", known.join(", ")))
             })?;
             if !metrics.contains(&metric) {

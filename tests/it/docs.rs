@@ -128,3 +128,127 @@ fn nothing_points_outside_the_repository() {
     }
     assert!(offenders.is_empty(), "references outside the repository:\n{}", offenders.join("\n"));
 }
+
+/// The relative links of a Markdown text: (target file, anchor), skipping web addresses.
+fn links(text: &str) -> Vec<(String, Option<String>)> {
+    let mut found = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("](") {
+        let after = &rest[at + 2..];
+        let Some(end) = after.find(')') else { break };
+        let target = &after[..end];
+        rest = &after[end..];
+        if target.contains("://") || target.starts_with("mailto:") || target.contains(' ') {
+            continue;
+        }
+        let (file, anchor) = match target.split_once('#') {
+            Some((file, anchor)) => (file.to_string(), Some(anchor.to_string())),
+            None => (target.to_string(), None),
+        };
+        found.push((file, anchor));
+    }
+    found
+}
+
+/// A heading's anchor, as Markdown renderers make it: lower case, punctuation dropped, spaces
+/// as hyphens.
+fn slug(heading: &str) -> String {
+    heading
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter_map(|c| match c {
+            ' ' => Some('-'),
+            c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Every broken link of the file at `path` (text `text`): a missing file, or an anchor that no
+/// heading of its target has.
+fn broken_links(path: &Path, text: &str) -> Vec<String> {
+    let mut broken = Vec::new();
+    for (file, anchor) in links(text) {
+        let target = if file.is_empty() { path.to_path_buf() } else { path.parent().unwrap().join(&file) };
+        let Ok(target_text) =
+            std::fs::read_to_string(&target).or_else(|e| if target.is_dir() { Ok(String::new()) } else { Err(e) })
+        else {
+            broken.push(format!("{}: {file} does not exist", path.display()));
+            continue;
+        };
+        if let Some(anchor) = anchor {
+            let headings: Vec<String> =
+                target_text.lines().filter(|l| l.starts_with('#')).map(|l| slug(l.trim_start_matches('#'))).collect();
+            if !headings.contains(&anchor) {
+                broken.push(format!("{}: {file}#{anchor}: no such heading", path.display()));
+            }
+        }
+    }
+    broken
+}
+
+/// Every link of the README and of docs/ leads somewhere: the file exists, and so does the
+/// heading it names.
+#[test]
+fn every_link_of_the_documentation_resolves() {
+    let mut files = vec![Path::new(REPO).join("README.md")];
+    for entry in std::fs::read_dir(Path::new(REPO).join("docs")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "md") {
+            files.push(path);
+        }
+    }
+    let mut broken = Vec::new();
+    let mut count = 0;
+    for path in &files {
+        let text = std::fs::read_to_string(path).unwrap();
+        count += links(&text).len();
+        broken.extend(broken_links(path, &text));
+    }
+    assert!(count > 20, "the links were found ({count})");
+    assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
+}
+
+/// The link checker itself: a missing file and a missing heading are caught.
+#[test]
+fn the_link_checker_catches_what_it_should() {
+    assert_eq!(slug(" Our script, `mesure.js`"), "our-script-mesurejs");
+    assert_eq!(slug(" Switching a Plausible site"), "switching-a-plausible-site");
+    let readme = Path::new(REPO).join("README.md");
+    let text = "[a](docs/privacy.md) [b](docs/nope.md) [c](docs/tracking.md#matomo) [d](docs/tracking.md#nope) [e](https://example.org/x)";
+    let broken = broken_links(&readme, text);
+    assert_eq!(broken.len(), 2, "{broken:?}");
+    assert!(broken[0].contains("docs/nope.md does not exist"));
+    assert!(broken[1].contains("docs/tracking.md#nope: no such heading"));
+}
+
+/// The README is a newcomer's page: short, with the two commands and the switch guides; the
+/// reference lives in docs/, and user documentation speaks of capabilities, not of issues.
+#[test]
+fn the_readme_is_a_newcomers_page() {
+    let readme = std::fs::read_to_string(Path::new(REPO).join("README.md")).unwrap();
+    assert!(readme.len() <= 25 * 1024, "README.md is {} bytes", readme.len());
+    for needed in
+        ["scripts/run-local.sh", "scripts/test.sh", "## Switching a Matomo site", "## Switching a Plausible site"]
+    {
+        assert!(readme.contains(needed), "README.md lacks {needed}");
+    }
+    let mut texts = vec![readme];
+    for entry in std::fs::read_dir(Path::new(REPO).join("docs")).unwrap() {
+        texts.push(std::fs::read_to_string(entry.unwrap().path()).unwrap());
+    }
+    for text in &texts {
+        let lower = text.to_lowercase();
+        for word in ["issue ", "issues "] {
+            for (at, _) in lower.match_indices(word) {
+                let next = lower[at + word.len()..].chars().next().unwrap_or(' ');
+                assert!(
+                    !next.is_ascii_digit(),
+                    "an issue number in the documentation: {}",
+                    &text[at..(at + 20).min(text.len())]
+                );
+            }
+        }
+    }
+}

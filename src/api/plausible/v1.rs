@@ -79,7 +79,7 @@ pub async fn report(access: &Access, request: &Request, report: Report) -> Respo
         }
         let metric = match *name {
             "events" => None,
-            n => match Metric::ALL.into_iter().find(|m| m.name() == n) {
+            n => match Metric::parse(n) {
                 Some(m) => Some(m),
                 None => {
                     return invalid(format!(

@@ -181,9 +181,7 @@ fn parse(raw: &Value, sites: &Sites) -> Result<Query, String> {
                 return Err("Metric `conversion_rate` can only be queried with event:goal filters or dimensions".into());
             }
             other => {
-                let metric = Metric::ALL
-                    .into_iter()
-                    .find(|m| m.name() == other)
+                let metric = Metric::parse(other)
                     .ok_or_else(|| format!("#/metrics/{}: Invalid metric \"{other}\"", seen.len() - 1))?;
                 Output::Direct(index(metric, &mut metrics))
             }
