@@ -52,6 +52,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
+    quiet_panics();
     let open_files = crate::server::limits::raise_open_files_limit();
     // Spool segments, ClickHouse connections, the geo database and the log take a few more.
     if open_files < config.limits.max_connections as u64 + 256 {
@@ -325,6 +326,20 @@ async fn sweep_visits(visits: Arc<Visits>, clock: Arc<dyn Clock>, mut stop: watc
         let removed = visits.sweep(clock.now());
         tracing::debug!(removed, live = visits.len(), "swept idle visits");
     }
+}
+
+/// Makes every panic log where it happened and nothing of what it said, unless that is a
+/// fixed text of the code: a formatted message may quote a request (a string sliced at the
+/// wrong place, a value unwrapped), and requests reach no log line. A handler's panic is
+/// answered 500 by the router ([`crate::http::CatchUnwind`]).
+fn quiet_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let location = info.location().map(|l| format!("{}:{}", l.file(), l.line())).unwrap_or_default();
+        match info.payload().downcast_ref::<&'static str>() {
+            Some(fixed) => tracing::error!(%location, message = fixed, "panic"),
+            None => tracing::error!(%location, "panic (its message is not logged: it may quote a request)"),
+        }
+    }));
 }
 
 /// Resolves on SIGTERM or SIGINT.

@@ -1,6 +1,7 @@
 //! The HTTP vocabulary every handler speaks, below all of them: the body type and the common
 //! answers ([`answer`]), one error type ([`HttpError`]), the capped and deadlined body reader
-//! ([`body`]), strict form decoding ([`params`]) and cookies ([`cookies`]).
+//! ([`body`]), strict form decoding ([`params`]), cookies ([`cookies`]) and the catch that
+//! turns a handler's panic into an answer ([`unwind`]).
 //!
 //! It imports nothing else of mesure (a layering test says so): a handler of any floor may use
 //! it, and it never learns what a site, a hit or a stats query is.
@@ -9,10 +10,12 @@ pub mod answer;
 pub mod body;
 pub mod cookies;
 pub mod params;
+pub mod unwind;
 
 pub use answer::{Body, Response, empty, header_str, json, no_store, plain, see_other};
 pub use body::{BodyTimeout, DeadlineBody, read_body};
 pub use params::Params;
+pub use unwind::{CatchUnwind, Panicked};
 
 use hyper::StatusCode;
 

@@ -25,7 +25,7 @@ use tokio::net::TcpListener;
 
 use crate::api::{self, Access};
 use crate::config::LimitsConfig;
-use crate::http::{self, DeadlineBody, HttpError, Request, Response, plain, read_body};
+use crate::http::{self, CatchUnwind, DeadlineBody, HttpError, Panicked, Request, Response, plain, read_body};
 use crate::ingest::Ingest;
 use crate::telemetry::metrics::Metrics;
 use crate::web::{self, matomo_js::MatomoScripts};
@@ -79,7 +79,15 @@ impl Routes {
             return response;
         }
         let mut response = match read(&route, request).await {
-            Ok(request) => self.dispatch(route.handler, &request, peer).await,
+            Ok(request) => match CatchUnwind::new(self.dispatch(route.handler, &request, peer)).await {
+                Ok(response) => response,
+                Err(Panicked) => {
+                    // A bug: answered, counted and logged by route, never with the request.
+                    self.metrics.panics.inc();
+                    tracing::error!(endpoint = route.endpoint, "a handler panicked; answered 500");
+                    plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n")
+                }
+            },
             Err(error) => route.refuse(&error),
         };
         self.metrics.count_request(route.endpoint, response.status(), started.elapsed());
@@ -120,6 +128,8 @@ impl Routes {
                 http::json(StatusCode::NOT_FOUND, &serde_json::json!({"error": "Not found"}))
             }
             Handler::NotFound => not_found(),
+            #[cfg(test)]
+            Handler::Panic => panic!("a handler's bug {}", request.uri()),
         }
     }
 

@@ -59,6 +59,9 @@ pub(crate) enum Handler {
     /// A Plausible v1 report that does not exist (answered in its shape).
     NoSuchPlausibleReport,
     NotFound,
+    /// A handler that panics, for the router's own test.
+    #[cfg(test)]
+    Panic,
 }
 
 /// How a route answers what the router could not read (a body too large or too slow).
@@ -176,6 +179,8 @@ pub(crate) fn find(method: &Method, path: &str, query: Option<&str>) -> Route {
         "/healthz" => Route::new(Handler::Health, "healthz"),
         "/readyz" => Route::new(Handler::Ready, "readyz"),
         "/metrics" if method == Method::GET => Route::new(Handler::Metrics, "metrics"),
+        #[cfg(test)]
+        "/test/panic" => Route::new(Handler::Panic, "other"),
         _ => NOT_FOUND,
     }
 }

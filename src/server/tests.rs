@@ -265,3 +265,13 @@ async fn unknown_paths_and_the_admin_pages() {
         collector.send(get("/api/v1/stats/nope?site_id=example.org").body(body("")).unwrap()).await;
     assert_eq!((status, answer.as_str()), (StatusCode::NOT_FOUND, r#"{"error":"Not found"}"#));
 }
+
+#[tokio::test]
+async fn a_handler_that_panics_is_answered_500_and_counted() {
+    let collector = Collector::new();
+    let (status, _, answer) = collector.send(get("/test/panic?secret=value").body(body("")).unwrap()).await;
+    assert_eq!((status, answer.as_str()), (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n"));
+    assert_eq!(collector.routes.metrics.panics.get(), 1);
+    // The next request on the same router is answered as usual.
+    assert_eq!(collector.send(get("/healthz").body(body("")).unwrap()).await.0, StatusCode::OK);
+}

@@ -129,6 +129,8 @@ pub struct Metrics {
     pub stats_rejected: IntCounterVec,
     /// `mesure_auth_failures_total`: stats API requests with a credential that is not valid.
     pub auth_failures: IntCounter,
+    /// `mesure_panics_total`: requests whose handler panicked (answered 500; a bug to report).
+    pub panics: IntCounter,
     /// `mesure_config_reloads_total{result}`: `SIGHUP` reloads applied (`ok`) or refused
     /// (`failed`: an invalid file, nothing changed).
     pub config_reloads: IntCounterVec,
@@ -252,6 +254,8 @@ impl Metrics {
         let auth_failures =
             IntCounter::new("mesure_auth_failures_total", "Stats API requests with an invalid credential")
                 .expect("valid metric");
+        let panics = IntCounter::new("mesure_panics_total", "Requests whose handler panicked (answered 500)")
+            .expect("valid metric");
         let config_reloads = IntCounterVec::new(
             Opts::new("mesure_config_reloads_total", "Configuration reloads (SIGHUP) applied or refused"),
             &["result"],
@@ -285,6 +289,7 @@ impl Metrics {
             Box::new(connections_idle_closed.clone()),
             Box::new(stats_rejected.clone()),
             Box::new(auth_failures.clone()),
+            Box::new(panics.clone()),
             Box::new(config_reloads.clone()),
         ] {
             registry.register(collector).expect("metric names are unique");
@@ -358,6 +363,7 @@ impl Metrics {
             connections_idle_closed,
             stats_rejected,
             auth_failures,
+            panics,
             config_reloads,
         }
     }

@@ -165,12 +165,9 @@ async fn keepers_starting_at_once_agree() {
 #[tokio::test]
 async fn no_salt_or_key_is_ever_written_into_query_text() {
     let ch = ClickHouse::start_logging_queries();
-    let config = ch.migrated("salts_query_log").await;
-    let db = config.database.clone();
     let clock = ManualClock::new(at(D, 23, 50));
-    let mut secrets = std::collections::BTreeSet::new();
-    let stored = |ch: &ClickHouse| {
-        let (ch, db) = (ch.url(), db.clone());
+    let stored = |ch: &ClickHouse, db: String| {
+        let ch = ch.url();
         async move {
             let client = reqwest::Client::new();
             let mut out = Vec::new();
@@ -183,12 +180,24 @@ async fn no_salt_or_key_is_ever_written_into_query_text() {
             out
         }
     };
-
-    let (one, two) = tokio::join!(
-        SaltKeeper::start(Store::new(&config), clock.clone(), SETTLE),
-        SaltKeeper::start(Store::new(&config), clock.clone(), SETTLE)
-    );
-    let (one, two) = (one.unwrap(), two.unwrap());
+    // Two keepers starting at once each insert a candidate, unless one's look-up comes after
+    // the other's insert (a race a busy machine sometimes loses): try on a fresh database until
+    // both did, so that the losing candidate's deletion is exercised too.
+    let mut attempt = 0;
+    let (config, one, two) = loop {
+        attempt += 1;
+        let config = ch.migrated(&format!("salts_query_log_{attempt}")).await;
+        let (one, two) = tokio::join!(
+            SaltKeeper::start(Store::new(&config), clock.clone(), SETTLE),
+            SaltKeeper::start(Store::new(&config), clock.clone(), SETTLE)
+        );
+        if stored(&ch, config.database.clone()).await.len() == 2 || attempt == 5 {
+            break (config, one.unwrap(), two.unwrap());
+        }
+    };
+    let db = config.database.clone();
+    let mut secrets = std::collections::BTreeSet::new();
+    let stored = |ch: &ClickHouse| stored(ch, db.clone());
     let mut cookie_site = mesure::config::SiteConfig::with_defaults(5, "shop.example.net");
     cookie_site.cookie_mode = true;
     CookieKeys::load(&Store::new(&config), &[cookie_site], clock.now_secs(), SETTLE).await.unwrap();

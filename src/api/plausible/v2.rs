@@ -341,7 +341,8 @@ fn parse_date_range(value: &Value) -> Result<DateRange, String> {
 /// optional fraction of a second).
 fn instant(s: &str) -> Option<u64> {
     let (date, rest) = s.split_once('T')?;
-    if !is_date(date) || rest.len() < 9 {
+    // Only ASCII can be a date-time: everything below cuts by byte.
+    if !s.is_ascii() || !is_date(date) || rest.len() < 9 {
         return None;
     }
     let number = |t: &str| t.parse::<i64>().ok().filter(|_| t.len() == 2 && t.bytes().all(|b| b.is_ascii_digit()));
@@ -451,6 +452,8 @@ mod tests {
         assert_eq!(instant("1970-01-01T00:00:01.250-00:30"), Some(1801));
         assert_eq!(instant("2024-01-01T00:00:00"), None, "an offset is required");
         assert_eq!(instant("2024-01-01T25:00:00Z"), None);
+        assert_eq!(instant("2024-01-01Té0:00:00Z"), None, "a multi-byte character is refused, not a panic");
+        assert_eq!(instant("2024-01-01T00:00:00+0é:00"), None);
     }
 
     #[test]
