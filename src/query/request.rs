@@ -324,6 +324,10 @@ pub struct StatsRequest {
 pub(crate) const MAX_FILTER_VALUES: usize = 100;
 pub(crate) const MAX_FILTER_VALUE_BYTES: usize = 1000;
 
+/// The most dimensions of one request, in every dialect (each one multiplies the groups
+/// ClickHouse builds).
+pub(crate) const MAX_DIMENSIONS: usize = 3;
+
 /// The most rows a breakdown returns.
 pub(crate) const MAX_LIMIT: u32 = 10_000;
 
@@ -377,8 +381,8 @@ impl StatsRequest {
             }
             dimensions.push(d);
         }
-        if dimensions.len() > 3 {
-            return Err(bad("dimensions", "at most 3"));
+        if dimensions.len() > MAX_DIMENSIONS {
+            return Err(bad("dimensions", format!("at most {MAX_DIMENSIONS}")));
         }
         if let (Some(metric), Some(dimension)) =
             (metrics.iter().find(|m| m.is_visit_level()), dimensions.iter().find(|d| d.is_event_level()))

@@ -2,14 +2,64 @@
 //! at the same time), the rows read back, rounded where the site asks for it. Dialects render
 //! the [`Answer`]; this module knows no HTTP and no answer shape.
 
-use crate::config::SiteConfig;
+use crate::config::{SiteConfig, read_floor};
 use crate::query::Scope;
 use crate::query::period::{DateRange, Span, resolve};
-use crate::query::request::{BadRequest, StatsRequest};
+use crate::query::request::{BadRequest, Dimension, StatsRequest, TimeBucket};
 use crate::query::rounding::{round_rows, with_rounding_inputs};
 use crate::query::sql::build;
 use crate::store::Store;
 use crate::store::sql::Sql;
+
+/// How far a span may reach past the data a site can have: before its retention floor and
+/// after now. Whole calendar periods (a year, twelve months) still fit, with their empty
+/// buckets; year 1 to 9999 does not (its buckets were the memory of the collector).
+pub(crate) const SPAN_MARGIN_DAYS: u64 = 400;
+/// The most buckets a time dimension may have (24 per day by the hour).
+pub(crate) const MAX_TIME_BUCKETS: i64 = 10_000;
+
+/// `span` within [`SPAN_MARGIN_DAYS`] of the data: from the retention `floor` less the margin
+/// to `now` plus it. Rows are read from the floor on in any case ([`Scope`]).
+fn bounded(mut span: Span, floor: u64, now: u64) -> Span {
+    let margin = SPAN_MARGIN_DAYS * 86_400;
+    let (earliest, latest) = (floor.saturating_sub(margin), now.saturating_add(margin));
+    if span.from < earliest {
+        span.from = earliest;
+        span.first_day = (earliest / 86_400) as i64;
+    }
+    if span.to > latest {
+        span.to = latest;
+        span.last_day = ((latest - 1) / 86_400) as i64;
+    }
+    span.to = span.to.max(span.from);
+    span.last_day = span.last_day.max(span.first_day - 1);
+    span
+}
+
+/// Refuses a time dimension of more than [`MAX_TIME_BUCKETS`] buckets over `span`.
+fn check_buckets(request: &StatsRequest, span: &Span) -> Result<(), BadRequest> {
+    let days = span.last_day - span.first_day + 1;
+    for dimension in &request.dimensions {
+        if let Dimension::Time(bucket) = dimension {
+            let buckets = match bucket {
+                TimeBucket::Hour => days * 24,
+                TimeBucket::Day => days,
+                TimeBucket::Week => days / 7 + 1,
+                TimeBucket::Month => days / 28 + 1,
+            };
+            if buckets > MAX_TIME_BUCKETS {
+                return Err(BadRequest {
+                    parameter: "dimensions".into(),
+                    message: format!(
+                        "{} over this range makes {buckets} buckets, more than {MAX_TIME_BUCKETS}: ask for a shorter range or a longer bucket",
+                        dimension.name()
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
+}
 
 /// Why a request could not be answered.
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +140,8 @@ pub async fn run(store: &Store, request: &StatsRequest, site: &SiteConfig, now: 
         span.from = Scope::new(site, span.from, span.to, now).from;
         span.first_day = (span.from / 86_400) as i64;
     }
+    let span = bounded(span, read_floor(site.retention.days(), now), now);
+    check_buckets(request, &span)?;
     let rounding = site.round_counts.then(|| with_rounding_inputs(request));
     let computed = rounding.as_ref().unwrap_or(request);
     let scope = Scope::new(site, span.from, span.to, now);
@@ -135,6 +187,35 @@ pub async fn run(store: &Store, request: &StatsRequest, site: &SiteConfig, now: 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_span_reaches_at_most_a_margin_past_the_data() {
+        let day = 86_400;
+        let (floor, now) = (1_000 * day, 1_180 * day);
+        let whole = Span { from: 0, to: 4_000_000 * day, first_day: 0, last_day: 4_000_000 };
+        let kept = bounded(whole, floor, now);
+        assert_eq!((kept.first_day, kept.last_day), (600, 1_579));
+        // A year inside the margin is kept whole.
+        let year = Span { from: 900 * day, to: 1_265 * day, first_day: 900, last_day: 1_264 };
+        assert_eq!(bounded(year, floor, now), year);
+        // Entirely in the far future: empty.
+        let later = Span { from: 9_000_000 * day, to: 9_000_001 * day, first_day: 9_000_000, last_day: 9_000_000 };
+        let empty = bounded(later, floor, now);
+        assert!(empty.from == empty.to && empty.last_day < empty.first_day);
+        assert!(crate::query::period::time_labels(&empty, TimeBucket::Day).is_empty());
+    }
+
+    #[test]
+    fn too_many_time_buckets_are_refused() {
+        let request = StatsRequest::from_json(
+            br#"{"site_id": 1, "metrics": ["visitors"], "date_range": "7d", "dimensions": ["time:hour"]}"#,
+        )
+        .unwrap();
+        let days = |n: i64| Span { from: 0, to: 0, first_day: 0, last_day: n - 1 };
+        assert!(check_buckets(&request, &days(400)).is_ok());
+        let error = check_buckets(&request, &days(500)).unwrap_err();
+        assert!(error.message.contains("12000 buckets"), "{}", error.message);
+    }
 
     #[test]
     fn tsv_fields_are_unescaped() {

@@ -15,7 +15,7 @@ use crate::api::{Access, Credential, Refusal};
 use crate::http::{self, Request, Response};
 use crate::query::period::is_date;
 use crate::query::request::{
-    DateRange, Dimension, FilterTree, Format, MAX_LIMIT, Metric, OrderKey, StatsRequest, TimeBucket,
+    DateRange, Dimension, FilterTree, Format, MAX_DIMENSIONS, MAX_LIMIT, Metric, OrderKey, StatsRequest, TimeBucket,
 };
 use crate::query::stats::{Answer, ResultRow};
 use crate::sites::Sites;
@@ -122,6 +122,9 @@ fn parse(raw: &Value, sites: &Sites) -> Result<Query, String> {
         }
         Some(_) => return Err("#/dimensions: a list of strings".into()),
     };
+    if dimension_names.len() > MAX_DIMENSIONS {
+        return Err(format!("#/dimensions: at most {MAX_DIMENSIONS} dimensions"));
+    }
     let mut dimensions = Vec::new();
     for name in &dimension_names {
         let dimension = parse_dimension(name, &date_range)?;
