@@ -12,9 +12,10 @@ use std::collections::HashMap;
 use super::{Access, Credential, Refusal, number, with_retry_after};
 use crate::config::SiteConfig;
 use crate::http::{self, Request, Response};
+use crate::query::ResultRow;
 use crate::query::period::{date_text, time_labels};
 use crate::query::request::{Dimension, Format, StatsRequest};
-use crate::query::stats::{Answer, ResultRow};
+use crate::query::stats::Answer;
 
 /// A refusal in our shape.
 pub fn refuse(refusal: &Refusal) -> Response {

@@ -46,6 +46,14 @@ impl Scope {
     }
 }
 
+/// One row of a result: its dimensions' values and its metrics, in the request's order (read
+/// by [`stats`], rounded by [`rounding`], rendered by the dialects).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResultRow {
+    pub dimensions: Vec<String>,
+    pub metrics: Vec<f64>,
+}
+
 /// Headline numbers of a scope.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Row, Deserialize)]
 pub struct Totals {

@@ -2,9 +2,9 @@
 //! engine computes what rounding needs ([`with_rounding_inputs`]) and rounds the rows it reads
 //! ([`round_rows`]) before any dialect sees them.
 
+use crate::query::ResultRow;
 use crate::query::metrics::Metric;
 use crate::query::request::StatsRequest;
-use crate::query::stats::ResultRow;
 
 /// Distinct visitors a row needs to be listed on a site that rounds small counts.
 pub(crate) const SMALL_COUNT: f64 = 10.0;

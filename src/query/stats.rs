@@ -3,11 +3,11 @@
 //! the [`Answer`]; this module knows no HTTP and no answer shape.
 
 use crate::config::{SiteConfig, read_floor};
-use crate::query::Scope;
 use crate::query::period::{DateRange, Span, resolve};
 use crate::query::request::{BadRequest, Dimension, StatsRequest, TimeBucket};
 use crate::query::rounding::{round_rows, with_rounding_inputs};
 use crate::query::sql::build;
+use crate::query::{ResultRow, Scope};
 use crate::store::Store;
 use crate::store::sql::Sql;
 
@@ -70,13 +70,6 @@ pub enum QueryError {
     /// ClickHouse could not answer (or stopped the query for its budget).
     #[error(transparent)]
     Store(#[from] crate::store::Error),
-}
-
-/// One row of a result.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ResultRow {
-    pub dimensions: Vec<String>,
-    pub metrics: Vec<f64>,
 }
 
 /// Runs the SQL and reads its rows.

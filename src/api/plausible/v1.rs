@@ -11,12 +11,12 @@ use super::{invalid, refuse};
 use crate::api::number;
 use crate::api::{Access, Credential};
 use crate::http::{self, Params, Request, Response};
+use crate::query::ResultRow;
 use crate::query::period::{Unit, date_text, day_of, days_ending, is_date, periods_ending, time_labels};
 use crate::query::request::{
     DateRange, Dimension, Filter, FilterTree, Format, MAX_FILTER_VALUE_BYTES, MAX_FILTER_VALUES, MAX_LIMIT, Metric,
     Operator, StatsRequest, TimeBucket,
 };
-use crate::query::stats::ResultRow;
 
 /// One of the v1 reports (the route table reads it from the path).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -13,11 +13,12 @@ use super::{invalid, refuse};
 use crate::api::number;
 use crate::api::{Access, Credential, Refusal};
 use crate::http::{self, Request, Response};
+use crate::query::ResultRow;
 use crate::query::period::is_date;
 use crate::query::request::{
     DateRange, Dimension, FilterTree, Format, MAX_DIMENSIONS, MAX_LIMIT, Metric, OrderKey, StatsRequest, TimeBucket,
 };
-use crate::query::stats::{Answer, ResultRow};
+use crate::query::stats::Answer;
 use crate::sites::Sites;
 
 /// How one requested metric is read from the engine's rows.
