@@ -8,7 +8,8 @@
 //! remembering to add it.
 
 use crate::config::SiteConfig;
-use crate::query::request::StatsRequest;
+use crate::query::metrics::Metric;
+use crate::query::request::{BadRequest, FilterTree, Operator, StatsRequest, dimension_names};
 use crate::query::{Scope, totals_query};
 use crate::store::dialect::Dialect;
 use crate::store::migrations::{self, LEDGER_DDL, MIGRATIONS};
@@ -65,11 +66,63 @@ pub fn statements(dialect: Dialect) -> Vec<Statement> {
     let site = SiteConfig { timezone: "Europe/Paris".into(), ..SiteConfig::with_defaults(1, "example.org") };
     let now = 1_790_000_000;
     add("stats: totals", store.built_text(&totals_query(&Scope::new(&site, 0, now, now))));
+    let scope = Scope::new(&site, now - 86_400 * 7, now, now);
     for (i, body) in STATS_SAMPLES.iter().enumerate() {
         let request = StatsRequest::from_json(body.as_bytes()).expect("a valid sample request");
-        let sql = crate::query::sql::build(&request, &site, &Scope::new(&site, now - 86_400 * 7, now, now))
-            .expect("a sample the engine computes");
+        let sql = crate::query::sql::build(&request, &site, &scope).expect("a sample the engine computes");
         add(&format!("stats: sample request {}", i + 1), store.built_text(&sql));
+    }
+    for (name, request) in combinations() {
+        if let Ok(sql) =
+            request.map_err(|_| ()).and_then(|r| crate::query::sql::build(&r, &site, &scope).map_err(|_| ()))
+        {
+            add(&format!("stats: {name}"), store.built_text(&sql));
+        }
+    }
+    out
+}
+
+/// The combination table: every metric alone, every pair of metrics, every metric by every
+/// dimension (alone and beside a time bucket), and every filter operator on every dimension,
+/// case-sensitive and not, under a visit-level, an event-level and a per-visit metric. Each is a
+/// request the engine either builds (then its SQL is in the catalog, run on both servers) or
+/// refuses with a message.
+pub fn combinations() -> Vec<(String, Result<StatsRequest, BadRequest>)> {
+    let metrics: Vec<&str> = Metric::all().map(Metric::name).collect();
+    let dimensions: Vec<&str> = dimension_names().chain(["event:props:plan"]).collect();
+    let request = |metrics: &[&str], dimensions: &[&str], filters: serde_json::Value| {
+        let body = serde_json::json!({"site_id": 1, "metrics": metrics, "date_range": "7d", "dimensions": dimensions, "filters": filters});
+        StatsRequest::from_json(body.to_string().as_bytes())
+    };
+    let none = serde_json::json!([]);
+    let mut out = Vec::new();
+    for (i, m) in metrics.iter().enumerate() {
+        out.push((m.to_string(), request(&[m], &[], none.clone())));
+        for other in &metrics[i + 1..] {
+            out.push((format!("{m}, {other}"), request(&[m, other], &[], none.clone())));
+        }
+        for d in &dimensions {
+            out.push((format!("{m} by {d}"), request(&[m], &[d], none.clone())));
+            out.push((format!("{m} by {d} and time:day"), request(&[m], &[d, "time:day"], none.clone())));
+        }
+    }
+    for (op, _) in Operator::ALL {
+        for d in dimensions.iter().filter(|d| !d.starts_with("time")) {
+            // Values with re2 syntax and a `?`, which must stay bound values.
+            let filter = serde_json::json!([[op, d, ["a(b)?c", "/x?"]]]);
+            for m in ["visitors", "pageviews", "bounce_rate"] {
+                out.push((format!("{m} where {op} {d}"), request(&[m], &[], filter.clone())));
+            }
+            let mut any_case = request(&["visitors"], &["event:page"], filter.clone());
+            if let Ok(r) = &mut any_case {
+                for tree in &mut r.filters {
+                    if let FilterTree::Leaf(leaf) = tree {
+                        leaf.case_sensitive = false;
+                    }
+                }
+            }
+            out.push((format!("visitors by event:page where {op} {d}, any case"), any_case));
+        }
     }
     out
 }
@@ -89,9 +142,49 @@ mod tests {
             let on_old = old.iter().any(|s| s.name == name);
             assert_eq!(on_old, statement.needs == statements::Needs::Nothing, "{name} on 18.16");
         }
+        // Every combination is built or refused with a message; every metric is answered alone
+        // and every dimension splits visitors.
+        let site = SiteConfig::with_defaults(1, "example.org");
+        let scope = Scope::new(&site, 1_789_000_000, 1_790_000_000, 1_790_000_000);
+        let mut built = std::collections::HashSet::new();
+        for (name, request) in combinations() {
+            let outcome = request.and_then(|r| crate::query::sql::build(&r, &site, &scope));
+            match outcome {
+                Ok(_) => {
+                    built.insert(name);
+                }
+                Err(refusal) => assert!(!refusal.message.is_empty(), "{name}: refused without a message"),
+            }
+        }
+        for metric in Metric::all() {
+            assert!(built.contains(metric.name()), "{} alone is refused", metric.name());
+        }
+        for d in dimension_names() {
+            assert!(built.contains(&format!("visitors by {d}")), "visitors by {d} is refused");
+        }
         // No statement of the catalog writes a placeholder the client did not fill.
         for s in &new {
-            assert!(!s.sql.contains("{alter:") && !s.sql.contains('?'), "{}: {}", s.name, s.sql);
+            assert!(!s.sql.contains("{alter:") && !outside_literals(&s.sql).contains('?'), "{}: {}", s.name, s.sql);
         }
+    }
+
+    /// The text of `sql` outside its single-quoted literals (where bound values land).
+    fn outside_literals(sql: &str) -> String {
+        let (mut out, mut quoted, mut escaped) = (String::new(), false, false);
+        for c in sql.chars() {
+            match (quoted, escaped, c) {
+                (true, true, _) => escaped = false,
+                (true, false, '\\') => escaped = true,
+                (_, false, '\'') => quoted = !quoted,
+                (false, _, c) => out.push(c),
+                _ => {}
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn literals_are_told_from_text() {
+        assert_eq!(outside_literals(r"match(x, 'a?\'?') AND y = ?"), "match(x, ) AND y = ?");
     }
 }

@@ -162,6 +162,11 @@ const DIMENSIONS: &[DimensionSpec] = &[
     product("event:product_category", Dimension::ProductCategory, "product_category", "ec_item_categories"),
 ];
 
+/// The names of every fixed dimension, in the table's order.
+pub(crate) fn dimension_names() -> impl Iterator<Item = &'static str> {
+    DIMENSIONS.iter().map(|spec| spec.name)
+}
+
 /// The prefix of the custom-property dimensions.
 const PROPS_PREFIX: &str = "event:props:";
 

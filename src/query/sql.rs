@@ -134,11 +134,13 @@ fn matches_any(filter: &Filter, expr: Sql) -> Sql {
                 sql.push("positionCaseInsensitiveUTF8(").append(expr.clone()).push(", ").bind_str(v).push(") > 0");
             }
             (Operator::Matches | Operator::MatchesNot, sensitive) => {
+                // re2's case-insensitive flag is part of the bound pattern: a `?` in the text
+                // would be read as a placeholder.
                 sql.push("match(").append(expr.clone()).push(", ");
                 if sensitive {
                     sql.bind_str(v);
                 } else {
-                    sql.push("concat('(?i)', ").bind_str(v).push(")");
+                    sql.bind_str(&format!("(?i){v}"));
                 }
                 sql.push(")");
             }

@@ -17,8 +17,11 @@ pub struct Sql {
 }
 
 impl Sql {
-    /// Appends text (never a value: values go through the `bind_` methods).
+    /// Appends text (never a value: values go through the `bind_` methods). The text holds no
+    /// `?`: the client would take it for a placeholder and bind the next value there, shifting
+    /// every later value (a literal that needs one is bound instead).
     pub(crate) fn push(&mut self, text: &str) -> &mut Self {
+        assert!(!text.contains('?'), "a `?` in SQL text is a placeholder: bind the literal instead");
         self.text.push_str(text);
         self
     }

@@ -84,6 +84,20 @@ async fn stats_api_v2_answers_as_plausible_does() {
             rows(&[(&[], &[5.0])]),
         ),
         (
+            q(json!({"metrics": ["pageviews"], "filters": [["matches", "event:page", ["^/(A|C)$"]]]})),
+            rows(&[(&[], &[0.0])]),
+        ),
+        // Case-insensitive, as Plausible's schema allows it: re2's flag in the pattern (a bound
+        // value: the `?` in it is no placeholder).
+        (
+            q(json!({"metrics": ["pageviews"], "filters": [["matches", "event:page", ["(?i)^/(A|C)$"]]]})),
+            rows(&[(&[], &[5.0])]),
+        ),
+        (
+            q(json!({"metrics": ["pageviews"], "filters": [["matches_not", "event:page", ["(?i)^/A"]]]})),
+            rows(&[(&[], &[4.0])]),
+        ),
+        (
             q(json!({"metrics": ["pageviews"], "filters": [["matches_not", "event:page", ["^/a"]]]})),
             rows(&[(&[], &[4.0])]),
         ),
@@ -271,6 +285,7 @@ async fn stats_api_v2_answers_as_plausible_does() {
         json!({"site_id": "example.org", "metrics": ["visitors"], "date_range": "7d", "order_by": [["visitors", "up"]]}),
         json!({"site_id": "example.org", "metrics": ["visitors"], "date_range": "7d", "pagination": {"limit": 10001}}),
         json!({"site_id": "example.org", "metrics": ["visitors"], "date_range": "realtime"}),
+        json!({"site_id": "example.org", "metrics": ["visitors"], "date_range": "7d", "filters": [["matches", "event:page", ["^/a"], {"case_sensitive": false}]]}),
     ];
     for request in schema_invalid {
         let (status, v) = v2(&s, t, &request).await;

@@ -86,6 +86,10 @@ pub(crate) fn parse_tree(value: &Value, range: &DateRange) -> Result<FilterTree,
             }
             let case_sensitive = match items.get(3) {
                 None => true,
+                // Plausible's schema gives a pattern no modifiers: re2's `(?i)` goes in the pattern.
+                Some(_) if matches!(operator, Operator::Matches | Operator::MatchesNot) => {
+                    return Err(format!("#/filters: {value}: {op} takes no modifiers (write (?i) in the pattern)"));
+                }
                 Some(Value::Object(m)) if m.keys().all(|k| k == "case_sensitive") => match m.get("case_sensitive") {
                     None => true,
                     Some(Value::Bool(b)) => *b,
