@@ -16,19 +16,36 @@ use hyper::HeaderMap;
 use hyper::header::AUTHORIZATION;
 
 use super::Refusal;
-use super::budget::{Credentials, Known, QUEUE_WAIT, QueryGate, Running};
+use super::budget::{Credentials, Lookup, QUEUE_WAIT, QueryGate, Running};
 use super::session::{self, Sessions};
 use crate::clock::Clock;
 use crate::config::{LimitsConfig, SiteConfig};
 use crate::live::LiveSettings;
+use crate::privacy::client_ip::ClientKey;
 use crate::query::request::{DateRange, Dimension, StatsRequest};
 use crate::query::stats::{self, QueryError};
 use crate::store::{Store, tokens};
 use crate::telemetry::metrics::Metrics;
 
-/// What a request presents to read a site.
+/// Who asks, as the router knows them: a keyed hash of their address (for their own budget of
+/// wrong credentials; never the address) and whether they came over https (which decides the
+/// session cookie's name).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Caller {
+    pub client: ClientKey,
+    pub https: bool,
+}
+
+/// What a request presents to read a site, and who presents it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Credential<'a> {
+pub struct Credential<'a> {
+    pub(crate) presented: Presented<'a>,
+    pub(crate) caller: Caller,
+}
+
+/// The credential itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Presented<'a> {
     /// An API token or share secret (`Authorization: Bearer …`, or a `token_auth` parameter).
     Secret(&'a str),
     /// The id of a dashboard sign-in session (its cookie).
@@ -40,14 +57,16 @@ pub enum Credential<'a> {
 impl<'a> Credential<'a> {
     /// The request's credential: its bearer token, else `parameter` (a dialect's token
     /// parameter, such as Matomo's `token_auth`), else its session cookie.
-    pub fn of(headers: &'a HeaderMap, parameter: Option<&'a str>) -> Credential<'a> {
-        if let Some(secret) = bearer(headers).or(parameter.map(str::trim).filter(|p| !p.is_empty())) {
-            return Credential::Secret(secret);
-        }
-        match session::id_of(headers) {
-            Some(id) => Credential::Session(id),
-            None => Credential::None,
-        }
+    pub fn of(headers: &'a HeaderMap, parameter: Option<&'a str>, caller: Caller) -> Credential<'a> {
+        let presented = if let Some(secret) = bearer(headers).or(parameter.map(str::trim).filter(|p| !p.is_empty())) {
+            Presented::Secret(secret)
+        } else {
+            match session::id_of(headers, caller.https) {
+                Some(id) => Presented::Session(id),
+                None => Presented::None,
+            }
+        };
+        Credential { presented, caller }
     }
 }
 
@@ -56,6 +75,10 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
     let token = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer "))?.trim();
     (!token.is_empty()).then_some(token)
 }
+
+/// A site id no site has (ids start at 1): what a dialect asks for when its request names an
+/// unknown site, so that it is refused as a private one.
+pub(crate) const NO_SITE: u32 = 0;
 
 /// How a grant reads its site.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,10 +130,17 @@ impl Access {
         }
     }
 
-    /// Checks `credential` for site `site_id` once and takes the request's concurrency slot.
+    /// Checks `credential` for site `site_id` once and takes the request's concurrency slot. An
+    /// unknown site is refused as a private one is (unauthenticated without a valid credential,
+    /// forbidden with another site's), so which sites exist cannot be learnt from the answers;
+    /// [`NO_SITE`] asks for one that does not exist.
     pub async fn authorize(&self, credential: &Credential<'_>, site_id: u32) -> Result<Grant<'_>, Refusal> {
-        let site = self.live.current().sites.get(site_id).cloned().ok_or(Refusal::NoSuchSite)?;
-        let verdict = match self.credential_site(credential).await? {
+        let site = self.live.current().sites.get(site_id).cloned();
+        let credential_site = self.credential_site(credential).await?;
+        let Some(site) = site else {
+            return Err(if credential_site.is_some() { Refusal::Forbidden } else { Refusal::Unauthenticated });
+        };
+        let verdict = match credential_site {
             Some(id) if id == site.id => Ok(Reader::Credential),
             Some(_) => Err(Refusal::Forbidden),
             None => Err(Refusal::Unauthenticated),
@@ -129,14 +159,17 @@ impl Access {
     /// The site a credential reads. `Ok(None)`: no credential at all; `Err(Unauthenticated)`:
     /// one that is unknown, revoked or ended. A session's credential is checked again.
     pub(crate) async fn credential_site(&self, credential: &Credential<'_>) -> Result<Option<u32>, Refusal> {
-        match *credential {
-            Credential::None => Ok(None),
-            Credential::Secret(secret) => {
-                self.site_of(&tokens::hash(secret)).await?.map(Some).ok_or(Refusal::Unauthenticated)
+        let client = credential.caller.client;
+        match credential.presented {
+            Presented::None => Ok(None),
+            Presented::Secret(secret) => {
+                self.site_of(&tokens::hash(secret), client).await?.map(Some).ok_or(Refusal::Unauthenticated)
             }
-            Credential::Session(id) => {
+            Presented::Session(id) => {
+                // Session ids are 256 random bits (and every id is stale after a restart): an
+                // unknown one needs no budget.
                 let Some(open) = self.sessions.get(id, self.clock.now()) else { return Err(Refusal::Unauthenticated) };
-                match self.site_of(&open.credential).await? {
+                match self.site_of(&open.credential, client).await? {
                     Some(site) if site == open.site_id => Ok(Some(site)),
                     _ => {
                         self.sessions.end(id);
@@ -148,34 +181,40 @@ impl Access {
     }
 
     /// The site the credential of this SHA-256 reads (a share secret or an API token; `None`:
-    /// neither). A token is looked up in ClickHouse at most once per
-    /// [`super::budget::VERDICT_TTL`], and unknown ones only within the look-up budget.
-    pub(crate) async fn site_of(&self, digest: &str) -> Result<Option<u32>, Refusal> {
-        let live = self.live.current();
-        let shared = live.sites.iter().find(|s| s.share_secret_sha256.is_some_and(|h| hex::encode(h) == digest));
-        if let Some(site) = shared {
-            return Ok(Some(site.id));
-        }
-        match self.credentials.known(digest) {
-            Known::Site(site) => return Ok(Some(site)),
-            Known::OverBudget => {
-                self.metrics.auth_failures.inc();
-                return Err(Refusal::TooManyGuesses);
+    /// neither), presented by `client`. A client past its budget of wrong credentials is not
+    /// compared with the share secrets (an operator chose them, and they may be weak), but a
+    /// valid API token is answered whatever the client did before (256 random bits: guessing one
+    /// is hopeless, so it needs no budget). A wrong credential spends the budget.
+    pub(crate) async fn site_of(&self, digest: &str, client: ClientKey) -> Result<Option<u32>, Refusal> {
+        let may_guess = self.credentials.may_guess(client);
+        if may_guess {
+            let live = self.live.current();
+            let shared = live.sites.iter().find(|s| s.share_secret_sha256.is_some_and(|h| hex::encode(h) == digest));
+            if let Some(site) = shared {
+                return Ok(Some(site.id));
             }
-            Known::LookUp => {}
         }
-        let site = match self.store.token_site(digest).await {
-            Ok(site) => site,
-            Err(e) => {
-                tracing::warn!(error = %e, "token check failed");
-                None
-            }
-        };
-        self.credentials.looked_up(digest, site);
-        if site.is_none() {
-            self.metrics.auth_failures.inc();
+        match self.credentials.token(digest, || self.store.valid_tokens()).await {
+            Lookup::Valid(site) => Ok(Some(site)),
+            Lookup::Unavailable if may_guess => Err(Refusal::Failed),
+            // Spent meanwhile by the client's other guesses: refused as well.
+            _ => match self.wrong_guess(client) {
+                Refusal::Unauthenticated => Ok(None),
+                refusal => Err(refusal),
+            },
         }
-        Ok(site)
+    }
+
+    /// Counts a wrong credential against `client`: unauthenticated, or too many guesses once
+    /// its budget is spent.
+    pub(crate) fn wrong_guess(&self, client: ClientKey) -> Refusal {
+        self.metrics.auth_failures.inc();
+        if self.credentials.may_guess(client) {
+            self.credentials.guessed_wrong(client);
+            Refusal::Unauthenticated
+        } else {
+            Refusal::TooManyGuesses
+        }
     }
 }
 
@@ -243,16 +282,20 @@ mod tests {
 
     #[test]
     fn the_credential_is_the_bearer_then_the_parameter_then_the_session() {
+        let of = |headers: &HeaderMap, parameter: Option<&'static str>| {
+            let presented = Credential::of(headers, parameter, Caller::default()).presented;
+            format!("{presented:?}")
+        };
         let mut headers = HeaderMap::new();
-        assert_eq!(Credential::of(&headers, None), Credential::None);
-        assert_eq!(Credential::of(&headers, Some("  ")), Credential::None, "an empty token_auth is none");
+        assert_eq!(of(&headers, None), "None");
+        assert_eq!(of(&headers, Some("  ")), "None", "an empty token_auth is none");
         headers.insert(COOKIE, HeaderValue::from_static("mesure_session=abc"));
-        assert_eq!(Credential::of(&headers, None), Credential::Session("abc"));
-        assert_eq!(Credential::of(&headers, Some("tok")), Credential::Secret("tok"));
+        assert_eq!(of(&headers, None), "Session(\"abc\")");
+        assert_eq!(of(&headers, Some("tok")), "Secret(\"tok\")");
         headers.insert(AUTHORIZATION, HeaderValue::from_static("Bearer  xyz "));
-        assert_eq!(Credential::of(&headers, Some("tok")), Credential::Secret("xyz"));
+        assert_eq!(of(&headers, Some("tok")), "Secret(\"xyz\")");
         headers.insert(AUTHORIZATION, HeaderValue::from_static("Basic xyz"));
-        assert_eq!(Credential::of(&headers, None), Credential::Session("abc"));
+        assert_eq!(of(&headers, None), "Session(\"abc\")");
     }
 
     #[test]

@@ -7,27 +7,38 @@
 //!   `stats_max_concurrent_per_site` per site. A query past a limit waits its turn for at most
 //!   [`QUEUE_WAIT`] (a dashboard asks a dozen at once), in a line of at most [`MAX_WAITING`];
 //!   past that, 429 with `Retry-After`.
-//! - [`Credentials`]: a valid API token's site is remembered for [`VERDICT_TTL`] (a dashboard
-//!   asks a dozen queries per view: one look-up); look-ups that find nothing are rate-limited
-//!   ([`LOOKUPS_PER_SECOND`], burst [`LOOKUP_BURST`]) so guessing costs no ClickHouse query
-//!   past the budget: the guesser gets 429.
+//! - [`Credentials`]: which credentials are valid, and how many wrong ones a client may try.
+//!   Every valid API token is held in memory ([`TokenIndex`], reloaded from ClickHouse every
+//!   [`VERDICT_TTL`], and at most once per [`MIN_RELOAD`] when a credential is not in it), so a
+//!   valid token is answered without a look-up and whatever others try never locks it out.
+//!   Wrong credentials are budgeted per client ([`GUESSES_PER_SECOND`], burst [`GUESS_BURST`],
+//!   keyed by [`ClientKey`], never by the address): a guesser gets 429, nobody else does.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+// Tokio's clock, so that the tests can pause it.
+use tokio::time::Instant;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// How long a valid token's verdict is reused: a revoked token stops working within this.
+use crate::privacy::client_ip::ClientKey;
+
+/// How long the token index is used before it is reloaded: a revoked token stops working, and
+/// a new one starts, within this.
 pub(crate) const VERDICT_TTL: Duration = Duration::from_secs(10);
-/// Credential look-ups that found nothing, per second over the whole collector, and the burst.
-pub(crate) const LOOKUPS_PER_SECOND: f64 = 10.0;
-pub(crate) const LOOKUP_BURST: f64 = 20.0;
+/// The index is reloaded for a credential it lacks at most this often (a new token works within
+/// a second; a stream of guesses costs ClickHouse one query a second at most).
+pub(crate) const MIN_RELOAD: Duration = Duration::from_secs(1);
+/// Wrong credentials a client may present per second, and its burst.
+pub(crate) const GUESSES_PER_SECOND: f64 = 10.0;
+pub(crate) const GUESS_BURST: f64 = 20.0;
+/// Clients whose guesses are remembered (a forgotten one starts again with a full burst).
+const GUESSERS: usize = 8192;
 /// How long a query waits for its turn, and how many may wait.
 pub(crate) const QUEUE_WAIT: Duration = Duration::from_secs(5);
 pub(crate) const MAX_WAITING: usize = 64;
-/// Remembered valid tokens.
-const VERDICTS: usize = 1024;
 
 /// The concurrency limits of stats queries.
 pub(crate) struct QueryGate {
@@ -84,54 +95,108 @@ impl QueryGate {
     }
 }
 
-/// Remembered verdicts and the look-up budget.
-pub(crate) struct Credentials {
-    /// Token digest → (site, when it was looked up).
-    verdicts: quick_cache::sync::Cache<String, (u32, Instant)>,
-    /// Token bucket of look-ups that may still find nothing: (tokens, last refill).
-    budget: Mutex<(f64, Instant)>,
+/// The valid API tokens: SHA-256 → site, as of when they were loaded.
+#[derive(Default)]
+pub(crate) struct TokenIndex {
+    sites: HashMap<String, u32>,
+    loaded: Option<Instant>,
 }
 
-/// What is known of a credential without asking ClickHouse.
-pub(crate) enum Known {
-    /// Valid, for this site (looked up less than [`VERDICT_TTL`] ago).
-    Site(u32),
-    /// Not known: a look-up may be made.
-    LookUp,
-    /// Not known, and the look-up budget is spent.
-    OverBudget,
+impl TokenIndex {
+    pub(crate) fn new(tokens: impl IntoIterator<Item = (String, u32)>, at: Instant) -> TokenIndex {
+        TokenIndex { sites: tokens.into_iter().collect(), loaded: Some(at) }
+    }
+
+    fn fresh(&self, within: Duration) -> bool {
+        self.loaded.is_some_and(|at| at.elapsed() < within)
+    }
+}
+
+/// The token index and each client's budget of wrong credentials.
+pub(crate) struct Credentials {
+    index: Mutex<Arc<TokenIndex>>,
+    /// When a reload was last tried (it may have failed), and the lock reloads take turns on.
+    reload: tokio::sync::Mutex<Option<Instant>>,
+    /// Per client: tokens of the bucket and when it was last refilled.
+    guesses: quick_cache::sync::Cache<ClientKey, (f64, Instant)>,
+}
+
+/// What the index says of a token.
+pub(crate) enum Lookup {
+    Valid(u32),
+    Unknown,
+    /// Not in the index, and the index could not be reloaded.
+    Unavailable,
 }
 
 impl Credentials {
     pub(crate) fn new() -> Credentials {
         Credentials {
-            verdicts: quick_cache::sync::Cache::new(VERDICTS),
-            budget: Mutex::new((LOOKUP_BURST, Instant::now())),
+            index: Mutex::new(Arc::new(TokenIndex::default())),
+            reload: tokio::sync::Mutex::new(None),
+            guesses: quick_cache::sync::Cache::new(GUESSERS),
         }
     }
 
-    pub(crate) fn known(&self, digest: &str) -> Known {
-        if let Some((site, at)) = self.verdicts.get(digest)
-            && at.elapsed() < VERDICT_TTL
-        {
-            return Known::Site(site);
-        }
-        let mut budget = self.budget.lock().unwrap_or_else(|e| e.into_inner());
-        let (tokens, last) = &mut *budget;
-        *tokens = (*tokens + last.elapsed().as_secs_f64() * LOOKUPS_PER_SECOND).min(LOOKUP_BURST);
-        *last = Instant::now();
-        if *tokens < 1.0 { Known::OverBudget } else { Known::LookUp }
+    fn current(&self) -> Arc<TokenIndex> {
+        self.index.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// Records a look-up's result: a valid token is remembered; one that found nothing spends
-    /// the budget.
-    pub(crate) fn looked_up(&self, digest: &str, site: Option<u32>) {
-        match site {
-            Some(site) => self.verdicts.insert(digest.to_string(), (site, Instant::now())),
-            None => {
-                let mut budget = self.budget.lock().unwrap_or_else(|e| e.into_inner());
-                budget.0 = (budget.0 - 1.0).max(0.0);
+    /// The site of the token whose SHA-256 is `digest`. A token found in an index younger than
+    /// [`VERDICT_TTL`] is answered at once. Otherwise the answer comes from an index loaded after
+    /// the question was asked (so a token created a moment ago works): `load` reads every valid
+    /// token from ClickHouse, one caller at a time and at most once per [`MIN_RELOAD`]; callers
+    /// that arrive meanwhile wait for that load and share it.
+    pub(crate) async fn token<F, E>(&self, digest: &str, load: impl FnOnce() -> F) -> Lookup
+    where
+        F: std::future::Future<Output = Result<Vec<(String, u32)>, E>>,
+        E: std::fmt::Display,
+    {
+        let asked = Instant::now();
+        let answer = |index: &TokenIndex, otherwise| index.sites.get(digest).copied().map_or(otherwise, Lookup::Valid);
+        let index = self.current();
+        if index.fresh(VERDICT_TTL) && index.sites.contains_key(digest) {
+            return answer(&index, Lookup::Unknown);
+        }
+        let mut last_try = self.reload.lock().await;
+        // Loaded while this caller waited its turn: the answer is as recent as the question.
+        let index = self.current();
+        if index.loaded.is_some_and(|at| at >= asked) {
+            return answer(&index, Lookup::Unknown);
+        }
+        if let Some(at) = *last_try {
+            tokio::time::sleep_until(at + MIN_RELOAD).await;
+        }
+        *last_try = Some(Instant::now());
+        match load().await {
+            Ok(tokens) => {
+                let fresh = Arc::new(TokenIndex::new(tokens, Instant::now()));
+                *self.index.lock().unwrap_or_else(|e| e.into_inner()) = fresh.clone();
+                answer(&fresh, Lookup::Unknown)
             }
+            Err(error) => {
+                // What was known still holds; the rest is unavailable, not unknown.
+                tracing::warn!(%error, "the API tokens could not be loaded");
+                answer(&index, Lookup::Unavailable)
+            }
+        }
+    }
+
+    /// Whether `client` may present another credential that might be wrong.
+    pub(crate) fn may_guess(&self, client: ClientKey) -> bool {
+        self.refilled(client) >= 1.0
+    }
+
+    /// Spends one of `client`'s guesses: it presented a wrong credential.
+    pub(crate) fn guessed_wrong(&self, client: ClientKey) {
+        let tokens = self.refilled(client);
+        self.guesses.insert(client, ((tokens - 1.0).max(0.0), Instant::now()));
+    }
+
+    fn refilled(&self, client: ClientKey) -> f64 {
+        match self.guesses.get(&client) {
+            Some((tokens, at)) => (tokens + at.elapsed().as_secs_f64() * GUESSES_PER_SECOND).min(GUESS_BURST),
+            None => GUESS_BURST,
         }
     }
 }
@@ -158,14 +223,62 @@ mod tests {
     }
 
     #[test]
-    fn wrong_guesses_spend_the_budget_and_valid_tokens_are_remembered() {
+    fn wrong_guesses_spend_only_the_guessers_budget() {
         let credentials = Credentials::new();
-        for i in 0..LOOKUP_BURST as usize {
-            assert!(matches!(credentials.known(&format!("guess{i}")), Known::LookUp));
-            credentials.looked_up(&format!("guess{i}"), None);
+        let (guesser, other) = (ClientKey::for_tests(1), ClientKey::for_tests(2));
+        for _ in 0..GUESS_BURST as usize {
+            assert!(credentials.may_guess(guesser));
+            credentials.guessed_wrong(guesser);
         }
-        assert!(matches!(credentials.known("another"), Known::OverBudget));
-        credentials.looked_up("valid", Some(7));
-        assert!(matches!(credentials.known("valid"), Known::Site(7)), "a known token needs no look-up");
+        assert!(!credentials.may_guess(guesser), "the guesser's budget is spent");
+        assert!(credentials.may_guess(other), "nobody else's is");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn valid_tokens_are_answered_from_the_index_and_unknown_ones_reload_it_at_most_once_a_second() {
+        let credentials = Credentials::new();
+        let loads = std::sync::atomic::AtomicUsize::new(0);
+        let load = || async {
+            loads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok::<_, String>(vec![("valid".to_string(), 7)])
+        };
+        assert!(matches!(credentials.token("valid", load).await, Lookup::Valid(7)));
+        let started = tokio::time::Instant::now();
+        for i in 0..10 {
+            tokio::time::advance(Duration::from_millis(1)).await;
+            assert!(matches!(credentials.token(&format!("guess{i}"), load).await, Lookup::Unknown));
+            assert!(matches!(credentials.token("valid", load).await, Lookup::Valid(7)));
+        }
+        // Each guess waited for a load made after it: ten loads, a second apart.
+        assert_eq!(loads.load(std::sync::atomic::Ordering::SeqCst), 11);
+        assert!(started.elapsed() >= MIN_RELOAD * 10);
+        // Guesses at once share one load.
+        let credentials = Arc::new(credentials);
+        tokio::time::advance(Duration::from_millis(1)).await;
+        let before = loads.load(std::sync::atomic::Ordering::SeqCst);
+        let shared = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let tasks: Vec<_> = (0..50)
+            .map(|i| {
+                let (credentials, shared) = (credentials.clone(), shared.clone());
+                tokio::spawn(async move {
+                    let load = || async move {
+                        shared.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        Ok::<_, String>(vec![("valid".to_string(), 7)])
+                    };
+                    let digest = if i % 2 == 0 { "valid" } else { "guess" };
+                    matches!(credentials.token(digest, load).await, Lookup::Valid(7)) == (i % 2 == 0)
+                })
+            })
+            .collect();
+        for task in tasks {
+            assert!(task.await.unwrap());
+        }
+        assert_eq!(loads.load(std::sync::atomic::Ordering::SeqCst), before);
+        assert_eq!(shared.load(std::sync::atomic::Ordering::SeqCst), 1, "one load for all of them");
+        // ClickHouse down: what was loaded still holds, the rest is unavailable.
+        let failing = || async { Err::<Vec<(String, u32)>, _>("down".to_string()) };
+        tokio::time::advance(VERDICT_TTL).await;
+        assert!(matches!(credentials.token("valid", failing).await, Lookup::Valid(7)));
+        assert!(matches!(credentials.token("other", failing).await, Lookup::Unavailable));
     }
 }

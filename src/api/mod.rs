@@ -26,11 +26,9 @@ use crate::query::request::BadRequest;
 pub enum Refusal {
     /// The request is wrong: which parameter, and why (400).
     Invalid { parameter: String, message: String },
-    /// No site has this id (400, said like any other wrong parameter).
-    NoSuchSite,
-    /// No credential, or an unknown, revoked or ended one (401).
+    /// No credential, or an unknown, revoked or ended one (401), whether the site exists or not.
     Unauthenticated,
-    /// A valid credential for another site (403).
+    /// A valid credential for another site, or for a site that does not exist (403).
     Forbidden,
     /// Too many unknown credentials lately: no look-up is made (429).
     TooManyGuesses,
@@ -51,7 +49,7 @@ impl Refusal {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            Refusal::Invalid { .. } | Refusal::NoSuchSite => StatusCode::BAD_REQUEST,
+            Refusal::Invalid { .. } => StatusCode::BAD_REQUEST,
             Refusal::Unauthenticated => StatusCode::UNAUTHORIZED,
             Refusal::Forbidden => StatusCode::FORBIDDEN,
             Refusal::TooManyGuesses | Refusal::Busy => StatusCode::TOO_MANY_REQUESTS,
@@ -63,7 +61,7 @@ impl Refusal {
     pub fn parameter(&self) -> &str {
         match self {
             Refusal::Invalid { parameter, .. } => parameter,
-            Refusal::NoSuchSite | Refusal::Forbidden => "site_id",
+            Refusal::Forbidden => "site_id",
             Refusal::Unauthenticated => "authorization",
             Refusal::TooManyGuesses | Refusal::Busy => "limits",
             Refusal::OverBudget | Refusal::TimedOut => "query",
@@ -74,7 +72,6 @@ impl Refusal {
     pub fn message(&self) -> &str {
         match self {
             Refusal::Invalid { message, .. } => message,
-            Refusal::NoSuchSite => "no such site",
             Refusal::Unauthenticated => "a valid API token or share link is needed",
             Refusal::Forbidden => "this credential is for another site",
             Refusal::TooManyGuesses => "too many unknown credentials lately; try again",
@@ -126,7 +123,6 @@ mod tests {
     fn every_refusal_has_a_status_a_parameter_and_a_message() {
         let all = [
             Refusal::invalid("metrics", "unknown"),
-            Refusal::NoSuchSite,
             Refusal::Unauthenticated,
             Refusal::Forbidden,
             Refusal::TooManyGuesses,

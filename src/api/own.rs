@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use std::collections::HashMap;
 
+use super::access::Caller;
 use super::{Access, Credential, Refusal, number, with_retry_after};
 use crate::config::SiteConfig;
 use crate::http::{self, Request, Response};
@@ -25,16 +26,16 @@ pub fn refuse(refusal: &Refusal) -> Response {
 }
 
 /// `POST /api/v1/query`.
-pub async fn query(access: &Access, request: &Request) -> Response {
-    match answer(access, request).await {
+pub async fn query(access: &Access, request: &Request, caller: Caller) -> Response {
+    match answer(access, request, caller).await {
         Ok(response) => response,
         Err(refusal) => refuse(&refusal),
     }
 }
 
-async fn answer(access: &Access, request: &Request) -> Result<Response, Refusal> {
+async fn answer(access: &Access, request: &Request, caller: Caller) -> Result<Response, Refusal> {
     let query = StatsRequest::from_json(request.body())?;
-    let grant = access.authorize(&Credential::of(request.headers(), None), query.site_id).await?;
+    let grant = access.authorize(&Credential::of(request.headers(), None, caller), query.site_id).await?;
     let answer = grant.run(&query).await?;
     Ok(match query.format {
         Format::Json => http::json(StatusCode::OK, &to_json(&answer, &query, grant.site())),
@@ -49,8 +50,8 @@ async fn answer(access: &Access, request: &Request) -> Result<Response, Refusal>
 }
 
 /// `GET /api/v1/sites`: the sites this request may read (public ones and the credential's).
-pub async fn sites(access: &Access, request: &Request) -> Response {
-    let credential_site = match access.credential_site(&Credential::of(request.headers(), None)).await {
+pub async fn sites(access: &Access, request: &Request, caller: Caller) -> Response {
+    let credential_site = match access.credential_site(&Credential::of(request.headers(), None, caller)).await {
         Ok(site) => site,
         Err(refusal) => return refuse(&refusal),
     };

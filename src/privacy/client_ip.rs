@@ -139,6 +139,26 @@ impl ClientIpHeader {
     }
 }
 
+/// A client told apart from others without its address: a keyed hash (SipHash with this
+/// process's random key, never written anywhere) of the client address, for per-client rate
+/// limits such as the stats API's failed-credential budget. The address cannot be read back,
+/// and the same address gives another key after a restart.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct ClientKey(u64);
+
+impl ClientKey {
+    pub fn of(ip: &ClientIp) -> ClientKey {
+        use std::hash::BuildHasher;
+        static KEY: std::sync::OnceLock<std::hash::RandomState> = std::sync::OnceLock::new();
+        ClientKey(KEY.get_or_init(std::hash::RandomState::new).hash_one(ip.octets16()))
+    }
+
+    #[cfg(test)]
+    pub(crate) fn for_tests(n: u64) -> ClientKey {
+        ClientKey(n)
+    }
+}
+
 /// The proxies whose forwarding header is believed (`trusted_proxies`, `client_ip_header`): the
 /// one place that decides which peer may speak for a client, for the client address and for the
 /// scheme.

@@ -27,6 +27,7 @@ use crate::api::{self, Access};
 use crate::config::LimitsConfig;
 use crate::http::{self, CatchUnwind, DeadlineBody, HttpError, Panicked, Request, Response, plain, read_body};
 use crate::ingest::Ingest;
+use crate::privacy::client_ip::ClientKey;
 use crate::telemetry::metrics::Metrics;
 use crate::web::{self, matomo_js::MatomoScripts};
 use limits::{ConnectionGate, IdleIo, InFlight};
@@ -105,13 +106,15 @@ impl Routes {
             Handler::TrackerScript => web::tracker::serve(request.uri().path()).unwrap_or_else(not_found),
             Handler::Dashboard => web::dashboard::serve(request.uri().path()).unwrap_or_else(not_found),
             Handler::PrivacyNotice => self.notice(request),
-            Handler::OwnQuery => api::own::query(&self.api, request).await,
-            Handler::OwnSites => api::own::sites(&self.api, request).await,
-            Handler::PlausibleV1(report) => api::plausible::v1::report(&self.api, request, report).await,
-            Handler::PlausibleV2 => api::plausible::v2::handle(&self.api, request).await,
-            Handler::SignIn => api::session::sign_in(&self.api, request, self.https(request, peer)).await,
-            Handler::SignOut => api::session::sign_out(&self.api, request, self.https(request, peer)),
-            Handler::SignInLink => api::session::sign_in_link(&self.api, request, self.https(request, peer)).await,
+            Handler::OwnQuery => api::own::query(&self.api, request, self.caller(request, peer)).await,
+            Handler::OwnSites => api::own::sites(&self.api, request, self.caller(request, peer)).await,
+            Handler::PlausibleV1(report) => {
+                api::plausible::v1::report(&self.api, request, report, self.caller(request, peer)).await
+            }
+            Handler::PlausibleV2 => api::plausible::v2::handle(&self.api, request, self.caller(request, peer)).await,
+            Handler::SignIn => api::session::sign_in(&self.api, request, self.caller(request, peer)).await,
+            Handler::SignOut => api::session::sign_out(&self.api, request, self.caller(request, peer)),
+            Handler::SignInLink => api::session::sign_in_link(&self.api, request, self.caller(request, peer)).await,
             Handler::MatomoOptOut => {
                 web::matomo_optout::handle(request, self.https(request, peer), &self.facts(request))
             }
@@ -145,6 +148,12 @@ impl Routes {
 
     /// Whether the visitor reached us over HTTPS (for the `Secure` cookie flag): the current
     /// `public_url` says so (a reload changes it), or a trusted proxy does.
+    /// Who asks, for the stats API: a keyed hash of the client address, and the scheme.
+    fn caller(&self, request: &Request, peer: SocketAddr) -> api::access::Caller {
+        let client = ClientKey::of(&self.proxies.client(peer, request.headers()));
+        api::access::Caller { client, https: self.https(request, peer) }
+    }
+
     fn https(&self, request: &Request, peer: SocketAddr) -> bool {
         let public_https = self.live.current().config.public_url.as_deref().is_some_and(|u| u.starts_with("https://"));
         public_https || self.proxies.forwarded_https(peer, request.headers())

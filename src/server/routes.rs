@@ -157,6 +157,7 @@ pub(crate) fn find(method: &Method, path: &str, query: Option<&str>) -> Route {
         "/api/v1/session" if method == Method::POST => api(Handler::SignIn).body(MAX_SIGN_IN_BYTES),
         "/api/v1/session" if method == Method::DELETE => api(Handler::SignOut),
         "/signin" if method == Method::GET => api(Handler::SignInLink),
+        "/signin" if method == Method::POST => api(Handler::SignInLink).body(MAX_SIGN_IN_BYTES),
         p if method == Method::GET && p.starts_with("/api/v1/stats/") => {
             let handler = match &p["/api/v1/stats/".len()..] {
                 "aggregate" => Handler::PlausibleV1(Report::Aggregate),
@@ -226,6 +227,7 @@ mod tests {
             (Method::POST, "/api/v1/session", SignIn),
             (Method::DELETE, "/api/v1/session", SignOut),
             (Method::GET, "/signin?code=x", SignInLink),
+            (Method::POST, "/signin", SignInLink),
             (Method::GET, "/api/v1/stats/aggregate?site_id=a", PlausibleV1(Report::Aggregate)),
             (Method::GET, "/api/v1/stats/realtime/visitors", PlausibleV1(Report::Realtime)),
             (Method::GET, "/api/v1/stats/nope", NoSuchPlausibleReport),

@@ -216,17 +216,40 @@ async fn sign_in_with_a_share_secret_opens_a_session() {
 #[tokio::test]
 async fn a_refused_v2_query_is_answered_in_plausibles_shape() {
     let collector = Collector::new();
-    let query = r#"{"site_id": "example.org", "metrics": ["nose_length"], "date_range": "7d"}"#;
+    let query = r#"{"site_id": "public.example.net", "metrics": ["nose_length"], "date_range": "7d"}"#;
     let (status, _, answer) = collector.send(post("/api/v2/query").body(body(query)).unwrap()).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
     assert_eq!(answer, serde_json::json!({"error": "#/metrics/0: Invalid metric \"nose_length\""}));
-    // A private site without a credential: 401, still Plausible's shape.
-    let query = r#"{"site_id": "example.org", "metrics": ["visitors"], "date_range": "7d"}"#;
-    let (status, _, answer) = collector.send(post("/api/v2/query").body(body(query)).unwrap()).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    // A private site without a credential: 401, still Plausible's shape, before the rest of
+    // the request is read; an unknown site is answered the same, so neither can be told apart.
+    let mut answers = Vec::new();
+    for site in ["example.org", "unknown.example", "EXAMPLE.ORG"] {
+        for metric in ["visitors", "nose_length"] {
+            let query = format!(r#"{{"site_id": "{site}", "metrics": ["{metric}"], "date_range": "7d"}}"#);
+            let (status, _, answer) = collector.send(post("/api/v2/query").body(body(&query)).unwrap()).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{query}");
+            answers.push(answer);
+        }
+    }
+    assert!(answers.iter().all(|a| *a == answers[0]), "{answers:?}");
+    let answer: serde_json::Value = serde_json::from_str(&answers[0]).unwrap();
     assert_eq!(answer.as_object().unwrap().keys().collect::<Vec<_>>(), vec!["error"]);
+    // The same in v1 and in our own API.
+    let v1 =
+        |site: &str| get(&format!("/api/v1/stats/aggregate?site_id={site}&period=fortnight")).body(body("")).unwrap();
+    let (private, _, private_answer) = collector.send(v1("example.org")).await;
+    let (unknown, _, unknown_answer) = collector.send(v1("unknown.example")).await;
+    assert_eq!((private, unknown), (StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED));
+    assert_eq!(private_answer, unknown_answer);
+    let own = |site: u32| {
+        let query = format!(r#"{{"site_id": {site}, "metrics": ["visitors"], "date_range": "7d"}}"#);
+        post("/api/v1/query").header("content-type", "application/json").body(body(&query)).unwrap()
+    };
+    let (private, _, private_answer) = collector.send(own(1)).await;
+    let (unknown, _, unknown_answer) = collector.send(own(999)).await;
+    assert_eq!((private, unknown), (StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED));
+    assert_eq!(private_answer, unknown_answer);
 }
 
 #[tokio::test]

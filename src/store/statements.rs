@@ -116,10 +116,10 @@ statements! {
          FROM api_tokens WHERE ? = 0 OR site_id = ? ORDER BY created_at DESC"
     ), [U32(0), U32(0)];
     /// The site a token reads, unless revoked.
-    TOKEN_SITE = Query(
-        "SELECT site_id FROM api_tokens WHERE token_hash = ? \
-         AND token_hash NOT IN (SELECT token_hash FROM api_token_revocations) LIMIT 1"
-    ), [Str("00")];
+    TOKEN_INDEX = Query(
+        "SELECT token_hash, site_id FROM api_tokens \
+         WHERE token_hash NOT IN (SELECT token_hash FROM api_token_revocations) LIMIT ?"
+    ), [U32(100_000)];
 
     /// Per site: events since a time, and the last hit's time (`mesure sites`).
     SITE_ACTIVITY = Query(

@@ -2,12 +2,15 @@
 //!
 //! `mesure token create --site N` prints a new token once; `mesure token list` shows ids (the
 //! first 12 hex digits of the hash) and `mesure token revoke --id ID` revokes. The stats API
-//! checks a token on every request, so a revocation takes effect at once.
+//! holds the valid tokens in memory, reloaded every 10 s: a revocation takes effect within that.
 
 use sha2::{Digest, Sha256};
 
 use crate::store::rows::{RevocationRow, SignInLinkRow, SignInUseRow, TokenInfo, TokenRow};
 use crate::store::{Result, Store, statements};
+
+/// The valid tokens the stats API holds in memory at most (`mesure token list` shows them all).
+pub(crate) const MAX_TOKENS: u32 = 100_000;
 
 /// Hex SHA-256 of a secret (tokens, share secrets).
 pub fn hash(secret: &str) -> String {
@@ -46,9 +49,9 @@ impl Store {
         self.query(&statements::TOKEN_LIST).bind(site).bind(site).fetch_all().await
     }
 
-    /// The site a token reads, from its hash, if it exists and is not revoked.
-    pub(crate) async fn token_site(&self, token_hash: &str) -> Result<Option<u32>> {
-        self.query(&statements::TOKEN_SITE).bind(token_hash).fetch_optional().await
+    /// Every token that is not revoked (its hash and site), at most [`MAX_TOKENS`].
+    pub(crate) async fn valid_tokens(&self) -> Result<Vec<(String, u32)>> {
+        self.query(&statements::TOKEN_INDEX).bind(MAX_TOKENS).fetch_all().await
     }
 
     /// A one-time link that signs the dashboard in with the token of `token_hash`, valid for

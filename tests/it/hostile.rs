@@ -386,19 +386,44 @@ async fn stats_queries_keep_to_their_budget() {
     assert!(refused.iter().all(|(_, retry, _)| retry.as_deref() == Some("1")), "429 without Retry-After");
     assert!(metric(&collector, "mesure_stats_queries_rejected_total{reason=\"busy\"}").await >= refused.len() as f64);
 
-    // Guessing tokens (site 2 is not public): a burst of 20 look-ups (refilled at 10 a second),
-    // then 429 without one.
-    let mut statuses = Vec::new();
-    let started = Instant::now();
-    for i in 0..40 {
+    // Guessing tokens (site 2 is not public) from one address: 40 at once. Each waits for a
+    // token index loaded after it asked (one load for all), the first 20 are wrong (401), the
+    // rest are over the guesser's budget (429).
+    let valid = crate::stats::token_for(&collector, 2);
+    let guesses = (0..40).map(|i| {
         let body = serde_json::json!({"site_id": 2, "metrics": ["visitors"], "date_range": "7d"});
-        statuses.push(ask(body, Some(format!("guess-{i}"))).await.0);
-    }
+        ask(body, Some(format!("mst_{i:064x}")))
+    });
+    let started = Instant::now();
+    let statuses: Vec<u16> = futures_join_all(guesses).await.into_iter().map(|(status, _, _)| status).collect();
+    // The budget refills at 10 a second while the guesses wait their turn.
     let refill = (started.elapsed().as_secs_f64() * 10.0).ceil() as usize;
-    let looked_up = statuses.iter().filter(|s| **s == 401).count();
-    assert!((20..=20 + refill).contains(&looked_up), "{looked_up} look-ups in {:?}: {statuses:?}", started.elapsed());
-    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 40 - looked_up, "{statuses:?}");
+    let wrong = statuses.iter().filter(|s| **s == 401).count();
+    assert!((20..=20 + refill).contains(&wrong) && wrong < 40, "{wrong} wrong guesses answered: {statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 40 - wrong, "{statuses:?}");
     assert!(metric(&collector, "mesure_auth_failures_total").await >= 40.0);
+    // Nobody else is locked out: the valid token works from another address, and from the
+    // guesser's own (a valid token needs no budget), while the guesser's next guess is refused.
+    // (`/api/v1/sites` lists site 2 only for its credential.)
+    let analyst = reqwest::Client::builder().local_address(VISITOR.parse::<IpAddr>().unwrap()).build().unwrap();
+    let sites_with = |client: reqwest::Client, bearer: String| {
+        let url = collector.url("/api/v1/sites");
+        async move {
+            let r = client.get(url).bearer_auth(bearer).send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    let (status, text) = sites_with(analyst.clone(), valid.clone()).await;
+    assert_eq!(status, 200, "the analyst was locked out by someone else's guesses: {text}");
+    assert!(text.contains("\"id\":2"), "{text}");
+    let (status, text) = sites_with(http.clone(), valid.clone()).await;
+    assert!(status == 200 && text.contains("\"id\":2"), "{status} {text}");
+    // Guessing again at once: the guesser is refused, a wrong token from another address is
+    // still only wrong.
+    let again = (0..30).map(|i| sites_with(http.clone(), format!("mst_again{i}")));
+    let (guesser, other) = tokio::join!(futures_join_all(again), sites_with(analyst, "mst_guess".into()));
+    assert!(guesser.iter().any(|(status, _)| *status == 429), "{guesser:?}");
+    assert_eq!(other.0, 401, "another address has its own budget");
 }
 
 /// Awaits every future (the test crate has no `futures` dependency).
@@ -615,4 +640,93 @@ async fn a_visit_table_flood_evicts_the_idlest_not_the_active() {
     let visits = ch.count(&format!("SELECT uniqExact(visit_id) FROM {db}.events WHERE url_path = '/hostile'")).await;
     assert_eq!(visits, 1, "the active visitor's visit was split by the flood");
     assert!(metric(&collector, "mesure_visits_evicted_total").await > 0.0);
+}
+
+/// Sessions and sign-in links against others: a link opened twice at once signs in once; a
+/// browser already signed in is asked to confirm a link (a cross-site confirmation is refused),
+/// and a stream of share-link sign-ins ends no token holder's session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_and_sign_in_links_cannot_be_taken_over() {
+    let secret = "a-share-link-secret";
+    let ch = clickhouse();
+    let db = unique_database("hostile_sessions");
+    let mut config = CollectorConfig::new(ch, &db);
+    config.head = String::new();
+    let shared = format!("id = 2\nshare_secret_sha256 = \"{}\"\n", crate::stats::sha256(secret));
+    config.extra = config.extra.replacen("id = 2\n", &shared, 1);
+    let collector = Collector::start(&config).await;
+    let no_redirects = || reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let link = || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_mesure"))
+            .args(["token", "create", "--site", "1", "--name", "link", "--sign-in-link", "--config"])
+            .arg(collector.dir.join("mesure.toml"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let text = String::from_utf8(out.stdout).unwrap();
+        text.split("/signin?code=").nth(1).expect("a sign-in link").lines().next().unwrap().to_string()
+    };
+    let session_of = |r: &reqwest::Response| {
+        r.headers().get("set-cookie").map(|c| c.to_str().unwrap().split(';').next().unwrap().to_string())
+    };
+
+    // The same link opened eight times at once: one session.
+    let code = link();
+    let opens = (0..8).map(|_| {
+        let url = collector.url(&format!("/signin?code={code}"));
+        async move { no_redirects().get(url).send().await.unwrap().status().as_u16() }
+    });
+    let statuses = futures_join_all(opens).await;
+    assert_eq!(statuses.iter().filter(|s| **s == 303).count(), 1, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 400).count(), 7, "{statuses:?}");
+
+    // A signed-in browser following someone else's link is asked first; nothing changes until
+    // it confirms on this origin.
+    let analyst = no_redirects();
+    let mine = analyst.get(collector.url(&format!("/signin?code={}", link()))).send().await.unwrap();
+    let cookie = session_of(&mine).expect("a session");
+    let theirs = link();
+    let asked =
+        analyst.get(collector.url(&format!("/signin?code={theirs}"))).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(asked.status(), 200);
+    assert!(session_of(&asked).is_none(), "signed in without confirming");
+    assert_eq!(asked.headers()["x-frame-options"], "DENY");
+    let page = asked.text().await.unwrap();
+    assert!(page.contains("method=\"post\"") && page.contains(&theirs), "{page}");
+    let confirm = |origin: &'static str, site: &'static str| {
+        analyst
+            .post(collector.url("/signin"))
+            .header("cookie", &cookie)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("origin", origin)
+            .header("sec-fetch-site", site)
+            .body(format!("code={theirs}"))
+            .send()
+    };
+    let cross = confirm("https://evil.example", "cross-site").await.unwrap();
+    assert_eq!(cross.status(), 403);
+    assert!(session_of(&cross).is_none());
+    let host = format!("http://127.0.0.1:{}", collector.port);
+    let origin: &'static str = Box::leak(host.into_boxed_str());
+    let confirmed = confirm(origin, "same-origin").await.unwrap();
+    assert_eq!(confirmed.status(), 303, "a confirmation from this origin signs in");
+    assert!(session_of(&confirmed).is_some());
+
+    // 200 sign-ins with the share link (anyone who has it can): the token's session lives on.
+    let sites = |cookie: String| {
+        let url = collector.url("/api/v1/sites");
+        async move { crate::common::http().get(url).header("cookie", cookie).send().await.unwrap().text().await.unwrap() }
+    };
+    let token_session = session_of(&confirmed).unwrap();
+    assert!(sites(token_session.clone()).await.contains("\"id\":1"));
+    for _ in 0..200 {
+        let r = crate::common::http()
+            .post(collector.url("/api/v1/session"))
+            .json(&serde_json::json!({"token": secret}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    assert!(sites(token_session).await.contains("\"id\":1"), "a share-link sign-in ended a token's session");
 }

@@ -250,7 +250,6 @@ async fn stats_api_v2_answers_as_plausible_does() {
         (q(json!({"metrics": ["hugs"]})), "Invalid metric \"hugs\""),
         (q(json!({"date_range": "fortnight"})), "Invalid date range"),
         (q(json!({"date_range": [d2, d1]})), "Invalid date range"),
-        (q(json!({"site_id": "unknown.example"})), "Site not found"),
         (q(json!({"filters": [["like", "visit:country", ["FR"]]]})), "Invalid filter operator \"like\""),
         (q(json!({"metrics": ["percentage"]})), "non-empty dimensions"),
         (q(json!({"metrics": ["conversion_rate"]})), "event:goal"),
@@ -265,6 +264,13 @@ async fn stats_api_v2_answers_as_plausible_does() {
         (q(json!({"filters": [["is_not", "event:goal", ["Signup"]]]})), "event:goal takes is or contains"),
         (q(json!({"filters": [["is", "visit:country", ["France"]]]})), "2-letter country code"),
     ];
+    // An unknown site is refused as another's is: nothing tells them apart.
+    let no_access = json!({"error": "Invalid API key or site ID. Please make sure you're using a valid API key with access to the site you've requested."});
+    for site in ["unknown.example", "shared.example.org"] {
+        let request = q(json!({"site_id": site}));
+        assert_eq!(v2(&s, t, &request).await, (401, no_access.clone()), "{request}");
+        answered.push((request, 401));
+    }
     for (request, message) in invalid {
         let (status, v) = v2(&s, t, &request).await;
         assert_eq!(status, 400, "{request}: {v}");
@@ -341,9 +347,9 @@ async fn stats_api_v2_answers_as_plausible_does() {
     }
     assert_eq!(answer["results"], rows(&[(&[], &[30.5, 15.25])]), "{answer}");
 
-    // Tokens as for our own API: none is 401, another site's is 403.
+    // As Plausible answers: no token, or another site's, is 401.
     assert_eq!(v2(&s, None, &q(json!({}))).await.0, 401);
-    assert_eq!(v2(&s, t, &q(json!({"site_id": "shared.example.org"}))).await.0, 403);
+    assert_eq!(v2(&s, t, &q(json!({"site_id": "shared.example.org"}))).await.0, 401);
 }
 
 /// Plausible's v1 GET reports: its parameters, filter syntax and answer shapes.
@@ -448,7 +454,8 @@ async fn stats_api_v1_get_reports_answer_as_plausible_does() {
         "{client}"
     );
     assert_eq!(client["realtime"]["realtime_visitors"], 1, "{client}");
-    assert!(client["unknown_site"]["error"].as_str().unwrap_or_default().contains("Site not found"), "{client}");
+    // The client reads an unknown site's 401 as Plausible's own answer to a key without access.
+    assert!(client["unknown_site"]["error"].as_str().unwrap_or_default().contains("HTTP 401"), "{client}");
 
     let invalid = [
         ("aggregate?site_id=example.org&period=fortnight", "invalid period `fortnight`"),
@@ -458,9 +465,13 @@ async fn stats_api_v1_get_reports_answer_as_plausible_does() {
         ("aggregate?site_id=example.org&metrics=hugs", "The metric `hugs` is not recognized"),
         ("breakdown?site_id=example.org&property=visit:os&limit=0", "between 1 and 1000"),
         ("timeseries?site_id=example.org&interval=week", "invalid interval `week`"),
-        ("aggregate?site_id=unknown.example", "Site not found"),
         ("aggregate?site_id=example.org&filters=visit:nose%3D%3Dbig", "Invalid filter property 'visit:nose'"),
     ];
+    for site in ["unknown.example", "shared.example.org"] {
+        let (status, v) = get(format!("/api/v1/stats/aggregate?site_id={site}")).await;
+        assert_eq!(status, 401, "{site}: {v}");
+        assert!(v["error"].as_str().unwrap_or_default().contains("Invalid API key or site ID"), "{site}: {v}");
+    }
     for (path, message) in invalid {
         let (status, v) = get(format!("/api/v1/stats/{path}")).await;
         assert_eq!(status, 400, "{path}: {v}");

@@ -164,9 +164,14 @@ pub async fn seed_with(sites_toml: &str) -> Seeded {
 }
 
 pub fn token(s: &Seeded, site: u32) -> String {
+    token_for(&s.collector, site)
+}
+
+/// A new API token for `site` of `collector` (`mesure token create`).
+pub fn token_for(collector: &Collector, site: u32) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_mesure"))
         .args(["token", "create", "--site", &site.to_string(), "--name", "tests", "--config"])
-        .arg(s.collector.dir.join("mesure.toml"))
+        .arg(collector.dir.join("mesure.toml"))
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

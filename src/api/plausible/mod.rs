@@ -17,13 +17,18 @@ use serde_json::json;
 use super::{Refusal, with_retry_after};
 use crate::http::{self, Response};
 
+/// Plausible's answer to a key that cannot read the site asked for: the same 401 whether the key
+/// is missing, wrong or another site's, and whether the site exists.
+pub(crate) const NO_ACCESS: &str = "Invalid API key or site ID. Please make sure you're using a valid API key with access to the site you've requested.";
+
 /// A refusal in Plausible's shape: `{"error": "..."}` with its status.
 pub fn refuse(refusal: &Refusal) -> Response {
-    let message = match refusal {
-        Refusal::Invalid { message, .. } => message.clone(),
-        other => format!("{}: {}", other.parameter(), other.message()),
+    let (status, message) = match refusal {
+        Refusal::Invalid { message, .. } => (refusal.status(), message.clone()),
+        Refusal::Unauthenticated | Refusal::Forbidden => (StatusCode::UNAUTHORIZED, NO_ACCESS.to_string()),
+        other => (other.status(), format!("{}: {}", other.parameter(), other.message())),
     };
-    with_retry_after(http::json(refusal.status(), &json!({ "error": message })), refusal)
+    with_retry_after(http::json(status, &json!({ "error": message })), refusal)
 }
 
 /// A request Plausible would refuse: 400 with its message.

@@ -8,6 +8,7 @@ use serde_json::{Map, Value, json};
 
 use super::names::{parse_dimension, regex_escape, shown_value, stored_value};
 use super::{invalid, refuse};
+use crate::api::access::{Caller, NO_SITE};
 use crate::api::number;
 use crate::api::{Access, Credential};
 use crate::http::{self, Params, Request, Response};
@@ -39,7 +40,7 @@ impl Report {
 }
 
 /// `GET /api/v1/stats/{report}`.
-pub async fn report(access: &Access, request: &Request, report: Report) -> Response {
+pub async fn report(access: &Access, request: &Request, report: Report, caller: Caller) -> Response {
     let report = report.name();
     let now = access.clock.now();
     let live = access.live.current();
@@ -54,9 +55,14 @@ pub async fn report(access: &Access, request: &Request, report: Report) -> Respo
     };
     // The domain, or our numeric id.
     let by_id = site_id.parse().ok().and_then(|id| sites.get(id));
-    let Some(site) = sites.by_domain(&site_id.to_ascii_lowercase()).or(by_id) else {
-        return invalid(format!("Site not found: \"{site_id}\""));
+    let site_id = sites.by_domain(&site_id.to_ascii_lowercase()).or(by_id).map_or(NO_SITE, |s| s.id);
+    // Authorised before the rest is read (as Plausible does): an unknown site and a private
+    // one are refused alike, whatever else the request says.
+    let grant = match access.authorize(&Credential::of(request.headers(), None, caller), site_id).await {
+        Ok(grant) => grant,
+        Err(refusal) => return refuse(&refusal),
     };
+    let site = grant.site();
     let realtime = report == "realtime/visitors";
     let date_range = if realtime {
         // Plausible's current visitors: the last 5 minutes.
@@ -174,12 +180,8 @@ pub async fn report(access: &Access, request: &Request, report: Report) -> Respo
         total_rows: false,
         time_labels: false,
     };
-    let credential = Credential::of(request.headers(), None);
-    let answer = match access.authorize(&credential, stats.site_id).await {
-        Ok(grant) => match grant.run(&stats).await {
-            Ok(answer) => answer,
-            Err(refusal) => return refuse(&refusal),
-        },
+    let answer = match grant.run(&stats).await {
+        Ok(answer) => answer,
         Err(refusal) => return refuse(&refusal),
     };
     let at = |m: Metric| engine.iter().position(|e| *e == m).expect("requested");

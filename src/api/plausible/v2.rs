@@ -10,6 +10,7 @@ use serde_json::{Map, Value, json};
 
 use super::names::{parse_dimension, parse_tree, shown_value};
 use super::{invalid, refuse};
+use crate::api::access::{Caller, Grant, NO_SITE};
 use crate::api::number;
 use crate::api::{Access, Credential, Refusal};
 use crate::http::{self, Request, Response};
@@ -19,7 +20,6 @@ use crate::query::request::{
     DateRange, Dimension, FilterTree, Format, MAX_DIMENSIONS, MAX_LIMIT, Metric, OrderKey, StatsRequest, TimeBucket,
 };
 use crate::query::stats::Answer;
-use crate::sites::Sites;
 
 /// How one requested metric is read from the engine's rows.
 #[derive(Debug, Clone, Copy)]
@@ -59,17 +59,27 @@ struct Query {
 }
 
 /// `POST /api/v2/query`.
-pub async fn handle(access: &Access, request: &Request) -> Response {
+pub async fn handle(access: &Access, request: &Request, caller: Caller) -> Response {
     let raw: Value = match serde_json::from_slice(request.body()) {
         Ok(value @ Value::Object(_)) => value,
         Ok(_) => return invalid("Invalid request body: expected a JSON object"),
         Err(e) => return invalid(format!("Invalid JSON: {e}")),
     };
-    let query = match parse(&raw, &access.live.current().sites) {
+    let Some(domain) = raw.get("site_id").and_then(Value::as_str) else {
+        return invalid("#/site_id: required, the site's domain");
+    };
+    let site_id = access.live.current().sites.by_domain(&domain.to_ascii_lowercase()).map_or(NO_SITE, |s| s.id);
+    // Authorised before the rest is read (as Plausible does): an unknown site and a private
+    // one are refused alike, whatever else the request says.
+    let grant = match access.authorize(&Credential::of(request.headers(), None, caller), site_id).await {
+        Ok(grant) => grant,
+        Err(refusal) => return refuse(&refusal),
+    };
+    let query = match parse(&raw, site_id) {
         Ok(query) => query,
         Err(message) => return invalid(message),
     };
-    match run(access, request, &query).await {
+    match run(&grant, &query).await {
         Ok((answer, wholes, groups)) => http::json(StatusCode::OK, &respond(&query, &answer, wholes, &groups)),
         Err(refusal) => refuse(&refusal),
     }
@@ -77,12 +87,7 @@ pub async fn handle(access: &Access, request: &Request) -> Response {
 
 /// The request's queries, all under one grant: the rows, the wholes of the shares and the
 /// groups of the group conversion rate.
-async fn run(
-    access: &Access,
-    request: &Request,
-    query: &Query,
-) -> Result<(Answer, [f64; 2], HashMap<Vec<String>, f64>), Refusal> {
-    let grant = access.authorize(&Credential::of(request.headers(), None), query.stats.site_id).await?;
+async fn run(grant: &Grant<'_>, query: &Query) -> Result<(Answer, [f64; 2], HashMap<Vec<String>, f64>), Refusal> {
     let answer = grant.run(&query.stats).await?;
     let mut wholes = [0.0; 2];
     for (value, whole) in wholes.iter_mut().zip(&query.wholes) {
@@ -99,18 +104,14 @@ async fn run(
     Ok((answer, wholes, groups))
 }
 
-fn parse(raw: &Value, sites: &Sites) -> Result<Query, String> {
+fn parse(raw: &Value, site_id: u32) -> Result<Query, String> {
     let object = raw.as_object().expect("checked by the caller");
     const KEYS: [&str; 8] =
         ["site_id", "metrics", "date_range", "dimensions", "filters", "order_by", "include", "pagination"];
     if let Some(key) = object.keys().find(|k| !KEYS.contains(&k.as_str())) {
         return Err(format!("Invalid request: unknown property \"{key}\""));
     }
-    let domain = object.get("site_id").and_then(Value::as_str).ok_or("#/site_id: required, the site's domain")?;
-    let site = sites.by_domain(&domain.to_ascii_lowercase()).ok_or_else(|| {
-        // The same answer whether the site is unknown or another's: nothing to learn.
-        format!("Site not found: \"{domain}\"")
-    })?;
+    let domain = object.get("site_id").and_then(Value::as_str).unwrap_or_default();
     let names = match object.get("metrics") {
         Some(Value::Array(names)) if !names.is_empty() => names,
         _ => return Err("#/metrics: required, a non-empty list of metrics".into()),
@@ -259,7 +260,7 @@ fn parse(raw: &Value, sites: &Sites) -> Result<Query, String> {
     }
 
     let stats = StatsRequest {
-        site_id: site.id,
+        site_id,
         metrics,
         date_range,
         dimensions: dimensions.clone(),
