@@ -71,7 +71,7 @@ async fn main() {
         let mut times = Vec::new();
         for _ in 0..runs {
             let t = Instant::now();
-            stats::run(&store, &request, &site, now).await.unwrap();
+            stats::run(&store, &request, &site, now, stats::Audience::Owner).await.unwrap();
             times.push(t.elapsed().as_secs_f64() * 1000.0);
         }
         times.sort_by(|a, b| a.partial_cmp(b).unwrap());

@@ -22,8 +22,8 @@ use crate::clock::Clock;
 use crate::config::{LimitsConfig, SiteConfig};
 use crate::live::LiveSettings;
 use crate::privacy::client_ip::ClientKey;
-use crate::query::request::{DateRange, Dimension, StatsRequest};
-use crate::query::stats::{self, QueryError};
+use crate::query::request::StatsRequest;
+use crate::query::stats::{self, Audience, QueryError};
 use crate::store::{Store, tokens};
 use crate::telemetry::metrics::Metrics;
 
@@ -230,24 +230,18 @@ impl Grant<'_> {
         if query.site_id != self.site.id {
             return Err(Refusal::Forbidden);
         }
-        // Anyone may read a public site: its last 30 minutes are a handful of people, so they
-        // are shown by country at most.
-        if self.reader == Reader::Public
-            && query.date_range == DateRange::Realtime
-            && query.dimensions.iter().any(|d| *d != Dimension::Country)
-        {
-            return Err(Refusal::invalid(
-                "dimensions",
-                "a public site's realtime figures are broken down by visit:country at most",
-            ));
-        }
         if query.filters.iter().map(|t| t.leaves().len()).sum::<usize>() > access.limits.stats_max_filters {
             return Err(Refusal::invalid("filters", format!("at most {} filters", access.limits.stats_max_filters)));
         }
         // ClickHouse stops the query at `stats_timeout` (max_execution_time); this bounds the
         // wait for its answer too.
         let deadline = access.limits.stats_timeout + Duration::from_secs(2);
-        let run = tokio::time::timeout(deadline, stats::run(&access.store, query, &self.site, access.clock.now()));
+        let audience = match self.reader {
+            Reader::Credential => Audience::Owner,
+            Reader::Public => Audience::Public,
+        };
+        let run =
+            tokio::time::timeout(deadline, stats::run(&access.store, query, &self.site, access.clock.now(), audience));
         match run.await {
             Ok(Ok(answer)) => Ok(answer),
             Ok(Err(QueryError::Invalid(bad))) => Err(bad.into()),

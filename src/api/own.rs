@@ -113,6 +113,11 @@ fn to_json(answer: &Answer, request: &StatsRequest, site: &SiteConfig) -> Value 
         "time_zone": site.timezone,
         "rounded": site.round_counts,
     });
+    if site.round_counts {
+        // The noise counts get before rounding (docs/privacy.md F2), for the analyst to know.
+        use crate::query::rounding::{DELTA, EPSILON, NOISE_BOUND};
+        meta["noise"] = json!({"epsilon": EPSILON, "delta": DELTA, "bound": NOISE_BOUND});
+    }
     // The range's calendar days in the site's time zone (what a chart's axis spans).
     meta["dates"] = json!([date_text(answer.span.first_day), date_text(answer.span.last_day)]);
     let bucket = request.dimensions.iter().find_map(|d| match d {

@@ -8,6 +8,7 @@
 
 pub mod metrics;
 pub mod period;
+pub(crate) mod public;
 pub mod request;
 pub(crate) mod rounding;
 pub mod sql;

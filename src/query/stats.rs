@@ -4,8 +4,9 @@
 
 use crate::config::{SiteConfig, read_floor};
 use crate::query::period::{DateRange, Span, resolve};
+use crate::query::public::public_span;
 use crate::query::request::{BadRequest, Dimension, StatsRequest, TimeBucket};
-use crate::query::rounding::{round_rows, with_rounding_inputs};
+use crate::query::rounding::{Noise, round_rows, with_rounding_inputs};
 use crate::query::sql::build;
 use crate::query::{ResultRow, Scope};
 use crate::store::Store;
@@ -125,15 +126,32 @@ pub struct Answer {
     pub total_rows: Option<u64>,
 }
 
-/// Runs `request` for `site` at `now`.
-pub async fn run(store: &Store, request: &StatsRequest, site: &SiteConfig, now: u64) -> Result<Answer, QueryError> {
+/// Who reads: the site's own credential reads everything; anyone else reads a public site's
+/// settled figures ([`crate::query::public`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    Owner,
+    Public,
+}
+
+/// Runs `request` for `site` at `now`, as `audience` may read it.
+pub async fn run(
+    store: &Store,
+    request: &StatsRequest,
+    site: &SiteConfig,
+    now: u64,
+    audience: Audience,
+) -> Result<Answer, QueryError> {
     let mut span = resolve(store, &request.date_range, &site.timezone, now).await?;
     if request.date_range == DateRange::All {
         // Everything kept: the span starts where retention does.
         span.from = Scope::new(site, span.from, span.to, now).from;
         span.first_day = (span.from / 86_400) as i64;
     }
-    let span = bounded(span, read_floor(site.retention.days(), now), now);
+    let mut span = bounded(span, read_floor(site.retention.days(), now), now);
+    if audience == Audience::Public {
+        span = public_span(request, span, now)?;
+    }
     check_buckets(request, &span)?;
     let rounding = site.round_counts.then(|| with_rounding_inputs(request));
     let computed = rounding.as_ref().unwrap_or(request);
@@ -162,12 +180,12 @@ pub async fn run(store: &Store, request: &StatsRequest, site: &SiteConfig, now: 
         }
     };
     let (rows, previous, total_rows) = tokio::join!(current, previous, total);
-    let privacy = |rows: Vec<ResultRow>| match &rounding {
-        Some(computed) => round_rows(rows, &computed.metrics, &request.metrics),
+    let privacy = |rows: Vec<ResultRow>, span: &Span| match &rounding {
+        Some(computed) => round_rows(rows, &computed.metrics, &request.metrics, &Noise::of(request, span)),
         None => rows,
     };
-    let rows = privacy(rows?);
-    let previous = previous?.map(|rows| (before, privacy(rows)));
+    let rows = privacy(rows?, &span);
+    let previous = previous?.map(|rows| (before, privacy(rows, &before)));
     // With rounding, rows under the small-count floor are left out: the total counts those
     // returned rounding-wise only when everything fits on one page.
     let total_rows = match (total_rows?, &rounding) {

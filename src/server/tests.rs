@@ -264,7 +264,7 @@ async fn a_public_sites_realtime_is_by_country_at_most() {
     let (status, _, answer) = collector.send(realtime(r#"["visit:browser"]"#)).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
     let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
-    assert_eq!(answer["parameter"], "dimensions");
+    assert_eq!(answer["parameter"], "date_range");
     // With the site's share secret the same question is answered (here: ClickHouse is absent,
     // so the refusal is the store's, not the rule's).
     let with_secret = {

@@ -535,28 +535,75 @@ async fn admin_pages_answer_only_the_operator() {
     assert_eq!(get(collector.url("/healthz"), "127.0.0.2", None).await, 200);
 }
 
-/// On a public site, anyone's realtime view is by country at most (a handful of people are
-/// online at a time); the site's own credential sees the rest.
+/// On a public site, anyone reads the figures but not the few people on it now: a breakdown or
+/// a filter finer than the country needs a span of a day or more (on the hour), and leaves out
+/// the last half hour, in every dialect; the site's token reads everything.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_public_sites_realtime_is_by_country_at_most() {
-    let ch = clickhouse();
-    let mut config = CollectorConfig::new(ch, &unique_database("hostile_realtime"));
-    config.extra = config.extra.replacen("id = 1\n", "id = 1\npublic = true\n", 1);
-    let collector = Collector::start(&config).await;
+async fn a_public_sites_recent_visitors_stay_in_the_crowd() {
+    let s = crate::stats::seed_with("[[sites]]\nid = 1\ndomains = [\"example.org\"]\npublic = true\n").await;
+    let token = crate::stats::token_for(&s.collector, 1);
     let http = crate::common::http();
-    let ask = |dimension: &str| {
-        let body = serde_json::json!({"site_id": 1, "metrics": ["visitors"], "date_range": "realtime", "dimensions": [dimension]});
-        http.post(collector.url("/api/v1/query")).json(&body).send()
+    let post = |path: &'static str, bearer: Option<&str>, body: serde_json::Value| {
+        let mut request = http.post(s.collector.url(path)).json(&body);
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token);
+        }
+        async move {
+            let r = request.send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
     };
-    assert_eq!(ask("visit:country").await.unwrap().status().as_u16(), 200);
-    for finer in ["event:page", "visit:city", "visit:browser", "visit:source"] {
-        let r = ask(finer).await.unwrap();
-        assert_eq!(r.status().as_u16(), 400, "{finer}");
-        assert!(r.text().await.unwrap().contains("visit:country at most"));
+    let own = |date_range: serde_json::Value, dimensions: serde_json::Value, filters: serde_json::Value| serde_json::json!({"site_id": 1, "metrics": ["visitors"], "date_range": date_range, "dimensions": dimensions, "filters": filters});
+    // Realtime: in total and by country, for anyone; by page or filtered by browser, refused.
+    let (status, _) = post(
+        "/api/v1/query",
+        None,
+        own("realtime".into(), serde_json::json!(["visit:country"]), serde_json::json!([])),
+    )
+    .await;
+    assert_eq!(status, 200);
+    for (dimensions, filters) in [
+        (serde_json::json!(["event:page"]), serde_json::json!([])),
+        (serde_json::json!(["visit:country"]), serde_json::json!([["is", "visit:browser", ["Firefox"]]])),
+    ] {
+        let (status, text) = post("/api/v1/query", None, own("realtime".into(), dimensions, filters)).await;
+        assert_eq!(status, 400, "{text}");
+        assert!(text.contains("visit:country or by time at most"), "{text}");
     }
-    let body =
-        serde_json::json!({"site_id": 1, "metrics": ["visitors"], "date_range": "7d", "dimensions": ["event:page"]});
-    assert_eq!(http.post(collector.url("/api/v1/query")).json(&body).send().await.unwrap().status().as_u16(), 200);
+    // Plausible's v2, the last five minutes by page, browser and device: refused to anyone, and
+    // answered (the visitor of a minute ago included) to the site's token.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let instant = |t: u64| {
+        let (day, second) = ((t / 86_400) as i64, t % 86_400);
+        let date = mesure::query::period::date_text(day);
+        format!("{date}T{:02}:{:02}:{:02}Z", second / 3600, second / 60 % 60, second % 60)
+    };
+    let five_minutes = serde_json::json!({
+        "site_id": "example.org", "metrics": ["visitors"], "date_range": [instant(now - 300), instant(now + 60)],
+        "dimensions": ["event:page", "visit:browser", "visit:device"],
+    });
+    let (status, text) = post("/api/v2/query", None, five_minutes.clone()).await;
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("under a day"), "{text}");
+    let (status, text) = post("/api/v2/query", Some(&token), five_minutes).await;
+    assert_eq!(status, 200, "{text}");
+    assert!(text.contains("/live"), "{text}");
+    // A day by page: anyone sees the settled pages, not the page of a minute ago; the token sees it.
+    let week = || own("7d".into(), serde_json::json!(["event:page"]), serde_json::json!([]));
+    let (status, text) = post("/api/v1/query", None, week()).await;
+    assert_eq!(status, 200, "{text}");
+    assert!(text.contains("\"/a\"") && !text.contains("/live"), "{text}");
+    let (_, text) = post("/api/v1/query", Some(&token), week()).await;
+    assert!(text.contains("/live"), "{text}");
+    // Plausible's v1 breakdown of today's pages, as anyone: the page of a minute ago is not there.
+    let r = http
+        .get(s.collector.url("/api/v1/stats/breakdown?site_id=example.org&period=7d&property=event:page"))
+        .send()
+        .await
+        .unwrap();
+    let (status, text) = (r.status().as_u16(), r.text().await.unwrap());
+    assert_eq!(status, 200, "{text}");
+    assert!(text.contains("\"/a\"") && !text.contains("/live"), "{text}");
 }
 
 /// Rows of `db` for a condition (polling until `expected` are there).

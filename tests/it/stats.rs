@@ -382,15 +382,25 @@ async fn stats_answers_match_the_hand_computed_ones() {
         json!({"site_id": 3, "metrics": ["visitors", "visits", "pageviews", "views_per_visit"], "date_range": "yesterday"}),
     )
     .await;
-    assert_eq!(rows(&v), vec![(vec![], vec![20.0, 20.0, 20.0, 1.0])]);
+    // 16 of each, and noise of at most 5 either way (docs/privacy.md F2): 10 or 20.
+    let total = &rows(&v)[0].1;
+    assert!(total[..3].iter().all(|c| [10.0, 20.0].contains(c)), "{total:?}");
+    assert_eq!(total[3], total[2] / total[1], "views per visit from the rounded counts");
     assert_eq!(v["meta"]["rounded"], json!(true));
+    assert_eq!(v["meta"]["noise"], json!({"epsilon": 1.0, "delta": 0.0031, "bound": 5}));
     let (_, v) = query(
         &s,
         Some(&t3),
         json!({"site_id": 3, "metrics": ["pageviews"], "date_range": "yesterday", "dimensions": ["event:page"]}),
     )
     .await;
-    assert_eq!(rows(&v), vec![(strings(&["/s"]), vec![10.0])], "the /rare row is suppressed, counts rounded");
+    // /s: 13 visitors, noisy 8 to 18: rounded to 10 or 20, or (under 10) left out; /rare: 3
+    // visitors, noisy at most 8: never listed.
+    let pages = rows(&v);
+    assert!(
+        pages.iter().all(|(page, counts)| page == &strings(&["/s"]) && [10.0, 20.0].contains(&counts[0])),
+        "{pages:?}"
+    );
     let _ = &s.db;
 }
 
