@@ -197,7 +197,16 @@ impl Ingest {
     /// Handles `POST /api/event` (Plausible Events API) and its CORS preflight.
     pub fn plausible(&self, request: &Request, peer: SocketAddr) -> Response {
         let origin = request.headers().get(ORIGIN).cloned();
-        with_cors(self.plausible_event(request, peer), origin)
+        let mut response = self.plausible_event(request, peer);
+        if origin.is_some() {
+            // A web page's request (browsers send an Origin with every cross-origin POST): its
+            // answer must not tell that page whether its visitor had a visit on some site here in
+            // the last 30 minutes (an engagement without one is dropped), nor whether they opted
+            // out. The mark stays for servers and apps, which send no Origin and whose own
+            // events it concerns.
+            response.headers_mut().remove(X_PLAUSIBLE_DROPPED);
+        }
+        with_cors(response, origin)
     }
 
     fn plausible_event(&self, request: &Request, peer: SocketAddr) -> Response {
@@ -217,7 +226,7 @@ impl Ingest {
                 if stored == 0 {
                     // Plausible's answer to an event it did not record (for any reason: which
                     // one is not said).
-                    response.headers_mut().insert("x-plausible-dropped", HeaderValue::from_static("1"));
+                    response.headers_mut().insert(X_PLAUSIBLE_DROPPED, HeaderValue::from_static("1"));
                 }
                 response
             }
@@ -289,6 +298,9 @@ fn accepted_events(outcome: Outcome) -> Vec<Event> {
     }
 }
 
+/// Plausible's mark on the answer to an event it did not record.
+const X_PLAUSIBLE_DROPPED: &str = "x-plausible-dropped";
+
 fn with_cors(mut response: Response, origin: Option<HeaderValue>) -> Response {
     let headers = response.headers_mut();
     // The requesting origin with credentials, so that a tracker's fetch may send the collector's
@@ -303,7 +315,6 @@ fn with_cors(mut response: Response, origin: Option<HeaderValue>) -> Response {
             headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
         }
     }
-    headers.insert("access-control-expose-headers", HeaderValue::from_static("X-Plausible-Dropped"));
     headers.insert("access-control-allow-methods", HeaderValue::from_static("POST, OPTIONS"));
     headers.insert("access-control-allow-headers", HeaderValue::from_static("Content-Type"));
     headers.insert("access-control-max-age", HeaderValue::from_static("86400"));

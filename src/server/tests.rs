@@ -135,12 +135,36 @@ async fn plausible_events_carry_cors_and_say_when_dropped() {
     assert_eq!(headers["access-control-allow-credentials"], "true");
     assert!(headers.get("x-plausible-dropped").is_none());
     assert_eq!(collector.accepted(), 1);
-    // A visitor sending GPC: the same 202, marked dropped, nothing stored.
+    // A server sending an event for a visitor with GPC: the same 202, marked dropped, nothing
+    // stored.
     let request = post("/api/event").header("sec-gpc", "1").body(body(event)).unwrap();
     let (status, headers, _) = collector.send(request).await;
     assert_eq!((status, headers["x-plausible-dropped"].to_str().unwrap()), (StatusCode::ACCEPTED, "1"));
     assert_eq!(headers["access-control-allow-origin"], "*");
     assert_eq!(collector.accepted(), 1);
+    // A web page (any origin) learns nothing of what became of its event: a dropped engagement
+    // (no visit in the last 30 minutes), a GPC visitor and a recorded page view are answered
+    // alike, header for header.
+    let from_a_page = |event: &str, gpc: bool| {
+        // A visitor of their own (their user agent): the engagement has no visit to belong to.
+        let agent =
+            if event.contains("engagement") { FIREFOX.replace("Firefox", "LibreWolf") } else { FIREFOX.to_string() };
+        let mut request = hyper::Request::post("/api/event")
+            .header("origin", "https://elsewhere.example")
+            .header("user-agent", agent);
+        if gpc {
+            request = request.header("sec-gpc", "1");
+        }
+        request.body(body(event)).unwrap()
+    };
+    let engagement = r#"{"n":"engagement","u":"https://example.org/","d":"example.org","sd":10,"e":1000}"#;
+    let (recorded, recorded_headers, recorded_body) = collector.send(from_a_page(event, false)).await;
+    assert_eq!(collector.accepted(), 2);
+    for (event, gpc) in [(engagement, false), (event, true)] {
+        let (status, headers, answer) = collector.send(from_a_page(event, gpc)).await;
+        assert_eq!((status, &headers, &answer), (recorded, &recorded_headers, &recorded_body), "{event} {gpc}");
+    }
+    assert_eq!(collector.accepted(), 2, "neither was recorded");
     let (status, _, answer) = collector.send(post("/api/event").body(body("{")).unwrap()).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(answer.contains("error"), "{answer}");
