@@ -16,6 +16,7 @@
 use hyper::HeaderMap;
 use serde::Deserialize;
 
+use super::names;
 use super::user_agent::UaVerdict;
 
 /// Longest `uadata` parsed (real ones are under 400 bytes).
@@ -137,6 +138,8 @@ impl ClientHints {
             && brand != "Chrome"
             && brand != "Chromium"
             && is_chromium_based(&verdict.browser)
+            // A brand is the browser's own text: only a name of the closed list is kept.
+            && !names::browser(brand).is_empty()
         {
             let major = version.split('.').next().unwrap_or("");
             refined.browser = brand.clone();
@@ -310,6 +313,17 @@ mod tests {
         let hints = ClientHints::from_headers(&headers).unwrap();
         assert_eq!(hints.refine(&chrome_ua).unwrap().os_version, "11");
         assert_eq!(ClientHints::from_headers(&HeaderMap::new()), None);
+    }
+
+    /// A brand is the browser's own text (docs/privacy.md D3): a name off the closed list is
+    /// never stored as the browser.
+    #[test]
+    fn a_made_up_brand_is_not_a_browser() {
+        let mut headers = HeaderMap::new();
+        headers.insert("sec-ch-ua", r#""Jean Dupont 0612345678";v="131", "Chromium";v="131""#.parse().unwrap());
+        let hints = ClientHints::from_headers(&headers).unwrap();
+        let chrome_ua = verdict("Chrome", "131", "Windows", "10", "desktop");
+        assert_eq!(hints.refine(&chrome_ua), None, "the user agent's verdict stands");
     }
 
     #[test]

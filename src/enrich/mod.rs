@@ -12,6 +12,7 @@
 pub mod campaign;
 pub mod client_hints;
 pub mod language;
+pub(crate) mod names;
 pub mod referrer;
 pub mod url;
 pub mod user_agent;

@@ -17,7 +17,9 @@ use prometheus::IntCounter;
 use regex::RegexSet;
 use serde::Deserialize;
 
-const UAP_REGEXES: &str = include_str!("data/uap-core/regexes.json");
+use super::names;
+
+pub(crate) const UAP_REGEXES: &str = include_str!("data/uap-core/regexes.json");
 const CRAWLER_PATTERNS: &str = include_str!("data/crawler-user-agents/crawler-user-agents.json");
 /// Longest user agent looked at; longer ones are cut (real ones are under 512 bytes).
 const MAX_UA_BYTES: usize = 1024;
@@ -217,12 +219,17 @@ impl UserAgents {
         } else {
             None
         };
-        let known = |s: &str| if s == "Other" { String::new() } else { s.to_string() };
-        let os_name = os.as_ref().map(|o| known(&o.os)).unwrap_or_default();
+        // Names from the closed lists only ("Other" is not on them): a rule may hand back the
+        // visitor's own text as a name (docs/privacy.md D3).
+        let os_name = os.as_ref().map(|o| names::os(&o.os)).unwrap_or_default();
+        let browser_name = browser.as_ref().map(|b| names::browser(&b.family)).unwrap_or_default();
+        let version_of = |known: &str, version: Option<&str>| {
+            if known.is_empty() { String::new() } else { names::version(version.unwrap_or("")) }
+        };
         UaVerdict {
-            browser: browser.as_ref().map(|b| known(&b.family)).unwrap_or_default(),
-            browser_version: browser.as_ref().and_then(|b| b.major).unwrap_or("").to_string(),
-            os_version: os.as_ref().and_then(|o| o.major.as_deref()).unwrap_or("").to_string(),
+            browser_version: version_of(&browser_name, browser.as_ref().and_then(|b| b.major)),
+            browser: browser_name,
+            os_version: version_of(&os_name, os.as_ref().and_then(|o| o.major.as_deref())),
             device: device_class(user_agent, &os_name, device_family),
             os: os_name,
             bot,
