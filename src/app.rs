@@ -30,6 +30,7 @@ use crate::privacy::cookie_keys::CookieKeys;
 use crate::privacy::geo::Geo;
 use crate::privacy::salts::SaltKeeper;
 use crate::server::{Listener, Routes, serve};
+use crate::sink::owner::SpoolOwner;
 use crate::sink::spool::{self, SpoolSettings, SpoolStats};
 use crate::sink::{DeliveryHealth, Writer};
 use crate::store::migrations::MIGRATIONS;
@@ -45,10 +46,12 @@ const GEO_RELOAD_EVERY: Duration = Duration::from_secs(10);
 const RETENTION_EVERY: Duration = Duration::from_secs(24 * 3600);
 
 /// Runs the collector on an already bound `listener` until `shutdown` resolves.
-/// `config_path`: the file `config` was loaded from, re-read on `SIGHUP` (`None`: no reload).
+/// `config_path`: the file `config` was loaded from, re-read on `SIGHUP` (`None`: no reload);
+/// `owner`: this process's hold on the spool directory (released when the run ends).
 pub async fn run(
     config: Config,
     config_path: Option<std::path::PathBuf>,
+    owner: SpoolOwner,
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
@@ -147,7 +150,6 @@ pub async fn run(
         metrics: metrics.clone(),
     });
     tokio::spawn(reload_on_hangup(live.clone(), store.clone(), metrics.clone(), background_stopped.clone()));
-    let pid_file = write_pid_file(&config.spool.dir);
     let routes = Arc::new(Routes {
         live: live.clone(),
         api: Access::new(live.clone(), store.clone(), clock.clone(), &config.limits, metrics.clone()),
@@ -186,9 +188,7 @@ pub async fn run(
     // The connections are gone: the spool writes what is pending, syncs and closes, and the
     // writer delivers what is left.
     drop(routes);
-    if let Some(pid_file) = pid_file {
-        let _ = std::fs::remove_file(pid_file);
-    }
+    drop(owner);
     let _ = stop_background.send(true);
     appender.close();
     let _ = spool_task.await;
@@ -253,22 +253,6 @@ async fn enforce_retention(
         tokio::select! {
             _ = tokio::time::sleep(pause) => {}
             _ = stop.changed() => return,
-        }
-    }
-}
-
-/// The file `mesure reload` reads the running collector's process id from.
-pub const PID_FILE: &str = "mesure.pid";
-
-/// Writes the process id into the spool directory (private, like the spool); `None` when it
-/// cannot (then `mesure reload` cannot find this process, and `kill -HUP` still works).
-fn write_pid_file(spool_dir: &std::path::Path) -> Option<std::path::PathBuf> {
-    let path = spool_dir.join(PID_FILE);
-    match std::fs::write(&path, format!("{}\n", std::process::id())) {
-        Ok(()) => Some(path),
-        Err(error) => {
-            tracing::warn!(%error, path = %path.display(), "cannot write the pid file; `mesure reload` will not find this process");
-            None
         }
     }
 }

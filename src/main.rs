@@ -139,10 +139,12 @@ async fn run(command: Command, config: Config, config_path: PathBuf) -> anyhow::
     let store = Store::new(&config.clickhouse);
     match command {
         Command::Serve => {
+            // The spool is this process's alone while it runs: claimed before anything else.
+            let owner = mesure::sink::owner::SpoolOwner::claim(&config.spool.dir)?;
             let listener = tokio::net::TcpListener::bind(config.listen)
                 .await
                 .with_context(|| format!("binding {}", config.listen))?;
-            mesure::app::run(config, Some(config_path), listener, mesure::app::termination_signal()).await?;
+            mesure::app::run(config, Some(config_path), owner, listener, mesure::app::termination_signal()).await?;
         }
         Command::Migrate => {
             let applied = store.migrate(MIGRATIONS).await?;
@@ -179,16 +181,8 @@ async fn run(command: Command, config: Config, config_path: PathBuf) -> anyhow::
             }
         }
         Command::Reload => {
-            let pid_file = config.spool.dir.join(mesure::app::PID_FILE);
-            let pid = std::fs::read_to_string(&pid_file).with_context(|| {
-                format!("reading {} (is mesure serve running with this configuration?)", pid_file.display())
-            })?;
-            let pid = pid.trim();
-            anyhow::ensure!(
-                !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()),
-                "{} holds no process id",
-                pid_file.display()
-            );
+            let pid = mesure::sink::owner::running_owner(&config.spool.dir)?.to_string();
+            let pid = pid.as_str();
             let status = std::process::Command::new("kill").args(["-HUP", pid]).status().context("running kill")?;
             anyhow::ensure!(status.success(), "no running collector with process id {pid}");
             println!("asked process {pid} to reload {}; its log says what changed", config_path.display());

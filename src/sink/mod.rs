@@ -6,6 +6,7 @@
 //!   dead letters.
 
 pub(crate) mod files;
+pub mod owner;
 pub mod retry;
 pub mod spool;
 pub mod writer;

@@ -777,3 +777,46 @@ async fn sessions_and_sign_in_links_cannot_be_taken_over() {
     }
     assert!(sites(token_session).await.contains("\"id\":1"), "a share-link sign-in ended a token's session");
 }
+
+/// `mesure reload` signals only the collector that owns the spool: with the collector stopped,
+/// a pid file naming another process (here a `sleep` of ours) is refused and that process lives
+/// on; a second collector on a running one's spool refuses to start; the pid file is private.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reload_signals_only_the_spools_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let ch = clickhouse();
+    let config = CollectorConfig::new(ch, &unique_database("hostile_reload"));
+    let mut collector = Collector::start(&config).await;
+    collector.keep_dir = true;
+    let dir = collector.dir.clone();
+    let reload = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_mesure"))
+            .args(["reload", "--config"])
+            .arg(dir.join("mesure.toml"))
+            .output()
+            .unwrap()
+    };
+    let pid_file = dir.join("spool").join("mesure.pid");
+    assert_eq!(std::fs::metadata(&pid_file).unwrap().permissions().mode() & 0o777, 0o600);
+    assert!(reload().status.success(), "the running owner is signalled");
+    // A second collector on the same files: refused at start.
+    let second = std::process::Command::new(env!("CARGO_BIN_EXE_mesure"))
+        .args(["serve", "--config"])
+        .arg(dir.join("mesure.toml"))
+        .output()
+        .unwrap();
+    assert!(!second.status.success());
+    assert!(String::from_utf8_lossy(&second.stderr).contains("another mesure serve"), "{second:?}");
+    assert!(collector.terminate(Duration::from_secs(30)).await.success());
+    // Stopped; a pid file naming an unrelated process is left (stale, or written by someone).
+    let mut bystander = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+    std::fs::write(&pid_file, format!("{}\n", bystander.id())).unwrap();
+    let out = reload();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no mesure serve is running"), "{out:?}");
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(bystander.try_wait().unwrap().is_none(), "the bystander was not signalled");
+    let _ = bystander.kill();
+    let _ = bystander.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+}
