@@ -24,7 +24,7 @@ use crate::live::LiveSettings;
 use crate::privacy::client_ip::ClientKey;
 use crate::query::request::StatsRequest;
 use crate::query::stats::{self, Audience, QueryError};
-use crate::store::{Store, tokens};
+use crate::store::{ANSWER_TOO_LARGE, Store, tokens};
 use crate::telemetry::metrics::Metrics;
 
 /// Who asks, as the router knows them: a keyed hash of their address (for their own budget of
@@ -261,12 +261,21 @@ impl Grant<'_> {
     }
 }
 
-/// Whether ClickHouse stopped a query for its budget: time (159), rows (158) or memory (241).
+/// Whether ClickHouse stopped a query for its budget: time (159), rows (158) or memory (241),
+/// or its answer was too large for the collector to take.
 fn over_budget(error: &crate::store::Error) -> bool {
     let text = error.to_string();
-    ["Code: 159", "Code: 158", "Code: 241", "TIMEOUT_EXCEEDED", "TOO_MANY_ROWS", "MEMORY_LIMIT_EXCEEDED"]
-        .iter()
-        .any(|code| text.contains(code))
+    [
+        "Code: 159",
+        "Code: 158",
+        "Code: 241",
+        "TIMEOUT_EXCEEDED",
+        "TOO_MANY_ROWS",
+        "MEMORY_LIMIT_EXCEEDED",
+        ANSWER_TOO_LARGE,
+    ]
+    .iter()
+    .any(|code| text.contains(code))
 }
 
 #[cfg(test)]
@@ -298,5 +307,6 @@ mod tests {
         assert!(over_budget(&error("Code: 159. DB::Exception: Timeout exceeded")));
         assert!(over_budget(&error("Code: 241. MEMORY_LIMIT_EXCEEDED")));
         assert!(!over_budget(&error("Code: 47. Unknown identifier")));
+        assert!(over_budget(&error(&format!("{ANSWER_TOO_LARGE}: over 64 bytes"))));
     }
 }

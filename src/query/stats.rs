@@ -19,6 +19,11 @@ pub(crate) const SPAN_MARGIN_DAYS: u64 = 400;
 /// The most buckets a time dimension may have (24 per day by the hour).
 pub(crate) const MAX_TIME_BUCKETS: i64 = 10_000;
 
+/// The most bytes one query's rows may take as ClickHouse sends them (tab-separated): a larger
+/// answer is refused as over budget while it arrives (the server's query is killed), never held
+/// whole. A page of 10,000 rows of 3 dimensions of 1,000 bytes fits.
+pub(crate) const MAX_ANSWER_BYTES: usize = 32 << 20;
+
 /// `span` within [`SPAN_MARGIN_DAYS`] of the data: from the retention `floor` less the margin
 /// to `now` plus it. Rows are read from the floor on in any case ([`Scope`]).
 fn bounded(mut span: Span, floor: u64, now: u64) -> Span {
@@ -75,7 +80,7 @@ pub enum QueryError {
 
 /// Runs the SQL and reads its rows.
 pub async fn fetch(store: &Store, sql: &Sql, dimensions: usize) -> crate::store::Result<Vec<ResultRow>> {
-    let bytes = store.fetch_tab_separated(sql).await?;
+    let bytes = store.fetch_tab_separated(sql, MAX_ANSWER_BYTES).await?;
     let text = String::from_utf8_lossy(&bytes);
     Ok(text
         .lines()
@@ -174,7 +179,10 @@ pub async fn run(
     };
     let total = async {
         if request.total_rows && !request.dimensions.is_empty() {
-            store.fetch_tab_separated(&count_sql).await.map(|b| String::from_utf8_lossy(&b).trim().parse::<u64>().ok())
+            store
+                .fetch_tab_separated(&count_sql, 64)
+                .await
+                .map(|b| String::from_utf8_lossy(&b).trim().parse::<u64>().ok())
         } else {
             Ok(None)
         }

@@ -369,14 +369,62 @@ impl Store {
     }
 
     /// A built stats query's rows as TabSeparated text.
-    pub(crate) async fn fetch_tab_separated(&self, sql: &Sql) -> Result<Vec<u8>> {
-        let mut cursor = self.built(sql).fetch_bytes("TabSeparated")?;
-        Ok(cursor.collect().await?.to_vec())
+    ///
+    /// The query runs under a random id. Should the caller stop waiting (its deadline, or its
+    /// client gone), the query is killed on the server, which otherwise could work on for the
+    /// rest of its budget; an answer over `max_bytes` is refused ([`AnswerTooLarge`]) as it
+    /// arrives, never held whole.
+    pub(crate) async fn fetch_tab_separated(&self, sql: &Sql, max_bytes: usize) -> Result<Vec<u8>> {
+        let id = read_query_id();
+        let mut guard = KillOnDrop { store: self, id: Some(id.clone()) };
+        let query = self.built(sql).with_setting("query_id", id);
+        let mut cursor = query.fetch_bytes("TabSeparated")?;
+        let mut answer = Vec::new();
+        while let Some(chunk) = cursor.next().await? {
+            if answer.len() + chunk.len() > max_bytes {
+                // Dropping the cursor hangs up; the guard kills what the server still runs.
+                return Err(clickhouse::error::Error::Custom(format!("{ANSWER_TOO_LARGE}: over {max_bytes} bytes")));
+            }
+            answer.extend_from_slice(&chunk);
+        }
+        guard.id = None;
+        Ok(answer)
     }
 
     /// A built query's one row.
     pub(crate) async fn fetch_one<T: RowOwned + RowRead>(&self, sql: &Sql) -> Result<T> {
         self.built(sql).fetch_one().await
+    }
+}
+
+/// What an answer too large for its cap is refused with (the error's text starts with it).
+pub(crate) const ANSWER_TOO_LARGE: &str = "answer too large";
+
+/// A random id for one stats query (`mesure-read-` and 32 hex digits): nothing from the
+/// request is in it.
+fn read_query_id() -> String {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).expect("the OS random number generator is available");
+    format!("mesure-read-{}", hex::encode(bytes))
+}
+
+/// Kills the query of `id` on the server when dropped armed (the caller stopped waiting).
+struct KillOnDrop<'a> {
+    store: &'a Store,
+    id: Option<String>,
+}
+
+impl Drop for KillOnDrop<'_> {
+    fn drop(&mut self) {
+        let Some(id) = self.id.take() else { return };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        let kill = self.store.query(&statements::KILL_QUERY).bind(id);
+        runtime.spawn(async move {
+            // Best effort, bounded: the server's own max_execution_time ends the query anyway.
+            if let Ok(Err(error)) = tokio::time::timeout(Duration::from_secs(5), kill.execute()).await {
+                tracing::debug!(%error, "could not kill an abandoned stats query");
+            }
+        });
     }
 }
 

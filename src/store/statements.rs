@@ -127,6 +127,10 @@ statements! {
          FROM events GROUP BY site_id ORDER BY site_id"
     ), [U32(1_790_000_000)];
 
+    /// Stops a stats query the collector gave up waiting for (its random id; ClickHouse before
+    /// 19.x goes on with a query after its HTTP client hangs up).
+    KILL_QUERY = Query("KILL QUERY WHERE query_id = ? ASYNC"), [Str("mesure-read-00000000000000000000000000000000")];
+
     /// A one-time sign-in link (its code's hash).
     SIGN_IN_LINK_INSERT = Insert { table: "sign_in_links", columns: "code_hash, token_hash, site_id, expires_at" }, [];
     /// A sign-in link's use.

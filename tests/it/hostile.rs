@@ -820,3 +820,46 @@ async fn reload_signals_only_the_spools_owner() {
     let _ = bystander.wait();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A stats query the collector stops waiting for (its client hung up) is killed on ClickHouse,
+/// which before 19.x goes on with a query after its HTTP client leaves: the server does not
+/// keep working for nobody until the query's own time budget ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_abandoned_stats_query_is_killed_on_the_server() {
+    let ch = clickhouse();
+    let db = unique_database("hostile_abandon");
+    let mut config = CollectorConfig::new(ch, &db);
+    config.extra.push_str("\n[limits]\nstats_timeout = \"120s\"\nstats_max_rows_to_read = 1000000000\n");
+    let collector = Collector::start(&config).await;
+    // 2 million paths, each searched for 2,000 strings: many seconds of ClickHouse.
+    ch.query(&format!(
+        "INSERT INTO {db}.events (site_id, retention_days, timestamp, visitor_id, visit_id, event_type, url_path) \
+         SELECT 1, 180, toDateTime(toUInt32(now()) - 7200 + number % 3600), number, number, 'pageview', concat('/page/', toString(number % 200000)) \
+         FROM system.numbers LIMIT 2000000"
+    ))
+    .await;
+    let token = crate::stats::token_for(&collector, 1);
+    // Within every bound: 20 filters of 100 values (the caps), each a search in every path.
+    let filter = |f: usize| {
+        let values: Vec<String> = (0..100).map(|v| format!("/p/{f}-{v}-{}", "x".repeat(12))).collect();
+        serde_json::json!(["contains_not", "event:page", values])
+    };
+    let filters: Vec<serde_json::Value> = (0..20).map(filter).collect();
+    let body = serde_json::json!({
+        "site_id": 1, "metrics": ["visitors", "pageviews"], "date_range": "day",
+        "dimensions": ["event:page"], "filters": filters,
+    });
+    let request = format!(
+        "POST /api/v1/query HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.to_string().len()
+    );
+    let running = "SELECT count() FROM system.processes WHERE query_id LIKE 'mesure-read-%'";
+    let mut client = TcpStream::connect(("127.0.0.1", collector.port)).await.unwrap();
+    client.write_all(request.as_bytes()).await.unwrap();
+    let seen = eventually(Duration::from_secs(5), || async { (ch.count(running).await > 0).then_some(()) }).await;
+
+    assert!(seen.is_some(), "the query runs on the server");
+    drop(client);
+    let gone = eventually(Duration::from_secs(5), || async { (ch.count(running).await == 0).then_some(()) }).await;
+    assert!(gone.is_some(), "the query still runs on the server after its client left");
+}
