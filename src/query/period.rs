@@ -145,6 +145,9 @@ pub(crate) fn days_of(range: &DateRange, today: i64) -> Option<(i64, i64)> {
     })
 }
 
+/// The last whole day ClickHouse's `DateTime` holds (2105-12-31).
+const DATETIME_LAST_DAY: i64 = 49_672;
+
 /// Turns a date range into UTC seconds, reading calendar days in the site's time zone (asked
 /// of ClickHouse, which has the time-zone database).
 pub(crate) async fn resolve(store: &Store, range: &DateRange, time_zone: &str, now: u64) -> crate::store::Result<Span> {
@@ -162,6 +165,9 @@ pub(crate) async fn resolve(store: &Store, range: &DateRange, time_zone: &str, n
     let today = store.local_date(now as u32, time_zone).await?;
     let today = day_of(today.get(..10).unwrap_or("")).unwrap_or((now / 86_400) as i64);
     let (first, last) = days_of(range, today).unwrap_or((today, today));
+    // Within what ClickHouse's DateTime holds (1970 to 2105): a date outside it is converted to
+    // another instant, not refused.
+    let (first, last) = (first.clamp(0, DATETIME_LAST_DAY), last.clamp(0, DATETIME_LAST_DAY));
     let (from, to) = store
         .local_midnights(
             &format!("{} 00:00:00", date_text(first)),

@@ -37,6 +37,11 @@ fn bounded(mut span: Span, floor: u64, now: u64) -> Span {
         span.to = latest;
         span.last_day = ((latest - 1) / 86_400) as i64;
     }
+    // The calendar days too, on their own: a date past what ClickHouse's DateTime holds (year
+    // 9999) comes back from its time-zone conversion as some other instant, so the instants
+    // alone cannot be trusted to bound the days.
+    span.first_day = span.first_day.max((earliest / 86_400) as i64);
+    span.last_day = span.last_day.min(((latest - 1) / 86_400) as i64);
     span.to = span.to.max(span.from);
     span.last_day = span.last_day.max(span.first_day - 1);
     span
@@ -221,6 +226,11 @@ mod tests {
         let later = Span { from: 9_000_000 * day, to: 9_000_001 * day, first_day: 9_000_000, last_day: 9_000_000 };
         let empty = bounded(later, floor, now);
         assert!(empty.from == empty.to && empty.last_day < empty.first_day);
+        // Year 1 to 9999 with instants ClickHouse got wrong (9999 wrapped to an early date):
+        // the days are bounded all the same.
+        let wrapped = Span { from: 0, to: 10 * day, first_day: -719_162, last_day: 2_932_896 };
+        let kept = bounded(wrapped, floor, now);
+        assert_eq!((kept.first_day, kept.last_day), (600, 1_579));
         assert!(crate::query::period::time_labels(&empty, TimeBucket::Day).is_empty());
     }
 

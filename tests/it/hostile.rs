@@ -863,3 +863,62 @@ async fn an_abandoned_stats_query_is_killed_on_the_server() {
     let gone = eventually(Duration::from_secs(5), || async { (ch.count(running).await == 0).then_some(()) }).await;
     assert!(gone.is_some(), "the query still runs on the server after its client left");
 }
+
+/// One request cannot take the collector down: the widest range (year 1 to 9999) is answered
+/// from the site's data, small and fast, in every dialect, and v2's 2,000 dimensions are refused
+/// before ClickHouse sees them; an analyst's ordinary query is answered meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_widest_range_and_the_most_dimensions_are_bounded() {
+    let ch = clickhouse();
+    let mut config = CollectorConfig::new(ch, &unique_database("hostile_ranges"));
+    config.extra = config.extra.replacen("id = 1\n", "id = 1\npublic = true\n", 1);
+    let collector = Collector::start(&config).await;
+    let http = crate::common::http();
+    let widest = [
+        "/api/v1/stats/timeseries?site_id=example.org&period=custom&date=0001-01-01,9999-12-30".to_string(),
+        "/api/v1/stats/timeseries?site_id=example.org&period=custom&date=0001-01-01,9999-12-30&interval=date".into(),
+    ];
+    let attacks = widest.iter().map(|path| {
+        let request = http.get(collector.url(path));
+        async move {
+            let started = Instant::now();
+            let r = request.send().await.unwrap();
+            let status = r.status().as_u16();
+            let body = r.bytes().await.unwrap();
+            assert_eq!(status, 200, "{path}: {}", String::from_utf8_lossy(&body[..body.len().min(300)]));
+            (body.len(), started.elapsed())
+        }
+    });
+    let v2_widest = serde_json::json!({
+        "site_id": "example.org", "metrics": ["visitors"],
+        "date_range": ["0001-01-01", "9999-12-30"], "dimensions": ["time:day"],
+    });
+    let many: Vec<String> = (0..2000).map(|i| format!("event:props:p{i}")).collect();
+    let v2_many =
+        serde_json::json!({"site_id": "example.org", "metrics": ["visitors"], "date_range": "7d", "dimensions": many});
+    let ordinary = serde_json::json!({"site_id": 1, "metrics": ["visitors"], "date_range": "7d"});
+    let (answers, widest_v2, many_v2, analyst) = tokio::join!(
+        async {
+            let mut answers = Vec::new();
+            for attack in attacks {
+                answers.push(attack.await);
+            }
+            answers
+        },
+        http.post(collector.url("/api/v2/query")).json(&v2_widest).send(),
+        http.post(collector.url("/api/v2/query")).json(&v2_many).send(),
+        http.post(collector.url("/api/v1/query")).json(&ordinary).send(),
+    );
+    for (bytes, took) in answers {
+        // 400 days around the data at most, by day: under a megabyte, in well under 10 s.
+        assert!(bytes < 1 << 20, "{bytes} bytes");
+        assert!(took < Duration::from_secs(10), "{took:?}");
+    }
+    let widest_v2 = widest_v2.unwrap();
+    assert_eq!(widest_v2.status().as_u16(), 200);
+    assert!(widest_v2.bytes().await.unwrap().len() < 1 << 20);
+    let many_v2 = many_v2.unwrap();
+    assert_eq!(many_v2.status().as_u16(), 400);
+    assert!(many_v2.text().await.unwrap().contains("at most 3 dimensions"));
+    assert_eq!(analyst.unwrap().status().as_u16(), 200);
+}
