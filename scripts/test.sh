@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Command 2: the whole test suite. Installs what the tests need when it is missing (Debian's
 # clickhouse-server, zookeeper, chromium, curl, gzip, node/npm, php-cli and php-curl; the npm packages of tests/clients; chdb-core
-# and jsonschema from PyPI, wrk), then runs the checks, every test, the SQL check on a current ClickHouse, and
+# and the pinned PyPI packages of tests/clients/requirements.txt: jsonschema, schemathesis, hypothesis-jsonschema, a Plausible client; wrk), then runs the checks, every test, the SQL check on a current ClickHouse, and
 # the load benchmark in a short mode. The tests start and stop their own private ClickHouse; nothing needs
 # to be running beforehand.
 set -euo pipefail
@@ -27,7 +27,8 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 # chdb-core embeds a current ClickHouse (26.x) for the SQL check below.
 python3 -c "import chdb" 2>/dev/null || python3 -m pip install --quiet chdb-core
-# jsonschema (Plausible's Stats API schema) and a Plausible API client, pinned.
+# jsonschema (Plausible's Stats API schema), a Plausible API client, and the schema-driven fuzzers
+# schemathesis and hypothesis-jsonschema (tests/it/fuzzing.rs, bounded in examples and time), pinned.
 python3 -m pip install --quiet -r tests/clients/requirements.txt
 # Real third-party tracking clients for tests/it/clients.rs (versions pinned in the lock file).
 (cd tests/clients && npm ci --silent --no-audit --no-fund)

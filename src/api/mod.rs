@@ -102,6 +102,17 @@ impl From<&crate::http::HttpError> for Refusal {
     }
 }
 
+/// The OpenAPI document of the stats endpoints we serve (ours and Plausible's), `GET
+/// /api/openapi.json`: what schemathesis fuzzes the running collector against in the tests.
+pub(crate) fn openapi() -> crate::http::Response {
+    const DOCUMENT: &str = include_str!("../../docs/openapi.json");
+    let mut response = hyper::Response::new(http_body_util::Full::new(bytes::Bytes::from_static(DOCUMENT.as_bytes())));
+    response
+        .headers_mut()
+        .insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("application/json"));
+    response
+}
+
 /// A JSON number, whole when it is.
 pub(crate) fn number(v: f64) -> Value {
     if v.fract() == 0.0 && v.abs() < 9e15 { json!(v as i64) } else { json!(v) }

@@ -108,6 +108,7 @@ impl Routes {
             Handler::PrivacyNotice => self.notice(request),
             Handler::OwnQuery => api::own::query(&self.api, request, self.caller(request, peer)).await,
             Handler::OwnSites => api::own::sites(&self.api, request, self.caller(request, peer)).await,
+            Handler::OpenApi => api::openapi(),
             Handler::PlausibleV1(report) => {
                 api::plausible::v1::report(&self.api, request, report, self.caller(request, peer)).await
             }

@@ -36,6 +36,8 @@ pub(crate) enum Handler {
     OwnQuery,
     /// Our stats API's list of readable sites.
     OwnSites,
+    /// The OpenAPI document of the stats endpoints (`docs/openapi.json`).
+    OpenApi,
     /// Plausible's Stats API v1 reports.
     PlausibleV1(Report),
     /// Plausible's Stats API v2.
@@ -154,6 +156,7 @@ pub(crate) fn find(method: &Method, path: &str, query: Option<&str>) -> Route {
             api(Handler::PlausibleV2).body(MAX_QUERY_BODY_BYTES).errors(Errors::Plausible)
         }
         "/api/v1/sites" if method == Method::GET => api(Handler::OwnSites),
+        "/api/openapi.json" if method == Method::GET => api(Handler::OpenApi),
         "/api/v1/session" if method == Method::POST => api(Handler::SignIn).body(MAX_SIGN_IN_BYTES),
         "/api/v1/session" if method == Method::DELETE => api(Handler::SignOut),
         "/signin" if method == Method::GET => api(Handler::SignInLink),
@@ -224,6 +227,7 @@ mod tests {
             (Method::GET, "/api/v1/query", NoSuchApi),
             (Method::POST, "/api/v2/query", PlausibleV2),
             (Method::GET, "/api/v1/sites", OwnSites),
+            (Method::GET, "/api/openapi.json", OpenApi),
             (Method::POST, "/api/v1/session", SignIn),
             (Method::DELETE, "/api/v1/session", SignOut),
             (Method::GET, "/signin?code=x", SignInLink),

@@ -11,6 +11,7 @@ mod dashboard;
 mod dashboards;
 mod delivery;
 mod docs;
+mod fuzzing;
 mod hostile;
 mod migrations;
 mod plausible_api;
