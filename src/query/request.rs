@@ -325,6 +325,46 @@ pub struct StatsRequest {
     pub time_labels: bool,
 }
 
+/// The shapes the engine computes, whatever the dialect asked (checked for every request,
+/// again when it runs: [`StatsRequest::check_shape`]): at most [`MAX_DIMENSIONS`] dimensions;
+/// per-visit metrics not split by what differs within a visit; per-page-visit metrics with
+/// visitors only, split by time, page, hostname or a visit's columns.
+fn check_shape(metrics: &[Metric], dimensions: &[Dimension]) -> Result<(), BadRequest> {
+    if dimensions.len() > MAX_DIMENSIONS {
+        return Err(bad("dimensions", format!("at most {MAX_DIMENSIONS}")));
+    }
+    if let (Some(metric), Some(dimension)) =
+        (metrics.iter().find(|m| m.is_visit_level()), dimensions.iter().find(|d| d.is_event_level()))
+    {
+        return Err(bad(
+            "metrics",
+            format!("{} is per visit and cannot be broken down by {}", metric.name(), dimension.name()),
+        ));
+    }
+    if let Some(metric) = metrics.iter().find(|m| m.is_page_visit_level()) {
+        if let Some(other) = metrics.iter().find(|m| !m.is_page_visit_level() && **m != Metric::Visitors) {
+            return Err(bad(
+                "metrics",
+                format!(
+                    "{} goes with visitors, scroll_depth and time_on_page only, not {}",
+                    metric.name(),
+                    other.name()
+                ),
+            ));
+        }
+        let fits = |d: &Dimension| {
+            matches!(d, Dimension::Time(_) | Dimension::Page | Dimension::Hostname) || d.level() == Level::Visit
+        };
+        if let Some(dimension) = dimensions.iter().find(|d| !fits(d)) {
+            return Err(bad(
+                "dimensions",
+                format!("{} is per page visit and cannot be broken down by {}", metric.name(), dimension.name()),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Values in one filter, and the longest value (bytes).
 pub(crate) const MAX_FILTER_VALUES: usize = 100;
 pub(crate) const MAX_FILTER_VALUE_BYTES: usize = 1000;
@@ -354,6 +394,12 @@ struct Raw {
 }
 
 impl StatsRequest {
+    /// Refuses a shape the engine does not compute ([`check_shape`]): our API refuses it as it
+    /// parses, and the engine checks it again for requests a dialect built itself.
+    pub fn check_shape(&self) -> Result<(), BadRequest> {
+        check_shape(&self.metrics, &self.dimensions)
+    }
+
     /// Parses and validates a JSON request body.
     pub fn from_json(body: &[u8]) -> Result<StatsRequest, BadRequest> {
         let raw: Raw = serde_json::from_slice(body).map_err(|e| bad("body", format!("not a valid query: {e}")))?;
@@ -386,38 +432,7 @@ impl StatsRequest {
             }
             dimensions.push(d);
         }
-        if dimensions.len() > MAX_DIMENSIONS {
-            return Err(bad("dimensions", format!("at most {MAX_DIMENSIONS}")));
-        }
-        if let (Some(metric), Some(dimension)) =
-            (metrics.iter().find(|m| m.is_visit_level()), dimensions.iter().find(|d| d.is_event_level()))
-        {
-            return Err(bad(
-                "metrics",
-                format!("{} is per visit and cannot be broken down by {}", metric.name(), dimension.name()),
-            ));
-        }
-        if let Some(metric) = metrics.iter().find(|m| m.is_page_visit_level()) {
-            if let Some(other) = metrics.iter().find(|m| !m.is_page_visit_level() && **m != Metric::Visitors) {
-                return Err(bad(
-                    "metrics",
-                    format!(
-                        "{} goes with visitors, scroll_depth and time_on_page only, not {}",
-                        metric.name(),
-                        other.name()
-                    ),
-                ));
-            }
-            let fits = |d: &Dimension| {
-                matches!(d, Dimension::Time(_) | Dimension::Page | Dimension::Hostname) || d.level() == Level::Visit
-            };
-            if let Some(dimension) = dimensions.iter().find(|d| !fits(d)) {
-                return Err(bad(
-                    "dimensions",
-                    format!("{} is per page visit and cannot be broken down by {}", metric.name(), dimension.name()),
-                ));
-            }
-        }
+        check_shape(&metrics, &dimensions)?;
         let filters =
             raw.filters.iter().map(|f| parse_filter(f).map(FilterTree::Leaf)).collect::<Result<Vec<_>, _>>()?;
         let mut order_by = Vec::new();

@@ -152,6 +152,8 @@ pub async fn run(
     now: u64,
     audience: Audience,
 ) -> Result<Answer, QueryError> {
+    // Every dialect's request meets the same shapes (Plausible's are built by its dialect).
+    request.check_shape()?;
     let mut span = resolve(store, &request.date_range, &site.timezone, now).await?;
     if request.date_range == DateRange::All {
         // Everything kept: the span starts where retention does.

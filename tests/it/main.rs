@@ -10,6 +10,7 @@ mod cluster;
 mod dashboard;
 mod dashboards;
 mod delivery;
+mod dialects;
 mod docs;
 mod fuzzing;
 mod hostile;
