@@ -8,6 +8,7 @@
 //! honestly is refused with a 400 that says so, never answered with a made-up figure.
 
 pub(crate) mod names;
+pub(crate) mod pages;
 pub mod v1;
 pub mod v2;
 

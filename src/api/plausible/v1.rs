@@ -180,7 +180,7 @@ pub async fn report(access: &Access, request: &Request, report: Report, caller: 
         total_rows: false,
         time_labels: false,
     };
-    let answer = match grant.run(&stats).await {
+    let answer = match super::pages::run(&grant, &stats).await {
         Ok(answer) => answer,
         Err(refusal) => return refuse(&refusal),
     };

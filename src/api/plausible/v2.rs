@@ -88,7 +88,7 @@ pub async fn handle(access: &Access, request: &Request, caller: Caller) -> Respo
 /// The request's queries, all under one grant: the rows, the wholes of the shares and the
 /// groups of the group conversion rate.
 async fn run(grant: &Grant<'_>, query: &Query) -> Result<(Answer, [f64; 2], HashMap<Vec<String>, f64>), Refusal> {
-    let answer = grant.run(&query.stats).await?;
+    let answer = super::pages::run(grant, &query.stats).await?;
     let mut wholes = [0.0; 2];
     for (value, whole) in wholes.iter_mut().zip(&query.wholes) {
         if let Some(whole) = whole {
