@@ -21,6 +21,7 @@ import json
 import pathlib
 import subprocess
 import sys
+import tempfile
 import urllib.error
 import urllib.request
 
@@ -47,7 +48,9 @@ def run_schemathesis(base: str, token: str, examples: int) -> None:
         "--no-color",
         "--warnings", "off",
     ]
-    result = subprocess.run(command, timeout=300)
+    # Its cache and reports go to a scratch directory, not into the checkout.
+    with tempfile.TemporaryDirectory(prefix="mesure-schemathesis-") as scratch:
+        result = subprocess.run(command, timeout=300, cwd=scratch)
     if result.returncode != 0:
         sys.exit(f"schemathesis found answers the document does not allow (exit {result.returncode})")
 
