@@ -922,3 +922,52 @@ async fn the_widest_range_and_the_most_dimensions_are_bounded() {
     assert!(many_v2.text().await.unwrap().contains("at most 3 dimensions"));
     assert_eq!(analyst.unwrap().status().as_u16(), 200);
 }
+
+/// No web page learns through the Plausible endpoint whether its visitor was on a site here in
+/// the last 30 minutes (an engagement without a live visit is dropped) or opted out: a request
+/// with an `Origin` is answered alike, header for header, whatever became of its event. A
+/// server (no `Origin`) still gets `X-Plausible-Dropped`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_web_page_learns_what_became_of_its_event() {
+    let ch = clickhouse();
+    let collector = Collector::start(&CollectorConfig::new(ch, &unique_database("hostile_oracle"))).await;
+    let http = crate::common::http();
+    let send = |event: &'static str, agent: &'static str, cookie: Option<&'static str>, origin: bool| {
+        let mut request = http
+            .post(collector.url("/api/event"))
+            .header("content-type", "text/plain")
+            .header("user-agent", agent)
+            .body(event);
+        if origin {
+            request = request.header("origin", "https://elsewhere.example");
+        }
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        async move {
+            let r = request.send().await.unwrap();
+            let mut headers: Vec<(String, String)> = r
+                .headers()
+                .iter()
+                .filter(|(name, _)| *name != "date")
+                .map(|(n, v)| (n.to_string(), v.to_str().unwrap().to_string()))
+                .collect();
+            headers.sort();
+            (r.status().as_u16(), headers, r.text().await.unwrap())
+        }
+    };
+    let pageview = r#"{"n":"pageview","u":"https://example.org/","d":"example.org"}"#;
+    let engagement = r#"{"n":"engagement","u":"https://example.org/","d":"example.org","sd":50,"e":2000}"#;
+    let (visited, stranger) = (BROWSER_UA, "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0");
+    let recorded = send(pageview, visited, None, true).await;
+    let engaged = send(engagement, visited, None, true).await;
+    let without_visit = send(engagement, stranger, None, true).await;
+    let opted_out = send(pageview, stranger, Some("mesure_optout=1"), true).await;
+    assert_eq!(recorded.0, 202);
+    for other in [&engaged, &without_visit, &opted_out] {
+        assert_eq!(&recorded, other);
+    }
+    // A server's own event: told it was dropped.
+    let (_, headers, _) = send(engagement, stranger, None, false).await;
+    assert!(headers.iter().any(|(n, v)| n == "x-plausible-dropped" && v == "1"), "{headers:?}");
+}
