@@ -9,6 +9,7 @@
 
 pub mod access;
 pub(crate) mod budget;
+pub mod matomo;
 pub mod own;
 pub mod plausible;
 pub mod session;

@@ -109,6 +109,7 @@ impl Routes {
             Handler::OwnQuery => api::own::query(&self.api, request, self.caller(request, peer)).await,
             Handler::OwnSites => api::own::sites(&self.api, request, self.caller(request, peer)).await,
             Handler::OpenApi => api::openapi(),
+            Handler::MatomoApi => api::matomo::handle(&self.api, request, self.caller(request, peer)).await,
             Handler::PlausibleV1(report) => {
                 api::plausible::v1::report(&self.api, request, report, self.caller(request, peer)).await
             }

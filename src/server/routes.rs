@@ -42,6 +42,8 @@ pub(crate) enum Handler {
     PlausibleV1(Report),
     /// Plausible's Stats API v2.
     PlausibleV2,
+    /// Matomo's Reporting API (`module=API`).
+    MatomoApi,
     /// Dashboard sign-in with a token, sign-out, and sign-in by one-time link.
     SignIn,
     SignOut,
@@ -136,6 +138,7 @@ const PLAUSIBLE_EVENT: Route = Route::new(Handler::PlausibleEvent, "plausible").
 const DASHBOARD: Route = Route::new(Handler::Dashboard, "dashboard");
 const OPT_OUT_BODY: usize = crate::web::optout::MAX_CHOICE_BYTES;
 const NOT_FOUND: Route = Route::new(Handler::NotFound, "other");
+const MATOMO_API: Route = Route::new(Handler::MatomoApi, "matomo_api").body(MAX_QUERY_BODY_BYTES);
 
 /// The route of a request.
 pub(crate) fn find(method: &Method, path: &str, query: Option<&str>) -> Route {
@@ -172,11 +175,17 @@ pub(crate) fn find(method: &Method, path: &str, query: Option<&str>) -> Route {
             api(handler).errors(Errors::Plausible)
         }
         p if p.starts_with("/api/v1/") || p == "/api/v2/query" || p == "/signin" => api(Handler::NoSuchApi),
+        // Matomo's log importer posts its API calls to `/` (`module=API` in the form body).
+        "/" if method == Method::POST => MATOMO_API,
+        "/" if module(query) == Some("API") => MATOMO_API,
         "/" => DASHBOARD,
         p if p.starts_with("/share/") || p.starts_with("/assets/") => DASHBOARD,
         // Matomo serves everything from index.php and tells its parts apart by `module`.
         "/index.php" => match module(query) {
             Some("CoreAdminHome") => Route::new(Handler::MatomoOptOut, "optout").body(OPT_OUT_BODY),
+            Some("API") => MATOMO_API,
+            // The mobile app puts every parameter, `module` included, in the body.
+            None if method == Method::POST => MATOMO_API,
             _ => NOT_FOUND,
         },
         "/optout" => Route::new(Handler::OptOut, "optout").body(OPT_OUT_BODY),
@@ -240,6 +249,10 @@ mod tests {
             (Method::GET, "/index.php?module=CoreAdminHome&action=optOut", MatomoOptOut),
             (Method::GET, "/index.php?module=Widgetize", NotFound),
             (Method::GET, "/index.php", NotFound),
+            (Method::GET, "/index.php?module=API&method=API.getMatomoVersion", MatomoApi),
+            (Method::POST, "/index.php", MatomoApi),
+            (Method::POST, "/", MatomoApi),
+            (Method::GET, "/?module=API&method=API.getMatomoVersion", MatomoApi),
             (Method::POST, "/optout", OptOut),
             (Method::GET, "/healthz", Health),
             (Method::GET, "/readyz", Ready),

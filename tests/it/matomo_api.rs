@@ -1,0 +1,117 @@
+//! Matomo's Reporting API, as its clients call it: `index.php?module=API` by GET and by POST
+//! (every parameter in the form body, as the mobile app sends them), and `POST /` (Matomo's log
+//! importer); `token_auth` in either; errors in Matomo's words with HTTP 200.
+
+use serde_json::{Value, json};
+
+use crate::common::{Collector, CollectorConfig, clickhouse, unique_database};
+
+async fn call(collector: &Collector, path: &str, form: Option<String>) -> Value {
+    let http = crate::common::http();
+    let request = match form {
+        Some(body) => {
+            http.post(collector.url(path)).header("content-type", "application/x-www-form-urlencoded").body(body)
+        }
+        None => http.get(collector.url(path)),
+    };
+    let r = request.send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200, "{path}");
+    r.json().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reporting_api_answers_as_matomo_does() {
+    let ch = clickhouse();
+    let collector = Collector::start(&CollectorConfig::new(ch, &unique_database("matomo_api"))).await;
+    let token = crate::stats::token_for(&collector, 1);
+    // The version, by GET on index.php and by POST on / (the log importer's form).
+    let version = call(&collector, "/index.php?module=API&method=API.getMatomoVersion&format=json", None).await;
+    assert_eq!(version, json!({"value": "5.2.0"}));
+    let form =
+        format!("module=API&format=json&filter_limit=-1&method=SitesManager.getSiteFromId&idSite=1&token_auth={token}");
+    let site = call(&collector, "/", Some(form.clone())).await;
+    assert_eq!(site["idsite"], "1");
+    assert_eq!(site["main_url"], "https://example.org");
+    assert_eq!(site["timezone"], "UTC");
+    // The mobile app: everything in the body of a POST to index.php.
+    let site = call(&collector, "/index.php", Some(form)).await;
+    assert_eq!(site["idsite"], "1");
+    let ids = call(
+        &collector,
+        &format!(
+            "/index.php?module=API&method=SitesManager.getSitesIdWithAtLeastViewAccess&format=json&token_auth={token}"
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(ids, json!([1]));
+    let sites = call(
+        &collector,
+        "/index.php",
+        Some(format!("module=API&method=SitesManager.getSitesWithAtLeastViewAccess&format=json&token_auth={token}")),
+    )
+    .await;
+    assert_eq!(sites.as_array().map(Vec::len), Some(1));
+    // Errors: HTTP 200 and Matomo's words, never a page.
+    let error = |v: &Value| (v["result"].as_str().map(String::from), v["message"].as_str().unwrap_or("").to_string());
+    let other_site = call(
+        &collector,
+        &format!("/index.php?module=API&method=SitesManager.getSiteFromId&idSite=2&token_auth={token}"),
+        None,
+    )
+    .await;
+    assert_eq!(error(&other_site).0.as_deref(), Some("error"));
+    assert!(error(&other_site).1.contains("requires 'view' access for the website id = 2"), "{other_site}");
+    let anonymous =
+        call(&collector, "/index.php?module=API&method=SitesManager.getSiteFromId&idSite=1&token_auth=anonymous", None)
+            .await;
+    assert!(error(&anonymous).1.contains("requires 'view' access"), "{anonymous}");
+    let unknown = call(&collector, "/index.php?module=API&method=Foo.bar&format=json", None).await;
+    assert!(error(&unknown).1.contains("does not exist"), "{unknown}");
+    let visitor_log = call(
+        &collector,
+        &format!("/index.php?module=API&method=Live.getLastVisitsDetails&idSite=1&token_auth={token}"),
+        None,
+    )
+    .await;
+    assert!(error(&visitor_log).1.starts_with("The plugin Live is not enabled"), "{visitor_log}");
+    // The dashboard is still the page at `/`.
+    let page = crate::common::http().get(collector.url("/")).send().await.unwrap();
+    assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+}
+
+/// `VisitsSummary.get` over the stats tests' hand-computed data set (tests/it/stats.rs): one
+/// period, a range, and several days keyed by date, with Matomo's names and value formats.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn visits_summary_answers_the_hand_computed_figures() {
+    let s = crate::stats::seed_with("[[sites]]\nid = 1\ndomains = [\"example.org\"]\n").await;
+    let token = crate::stats::token_for(&s.collector, 1);
+    let ask = |period: &str, date: &str| {
+        format!(
+            "/index.php?module=API&method=VisitsSummary.get&idSite=1&period={period}&date={date}&format=json&token_auth={token}"
+        )
+    };
+    // Yesterday: B (/c, then Signup 120 s later), C (/a, /a, /b over 600 s), D (/b, a bounce).
+    let yesterday = json!({"nb_uniq_visitors": 3, "nb_visits": 3, "nb_actions": 6, "nb_actions_per_visit": 2.0, "bounce_rate": "33%", "avg_time_on_site": 240});
+    assert_eq!(call(&s.collector, &ask("day", "yesterday"), None).await, yesterday);
+    assert_eq!(call(&s.collector, &ask("day", &s.day2), None).await, yesterday);
+    // The two days: 4 visitors, 5 visits, 8 page views and a custom event.
+    let both = json!({"nb_uniq_visitors": 4, "nb_visits": 5, "nb_actions": 9, "nb_actions_per_visit": 1.8, "bounce_rate": "40%", "avg_time_on_site": 164});
+    assert_eq!(call(&s.collector, &ask("range", "previous2"), None).await, both);
+    assert_eq!(call(&s.collector, &ask("range", &format!("{},{}", s.day1, s.day2)), None).await, both);
+    // Several days: keyed by date; today holds the visitor of a minute ago.
+    let days = call(&s.collector, &ask("day", "last3"), None).await;
+    let object = days.as_object().expect("keyed by date");
+    assert_eq!(object.keys().cloned().collect::<Vec<_>>()[..2], [s.day1.clone(), s.day2.clone()]);
+    assert_eq!(
+        days[&s.day1],
+        json!({"nb_uniq_visitors": 2, "nb_visits": 2, "nb_actions": 3, "nb_actions_per_visit": 1.5, "bounce_rate": "50%", "avg_time_on_site": 50})
+    );
+    assert_eq!(days[&s.day2], yesterday);
+    assert_eq!(object.len(), 3);
+    // A day without visits is Matomo's empty table; a bad date is Matomo's error.
+    assert_eq!(call(&s.collector, &ask("day", "2026-01-01"), None).await, json!([]));
+    let bad = call(&s.collector, &ask("day", "someday"), None).await;
+    assert_eq!(bad["result"], "error");
+    assert!(bad["message"].as_str().unwrap().contains("is not a correct date"), "{bad}");
+}
