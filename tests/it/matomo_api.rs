@@ -109,6 +109,19 @@ async fn visits_summary_answers_the_hand_computed_figures() {
     );
     assert_eq!(days[&s.day2], yesterday);
     assert_eq!(object.len(), 3);
+    // API.getBulkRequest as WP-Matomo and the mobile app send it: calls encoded as urls[i],
+    // answered in order, an error in the place of a call that fails.
+    let encode = |call: &str| call.replace('=', "%3D").replace('&', "%26");
+    let form = format!(
+        "module=API&method=API.getBulkRequest&format=json&token_auth={token}&urls%5B0%5D={}&urls%5B1%5D={}&urls%5B2%5D={}",
+        encode("method=VisitsSummary.get&idSite=1&period=day&date=yesterday"),
+        encode("method=Foo.bar"),
+        encode("method=API.getMatomoVersion"),
+    );
+    let answers = call(&s.collector, "/index.php", Some(form)).await;
+    assert_eq!(answers[0], yesterday);
+    assert_eq!(answers[1]["result"], "error");
+    assert_eq!(answers[2], json!({"value": "5.2.0"}));
     // A day without visits is Matomo's empty table; a bad date is Matomo's error.
     assert_eq!(call(&s.collector, &ask("day", "2026-01-01"), None).await, json!([]));
     let bad = call(&s.collector, &ask("day", "someday"), None).await;

@@ -77,6 +77,7 @@ async fn answer(access: &Access, params: &Params<'_>, credential: &Credential<'_
             })
         }
         ("VisitsSummary", "get") => visits_summary(access, params, credential).await,
+        ("API", "getBulkRequest") => bulk(access, params, credential).await,
         (plugin, _) if DISABLED_PLUGINS.contains(&plugin) => Err(format!(
             "The plugin {plugin} is not enabled. You can activate the plugin on Settings > Plugins page in Matomo."
         )),
@@ -84,6 +85,40 @@ async fn answer(access: &Access, params: &Params<'_>, credential: &Credential<'_
             "The method '{name}' does not exist or is not available in the module '\\Piwik\\Plugins\\{module}\\API'."
         )),
     }
+}
+
+/// The most calls one `API.getBulkRequest` makes.
+pub(crate) const MAX_BULK_CALLS: usize = 50;
+
+/// `API.getBulkRequest`: `urls[0]`, `urls[1]`, … each an encoded query string of one call
+/// (`method=VisitsSummary.get&idSite=1&…`), answered in order as an array, an error in its
+/// place for a call that fails. Each call runs with the outer request's credential; a bulk
+/// request inside a bulk request is refused.
+async fn bulk(access: &Access, params: &Params<'_>, credential: &Credential<'_>) -> Result<Value, String> {
+    let mut calls: Vec<(usize, &str)> = params
+        .iter()
+        .filter_map(|(key, value)| {
+            let index = key.strip_prefix("urls[")?.strip_suffix(']')?.parse::<usize>().ok()?;
+            Some((index, value))
+        })
+        .collect();
+    calls.sort_by_key(|(index, _)| *index);
+    calls.dedup_by_key(|(index, _)| *index);
+    if calls.len() > MAX_BULK_CALLS {
+        return Err(format!("at most {MAX_BULK_CALLS} calls in one API.getBulkRequest"));
+    }
+    let mut answers = Vec::with_capacity(calls.len());
+    for (_, call) in calls {
+        let answer = match Params::parse(call.strip_prefix('?').unwrap_or(call)) {
+            Err(error) => Err(format!("malformed call: {error}")),
+            Ok(inner) if inner.get("method") == Some("API.getBulkRequest") => {
+                Err("API.getBulkRequest cannot be called inside itself".to_string())
+            }
+            Ok(inner) => Box::pin(answer(access, &inner, credential)).await,
+        };
+        answers.push(answer.unwrap_or_else(|message| json!({"result": "error", "message": message})));
+    }
+    Ok(Value::Array(answers))
 }
 
 /// The metrics of `VisitsSummary.get`, in the order [`summary`] reads them.
