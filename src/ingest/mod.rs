@@ -58,7 +58,9 @@ pub struct Ingest {
 
 #[derive(Deserialize)]
 struct BulkRequest {
-    requests: Vec<String>,
+    /// Each a query string (`?idsite=…`, a path or a tracker URL with one), or, as Matomo's log
+    /// importer sends them, an object of parameters.
+    requests: Vec<serde_json::Value>,
     token_auth: Option<String>,
 }
 
@@ -140,12 +142,13 @@ impl Ingest {
         }
         // Decoding only (which items are readable at all); their content is the adapter's.
         let mut invalid_indices = Vec::new();
+        let texts: Vec<Option<std::borrow::Cow<'_, str>>> = bulk.requests.iter().map(bulk_item_query).collect();
         let mut items = Vec::with_capacity(bulk.requests.len());
-        for (index, item) in bulk.requests.iter().enumerate() {
-            // An item is `?idsite=…`, a path (`/matomo.php?idsite=…`) or, from the PHP tracker,
-            // an absolute tracker URL: its parameters are what follows the first `?`.
-            let item = item.trim();
-            let query = item.split_once('?').map_or(item, |(_, query)| query);
+        for (index, query) in texts.iter().enumerate() {
+            let Some(query) = query else {
+                invalid_indices.push(index);
+                continue;
+            };
             match Params::parse(query) {
                 Ok(params) => items.push((index, params)),
                 Err(_) => invalid_indices.push(index),
@@ -269,6 +272,34 @@ impl Ingest {
                 false
             }
         }
+    }
+}
+
+/// The query string of one bulk item: a string's parameters (what follows its first `?`: an
+/// item is `?idsite=…`, a path `/matomo.php?idsite=…` or, from the PHP tracker, an absolute
+/// tracker URL), or an object's (Matomo's log importer: `{"idsite": 1, "rec": 1, …}`, values
+/// strings, numbers or booleans) encoded as one; `None` for anything else.
+fn bulk_item_query(item: &serde_json::Value) -> Option<std::borrow::Cow<'_, str>> {
+    use serde_json::Value;
+    match item {
+        Value::String(text) => {
+            let text = text.trim();
+            Some(std::borrow::Cow::Borrowed(text.split_once('?').map_or(text, |(_, query)| query)))
+        }
+        Value::Object(fields) => {
+            let mut query = form_urlencoded::Serializer::new(String::new());
+            for (key, value) in fields {
+                match value {
+                    Value::String(text) => query.append_pair(key, text),
+                    Value::Number(number) => query.append_pair(key, &number.to_string()),
+                    Value::Bool(flag) => query.append_pair(key, if *flag { "1" } else { "0" }),
+                    Value::Null => &mut query,
+                    _ => return None,
+                };
+            }
+            Some(std::borrow::Cow::Owned(query.finish()))
+        }
+        _ => None,
     }
 }
 

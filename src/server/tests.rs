@@ -116,12 +116,20 @@ async fn matomo_single_and_bulk() {
     let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
     assert_eq!((answer["tracked"].as_u64(), answer["invalid_indices"].clone()), (Some(2), serde_json::json!([1])));
     assert_eq!(collector.accepted(), 4);
+    // Items as objects of parameters, as Matomo's log importer sends them (numbers and strings);
+    // an item that is neither a string nor an object is invalid.
+    let objects = r#"{"requests": [{"idsite": 1, "rec": 1, "url": "https://example.org/imported", "action_name": "A"}, [1, 2], {"idsite": "1", "rec": "1", "url": "https://example.org/b"}]}"#;
+    let (status, _, answer) = collector.send(post("/matomo.php").body(body(objects)).unwrap()).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!((answer["tracked"].as_u64(), answer["invalid_indices"].clone()), (Some(2), serde_json::json!([1])));
+    assert_eq!(collector.accepted(), 6);
     // Over the route's caps: refused before the handler runs, nothing accepted.
     let long = format!("/matomo.php?{PAGE}&x={}", "a".repeat(9000));
     assert_eq!(collector.send(get(&long).body(body("")).unwrap()).await.0, StatusCode::URI_TOO_LONG);
     let big = post("/matomo.php").body(body(&"a".repeat(70_000))).unwrap();
     assert_eq!(collector.send(big).await.0, StatusCode::PAYLOAD_TOO_LARGE);
-    assert_eq!(collector.accepted(), 4);
+    assert_eq!(collector.accepted(), 6);
 }
 
 #[tokio::test]
