@@ -52,6 +52,16 @@ async fn the_reporting_api_answers_as_matomo_does() {
     )
     .await;
     assert_eq!(sites.as_array().map(Vec::len), Some(1));
+    // Matomo's log importer finds a site by its URL (with or without www.).
+    let by_url = |url: &str| {
+        format!("/index.php?module=API&method=SitesManager.getSitesIdFromSiteUrl&url={url}&token_auth={token}")
+    };
+    assert_eq!(call(&collector, &by_url("https%3A%2F%2Fwww.example.org%2Fpath"), None).await, json!([{"idsite": "1"}]));
+    assert_eq!(
+        call(&collector, &by_url("https%3A%2F%2Fshop.example.net"), None).await,
+        json!([]),
+        "not the token's site"
+    );
     // Errors: HTTP 200 and Matomo's words, never a page.
     let error = |v: &Value| (v["result"].as_str().map(String::from), v["message"].as_str().unwrap_or("").to_string());
     let other_site = call(

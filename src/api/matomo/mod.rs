@@ -6,7 +6,7 @@
 //!
 //! Answered so far: `API.getMatomoVersion` / `API.getPiwikVersion`, the sites a credential
 //! reads (`SitesManager.getSiteFromId`, `getSitesWithAtLeastViewAccess`,
-//! `getSitesIdWithAtLeastViewAccess`), and `VisitsSummary.get` for any `period` and `date`
+//! `getSitesIdWithAtLeastViewAccess`, `getSitesIdFromSiteUrl`), and `VisitsSummary.get` for any `period` and `date`
 //! Matomo takes ([`periods`]). The visitor log and profiles are declined as a disabled
 //! plugin (no per-visitor record is kept, by design); any other method gets Matomo's "does not
 //! exist" error, never a 404 or a page.
@@ -75,6 +75,17 @@ async fn answer(access: &Access, params: &Params<'_>, credential: &Credential<'_
             } else {
                 json!(readable.iter().map(site_object).collect::<Vec<_>>())
             })
+        }
+        ("SitesManager", "getSitesIdFromSiteUrl") => {
+            let url = params.non_empty("url").ok_or("Please specify a value for 'url'.")?;
+            let host = url::Url::parse(url).ok().and_then(|u| u.host_str().map(str::to_ascii_lowercase));
+            let host = host.unwrap_or_else(|| url.trim().to_ascii_lowercase());
+            let bare = host.strip_prefix("www.").unwrap_or(&host);
+            let readable = readable_sites(access, credential).await?;
+            let matching = readable.iter().filter(|site| {
+                site.domains.iter().any(|d| d.strip_prefix("www.").unwrap_or(d).eq_ignore_ascii_case(bare))
+            });
+            Ok(json!(matching.map(|site| json!({"idsite": site.id.to_string()})).collect::<Vec<_>>()))
         }
         ("VisitsSummary", "get") => visits_summary(access, params, credential).await,
         ("API", "getBulkRequest") => bulk(access, params, credential).await,
