@@ -200,19 +200,11 @@ impl Ingest {
     /// Handles `POST /api/event` (Plausible Events API) and its CORS preflight.
     pub fn plausible(&self, request: &Request, peer: SocketAddr) -> Response {
         let origin = request.headers().get(ORIGIN).cloned();
-        let mut response = self.plausible_event(request, peer);
-        if origin.is_some() {
-            // A web page's request (browsers send an Origin with every cross-origin POST): its
-            // answer must not tell that page whether its visitor had a visit on some site here in
-            // the last 30 minutes (an engagement without one is dropped), nor whether they opted
-            // out. The mark stays for servers and apps, which send no Origin and whose own
-            // events it concerns.
-            response.headers_mut().remove(X_PLAUSIBLE_DROPPED);
-        }
-        with_cors(response, origin)
+        let from_a_page = origin.is_some();
+        with_cors(self.plausible_event(request, peer, from_a_page), origin)
     }
 
-    fn plausible_event(&self, request: &Request, peer: SocketAddr) -> Response {
+    fn plausible_event(&self, request: &Request, peer: SocketAddr, from_a_page: bool) -> Response {
         match *request.method() {
             Method::OPTIONS => return no_content(),
             Method::POST => {}
@@ -226,9 +218,12 @@ impl Ingest {
         match tracked {
             Ok(Tracked::Spooled(stored)) => {
                 let mut response = plain(StatusCode::ACCEPTED, "ok");
-                if stored == 0 {
-                    // Plausible's answer to an event it did not record (for any reason: which
-                    // one is not said).
+                // Plausible's answer to an event it did not record (for any reason: which one is
+                // not said); to servers and apps only. A web page's request (browsers send an
+                // Origin with every cross-origin POST) must not learn whether its visitor had a
+                // visit here in the last 30 minutes (an engagement without one is dropped), nor
+                // whether they opted out.
+                if stored == 0 && !from_a_page {
                     response.headers_mut().insert(X_PLAUSIBLE_DROPPED, HeaderValue::from_static("1"));
                 }
                 response

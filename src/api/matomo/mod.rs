@@ -144,7 +144,11 @@ async fn visits_summary(access: &Access, params: &Params<'_>, credential: &Crede
     let date = params.non_empty("date").ok_or("Please specify a value for 'date'.")?;
     let grant = access.authorize(credential, id).await.map_err(|refusal| refused(&refusal, id))?;
     let now = access.clock.now();
-    let today = access.store.local_date(now as u32, &grant.site().timezone).await.map_err(|_| unavailable())?;
+    let today = access
+        .store
+        .local_date(now as u32, &grant.site().timezone)
+        .await
+        .map_err(|_| refused(&Refusal::Failed, None))?;
     let today = today.get(..10).and_then(day_of).unwrap_or((now / 86_400) as i64);
     let one = |first: i64, last: i64| StatsRequest {
         site_id: id,
@@ -195,26 +199,23 @@ fn summary(values: &[f64]) -> Value {
     })
 }
 
-fn unavailable() -> String {
-    "the query could not run; try again".to_string()
-}
-
-/// A refusal in Matomo's words (a busy or failing store is said as such).
-fn refused(refusal: &Refusal, site: u32) -> String {
-    match refusal {
-        Refusal::Unauthenticated | Refusal::Forbidden => {
+/// A refusal in Matomo's words (a busy or failing store is said as such), about `site` when
+/// one was asked for.
+fn refused(refusal: &Refusal, site: impl Into<Option<u32>>) -> String {
+    match (refusal, site.into()) {
+        (Refusal::Unauthenticated | Refusal::Forbidden, Some(site)) => {
             format!("You can't access this resource as it requires 'view' access for the website id = {site}.")
         }
-        other => format!("{}: {}", other.parameter(), other.message()),
+        (Refusal::Unauthenticated | Refusal::Forbidden, None) => {
+            "You can't access this resource as it requires 'view' access.".to_string()
+        }
+        (other, _) => format!("{}: {}", other.parameter(), other.message()),
     }
 }
 
 /// The sites `credential` may read: the public ones and its own.
 async fn readable_sites(access: &Access, credential: &Credential<'_>) -> Result<Vec<SiteConfig>, String> {
-    let own = access.credential_site(credential).await.map_err(|refusal| match refusal {
-        Refusal::Unauthenticated => "You can't access this resource as it requires 'view' access.".to_string(),
-        other => format!("{}: {}", other.parameter(), other.message()),
-    })?;
+    let own = access.credential_site(credential).await.map_err(|refusal| refused(&refusal, None))?;
     let live = access.live.current();
     Ok(live.sites.iter().filter(|s| s.public || Some(s.id) == own).cloned().collect())
 }
