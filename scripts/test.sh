@@ -16,6 +16,8 @@ command -v npm >/dev/null || need_apt+=(npm)
 [ -x /usr/sbin/clickhouse-server ] || need_apt+=(clickhouse-server)
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 [ -f /usr/share/java/zookeeper.jar ] || need_apt+=(zookeeper)
+# Sites' time zones (visits split at their midnight) are read from the system's zone files.
+[ -f /usr/share/zoneinfo/Europe/Paris ] || need_apt+=(tzdata)
 # Matomo's official PHP tracker (tests/clients/php) runs with php-cli and its curl module.
 command -v php >/dev/null || need_apt+=(php-cli)
 { command -v php >/dev/null && php -m 2>/dev/null | grep -qi '^curl$'; } || need_apt+=(php-curl)

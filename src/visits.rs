@@ -8,6 +8,11 @@
 //!
 //! A visit that crosses the salt rotation continues (docs/privacy.md B4): the caller passes the
 //! visitor id under the previous salt too, and a live visit found under it moves to the new id.
+//!
+//! Time is the hits' own (a [`Moment`]): a back-dated hit continues the visit of the hit before
+//! it in *its* time, and a new visit starts at the site's midnight, as Matomo does. Only
+//! forgetting is on the arrival clock: an entry is swept when no hit has *arrived* for it for
+//! the timeout, so a replayed log's visits are never cut while the replay goes on.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -21,11 +26,51 @@ const SHARDS: usize = 64;
 #[derive(Clone)]
 struct Entry {
     visit_id: u64,
-    last_seen: u64,
+    /// The last hit's time (Unix seconds, the hits' clock).
+    last_seen: u32,
+    /// When the last hit arrived (Unix seconds, the collector's clock): what the sweep reads.
+    arrived: u32,
     /// The shard's tick when last seen: an exact recency order for eviction (seconds tie).
     touched: u64,
     /// How the visit arrived (from its first hit).
     acquisition: Arc<Acquisition>,
+}
+
+/// When a hit happened, and what bounds its visit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Moment {
+    /// The hit's time (Unix seconds): now, or back-dated.
+    pub at: u64,
+    /// When it arrived (the collector's clock).
+    pub arrived: u64,
+    /// The start of the hit's day in the site's time zone: a visit seen last before it ends.
+    pub day_start: u64,
+}
+
+impl From<u64> for Moment {
+    /// A hit that happens as it arrives, with no day boundary (tests of the timeout).
+    fn from(now: u64) -> Moment {
+        Moment { at: now, arrived: now, day_start: 0 }
+    }
+}
+
+impl Entry {
+    /// Whether a hit at `when` continues this visit: within the timeout of its last hit, and
+    /// the same day for the site.
+    fn continues(&self, when: Moment) -> bool {
+        let last = u64::from(self.last_seen);
+        when.at.saturating_sub(last) <= VISIT_TIMEOUT && last >= when.day_start
+    }
+
+    /// Whether nothing arrived for this visit for the timeout before `now` (collector clock).
+    fn idle(&self, now: u64) -> bool {
+        now.saturating_sub(u64::from(self.arrived)) > VISIT_TIMEOUT
+    }
+}
+
+/// Seconds in the range entries store (until 2106).
+fn secs(t: u64) -> u32 {
+    t.min(u64::from(u32::MAX)) as u32
 }
 
 /// The visit a hit belongs to.
@@ -100,7 +145,7 @@ impl Visits {
         if shard.len() < self.max_per_shard {
             return;
         }
-        shard.retain(|_, e| now.saturating_sub(e.last_seen) <= VISIT_TIMEOUT);
+        shard.retain(|_, e| !e.idle(now));
         if shard.len() < self.max_per_shard {
             return;
         }
@@ -119,7 +164,9 @@ impl Visits {
     }
 
     /// Starts a new visit for `visitor` at `now`, whatever was live (Matomo's `new_visit=1`).
-    pub fn start(&self, visitor: u64, now: u64, acquisition: Acquisition) -> Visit {
+    pub fn start(&self, visitor: u64, when: impl Into<Moment>, acquisition: Acquisition) -> Visit {
+        let when = when.into();
+        let now = when.at;
         let mut shard = self.shard(visitor);
         // Two visits started by one visitor in the same second still get two ids.
         let mut id = new_visit_id(visitor, now);
@@ -127,64 +174,76 @@ impl Visits {
             id = new_visit_id(!visitor, now);
         }
         let visit = Visit { id, acquisition: self.share(acquisition) };
-        self.remember(&mut shard, visitor, now, &visit);
+        self.remember(&mut shard, visitor, when, &visit);
         visit
     }
 
     /// The visit of a hit by `visitor` at `now`, arriving as `acquisition` says. `previous` is
     /// the visitor's id under the previous salt, during the grace after a rotation.
-    pub fn visit(&self, visitor: u64, previous: Option<u64>, now: u64, acquisition: Acquisition) -> Visit {
+    pub fn visit(
+        &self,
+        visitor: u64,
+        previous: Option<u64>,
+        when: impl Into<Moment>,
+        acquisition: Acquisition,
+    ) -> Visit {
+        let when = when.into();
         // Another campaign ends the live visit (but not one continued across the rotation).
-        if let Some(visit) = self.live(visitor, previous, now, |live| !new_campaign(&live.acquisition, &acquisition)) {
+        if let Some(visit) = self.live(visitor, previous, when, |live| !new_campaign(&live.acquisition, &acquisition)) {
             return visit;
         }
-        let visit = Visit { id: new_visit_id(visitor, now), acquisition: self.share(acquisition) };
-        self.remember(&mut self.shard(visitor), visitor, now, &visit);
+        let visit = Visit { id: new_visit_id(visitor, when.at), acquisition: self.share(acquisition) };
+        self.remember(&mut self.shard(visitor), visitor, when, &visit);
         visit
     }
 
     /// The live visit of `visitor` (or of `previous`, its id under the previous salt) at `now`,
     /// extended to `now`; `None` when there is none: a heartbeat or an engagement extends a
     /// visit but never opens one.
-    pub fn extend(&self, visitor: u64, previous: Option<u64>, now: u64) -> Option<Visit> {
-        self.live(visitor, previous, now, |_| true)
+    pub fn extend(&self, visitor: u64, previous: Option<u64>, when: impl Into<Moment>) -> Option<Visit> {
+        self.live(visitor, previous, when.into(), |_| true)
     }
 
     /// The visit `visitor` is in at `now`, extended to `now`: its own live entry if `keeps` it,
     /// else the live visit of `previous` (its id under the previous salt), moved to `visitor`.
-    fn live(&self, visitor: u64, previous: Option<u64>, now: u64, keeps: impl Fn(&Entry) -> bool) -> Option<Visit> {
+    fn live(&self, visitor: u64, previous: Option<u64>, when: Moment, keeps: impl Fn(&Entry) -> bool) -> Option<Visit> {
         {
             let mut shard = self.shard(visitor);
             let tick = shard.tick();
             if let Some(entry) = shard.get_mut(&visitor)
-                && now.saturating_sub(entry.last_seen) <= VISIT_TIMEOUT
+                && entry.continues(when)
                 && keeps(entry)
             {
-                entry.last_seen = entry.last_seen.max(now);
+                entry.last_seen = entry.last_seen.max(secs(when.at));
+                entry.arrived = entry.arrived.max(secs(when.arrived));
                 entry.touched = tick;
                 return Some(Visit { id: entry.visit_id, acquisition: entry.acquisition.clone() });
             }
         }
         let old = previous?;
         let entry = self.shard(old).remove(&old)?;
-        if now.saturating_sub(entry.last_seen) > VISIT_TIMEOUT {
+        if !entry.continues(when) {
             return None;
         }
         let visit = Visit { id: entry.visit_id, acquisition: entry.acquisition };
-        self.remember(&mut self.shard(visitor), visitor, now, &visit);
+        self.remember(&mut self.shard(visitor), visitor, when, &visit);
         Some(visit)
     }
 
-    /// Records `visit` as `visitor`'s live one, seen at `now` (making room in a full shard).
-    fn remember(&self, shard: &mut Shard, visitor: u64, now: u64, visit: &Visit) {
+    /// Records `visit` as `visitor`'s live one, seen at `when` (making room in a full shard).
+    fn remember(&self, shard: &mut Shard, visitor: u64, when: Moment, visit: &Visit) {
         if !shard.contains_key(&visitor) {
-            self.make_room(shard, now);
+            self.make_room(shard, when.arrived);
         }
         let touched = shard.tick();
-        shard.insert(
-            visitor,
-            Entry { visit_id: visit.id, last_seen: now, touched, acquisition: visit.acquisition.clone() },
-        );
+        let entry = Entry {
+            visit_id: visit.id,
+            last_seen: secs(when.at),
+            arrived: secs(when.arrived),
+            touched,
+            acquisition: visit.acquisition.clone(),
+        };
+        shard.insert(visitor, entry);
     }
 
     /// The shared copy of `acquisition` (a new one if it is not among the recent ones).
@@ -197,13 +256,14 @@ impl Visits {
         shared
     }
 
-    /// Forgets visits idle past the timeout; returns how many.
+    /// Forgets the visits no hit arrived for in the timeout before `now` (the collector's
+    /// clock); returns how many.
     pub(crate) fn sweep(&self, now: u64) -> usize {
         let mut removed = 0;
         for shard in &self.shards {
             let mut shard = shard.lock().unwrap_or_else(|e| e.into_inner());
             let before = shard.len();
-            shard.retain(|_, e| now.saturating_sub(e.last_seen) <= VISIT_TIMEOUT);
+            shard.retain(|_, e| !e.idle(now));
             removed += before - shard.len();
         }
         removed
@@ -356,6 +416,27 @@ mod tests {
         // Across the salt rotation.
         let rotated = visits.visit(7, None, 100, Acquisition::default()).id;
         assert_eq!(visits.extend(8, Some(7), 200).map(|v| v.id), Some(rotated));
+    }
+
+    #[test]
+    fn back_dated_visits_run_on_their_own_clock_and_split_at_the_sites_midnight() {
+        let visits = Visits::new(1000);
+        let (day, arrived) = (20_000 * 86_400, 20_010 * 86_400);
+        let hit = |at: u64, arrived: u64| Moment { at, arrived, day_start: at - at % 86_400 };
+        // A visit replayed ten days later: continued in the hits' time, however late they come.
+        let a = visits.visit(1, None, hit(day + 3600, arrived), Acquisition::default()).id;
+        assert_eq!(visits.visit(1, None, hit(day + 3600 + 20 * 60, arrived + 5), Acquisition::default()).id, a);
+        // The sweep runs on the arrival clock: a replay in progress is not cut...
+        assert_eq!(visits.sweep(arrived + 60), 0);
+        assert_eq!(visits.visit(1, None, hit(day + 3600 + 40 * 60, arrived + 90), Acquisition::default()).id, a);
+        // ...but 30 minutes of hits' time without one end it.
+        let b = visits.visit(1, None, hit(day + 3600 + 80 * 60, arrived + 95), Acquisition::default()).id;
+        assert_ne!(a, b);
+        // Midnight in the site's time zone starts a new visit, even within 30 minutes.
+        let late = visits.visit(2, None, hit(day + 86_400 - 60, arrived), Acquisition::default()).id;
+        assert_ne!(visits.visit(2, None, hit(day + 86_400 + 60, arrived), Acquisition::default()).id, late);
+        // Nothing arrived for 30 minutes: forgotten.
+        assert_eq!(visits.sweep(arrived + 95 + VISIT_TIMEOUT + 1), 2);
     }
 
     #[test]

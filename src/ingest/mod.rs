@@ -79,30 +79,30 @@ impl Ingest {
     /// bulk, and the CORS preflight of `matomo.js`'s XHR requests. Answers to `POST` carry the
     /// CORS headers Matomo sends (the requesting origin, with credentials), so the tracker's XHR
     /// succeeds instead of falling back to an image request that would send the hit again.
-    pub fn matomo(&self, request: &Request, peer: SocketAddr) -> Response {
+    pub async fn matomo(&self, request: &Request, peer: SocketAddr) -> Response {
         match *request.method() {
             Method::OPTIONS => matomo_preflight(),
             Method::POST => {
                 let origin = request.headers().get(ORIGIN).cloned();
-                let mut response = self.matomo_hit(request, peer);
+                let mut response = self.matomo_hit(request, peer).await;
                 let headers = response.headers_mut();
                 headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, origin.unwrap_or(HeaderValue::from_static("*")));
                 headers.insert(ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
                 response
             }
-            Method::GET => self.matomo_hit(request, peer),
+            Method::GET => self.matomo_hit(request, peer).await,
             _ => plain(StatusCode::METHOD_NOT_ALLOWED, "use GET or POST\n"),
         }
     }
 
-    fn matomo_hit(&self, request: &Request, peer: SocketAddr) -> Response {
+    async fn matomo_hit(&self, request: &Request, peer: SocketAddr) -> Response {
         let Ok(body) = std::str::from_utf8(request.body()) else {
             return plain(StatusCode::BAD_REQUEST, "request body is not UTF-8\n");
         };
         let body = body.trim();
         let origin = Origin { headers: request.headers(), peer };
         if body.starts_with('{') {
-            return self.matomo_bulk(body, origin);
+            return self.matomo_bulk(body, origin).await;
         }
         // Matomo reads the query string and a form body together; the body wins on conflicts.
         let mut params = match Params::parse(request.uri().query().unwrap_or("")) {
@@ -115,9 +115,11 @@ impl Ingest {
         let answer = if matomo::wants_image(&params) { gif } else { no_content };
         let referer = header_str(request.headers(), REFERER);
         let live = self.live.current();
-        let Ok(tracked) = self.track(&live, origin, |sites, now| {
-            Ok::<_, Infallible>(vec![matomo::interpret(&params, referer, None, sites, now)])
-        });
+        let Ok(tracked) = self
+            .track(&live, origin, |sites, now| {
+                Ok::<_, Infallible>(vec![matomo::interpret(&params, referer, None, sites, now)])
+            })
+            .await;
         match tracked {
             Tracked::Spooled(_) => answer(),
             Tracked::Overloaded => overloaded(),
@@ -127,7 +129,7 @@ impl Ingest {
     /// Matomo bulk tracking: `{"requests": ["?idsite=1&rec=1&...", ...], "token_auth": "..."}`.
     /// Each item is handled like a single request with this request's headers; the answer
     /// counts them as Matomo does (filtered hits count as tracked: the tracker learns nothing).
-    fn matomo_bulk(&self, body: &str, origin: Origin<'_>) -> Response {
+    async fn matomo_bulk(&self, body: &str, origin: Origin<'_>) -> Response {
         let bulk: BulkRequest = match serde_json::from_str(body) {
             Ok(b) => b,
             Err(e) => return plain(StatusCode::BAD_REQUEST, &format!("malformed bulk request: {e}\n")),
@@ -157,11 +159,14 @@ impl Ingest {
         let referer = header_str(origin.headers, REFERER);
         let token = bulk.token_auth.as_deref();
         let live = self.live.current();
-        let outcome = self.pipeline.run(&live.sites, &live.config.privacy, origin, |sites, now| {
-            Ok::<_, Infallible>(
-                items.iter().map(|(_, params)| matomo::interpret(params, referer, token, sites, now)).collect(),
-            )
-        });
+        let outcome = self
+            .pipeline
+            .run(&live.sites, &live.config.privacy, origin, |sites, now| {
+                Ok::<_, Infallible>(
+                    items.iter().map(|(_, params)| matomo::interpret(params, referer, token, sites, now)).collect(),
+                )
+            })
+            .await;
         let Ok(outcome) = outcome;
         let mut tracked = 0usize;
         let mut events = Vec::new();
@@ -198,23 +203,25 @@ impl Ingest {
     }
 
     /// Handles `POST /api/event` (Plausible Events API) and its CORS preflight.
-    pub fn plausible(&self, request: &Request, peer: SocketAddr) -> Response {
+    pub async fn plausible(&self, request: &Request, peer: SocketAddr) -> Response {
         let origin = request.headers().get(ORIGIN).cloned();
         let from_a_page = origin.is_some();
-        with_cors(self.plausible_event(request, peer, from_a_page), origin)
+        with_cors(self.plausible_event(request, peer, from_a_page).await, origin)
     }
 
-    fn plausible_event(&self, request: &Request, peer: SocketAddr, from_a_page: bool) -> Response {
+    async fn plausible_event(&self, request: &Request, peer: SocketAddr, from_a_page: bool) -> Response {
         match *request.method() {
             Method::OPTIONS => return no_content(),
             Method::POST => {}
             _ => return plain(StatusCode::METHOD_NOT_ALLOWED, "use POST\n"),
         }
         let (live, mut decoded) = (self.live.current(), None);
-        let tracked = self.track(&live, Origin { headers: request.headers(), peer }, |sites, now| {
-            let event = decoded.insert(plausible::decode(request.body())?);
-            Ok::<_, plausible::BadEvent>(plausible::interpret(event, sites, now))
-        });
+        let tracked = self
+            .track(&live, Origin { headers: request.headers(), peer }, |sites, now| {
+                let event = decoded.insert(plausible::decode(request.body())?);
+                Ok::<_, plausible::BadEvent>(plausible::interpret(event, sites, now))
+            })
+            .await;
         match tracked {
             Ok(Tracked::Spooled(stored)) => {
                 let mut response = plain(StatusCode::ACCEPTED, "ok");
@@ -236,13 +243,13 @@ impl Ingest {
     /// Runs a protocol adapter through the hit pipeline (with `live`'s sites and privacy
     /// settings) and spools the events it accepts: the adapter's error, or what became of them.
     /// A new protocol's handler is its decoding, this call and its answer.
-    fn track<'a, E>(
+    async fn track<'a, E>(
         &self,
         live: &'a Live,
         origin: Origin<'_>,
         adapter: impl FnOnce(&'a Sites, u64) -> Result<Vec<Result<Hit<'a>, DeclineReason>>, E>,
     ) -> Result<Tracked, E> {
-        let outcome = self.pipeline.run(&live.sites, &live.config.privacy, origin, adapter)?;
+        let outcome = self.pipeline.run(&live.sites, &live.config.privacy, origin, adapter).await?;
         let events = accepted_events(outcome);
         let stored = events.len();
         Ok(if self.enqueue(events) { Tracked::Spooled(stored) } else { Tracked::Overloaded })

@@ -31,10 +31,11 @@ use crate::enrich::user_agent::BotReason;
 use crate::enrich::{Enrich, RawPage};
 use crate::event::{Event, EventType};
 use crate::privacy::client_ip::{ClientIp, TrustedProxies};
+use crate::privacy::salts::period_of;
 use crate::privacy::{Privacy, VisitorKey, gate};
 use crate::sites::Sites;
 use crate::telemetry::metrics::{DeclineReason, Metrics};
-use crate::visits::Visits;
+use crate::visits::{Moment, Visits};
 
 /// One hit as a protocol adapter hands it over: what the tracker said, bounded but not
 /// enriched. No `Debug`: it may hold the visitor's address.
@@ -191,7 +192,10 @@ impl Pipeline {
     /// gets the sites and the time, and returns the request's hits (or why each was declined),
     /// or an error for a request it cannot read at all (`E`, answered 400 by the edge). It is
     /// not called when the visitor objected.
-    pub fn run<'a, E>(
+    ///
+    /// Back-dated hits of a day whose salt is gone wait for a back-dated salt to be made
+    /// ([`crate::privacy::SaltSource::prepare`]); every other request runs straight through.
+    pub async fn run<'a, E>(
         &self,
         sites: &'a Sites,
         privacy: &PrivacyConfig,
@@ -203,11 +207,17 @@ impl Pipeline {
             self.metrics.declined(reason);
             return Ok(Outcome::Objected(reason));
         }
-        let hits = adapter(sites, self.clock.now())?;
+        let arrived = self.clock.now();
+        let hits = adapter(sites, arrived)?;
+        let today = period_of(arrived);
+        let earlier: Vec<u32> = hits.iter().flatten().map(|hit| period_of(hit.time)).filter(|p| *p != today).collect();
+        if !earlier.is_empty() {
+            self.privacy.salts.prepare(&earlier).await;
+        }
         let results = hits
             .into_iter()
             .map(|hit| {
-                let result = hit.and_then(|hit| self.process(hit, origin));
+                let result = hit.and_then(|hit| self.process(hit, origin, sites, arrived));
                 if let Err(reason) = result {
                     self.metrics.declined(reason);
                 }
@@ -218,7 +228,7 @@ impl Pipeline {
     }
 
     /// One hit, after the gate: cheap refusals, enrichment, identity, visit, the `Event`.
-    fn process(&self, hit: Hit<'_>, origin: Origin<'_>) -> Result<Event, DeclineReason> {
+    fn process(&self, hit: Hit<'_>, origin: Origin<'_>, sites: &Sites, arrived: u64) -> Result<Event, DeclineReason> {
         let headers = origin.headers;
         // Cheap refusals first: the browser is only guessing, or the (cached) verdict is a bot.
         if is_prefetch(headers) {
@@ -253,7 +263,8 @@ impl Pipeline {
             VisitorInput::ServerId(id) => VisitorKey::ServerId(id),
             VisitorInput::Cookie(id) => VisitorKey::Cookie(id),
         };
-        let identity = self.privacy.identify(hit.site.id, client_ip, key);
+        // No salt for the hit's day: only past the bound on back-dated salts.
+        let identity = self.privacy.identify(hit.site.id, client_ip, key, hit.time).ok_or(DeclineReason::Invalid)?;
 
         // The event, built here and nowhere else.
         let mut event = Event {
@@ -327,12 +338,13 @@ impl Pipeline {
         // The visit: every hit carries the acquisition of the visit's first hit. A heartbeat or
         // an engagement only extends a live visit: alone (after 30 idle minutes, or a restart)
         // it is no visit, and would count a visitor who did nothing.
+        let when = Moment { at: hit.time, arrived, day_start: sites.local_midnight(hit.site.id, hit.time) };
         let visit = if matches!(event.event_type, EventType::Ping | EventType::Engagement) {
-            self.visits.extend(identity.visitor_id, identity.previous_id, hit.time).ok_or(DeclineReason::NoVisit)?
+            self.visits.extend(identity.visitor_id, identity.previous_id, when).ok_or(DeclineReason::NoVisit)?
         } else if hit.new_visit {
-            self.visits.start(identity.visitor_id, hit.time, acquisition)
+            self.visits.start(identity.visitor_id, when, acquisition)
         } else {
-            self.visits.visit(identity.visitor_id, identity.previous_id, hit.time, acquisition)
+            self.visits.visit(identity.visitor_id, identity.previous_id, when, acquisition)
         };
         visit.acquisition.apply(&mut event);
         event.visit_id = visit.id;

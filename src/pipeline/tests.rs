@@ -19,7 +19,7 @@ use crate::http::Params;
 use crate::ingest::{matomo, plausible};
 use crate::privacy::SaltSource;
 use crate::privacy::geo::Geo;
-use crate::privacy::salts::{Salt, SaltSet};
+use crate::privacy::salts::{Backdated, Salt, SaltSet};
 
 /// The time every harness hit arrives at.
 pub(crate) const NOW: u64 = 1_700_000_000;
@@ -59,6 +59,35 @@ impl SaltSource for CountingSalts {
         self.reads.fetch_add(1, Ordering::Relaxed);
         self.set.load()
     }
+
+    /// A fixed back-dated salt for each earlier day asked for (another for each day).
+    fn prepare<'a>(&'a self, periods: &'a [u32]) -> crate::privacy::Preparing<'a> {
+        let set = self.set.load();
+        let mut backdated: Vec<Backdated> =
+            set.backdated.iter().map(|b| Backdated { salt: fixed_salt(b.salt.period()), expires: b.expires }).collect();
+        for &period in periods {
+            if set.for_period(period).is_none() && !backdated.iter().any(|b| b.salt.period() == period) {
+                backdated.push(Backdated { salt: fixed_salt(period), expires: u64::MAX });
+            }
+        }
+        let previous = set.previous.as_ref().map(|p| fixed_salt(p.period()));
+        self.set.store(Arc::new(SaltSet { current: fixed_salt(set.current.period()), previous, backdated }));
+        Box::pin(std::future::ready(()))
+    }
+}
+
+/// The test salt of `period`: fixed, and different for every day.
+fn fixed_salt(period: u32) -> Salt {
+    Salt::from_hex(period, &format!("{:064x}", u64::from(period) * 0x0101_0101)).unwrap()
+}
+
+/// Runs a pipeline future to its end: the fixed salts never make it wait, so one poll does.
+pub(crate) fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    match future.as_mut().poll(&mut std::task::Context::from_waker(std::task::Waker::noop())) {
+        std::task::Poll::Ready(output) => output,
+        std::task::Poll::Pending => panic!("the pipeline waited with fixed salts"),
+    }
 }
 
 /// A pipeline over two sites: 1 (`example.org`, `www.example.org`, with a server token) and 2
@@ -85,10 +114,7 @@ impl Harness {
         let enricher = Arc::new(SpyEnricher { calls: AtomicUsize::new(0) });
         let salts = Arc::new(CountingSalts {
             // A fixed salt: two harnesses give the same ids for the same hit.
-            set: ArcSwap::from_pointee(SaltSet {
-                current: Salt::from_hex(19_675, &"0f".repeat(32)).unwrap(),
-                previous: None,
-            }),
+            set: ArcSwap::from_pointee(SaltSet::new(Salt::from_hex(19_675, &"0f".repeat(32)).unwrap(), None)),
             reads: AtomicUsize::new(0),
         });
         let privacy_config =
@@ -109,9 +135,9 @@ impl Harness {
         let params = Params::parse(query).expect("a decodable query");
         let referer = headers.get(hyper::header::REFERER).and_then(|v| v.to_str().ok());
         let origin = Origin { headers, peer: "198.51.100.7:4242".parse().unwrap() };
-        let Ok(outcome) = self.pipeline.run(&self.sites, &self.privacy_config, origin, |sites, now| {
+        let Ok(outcome) = block_on(self.pipeline.run(&self.sites, &self.privacy_config, origin, |sites, now| {
             Ok::<_, Infallible>(vec![matomo::interpret(&params, referer, None, sites, now)])
-        });
+        }));
         outcome
     }
 
@@ -119,9 +145,9 @@ impl Harness {
     pub(crate) fn matomo_bulk(&self, items: &[&str], token: Option<&str>, headers: &HeaderMap) -> Outcome {
         let params: Vec<Params<'_>> = items.iter().map(|q| Params::parse(q).unwrap()).collect();
         let origin = Origin { headers, peer: "198.51.100.7:4242".parse().unwrap() };
-        let Ok(outcome) = self.pipeline.run(&self.sites, &self.privacy_config, origin, |sites, now| {
+        let Ok(outcome) = block_on(self.pipeline.run(&self.sites, &self.privacy_config, origin, |sites, now| {
             Ok::<_, Infallible>(params.iter().map(|p| matomo::interpret(p, None, token, sites, now)).collect())
-        });
+        }));
         outcome
     }
 
@@ -129,10 +155,10 @@ impl Harness {
     pub(crate) fn plausible(&self, body: &str, headers: &HeaderMap) -> Result<Outcome, plausible::BadEvent> {
         let origin = Origin { headers, peer: "198.51.100.7:4242".parse().unwrap() };
         let mut decoded = None;
-        self.pipeline.run(&self.sites, &self.privacy_config, origin, |sites, now| {
+        block_on(self.pipeline.run(&self.sites, &self.privacy_config, origin, |sites, now| {
             let event = decoded.insert(plausible::decode(body.as_bytes())?);
             Ok::<_, plausible::BadEvent>(plausible::interpret(event, sites, now))
-        })
+        }))
     }
 
     fn enrichments(&self) -> usize {
@@ -148,10 +174,7 @@ impl Harness {
 /// salt, the clock at [`NOW`] (for the in-process router tests).
 pub(crate) fn fixed_stages(metrics: Metrics) -> Stages {
     let salts = Arc::new(CountingSalts {
-        set: ArcSwap::from_pointee(SaltSet {
-            current: Salt::from_hex(19_675, &"0f".repeat(32)).unwrap(),
-            previous: None,
-        }),
+        set: ArcSwap::from_pointee(SaltSet::new(Salt::from_hex(19_675, &"0f".repeat(32)).unwrap(), None)),
         reads: AtomicUsize::new(0),
     });
     Stages {
@@ -205,10 +228,10 @@ fn a_declined_hit_is_never_parsed_nor_enriched() {
         let headers = browser(&[(name, value)]);
         let mut parsed = false;
         let origin = Origin { headers: &headers, peer: "198.51.100.7:1".parse().unwrap() };
-        let outcome = harness.pipeline.run(&harness.sites, &harness.privacy_config, origin, |_, _| {
+        let outcome = block_on(harness.pipeline.run(&harness.sites, &harness.privacy_config, origin, |_, _| {
             parsed = true;
             Ok::<_, Infallible>(Vec::new())
-        });
+        }));
         assert!(matches!(outcome, Ok(Outcome::Objected(r)) if r == reason), "{name}");
         assert!(!parsed, "{name}: the adapter ran for a visitor who objected");
 

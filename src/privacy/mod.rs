@@ -38,16 +38,27 @@ pub struct Identity {
     pub previous_id: Option<u64>,
 }
 
+/// What [`SaltSource::prepare`] returns: done when the salts are there.
+pub type Preparing<'a> = std::pin::Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+
 /// Where the salts in use come from: the [`salts::SaltKeeper`] in the collector, a fixed set in
 /// tests of the pipeline (which then need no ClickHouse).
 pub trait SaltSource: Send + Sync {
     /// The salts to hash with now.
     fn salts(&self) -> arc_swap::Guard<Arc<SaltSet>>;
+
+    /// Makes salts for the earlier `periods` (days) that have none, where it can.
+    fn prepare<'a>(&'a self, periods: &'a [u32]) -> Preparing<'a>;
 }
 
 impl SaltSource for arc_swap::ArcSwap<SaltSet> {
     fn salts(&self) -> arc_swap::Guard<Arc<SaltSet>> {
         self.load()
+    }
+
+    /// A fixed set makes none: hits of a day it has no salt for are refused.
+    fn prepare<'a>(&'a self, _periods: &'a [u32]) -> Preparing<'a> {
+        Box::pin(std::future::ready(()))
     }
 }
 
@@ -70,23 +81,34 @@ pub struct Privacy {
 }
 
 impl Privacy {
-    /// Locates and identifies the visitor of `site_id`, consuming the address.
-    pub fn identify(&self, site_id: u32, ip: ClientIp, key: VisitorKey<'_>) -> Identity {
-        let place = self.geo.locate(&ip);
+    /// Locates and identifies the visitor of `site_id` for a hit at `at` (Unix seconds),
+    /// consuming the address. A hit is hashed with the salt of its own day (B6); `None` when
+    /// that day has no salt (see [`SaltSource::prepare`]).
+    pub fn identify(&self, site_id: u32, ip: ClientIp, key: VisitorKey<'_>, at: u64) -> Option<Identity> {
         let salts = self.salts.salts();
+        let salt = salts.for_period(salts::period_of(at));
         // A cookie-mode site's visitor keeps one id for the cookie's life (hashed with the
         // site's cookie key); everyone else gets a salted id that changes every day.
         let cookie_id = match key {
             VisitorKey::Cookie(cookie) => self.cookie_keys.visitor_id(site_id, cookie),
             _ => None,
         };
-        let visitor_id = cookie_id.unwrap_or_else(|| visitor_id(&salts.current, site_id, &ip, &key));
-        // Only during the grace after a rotation: the id under the previous salt, to continue a
-        // visit that crosses midnight (B4).
-        let previous_id =
-            salts.previous.as_ref().filter(|_| cookie_id.is_none()).map(|old| visitor_id_with(old, site_id, &ip, &key));
+        let visitor_id = match (cookie_id, salt) {
+            (Some(id), _) => id,
+            (None, Some(salt)) => visitor_id(salt, site_id, &ip, &key),
+            (None, None) => return None,
+        };
+        // Only for a hit of today during the grace after a rotation: the id under the previous
+        // salt, to continue a visit that crosses midnight (B4).
+        let today = salt.is_some_and(|salt| salt.period() == salts.current.period());
+        let previous_id = salts
+            .previous
+            .as_ref()
+            .filter(|_| cookie_id.is_none() && today)
+            .map(|old| visitor_id_with(old, site_id, &ip, &key));
+        let place = self.geo.locate(&ip);
         drop(ip);
-        Identity { place, visitor_id, previous_id }
+        Some(Identity { place, visitor_id, previous_id })
     }
 }
 

@@ -100,8 +100,8 @@ impl Routes {
     async fn dispatch(&self, handler: Handler, request: &Request, peer: SocketAddr) -> Response {
         let not_found = || plain(StatusCode::NOT_FOUND, "not found\n");
         match handler {
-            Handler::MatomoTracking => self.ingest.matomo(request, peer),
-            Handler::PlausibleEvent => self.ingest.plausible(request, peer),
+            Handler::MatomoTracking => self.ingest.matomo(request, peer).await,
+            Handler::PlausibleEvent => self.ingest.plausible(request, peer).await,
             Handler::MatomoScript => self.matomo_scripts.serve(&self.live.current(), request.headers()),
             Handler::TrackerScript => web::tracker::serve(request.uri().path()).unwrap_or_else(not_found),
             Handler::Dashboard => web::dashboard::serve(request.uri().path()).unwrap_or_else(not_found),

@@ -270,9 +270,25 @@ impl Store {
         self.insert(&statements::SALT_INSERT, &[rows::SaltRow { period, salt: salt_hex, created_at }]).await
     }
 
-    /// The periods that have salts before `oldest_kept` or after `current`.
-    pub(crate) async fn salt_periods_outside(&self, oldest_kept: u32, current: u32) -> Result<Vec<u32>> {
+    /// The periods that have salts before `oldest_kept` or after `current`, each with the
+    /// creation time of its first candidate.
+    pub(crate) async fn salt_periods_outside(&self, oldest_kept: u32, current: u32) -> Result<Vec<(u32, u32)>> {
         self.query(&statements::SALT_PERIODS_OUTSIDE).bind(oldest_kept).bind(current).fetch_all().await
+    }
+
+    /// Adds candidate salts (hex) for several periods in one body.
+    pub(crate) async fn insert_salts(&self, candidates: Vec<(u32, String)>, created_at: u32) -> Result<()> {
+        let rows: Vec<_> =
+            candidates.into_iter().map(|(period, salt)| rows::SaltRow { period, salt, created_at }).collect();
+        self.insert(&statements::SALT_INSERT, &rows).await
+    }
+
+    /// The agreed back-dated salt of `period` (hex; candidates created at or after `since`) and
+    /// when its first candidate was created, if there is one.
+    pub(crate) async fn backdated_salt(&self, period: u32, since: u32) -> Result<Option<(String, u32)>> {
+        let (salt, created): (String, u32) =
+            self.query(&statements::SALT_BACKDATED).bind(period).bind(since).fetch_one().await?;
+        Ok((!salt.is_empty()).then_some((salt, created)))
     }
 
     /// Deletes every salt of `period` (its partition).

@@ -86,8 +86,13 @@ statements! {
     SALT_SMALLEST = Query("SELECT salt FROM salts WHERE period = ? ORDER BY salt LIMIT 1"), [U32(20_000)];
     /// A period's candidate salt.
     SALT_INSERT = Insert { table: "salts", columns: "period, salt, created_at" }, [];
-    /// Periods that must no longer have a salt.
-    SALT_PERIODS_OUTSIDE = Query("SELECT DISTINCT period FROM salts WHERE period < ? OR period > ?"), [U32(19_999), U32(20_000)];
+    /// The periods outside the ones in use, each with its first candidate's creation time (a
+    /// back-dated period's salt is kept for a day from then).
+    SALT_PERIODS_OUTSIDE = Query("SELECT period, min(created_at) FROM salts WHERE period < ? OR period > ? GROUP BY period"), [U32(19_999), U32(20_000)];
+    /// A back-dated period's agreed salt (the smallest candidate created at or after the given
+    /// time, the end of that period) and its first candidate's creation time; empty and 0 when
+    /// there is none.
+    SALT_BACKDATED = Query("SELECT min(salt), min(created_at) FROM salts WHERE period = ? AND created_at >= ?"), [U32(19_990), U32(1_727_000_000)];
     /// Drops a period's salts.
     SALT_DROP_PERIOD = Query("ALTER TABLE {alter:salts} DROP PARTITION ?"), [U32(19_990)];
     /// A fingerprint of the agreed salt of a period, to name the losing candidates without

@@ -8,8 +8,8 @@ use crate::common::REPO;
 
 /// The invariants docs/privacy.md must cover, each with at least one test.
 const INVARIANTS: &[&str] = &[
-    "A1", "A2", "A3", "A4", "A5", "A6", "B1", "B2", "B3", "B4", "B5", "C1", "C2", "C3", "C4", "C5", "C6", "D1", "D2",
-    "D3", "D4", "D5", "E1", "E2", "E3", "E4", "F1", "F2", "F3", "G1", "G2",
+    "A1", "A2", "A3", "A4", "A5", "A6", "B1", "B2", "B3", "B4", "B5", "B6", "C1", "C2", "C3", "C4", "C5", "C6", "D1",
+    "D2", "D3", "D4", "D5", "E1", "E2", "E3", "E4", "F1", "F2", "F3", "G1", "G2",
 ];
 
 /// An invariant's `Enforced by` and `Proven by` entries.

@@ -47,7 +47,8 @@ async fn privacy(config: &ClickHouseConfig, clock: Arc<ManualClock>) -> Stages {
 }
 
 fn identify(p: &Stages, site: u32, ip: &str, ua: &str, now: u64) -> Seen {
-    let identity = p.privacy.identify(site, ClientIp::new(ip.parse().unwrap()), VisitorKey::UserAgent(ua));
+    let identity =
+        p.privacy.identify(site, ClientIp::new(ip.parse().unwrap()), VisitorKey::UserAgent(ua), now).unwrap();
     let visit = p.visits.visit(identity.visitor_id, identity.previous_id, now, Default::default());
     Seen { visitor_id: identity.visitor_id, visit_id: visit.id }
 }
@@ -119,6 +120,52 @@ async fn only_current_and_previous_salts_exist() {
     // The in-memory salt set never prints its key.
     let printed = format!("{:?}", p.salts.salts());
     assert!(!printed.contains("key") || printed.contains(".."), "{printed}");
+}
+
+/// B6: a back-dated hit is hashed with a salt of its own day, never today's: one person's hits
+/// on three days are three visitors, and twice the same on one day. Two collectors agree on a
+/// day's back-dated salt; it is gone from memory and storage a day after it was made, and a
+/// day's salt is never brought back once its grace ended.
+#[tokio::test]
+async fn back_dated_hits_are_hashed_with_their_own_days_salt() {
+    let ch = clickhouse();
+    let config = database(ch, "salts_b6").await;
+    let db = &config.database;
+    let clock = ManualClock::new(at(D, 10, 0));
+    let (p, other) = tokio::join!(privacy(&config, clock.clone()), privacy(&config, clock.clone()));
+    let seen = |p: &Stages, when: u64| {
+        let ip = ClientIp::new("203.0.113.45".parse().unwrap());
+        p.privacy.identify(1, ip, VisitorKey::UserAgent("UA"), when).map(|identity| identity.visitor_id)
+    };
+    let days = [D - 40, D - 3, D - 1];
+    assert_eq!(seen(&p, at(D - 3, 9, 0)), None, "no salt yet for an earlier day");
+    let periods: Vec<u32> = days.iter().map(|d| *d as u32).collect();
+    tokio::join!(p.salts.prepare(&periods), other.salts.prepare(&periods[1..2]));
+    let today = seen(&p, at(D, 9, 0)).unwrap();
+    let mut ids: Vec<u64> = days.iter().map(|d| seen(&p, at(*d, 9, 0)).unwrap()).collect();
+    assert_eq!(seen(&p, at(D - 3, 22, 0)), Some(ids[1]), "one visitor all day");
+    assert_eq!(seen(&other, at(D - 3, 22, 0)), Some(ids[1]), "the other collector agrees");
+    ids.push(today);
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 4, "four days, four ids");
+    let periods_stored = |ch: &'static ClickHouse| async move {
+        let sql = format!("SELECT DISTINCT period FROM {db}.salts ORDER BY period FORMAT TSV");
+        ch.query(&sql).await.lines().map(|l| l.parse::<u64>().unwrap()).collect::<Vec<_>>()
+    };
+    assert_eq!(periods_stored(ch).await, vec![D - 40, D - 3, D - 1, D]);
+
+    // A day later the back-dated salts are gone; asking again makes new ones.
+    clock.set(at(D + 1, 10, 1));
+    assert!(p.salts.tick().await.unwrap());
+    assert!(p.salts.salts().backdated.is_empty());
+    assert_eq!(periods_stored(ch).await, vec![D + 1]);
+    p.salts.prepare(&[(D - 3) as u32]).await;
+    assert_ne!(seen(&p, at(D - 3, 9, 0)), Some(ids[1]), "a new salt, never the old one");
+    // Yesterday (after the grace) is back-dated too, never today's salt.
+    p.salts.prepare(&[D as u32]).await;
+    assert_ne!(seen(&p, at(D, 9, 0)), Some(today));
+    assert_ne!(seen(&p, at(D, 9, 0)), seen(&p, at(D + 1, 9, 0)));
 }
 
 /// B2: salts are random, not derived from the date or the configuration: two deployments on the
@@ -213,7 +260,12 @@ async fn no_salt_or_key_is_ever_written_into_query_text() {
     secrets.extend(stored(&ch).await);
     clock.set(at(D + 1, 0, 40));
     one.tick().await.unwrap();
-    assert!(secrets.len() >= 4, "two candidates, the next day's salt and a cookie key: {}", secrets.len());
+    // Back-dated salts: made by two keepers for earlier days, agreed, then dropped a day later.
+    tokio::join!(one.prepare(&[(D - 3) as u32, (D - 5) as u32]), two.prepare(&[(D - 3) as u32]));
+    secrets.extend(stored(&ch).await);
+    clock.set(at(D + 2, 0, 41));
+    one.tick().await.unwrap();
+    assert!(secrets.len() >= 6, "two candidates, the next day's salt and a cookie key: {}", secrets.len());
     assert!(secrets.iter().all(|s| s.len() == 64), "{secrets:?}");
 
     // The log works: a literal in a query shows up in it (a query's entry is queued as it
