@@ -21,7 +21,7 @@ use crate::api::Access;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::enrich::Enricher;
-use crate::ingest::Ingest;
+use crate::ingest::{BulkLimits, Ingest};
 use crate::live::LiveSettings;
 use crate::pipeline::{Pipeline, Stages};
 use crate::privacy::Privacy;
@@ -150,10 +150,14 @@ pub async fn run(
         metrics: metrics.clone(),
     });
     tokio::spawn(reload_on_hangup(live.clone(), store.clone(), metrics.clone(), background_stopped.clone()));
+    let bulk = BulkLimits {
+        anonymous: config.ingest.bulk_max_requests,
+        authenticated: config.ingest.bulk_max_requests_authenticated,
+    };
     let routes = Arc::new(Routes {
         live: live.clone(),
         api: Access::new(live.clone(), store.clone(), clock.clone(), &config.limits, metrics.clone()),
-        ingest: Ingest::new(pipeline, live, config.ingest.bulk_max_requests, appender.clone(), metrics.clone()),
+        ingest: Ingest::new(pipeline, live, bulk, appender.clone(), metrics.clone()),
         metrics,
         store,
         delivery: health,

@@ -45,6 +45,8 @@ pub(crate) const DEFAULT_SPOOL_SEGMENT_BYTES: i64 = 16 << 20;
 pub(crate) const DEFAULT_FSYNC_INTERVAL: Duration = Duration::from_millis(50);
 /// `ingest.bulk_max_requests`, `ingest.user_agent_cache`.
 pub(crate) const DEFAULT_BULK_MAX_REQUESTS: i64 = 100;
+/// Matomo's log importer sends 200 hits a request by default, more with `--recorders`.
+pub(crate) const DEFAULT_BULK_MAX_REQUESTS_AUTHENTICATED: i64 = 1000;
 pub(crate) const DEFAULT_USER_AGENT_CACHE: i64 = 20_000;
 /// `sink.batch_max_rows`, `sink.batch_max_bytes` (64 MiB), `sink.batch_period`: an INSERT ends at
 /// the first limit reached.
@@ -168,6 +170,8 @@ pub struct SpoolConfig {
 pub struct IngestConfig {
     /// Most requests accepted in one Matomo bulk request.
     pub bulk_max_requests: usize,
+    /// Most in one bulk request that carries a site's `token_auth` (a server or a log import).
+    pub bulk_max_requests_authenticated: usize,
     /// Distinct user agents whose verdict is cached.
     pub user_agent_cache: usize,
 }
@@ -693,8 +697,11 @@ fn build(table: Table, errors: &mut Vec<ConfigError>) -> Option<Config> {
             s.integer("bulk_max_requests", 1..=10_000).unwrap_or(DEFAULT_BULK_MAX_REQUESTS) as usize;
         let user_agent_cache =
             s.integer("user_agent_cache", 16..=10_000_000).unwrap_or(DEFAULT_USER_AGENT_CACHE) as usize;
+        let bulk_max_requests_authenticated = s
+            .integer("bulk_max_requests_authenticated", 1..=10_000)
+            .unwrap_or(DEFAULT_BULK_MAX_REQUESTS_AUTHENTICATED) as usize;
         s.finish();
-        IngestConfig { bulk_max_requests, user_agent_cache }
+        IngestConfig { bulk_max_requests, bulk_max_requests_authenticated, user_agent_cache }
     };
 
     let sink = {

@@ -41,6 +41,42 @@ where
     }
 }
 
+/// The memory all large bodies being read or handled at once may take, in KiB.
+const LARGE_BODY_BUDGET_KIB: usize = 16 * 1024;
+/// Permits of [`LARGE_BODY_BUDGET_KIB`]: one per KiB of a large body.
+static LARGE_BODIES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(LARGE_BODY_BUDGET_KIB);
+
+/// A large body's share of the memory budget, held until its request is answered.
+#[must_use]
+pub struct LargeBody(#[allow(dead_code)] tokio::sync::SemaphorePermit<'static>);
+
+/// Reads a body of at most `cap` bytes, or, for a route that takes some, a *large* body of at
+/// most `large_cap` whose `Content-Length` declares it: it takes its share of a process-wide
+/// budget (16 MiB) first, and is refused as busy (503) when the budget is spent, so however many
+/// connections send large bodies, they hold at most that much. Who may send one is the
+/// handler's decision (Matomo bulk: only with a site's token).
+pub async fn read_large_body<B>(
+    headers: &HeaderMap,
+    body: B,
+    cap: usize,
+    large_cap: usize,
+) -> Result<(Bytes, Option<LargeBody>), HttpError>
+where
+    B: Body<Data = Bytes>,
+    B::Error: Into<BoxError>,
+{
+    let declared = headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    let Some(declared) = declared.filter(|n| *n > cap as u64 && large_cap > cap) else {
+        return Ok((read_body(headers, body, cap).await?, None));
+    };
+    if declared > large_cap as u64 {
+        return Err(HttpError::BodyTooLarge(large_cap));
+    }
+    let kib = (declared as usize).div_ceil(1024) as u32;
+    let permit = LARGE_BODIES.try_acquire_many(kib).map_err(|_| HttpError::LargeBodiesBusy)?;
+    Ok((read_body(headers, body, declared as usize).await?, Some(LargeBody(permit))))
+}
+
 /// The request body did not arrive within `limits.body_read_timeout`.
 #[derive(Debug, thiserror::Error)]
 #[error("the request body did not arrive within limits.body_read_timeout")]
@@ -145,5 +181,39 @@ mod tests {
         assert_eq!(read_body(&HeaderMap::new(), small, 1024).await, Ok(Bytes::from_static(b"idsite=1")));
         let stalled = DeadlineBody::new(Stalling(false), Duration::from_millis(10));
         assert_eq!(read_body(&HeaderMap::new(), stalled, 1024).await, Err(HttpError::BodyTimeout));
+    }
+
+    #[tokio::test]
+    async fn large_bodies_share_one_budget() {
+        let length = |n: usize| {
+            let mut headers = HeaderMap::new();
+            headers.insert(CONTENT_LENGTH, HeaderValue::from(n));
+            headers
+        };
+        let body = |n: usize| Full::new(Bytes::from(vec![b'a'; n]));
+        // Small bodies take no share; an undeclared length keeps the small cap.
+        let (small, permit) = read_large_body(&length(10), body(10), 1024, 1 << 20).await.unwrap();
+        assert_eq!((small.len(), permit.is_none()), (10, true));
+        assert_eq!(
+            read_large_body(&HeaderMap::new(), body(4096), 1024, 1 << 20).await.err(),
+            Some(HttpError::BodyTooLarge(1024))
+        );
+        assert_eq!(
+            read_large_body(&length(2 << 20), body(10), 1024, 1 << 20).await.err(),
+            Some(HttpError::BodyTooLarge(1 << 20))
+        );
+        // 16 bodies of 1 MiB held at once spend the budget: the next one is refused as busy.
+        let mut held = Vec::new();
+        for _ in 0..LARGE_BODY_BUDGET_KIB / 1024 {
+            let (large, permit) = read_large_body(&length(1 << 20), body(1 << 20), 1024, 1 << 20).await.unwrap();
+            assert_eq!(large.len(), 1 << 20);
+            held.push(permit.expect("a share of the budget"));
+        }
+        assert_eq!(
+            read_large_body(&length(4096), body(4096), 1024, 1 << 20).await.err(),
+            Some(HttpError::LargeBodiesBusy)
+        );
+        held.pop();
+        assert!(read_large_body(&length(4096), body(4096), 1024, 1 << 20).await.is_ok(), "a share came back");
     }
 }

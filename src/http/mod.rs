@@ -13,7 +13,7 @@ pub mod params;
 pub mod unwind;
 
 pub use answer::{Body, Response, empty, header_str, json, no_store, plain, see_other};
-pub use body::{BodyTimeout, DeadlineBody, read_body};
+pub use body::{BodyTimeout, DeadlineBody, LargeBody, read_body, read_large_body};
 pub use params::Params;
 pub use unwind::{CatchUnwind, Panicked};
 
@@ -38,6 +38,9 @@ pub enum HttpError {
     /// The query string is longer than the route takes.
     #[error("query string over {}", bytes_text(*.0))]
     QueryTooLong(usize),
+    /// A large body would take more memory than large bodies may take at once.
+    #[error("too many large requests at once; retry in a few seconds")]
+    LargeBodiesBusy,
 }
 
 impl HttpError {
@@ -47,6 +50,7 @@ impl HttpError {
             HttpError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             HttpError::BodyUnreadable => StatusCode::BAD_REQUEST,
             HttpError::QueryTooLong(_) => StatusCode::URI_TOO_LONG,
+            HttpError::LargeBodiesBusy => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 

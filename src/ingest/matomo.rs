@@ -329,6 +329,11 @@ pub fn screen_class(res: &str) -> &'static str {
     }
 }
 
+/// Whether `token` is some configured site's `token_auth`.
+pub(crate) fn token_of_a_site(sites: &Sites, token: &str) -> bool {
+    sites.iter().any(|site| token_matches(site, token))
+}
+
 fn token_matches(site: &SiteConfig, token: &str) -> bool {
     let Some(expected) = &site.token_auth_sha256 else { return false };
     let digest = Sha256::digest(token.as_bytes());

@@ -37,6 +37,9 @@ use crate::telemetry::metrics::{DeclineReason, Metrics};
 pub(crate) const MAX_QUERY_BYTES: usize = 8 * 1024;
 /// Largest request body accepted (bytes).
 pub(crate) const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Largest Matomo bulk body accepted when it carries a site's `token_auth` (a server, Matomo's
+/// log importer), read within the shared budget of large bodies.
+pub(crate) const MAX_AUTHENTICATED_BULK_BYTES: usize = 1024 * 1024;
 
 /// The transparent 1×1 GIF every tracking pixel answers with (43 bytes).
 pub(crate) const TRANSPARENT_GIF: [u8; 43] = [
@@ -51,7 +54,7 @@ pub(crate) use crate::enrich::bounded;
 pub struct Ingest {
     pipeline: Pipeline,
     live: Arc<LiveSettings>,
-    bulk_max_requests: usize,
+    bulk: BulkLimits,
     spool: Appender,
     metrics: Metrics,
 }
@@ -64,15 +67,39 @@ struct BulkRequest {
     token_auth: Option<String>,
 }
 
+/// The most items in one Matomo bulk request: from anyone (a browser's queue), and with a
+/// site's `token_auth`.
+#[derive(Debug, Clone, Copy)]
+pub struct BulkLimits {
+    pub anonymous: usize,
+    pub authenticated: usize,
+}
+
+impl Default for BulkLimits {
+    fn default() -> BulkLimits {
+        BulkLimits {
+            anonymous: crate::config::DEFAULT_BULK_MAX_REQUESTS as usize,
+            authenticated: crate::config::DEFAULT_BULK_MAX_REQUESTS_AUTHENTICATED as usize,
+        }
+    }
+}
+
+/// The token of a bulk body, read without building its items (a large body is only parsed
+/// whole once it is known to carry a site's token).
+#[derive(Deserialize)]
+struct BulkToken {
+    token_auth: Option<String>,
+}
+
 impl Ingest {
     pub fn new(
         pipeline: Pipeline,
         live: Arc<LiveSettings>,
-        bulk_max_requests: usize,
+        bulk: BulkLimits,
         spool: Appender,
         metrics: Metrics,
     ) -> Ingest {
-        Ingest { pipeline, live, bulk_max_requests, spool, metrics }
+        Ingest { pipeline, live, bulk, spool, metrics }
     }
 
     /// Handles `/matomo.php`, `/piwik.php` and the tracker-proxy paths: `GET`/`POST`, single or
@@ -104,6 +131,9 @@ impl Ingest {
         if body.starts_with('{') {
             return self.matomo_bulk(body, origin).await;
         }
+        if body.len() > MAX_BODY_BYTES {
+            return too_large();
+        }
         // Matomo reads the query string and a form body together; the body wins on conflicts.
         let mut params = match Params::parse(request.uri().query().unwrap_or("")) {
             Ok(p) => p,
@@ -127,19 +157,30 @@ impl Ingest {
     }
 
     /// Matomo bulk tracking: `{"requests": ["?idsite=1&rec=1&...", ...], "token_auth": "..."}`.
-    /// Each item is handled like a single request with this request's headers; the answer
-    /// counts them as Matomo does (filtered hits count as tracked: the tracker learns nothing).
+    /// Each item is handled like a single request with this request's headers.
+    ///
+    /// From anyone (a browser's queue), at most `ingest.bulk_max_requests` items in 64 KiB, and
+    /// the answer counts filtered hits as tracked, as Matomo does: the page learns nothing. With
+    /// a site's `token_auth` (a server, Matomo's log importer), up to
+    /// `ingest.bulk_max_requests_authenticated` items in 1 MiB, and the answer is exact:
+    /// `tracked` counts what was stored, `invalid_indices` everything else, so the importer's
+    /// report adds up.
     async fn matomo_bulk(&self, body: &str, origin: Origin<'_>) -> Response {
+        let live = self.live.current();
+        let authenticated = match serde_json::from_str::<BulkToken>(body) {
+            Ok(BulkToken { token_auth }) => token_auth.is_some_and(|t| matomo::token_of_a_site(&live.sites, &t)),
+            Err(e) => return plain(StatusCode::BAD_REQUEST, &format!("malformed bulk request: {e}\n")),
+        };
+        if body.len() > MAX_BODY_BYTES && !authenticated {
+            return too_large();
+        }
         let bulk: BulkRequest = match serde_json::from_str(body) {
             Ok(b) => b,
             Err(e) => return plain(StatusCode::BAD_REQUEST, &format!("malformed bulk request: {e}\n")),
         };
-        if bulk.requests.len() > self.bulk_max_requests {
-            let message = format!(
-                "{} requests in one bulk request; at most {} allowed\n",
-                bulk.requests.len(),
-                self.bulk_max_requests
-            );
+        let max = if authenticated { self.bulk.authenticated } else { self.bulk.anonymous };
+        if bulk.requests.len() > max {
+            let message = format!("{} requests in one bulk request; at most {max} allowed\n", bulk.requests.len());
             return plain(StatusCode::BAD_REQUEST, &message);
         }
         // Decoding only (which items are readable at all); their content is the adapter's.
@@ -158,7 +199,6 @@ impl Ingest {
         }
         let referer = header_str(origin.headers, REFERER);
         let token = bulk.token_auth.as_deref();
-        let live = self.live.current();
         let outcome = self
             .pipeline
             .run(&live.sites, &live.config.privacy, origin, |sites, now| {
@@ -171,6 +211,7 @@ impl Ingest {
         let mut tracked = 0usize;
         let mut events = Vec::new();
         match outcome {
+            Outcome::Objected(_) if authenticated => invalid_indices.extend(items.iter().map(|(index, _)| *index)),
             Outcome::Objected(_) => tracked = items.len(),
             Outcome::Hits(results) => {
                 for ((index, _), result) in items.iter().zip(results) {
@@ -182,6 +223,7 @@ impl Ingest {
                         Err(DeclineReason::Invalid | DeclineReason::UnknownSite | DeclineReason::Unauthorized) => {
                             invalid_indices.push(*index)
                         }
+                        Err(_) if authenticated => invalid_indices.push(*index),
                         Err(_) => tracked += 1,
                     }
                 }
@@ -314,6 +356,14 @@ enum Tracked {
 }
 
 /// The answer to a CORS preflight on the Matomo tracking paths, as Matomo gives it.
+/// 413 for a body over [`MAX_BODY_BYTES`] that only a site's token makes acceptable.
+fn too_large() -> Response {
+    plain(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "request body over 64 KiB: only a bulk request with a site's token_auth may be larger\n",
+    )
+}
+
 fn matomo_preflight() -> Response {
     let mut response = no_content();
     let headers = response.headers_mut();

@@ -25,7 +25,10 @@ use tokio::net::TcpListener;
 
 use crate::api::{self, Access};
 use crate::config::LimitsConfig;
-use crate::http::{self, CatchUnwind, DeadlineBody, HttpError, Panicked, Request, Response, plain, read_body};
+use crate::http::{
+    self, CatchUnwind, DeadlineBody, HttpError, LargeBody, Panicked, Request, Response, plain, read_body,
+    read_large_body,
+};
 use crate::ingest::Ingest;
 use crate::privacy::client_ip::ClientKey;
 use crate::telemetry::metrics::Metrics;
@@ -80,7 +83,8 @@ impl Routes {
             return response;
         }
         let mut response = match read(&route, request).await {
-            Ok(request) => match CatchUnwind::new(self.dispatch(route.handler, &request, peer)).await {
+            // A large body's share of the memory budget is held until it is answered.
+            Ok((request, _large_body)) => match CatchUnwind::new(self.dispatch(route.handler, &request, peer)).await {
                 Ok(response) => response,
                 Err(Panicked) => {
                     // A bug: answered, counted and logged by route, never with the request.
@@ -306,8 +310,9 @@ pub async fn serve(
     }
 }
 
-/// The request with its body read within the route's caps.
-async fn read<B>(route: &Route, request: hyper::Request<B>) -> Result<Request, HttpError>
+/// The request with its body read within the route's caps (and a large body's share of the
+/// budget large bodies take together).
+async fn read<B>(route: &Route, request: hyper::Request<B>) -> Result<(Request, Option<LargeBody>), HttpError>
 where
     B: hyper::body::Body<Data = Bytes>,
     B::Error: Into<http::body::BoxError>,
@@ -316,8 +321,12 @@ where
         return Err(HttpError::QueryTooLong(route.query_cap));
     }
     let (parts, body) = request.into_parts();
-    let body = if route.body_cap == 0 { Bytes::new() } else { read_body(&parts.headers, body, route.body_cap).await? };
-    Ok(Request::from_parts(parts, body))
+    let (body, large) = match (route.body_cap, route.large_body_cap) {
+        (0, _) => (Bytes::new(), None),
+        (cap, 0) => (read_body(&parts.headers, body, cap).await?, None),
+        (cap, large_cap) => read_large_body(&parts.headers, body, cap, large_cap).await?,
+    };
+    Ok((Request::from_parts(parts, body), large))
 }
 
 /// Whether a connection ended on the idle deadline of [`IdleIo`].

@@ -12,7 +12,7 @@ use hyper::Method;
 
 use crate::api::plausible::v1::Report;
 use crate::http::{HttpError, Params, Response};
-use crate::ingest::{MAX_BODY_BYTES, MAX_QUERY_BYTES};
+use crate::ingest::{MAX_AUTHENTICATED_BULK_BYTES, MAX_BODY_BYTES, MAX_QUERY_BYTES};
 
 /// Largest body of a stats query (bytes).
 pub(crate) const MAX_QUERY_BODY_BYTES: usize = 64 * 1024;
@@ -84,6 +84,9 @@ pub(crate) struct Route {
     pub endpoint: &'static str,
     /// The largest body read for it (0: the body is not read).
     pub body_cap: usize,
+    /// The largest body it takes when one declares its length, within a shared memory budget
+    /// ([`crate::http::read_large_body`]); 0: none larger than `body_cap`.
+    pub large_body_cap: usize,
     /// The longest query string taken.
     pub query_cap: usize,
     pub errors: Errors,
@@ -91,11 +94,16 @@ pub(crate) struct Route {
 
 impl Route {
     const fn new(handler: Handler, endpoint: &'static str) -> Route {
-        Route { handler, endpoint, body_cap: 0, query_cap: usize::MAX, errors: Errors::Plain }
+        Route { handler, endpoint, body_cap: 0, large_body_cap: 0, query_cap: usize::MAX, errors: Errors::Plain }
     }
 
     const fn body(mut self, cap: usize) -> Route {
         self.body_cap = cap;
+        self
+    }
+
+    const fn large_body(mut self, cap: usize) -> Route {
+        self.large_body_cap = cap;
         self
     }
 
@@ -131,7 +139,10 @@ impl Route {
     }
 }
 
-const MATOMO: Route = Route::new(Handler::MatomoTracking, "matomo").body(MAX_BODY_BYTES).query(MAX_QUERY_BYTES);
+const MATOMO: Route = Route::new(Handler::MatomoTracking, "matomo")
+    .body(MAX_BODY_BYTES)
+    .large_body(MAX_AUTHENTICATED_BULK_BYTES)
+    .query(MAX_QUERY_BYTES);
 const MATOMO_SCRIPT: Route = Route::new(Handler::MatomoScript, "script");
 const TRACKER_SCRIPT: Route = Route::new(Handler::TrackerScript, "script");
 const PLAUSIBLE_EVENT: Route = Route::new(Handler::PlausibleEvent, "plausible").body(MAX_BODY_BYTES);

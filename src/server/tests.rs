@@ -56,7 +56,7 @@ impl Collector {
         let clock = crate::clock::ManualClock::new(crate::pipeline::tests::NOW);
         let pipeline = Pipeline::new(crate::pipeline::tests::fixed_stages(metrics.clone()));
         let routes = Routes {
-            ingest: Ingest::new(pipeline, live.clone(), 100, appender, metrics.clone()),
+            ingest: Ingest::new(pipeline, live.clone(), Default::default(), appender, metrics.clone()),
             api: Access::new(live.clone(), store.clone(), clock, &config.limits, metrics.clone()),
             live,
             metrics,
