@@ -68,7 +68,7 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Manage read-only API tokens (one site each).
+    /// Manage read-only API tokens (of one site, several or all).
     #[command(subcommand)]
     Token(TokenCommand),
     /// Print every SQL statement mesure sends, as JSON lines, for a server version (checks).
@@ -81,10 +81,17 @@ enum Command {
 
 #[derive(Subcommand)]
 enum TokenCommand {
-    /// Create a token for a site; it is printed once and stored hashed.
+    /// Create a token for a site (or several, or all); it is printed once and stored hashed.
     Create {
+        /// The site it reads.
+        #[arg(long, required_unless_present_any = ["sites", "all_sites"], conflicts_with_all = ["sites", "all_sites"])]
+        site: Option<u32>,
+        /// The sites it reads, e.g. `1,2`.
+        #[arg(long, value_delimiter = ',', conflicts_with = "all_sites")]
+        sites: Vec<u32>,
+        /// Every site, including those configured later.
         #[arg(long)]
-        site: u32,
+        all_sites: bool,
         #[arg(long, default_value = "")]
         name: String,
         /// Also print a one-time link that signs the dashboard in with this token (valid one hour).
@@ -195,21 +202,34 @@ async fn run(command: Command, config: Config, config_path: PathBuf) -> anyhow::
                 print!("{}", mesure::summary::sites_report(&config, &activity, now));
             }
         }
-        Command::Token(TokenCommand::Create { site, name, sign_in_link }) => {
-            if config.site(site).is_none() {
-                anyhow::bail!("no site {site} in the configuration");
+        Command::Token(TokenCommand::Create { site, sites, all_sites, name, sign_in_link }) => {
+            let mut sites: Vec<u32> = site.into_iter().chain(sites).collect();
+            sites.sort_unstable();
+            sites.dedup();
+            if let Some(missing) = sites.iter().find(|id| config.site(**id).is_none()) {
+                anyhow::bail!("no site {missing} in the configuration");
             }
+            // Site 0 in the stored row: every site.
+            let stored = if all_sites { vec![0] } else { sites.clone() };
+            let first = if all_sites { config.sites.first().map(|s| s.id) } else { sites.first().copied() };
+            let Some(first) = first else { anyhow::bail!("no site in the configuration") };
+            let site = if all_sites {
+                "every site".to_string()
+            } else {
+                let ids: Vec<String> = sites.iter().map(u32::to_string).collect();
+                format!("site{} {}", if ids.len() > 1 { "s" } else { "" }, ids.join(", "))
+            };
             store.migrate(MIGRATIONS).await?;
-            let (token, id) = store.create_token(site, &name, now).await?;
+            let (token, id) = store.create_token(&stored, &name, now).await?;
             if sign_in_link {
-                let code = store.create_sign_in_link(&mesure::store::tokens::hash(&token), site, now, 3600).await?;
+                let code = store.create_sign_in_link(&mesure::store::tokens::hash(&token), first, now, 3600).await?;
                 let base = config.public_url.clone().unwrap_or_else(|| format!("http://{}", config.listen));
                 println!(
                     "dashboard sign-in link (works once, for an hour):\n{}/signin?code={code}",
                     base.trim_end_matches('/')
                 );
             }
-            println!("token for site {site} (id {id}); shown once, keep it secret:\n{token}");
+            println!("token for {site} (id {id}); shown once, keep it secret:\n{token}");
         }
         Command::Token(TokenCommand::Revoke { id }) => match store.revoke_token(&id, now).await? {
             0 => anyhow::bail!("no token with id {id}"),
@@ -218,7 +238,8 @@ async fn run(command: Command, config: Config, config_path: PathBuf) -> anyhow::
         Command::Token(TokenCommand::List { site }) => {
             for t in store.list_tokens(site).await? {
                 let state = if t.revoked == 1 { "revoked" } else { "active" };
-                println!("{}  site {}  {}  {}", t.id, t.site_id, state, t.name);
+                let site = if t.site_id == 0 { "every site".to_string() } else { format!("site {}", t.site_id) };
+                println!("{}  {site}  {}  {}", t.id, state, t.name);
             }
         }
         Command::Export { site, visitor_id } => {

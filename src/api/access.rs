@@ -79,6 +79,31 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 /// A site id no site has (ids start at 1): what a dialect asks for when its request names an
 /// unknown site, so that it is refused as a private one.
 pub(crate) const NO_SITE: u32 = 0;
+/// The site id a stored token row names for a token of every site (`--all-sites`).
+pub(crate) const ALL_SITES: u32 = 0;
+
+/// The sites a credential reads: some (a token of one or several sites, a site's share secret
+/// or `token_auth`), or every configured one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    Sites(Vec<u32>),
+    All,
+}
+
+impl Scope {
+    pub fn one(site: u32) -> Scope {
+        Scope::Sites(vec![site])
+    }
+
+    /// Whether it reads site `id` (never [`NO_SITE`]).
+    pub fn covers(&self, id: u32) -> bool {
+        id != NO_SITE
+            && match self {
+                Scope::Sites(ids) => ids.contains(&id),
+                Scope::All => true,
+            }
+    }
+}
 
 /// How a grant reads its site.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,12 +161,12 @@ impl Access {
     /// [`NO_SITE`] asks for one that does not exist.
     pub async fn authorize(&self, credential: &Credential<'_>, site_id: u32) -> Result<Grant<'_>, Refusal> {
         let site = self.live.current().sites.get(site_id).cloned();
-        let credential_site = self.credential_site(credential).await?;
+        let scope = self.credential_scope(credential).await?;
         let Some(site) = site else {
-            return Err(if credential_site.is_some() { Refusal::Forbidden } else { Refusal::Unauthenticated });
+            return Err(if scope.is_some() { Refusal::Forbidden } else { Refusal::Unauthenticated });
         };
-        let verdict = match credential_site {
-            Some(id) if id == site.id => Ok(Reader::Credential),
+        let verdict = match scope {
+            Some(scope) if scope.covers(site.id) => Ok(Reader::Credential),
             Some(_) => Err(Refusal::Forbidden),
             None => Err(Refusal::Unauthenticated),
         };
@@ -156,21 +181,21 @@ impl Access {
         Ok(Grant { access: self, site, reader, _slot: slot })
     }
 
-    /// The site a credential reads. `Ok(None)`: no credential at all; `Err(Unauthenticated)`:
+    /// The sites a credential reads. `Ok(None)`: no credential at all; `Err(Unauthenticated)`:
     /// one that is unknown, revoked or ended. A session's credential is checked again.
-    pub(crate) async fn credential_site(&self, credential: &Credential<'_>) -> Result<Option<u32>, Refusal> {
+    pub(crate) async fn credential_scope(&self, credential: &Credential<'_>) -> Result<Option<Scope>, Refusal> {
         let client = credential.caller.client;
         match credential.presented {
             Presented::None => Ok(None),
             Presented::Secret(secret) => {
-                self.site_of(&tokens::hash(secret), client).await?.map(Some).ok_or(Refusal::Unauthenticated)
+                self.scope_of(&tokens::hash(secret), client).await?.map(Some).ok_or(Refusal::Unauthenticated)
             }
             Presented::Session(id) => {
                 // Session ids are 256 random bits (and every id is stale after a restart): an
                 // unknown one needs no budget.
                 let Some(open) = self.sessions.get(id, self.clock.now()) else { return Err(Refusal::Unauthenticated) };
-                match self.site_of(&open.credential, client).await? {
-                    Some(site) if site == open.site_id => Ok(Some(site)),
+                match self.scope_of(&open.credential, client).await? {
+                    Some(scope) if scope.covers(open.site_id) => Ok(Some(scope)),
                     _ => {
                         self.sessions.end(id);
                         Err(Refusal::Unauthenticated)
@@ -180,18 +205,28 @@ impl Access {
         }
     }
 
-    /// The site the credential of this SHA-256 reads (a share secret or an API token; `None`:
-    /// neither), presented by `client`. A client past its budget of wrong credentials is not
-    /// compared with the share secrets (an operator chose them, and they may be weak), but a
-    /// valid API token is answered whatever the client did before (256 random bits: guessing one
-    /// is hopeless, so it needs no budget). A wrong credential spends the budget.
-    pub(crate) async fn site_of(&self, digest: &str, client: ClientKey) -> Result<Option<u32>, Refusal> {
+    /// The sites the credential of this SHA-256 reads (a share secret, a site's tracking
+    /// `token_auth` or an API token; `None`: none of them), presented by `client`. A site's
+    /// `token_auth` reads its site, as a Matomo token with write access does (Matomo's log
+    /// importer reads the site with the token it tracks with). A client past its budget of wrong
+    /// credentials is not compared with the share secrets and tracking tokens (an operator chose
+    /// them, and they may be weak), but a valid API token is answered whatever the client did
+    /// before (256 random bits: guessing one is hopeless, so it needs no budget). A wrong
+    /// credential spends the budget.
+    pub(crate) async fn scope_of(&self, digest: &str, client: ClientKey) -> Result<Option<Scope>, Refusal> {
         let may_guess = self.credentials.may_guess(client);
         if may_guess {
             let live = self.live.current();
-            let shared = live.sites.iter().find(|s| s.share_secret_sha256.is_some_and(|h| hex::encode(h) == digest));
-            if let Some(site) = shared {
-                return Ok(Some(site.id));
+            let is = |hash: Option<[u8; 32]>| hash.is_some_and(|h| hex::encode(h) == digest);
+            // One token may track (and so read) several sites.
+            let shared: Vec<u32> = live
+                .sites
+                .iter()
+                .filter(|s| is(s.share_secret_sha256) || is(s.token_auth_sha256))
+                .map(|s| s.id)
+                .collect();
+            if !shared.is_empty() {
+                return Ok(Some(Scope::Sites(shared)));
             }
         }
         match self.credentials.token(digest, || self.store.valid_tokens()).await {

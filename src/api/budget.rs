@@ -23,6 +23,7 @@ use tokio::time::Instant;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use super::access::{ALL_SITES, Scope};
 use crate::privacy::client_ip::ClientKey;
 
 /// How long the token index is used before it is reloaded: a revoked token stops working, and
@@ -95,16 +96,26 @@ impl QueryGate {
     }
 }
 
-/// The valid API tokens: SHA-256 → site, as of when they were loaded.
+/// The valid API tokens: SHA-256 → the sites it reads, as of when they were loaded.
 #[derive(Default)]
 pub(crate) struct TokenIndex {
-    sites: HashMap<String, u32>,
+    sites: HashMap<String, Scope>,
     loaded: Option<Instant>,
 }
 
 impl TokenIndex {
+    /// From the stored rows: one per token and site, [`ALL_SITES`] for a token of every site.
     pub(crate) fn new(tokens: impl IntoIterator<Item = (String, u32)>, at: Instant) -> TokenIndex {
-        TokenIndex { sites: tokens.into_iter().collect(), loaded: Some(at) }
+        let mut sites: HashMap<String, Scope> = HashMap::new();
+        for (digest, site) in tokens {
+            let scope = sites.entry(digest).or_insert(Scope::Sites(Vec::new()));
+            match (scope, site) {
+                (scope, ALL_SITES) => *scope = Scope::All,
+                (Scope::Sites(ids), site) if !ids.contains(&site) => ids.push(site),
+                _ => {}
+            }
+        }
+        TokenIndex { sites, loaded: Some(at) }
     }
 
     fn fresh(&self, within: Duration) -> bool {
@@ -123,7 +134,7 @@ pub(crate) struct Credentials {
 
 /// What the index says of a token.
 pub(crate) enum Lookup {
-    Valid(u32),
+    Valid(Scope),
     Unknown,
     /// Not in the index, and the index could not be reloaded.
     Unavailable,
@@ -153,7 +164,7 @@ impl Credentials {
         E: std::fmt::Display,
     {
         let asked = Instant::now();
-        let answer = |index: &TokenIndex, otherwise| index.sites.get(digest).copied().map_or(otherwise, Lookup::Valid);
+        let answer = |index: &TokenIndex, otherwise| index.sites.get(digest).cloned().map_or(otherwise, Lookup::Valid);
         let index = self.current();
         if index.fresh(VERDICT_TTL) && index.sites.contains_key(digest) {
             return answer(&index, Lookup::Unknown);
@@ -242,12 +253,12 @@ mod tests {
             loads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             Ok::<_, String>(vec![("valid".to_string(), 7)])
         };
-        assert!(matches!(credentials.token("valid", load).await, Lookup::Valid(7)));
+        assert!(matches!(credentials.token("valid", load).await, Lookup::Valid(Scope::Sites(ref s)) if s == &[7]));
         let started = tokio::time::Instant::now();
         for i in 0..10 {
             tokio::time::advance(Duration::from_millis(1)).await;
             assert!(matches!(credentials.token(&format!("guess{i}"), load).await, Lookup::Unknown));
-            assert!(matches!(credentials.token("valid", load).await, Lookup::Valid(7)));
+            assert!(matches!(credentials.token("valid", load).await, Lookup::Valid(Scope::Sites(ref s)) if s == &[7]));
         }
         // Each guess waited for a load made after it: ten loads, a second apart.
         assert_eq!(loads.load(std::sync::atomic::Ordering::SeqCst), 11);
@@ -266,7 +277,8 @@ mod tests {
                         Ok::<_, String>(vec![("valid".to_string(), 7)])
                     };
                     let digest = if i % 2 == 0 { "valid" } else { "guess" };
-                    matches!(credentials.token(digest, load).await, Lookup::Valid(7)) == (i % 2 == 0)
+                    matches!(credentials.token(digest, load).await, Lookup::Valid(Scope::Sites(ref s)) if s == &[7])
+                        == (i % 2 == 0)
                 })
             })
             .collect();
@@ -278,7 +290,7 @@ mod tests {
         // ClickHouse down: what was loaded still holds, the rest is unavailable.
         let failing = || async { Err::<Vec<(String, u32)>, _>("down".to_string()) };
         tokio::time::advance(VERDICT_TTL).await;
-        assert!(matches!(credentials.token("valid", failing).await, Lookup::Valid(7)));
+        assert!(matches!(credentials.token("valid", failing).await, Lookup::Valid(Scope::Sites(ref s)) if s == &[7]));
         assert!(matches!(credentials.token("other", failing).await, Lookup::Unavailable));
     }
 }

@@ -51,15 +51,15 @@ async fn answer(access: &Access, request: &Request, caller: Caller) -> Result<Re
 
 /// `GET /api/v1/sites`: the sites this request may read (public ones and the credential's).
 pub async fn sites(access: &Access, request: &Request, caller: Caller) -> Response {
-    let credential_site = match access.credential_site(&Credential::of(request.headers(), None, caller)).await {
-        Ok(site) => site,
+    let scope = match access.credential_scope(&Credential::of(request.headers(), None, caller)).await {
+        Ok(scope) => scope,
         Err(refusal) => return refuse(&refusal),
     };
     let live = access.live.current();
     let sites: Vec<Value> = live
         .sites
         .iter()
-        .filter(|s| s.public || Some(s.id) == credential_site)
+        .filter(|s| s.public || scope.as_ref().is_some_and(|c| c.covers(s.id)))
         .map(|s| json!({"id": s.id, "domain": s.domains[0], "time_zone": s.timezone, "public": s.public}))
         .collect();
     http::json(StatusCode::OK, &json!({ "sites": sites }))

@@ -26,7 +26,7 @@ use hyper::header::{CONTENT_TYPE, HeaderValue, SET_COOKIE};
 use hyper::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
 
-use super::access::Caller;
+use super::access::{Caller, Scope};
 use super::own::refuse;
 use super::{Access, Refusal};
 use crate::http::{self, Request, Response};
@@ -162,7 +162,10 @@ pub async fn sign_in(access: &Access, request: &Request, caller: Caller) -> Resp
         return refuse(&Refusal::invalid("token", "required: {\"token\": \"...\"}"));
     };
     let digest = tokens::hash(&token);
-    match access.site_of(&digest, caller.client).await {
+    // A token of several sites signs in to the first of them; the dashboard reads them all.
+    let live = access.live.current();
+    let first = |scope: &Scope| live.sites.iter().map(|s| s.id).find(|id| scope.covers(*id));
+    match access.scope_of(&digest, caller.client).await.map(|scope| scope.as_ref().and_then(first)) {
         Ok(Some(site)) => {
             if let Some(old) = id_of(request.headers(), caller.https) {
                 access.sessions.end(old);
@@ -236,7 +239,7 @@ pub async fn sign_in_link(access: &Access, request: &Request, caller: Caller) ->
     };
     let valid = match &redeemed {
         Some((token_hash, site)) => {
-            matches!(access.site_of(token_hash, caller.client).await, Ok(Some(valid)) if valid == *site)
+            matches!(access.scope_of(token_hash, caller.client).await, Ok(Some(scope)) if scope.covers(*site))
         }
         None => false,
     };

@@ -118,7 +118,7 @@ statements! {
     TOKEN_LIST = Query(
         "SELECT substring(token_hash, 1, 12) AS id, site_id, name, toUInt32(created_at) AS created_at, \
          toUInt8(token_hash IN (SELECT token_hash FROM api_token_revocations)) AS revoked \
-         FROM api_tokens WHERE ? = 0 OR site_id = ? ORDER BY created_at DESC"
+         FROM api_tokens WHERE ? = 0 OR site_id = ? OR site_id = 0 ORDER BY created_at DESC"
     ), [U32(0), U32(0)];
     /// The site a token reads, unless revoked.
     TOKEN_INDEX = Query(

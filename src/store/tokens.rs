@@ -1,6 +1,7 @@
-//! Read-only API tokens (docs/privacy.md F1): one site each, stored as SHA-256 hashes.
+//! Read-only API tokens (docs/privacy.md F1): of one site, several or all, stored as SHA-256
+//! hashes (one row per site; site 0 for all of them).
 //!
-//! `mesure token create --site N` prints a new token once; `mesure token list` shows ids (the
+//! `mesure token create --site N` (`--sites 1,2`, `--all-sites`) prints a new token once; `mesure token list` shows ids (the
 //! first 12 hex digits of the hash) and `mesure token revoke --id ID` revokes. The stats API
 //! holds the valid tokens in memory, reloaded every 10 s: a revocation takes effect within that.
 
@@ -18,14 +19,23 @@ pub fn hash(secret: &str) -> String {
 }
 
 impl Store {
-    /// Creates a token for `site_id`; returns (token, id). The token is not stored.
-    pub async fn create_token(&self, site_id: u32, name: &str, now: u64) -> Result<(String, String)> {
+    /// Creates a token for the sites `site_ids` (`[0]`: every site); returns (token, id). The
+    /// token is not stored.
+    pub async fn create_token(&self, site_ids: &[u32], name: &str, now: u64) -> Result<(String, String)> {
         let mut bytes = [0u8; 32];
         getrandom::fill(&mut bytes).expect("the OS random number generator is available");
         let token = format!("mst_{}", hex::encode(bytes));
         let token_hash = hash(&token);
-        let row = TokenRow { token_hash: token_hash.clone(), site_id, name: name.to_string(), created_at: now as u32 };
-        self.insert(&statements::TOKEN_INSERT, &[row]).await?;
+        let rows: Vec<TokenRow> = site_ids
+            .iter()
+            .map(|&site_id| TokenRow {
+                token_hash: token_hash.clone(),
+                site_id,
+                name: name.to_string(),
+                created_at: now as u32,
+            })
+            .collect();
+        self.insert(&statements::TOKEN_INSERT, &rows).await?;
         Ok((token, token_hash[..12].to_string()))
     }
 

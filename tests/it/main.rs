@@ -14,6 +14,7 @@ mod dialects;
 mod docs;
 mod fuzzing;
 mod hostile;
+mod log_import;
 mod matomo_api;
 mod migrations;
 mod plausible_api;

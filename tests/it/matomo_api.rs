@@ -138,3 +138,76 @@ async fn visits_summary_answers_the_hand_computed_figures() {
     assert_eq!(bad["result"], "error");
     assert!(bad["message"].as_str().unwrap().contains("is not a correct date"), "{bad}");
 }
+
+/// A token for several sites, or all (`mesure token create --sites 1,2` / `--all-sites`), read
+/// by a Matomo client as its `token_auth`: the multi-site methods answer every site it reads,
+/// and each site's reports too; a single-site token still reads its site only. A site's
+/// tracking `token_auth` reads that site (the log importer's one token).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_of_several_sites_read_each_of_them() {
+    let ch = clickhouse();
+    let mut config = CollectorConfig::new(ch, &unique_database("matomo_tokens"));
+    config.extra.push_str(&format!(
+        "\n[[sites]]\nid = 3\ndomains = [\"mairie.example.fr\"]\ntoken_auth_sha256 = \"{}\"\n",
+        crate::stats::sha256("tracking-secret")
+    ));
+    let collector = Collector::start(&config).await;
+    let create = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_mesure"))
+            .args(["token", "create"])
+            .args(args)
+            .arg("--config")
+            .arg(collector.dir.join("mesure.toml"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let text = String::from_utf8(out.stdout).unwrap();
+        (text.lines().next().unwrap().to_string(), text.lines().last().unwrap().trim().to_string())
+    };
+    let (said, two) = create(&["--sites", "1,2"]);
+    assert!(said.starts_with("token for sites 1, 2"), "{said}");
+    let (said, all) = create(&["--all-sites"]);
+    assert!(said.starts_with("token for every site"), "{said}");
+    let one = crate::stats::token_for(&collector, 2);
+    let ids = |token: &str| {
+        format!(
+            "/index.php?module=API&method=SitesManager.getSitesIdWithAtLeastViewAccess&format=json&token_auth={token}"
+        )
+    };
+    assert_eq!(call(&collector, &ids(&two), None).await, json!([1, 2]));
+    assert_eq!(call(&collector, &ids(&all), None).await, json!([1, 2, 3]));
+    assert_eq!(call(&collector, &ids(&one), None).await, json!([2]));
+    assert_eq!(call(&collector, &ids("tracking-secret"), None).await, json!([3]));
+    let all_sites = call(
+        &collector,
+        &format!("/index.php?module=API&method=SitesManager.getAllSitesId&format=json&token_auth={two}"),
+        None,
+    )
+    .await;
+    assert_eq!(all_sites, json!([1, 2]));
+    let summary = |site: u32, token: &str| {
+        format!(
+            "/index.php?module=API&method=VisitsSummary.get&idSite={site}&period=day&date=today&format=json&token_auth={token}"
+        )
+    };
+    for site in [1, 2] {
+        assert_eq!(call(&collector, &summary(site, &two), None).await, json!([]), "site {site}: no visits, no error");
+    }
+    let refused = call(&collector, &summary(3, &two), None).await;
+    assert_eq!(refused["result"], "error", "{refused}");
+    assert_eq!(call(&collector, &summary(3, &all), None).await, json!([]));
+    assert_eq!(call(&collector, &summary(3, "tracking-secret"), None).await, json!([]));
+    assert_eq!(call(&collector, &summary(1, "tracking-secret"), None).await["result"], "error");
+    // Our own API lists the same sites for the token.
+    let listed: Value = crate::common::http()
+        .get(collector.url("/api/v1/sites"))
+        .bearer_auth(&two)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let listed: Vec<u64> = listed["sites"].as_array().unwrap().iter().map(|s| s["id"].as_u64().unwrap()).collect();
+    assert_eq!(listed, [1, 2]);
+}

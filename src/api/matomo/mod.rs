@@ -68,9 +68,13 @@ async fn answer(access: &Access, params: &Params<'_>, credential: &Credential<'_
             let grant = access.authorize(credential, id).await.map_err(|refusal| refused(&refusal, id))?;
             Ok(site_object(grant.site()))
         }
-        ("SitesManager", "getSitesWithAtLeastViewAccess" | "getSitesIdWithAtLeastViewAccess") => {
+        // Matomo's getAllSites is for super users; here every site the credential reads.
+        (
+            "SitesManager",
+            "getSitesWithAtLeastViewAccess" | "getSitesIdWithAtLeastViewAccess" | "getAllSites" | "getAllSitesId",
+        ) => {
             let readable = readable_sites(access, credential).await?;
-            Ok(if name == "getSitesIdWithAtLeastViewAccess" {
+            Ok(if name.contains("SitesId") {
                 json!(readable.iter().map(|s| s.id).collect::<Vec<_>>())
             } else {
                 json!(readable.iter().map(site_object).collect::<Vec<_>>())
@@ -215,9 +219,9 @@ fn refused(refusal: &Refusal, site: impl Into<Option<u32>>) -> String {
 
 /// The sites `credential` may read: the public ones and its own.
 async fn readable_sites(access: &Access, credential: &Credential<'_>) -> Result<Vec<SiteConfig>, String> {
-    let own = access.credential_site(credential).await.map_err(|refusal| refused(&refusal, None))?;
+    let scope = access.credential_scope(credential).await.map_err(|refusal| refused(&refusal, None))?;
     let live = access.live.current();
-    Ok(live.sites.iter().filter(|s| s.public || Some(s.id) == own).cloned().collect())
+    Ok(live.sites.iter().filter(|s| s.public || scope.as_ref().is_some_and(|c| c.covers(s.id))).cloned().collect())
 }
 
 /// A site as `SitesManager` gives it (the fields clients read; values are strings, as Matomo's).
