@@ -50,6 +50,19 @@ pub enum Metric {
     ScrollDepth,
     /// Plausible's time on page, seconds.
     TimeOnPage,
+    /// Matomo's actions: page views, custom events, outlinks, downloads and site searches.
+    Actions,
+    /// Visits of a single page view and no interaction (what `bounce_rate` is the share of).
+    Bounces,
+    /// The visits' durations added up, seconds (Matomo's `sum_visit_length`).
+    TotalVisitDuration,
+}
+
+/// The hits Matomo counts as actions.
+macro_rules! action {
+    () => {
+        "event_type IN ('pageview', 'event', 'outlink', 'download', 'search')"
+    };
 }
 
 /// The narrowest query shape a metric can be computed in.
@@ -271,7 +284,13 @@ pub(crate) const METRICS: &[MetricSpec] = &[
         "time_on_page",
         "if(countIf(engaged) = 0, 0, round(sumIf(page_engaged_ms, engaged) / countIf(engaged) / 1000))",
     ),
+    count(Metric::Actions, "actions", concat!("toFloat64(countIf(", action!(), "))"), "toFloat64(sum(actions))"),
+    MetricSpec { roundable: true, ..per_visit(Metric::Bounces, "bounces", "toFloat64(sum(bounced))", false) },
+    per_visit(Metric::TotalVisitDuration, "total_visit_duration", "toFloat64(sum(duration))", false),
 ];
+
+/// The SQL condition of a hit that Matomo counts as an action.
+pub(crate) const ACTION: &str = action!();
 
 impl Metric {
     /// Every metric, in the table's order.

@@ -63,6 +63,18 @@ pub enum Dimension {
     Screen,
     Language,
     EventName,
+    /// A custom event's category, action and name (Matomo's `e_c`, `e_a`, `e_n`; GA's label).
+    EventCategory,
+    EventAction,
+    EventLabel,
+    /// A page view's title.
+    PageTitle,
+    /// An outlink's or a download's target (host + path).
+    Outlink,
+    Download,
+    /// A site search's keyword and category.
+    SearchKeyword,
+    SearchCategory,
     Goal,
     /// The name of a content block (impressions and interactions).
     ContentName,
@@ -143,6 +155,24 @@ const DIMENSIONS: &[DimensionSpec] = &[
     spec("visit:screen", Dimension::Screen, "screen_class", Level::Visit),
     spec("visit:language", Dimension::Language, "language", Level::Visit),
     spec("event:name", Dimension::EventName, "event_name", Level::Event),
+    spec("event:category", Dimension::EventCategory, "if(event_type = 'event', event_category, '')", Level::Event),
+    spec("event:action", Dimension::EventAction, "if(event_type = 'event', event_action, '')", Level::Event),
+    spec("event:label", Dimension::EventLabel, "if(event_type = 'event', event_name, '')", Level::Event),
+    spec("event:page_title", Dimension::PageTitle, "if(event_type = 'pageview', page_title, '')", Level::Event),
+    spec("event:outlink", Dimension::Outlink, "if(event_type = 'outlink', link_url, '')", Level::Event),
+    spec("event:download", Dimension::Download, "if(event_type = 'download', link_url, '')", Level::Event),
+    spec(
+        "event:search_keyword",
+        Dimension::SearchKeyword,
+        "if(event_type = 'search', search_keyword, '')",
+        Level::Event,
+    ),
+    spec(
+        "event:search_category",
+        Dimension::SearchCategory,
+        "if(event_type = 'search', search_category, '')",
+        Level::Event,
+    ),
     spec(
         "event:goal",
         Dimension::Goal,
@@ -221,7 +251,18 @@ impl Dimension {
         self.level() == Level::Item
             || matches!(
                 self,
-                Dimension::EventName | Dimension::ContentName | Dimension::ContentPiece | Dimension::ContentTarget
+                Dimension::EventName
+                    | Dimension::EventCategory
+                    | Dimension::EventAction
+                    | Dimension::EventLabel
+                    | Dimension::PageTitle
+                    | Dimension::Outlink
+                    | Dimension::Download
+                    | Dimension::SearchKeyword
+                    | Dimension::SearchCategory
+                    | Dimension::ContentName
+                    | Dimension::ContentPiece
+                    | Dimension::ContentTarget
             )
     }
 

@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 
 use crate::config::SiteConfig;
 use crate::query::Scope;
-use crate::query::metrics::{EARNED, LOAD_TIME, Metric, OverHits, QUANTITY, REVENUE, TIMED_PAGE_VIEW};
+use crate::query::metrics::{ACTION, EARNED, LOAD_TIME, Metric, OverHits, QUANTITY, REVENUE, TIMED_PAGE_VIEW};
 use crate::query::request::{
     BadRequest, Dimension, Filter, FilterTree, Level, Operator, OrderKey, StatsRequest, TimeBucket,
 };
@@ -313,6 +313,7 @@ pub fn build(request: &StatsRequest, site: &SiteConfig, scope: &Scope) -> Result
         sql.push(&format!("countIf({EARNED}) AS revenue_hits, "));
         sql.push("countIf(event_type = 'content_impression') AS impressions, ");
         sql.push("countIf(event_type = 'content_interaction') AS interactions, ");
+        sql.push(&format!("countIf({ACTION}) AS actions, "));
         sql.push(&format!("groupArrayIf({LOAD_TIME}, {TIMED_PAGE_VIEW}) AS load_times, "));
         sql.push("countIf(event_type = 'pageview') = 1 AND countIf(event_type IN ('event', 'outlink', 'download', 'search', 'goal', 'order', 'cart', 'content_interaction') AND non_interactive = 0) = 0 AS bounced, ");
         sql.push("countIf(").append(conversion(&ctx)).push(") > 0 AS converted, ");

@@ -102,11 +102,11 @@ async fn visits_summary_answers_the_hand_computed_figures() {
         )
     };
     // Yesterday: B (/c, then Signup 120 s later), C (/a, /a, /b over 600 s), D (/b, a bounce).
-    let yesterday = json!({"nb_uniq_visitors": 3, "nb_visits": 3, "nb_actions": 6, "nb_actions_per_visit": 2.0, "bounce_rate": "33%", "avg_time_on_site": 240});
+    let yesterday = json!({"nb_uniq_visitors": 3, "nb_visits": 3, "nb_actions": 6, "nb_visits_converted": 1, "bounce_count": 1, "sum_visit_length": 720, "nb_actions_per_visit": 2.0, "bounce_rate": "33%", "avg_time_on_site": 240});
     assert_eq!(call(&s.collector, &ask("day", "yesterday"), None).await, yesterday);
     assert_eq!(call(&s.collector, &ask("day", &s.day2), None).await, yesterday);
     // The two days: 4 visitors, 5 visits, 8 page views and a custom event.
-    let both = json!({"nb_uniq_visitors": 4, "nb_visits": 5, "nb_actions": 9, "nb_actions_per_visit": 1.8, "bounce_rate": "40%", "avg_time_on_site": 164});
+    let both = json!({"nb_uniq_visitors": 4, "nb_visits": 5, "nb_actions": 9, "nb_visits_converted": 1, "bounce_count": 2, "sum_visit_length": 820, "nb_actions_per_visit": 1.8, "bounce_rate": "40%", "avg_time_on_site": 164});
     assert_eq!(call(&s.collector, &ask("range", "previous2"), None).await, both);
     assert_eq!(call(&s.collector, &ask("range", &format!("{},{}", s.day1, s.day2)), None).await, both);
     // Several days: keyed by date; today holds the visitor of a minute ago.
@@ -115,7 +115,7 @@ async fn visits_summary_answers_the_hand_computed_figures() {
     assert_eq!(object.keys().cloned().collect::<Vec<_>>()[..2], [s.day1.clone(), s.day2.clone()]);
     assert_eq!(
         days[&s.day1],
-        json!({"nb_uniq_visitors": 2, "nb_visits": 2, "nb_actions": 3, "nb_actions_per_visit": 1.5, "bounce_rate": "50%", "avg_time_on_site": 50})
+        json!({"nb_uniq_visitors": 2, "nb_visits": 2, "nb_actions": 3, "nb_visits_converted": 0, "bounce_count": 1, "sum_visit_length": 100, "nb_actions_per_visit": 1.5, "bounce_rate": "50%", "avg_time_on_site": 50})
     );
     assert_eq!(days[&s.day2], yesterday);
     assert_eq!(object.len(), 3);
@@ -132,6 +132,15 @@ async fn visits_summary_answers_the_hand_computed_figures() {
     assert_eq!(answers[0], yesterday);
     assert_eq!(answers[1]["result"], "error");
     assert_eq!(answers[2], json!({"value": "5.2.0"}));
+    // One-value variants, and the columns a monitoring check asks for.
+    assert_eq!(
+        call(&s.collector, &ask("day", "yesterday").replace("VisitsSummary.get", "VisitsSummary.getVisits"), None)
+            .await,
+        json!({"value": 3})
+    );
+    let shown =
+        call(&s.collector, &format!("{}&showColumns=nb_visits,bounce_rate", ask("range", "previous2")), None).await;
+    assert_eq!(shown, json!({"nb_visits": 5, "bounce_rate": "40%"}));
     // A day without visits is Matomo's empty table; a bad date is Matomo's error.
     assert_eq!(call(&s.collector, &ask("day", "2026-01-01"), None).await, json!([]));
     let bad = call(&s.collector, &ask("day", "someday"), None).await;
@@ -210,4 +219,138 @@ async fn tokens_of_several_sites_read_each_of_them() {
         .unwrap();
     let listed: Vec<u64> = listed["sites"].as_array().unwrap().iter().map(|s| s["id"].as_u64().unwrap()).collect();
     assert_eq!(listed, [1, 2]);
+}
+
+/// Matomo's report methods over the same hand-computed data set: rows labelled and named as
+/// Matomo's, our numbers, Matomo's generic filters, French labels, several periods keyed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reports_answer_the_hand_computed_rows() {
+    let s = crate::stats::seed_with("[[sites]]\nid = 1\ndomains = [\"example.org\"]\n").await;
+    let token = crate::stats::token_for(&s.collector, 1);
+    let ask = |method: &str, period: &str, date: &str, extra: &str| {
+        format!(
+            "/index.php?module=API&method={method}&idSite=1&period={period}&date={date}&format=json&token_auth={token}{extra}"
+        )
+    };
+    // Yesterday: B from DE (/c and Signup, 120 s, converted), C from FR (3 views, 600 s), D from
+    // GB (a bounce).
+    let countries =
+        call(&s.collector, &ask("UserCountry.getCountry", "day", "yesterday", "&filter_sort_column=nb_actions"), None)
+            .await;
+    assert_eq!(
+        countries,
+        json!([
+            {"label": "France", "code": "fr", "segment": "countryCode==fr", "nb_uniq_visitors": 1, "nb_visits": 1, "nb_actions": 3, "sum_visit_length": 600, "bounce_count": 0, "nb_visits_converted": 0},
+            {"label": "Germany", "code": "de", "segment": "countryCode==de", "nb_uniq_visitors": 1, "nb_visits": 1, "nb_actions": 2, "sum_visit_length": 120, "bounce_count": 0, "nb_visits_converted": 1},
+            {"label": "United Kingdom", "code": "gb", "segment": "countryCode==gb", "nb_uniq_visitors": 1, "nb_visits": 1, "nb_actions": 1, "sum_visit_length": 0, "bounce_count": 1, "nb_visits_converted": 0},
+        ])
+    );
+    let french = call(
+        &s.collector,
+        &ask("UserCountry.getCountry", "day", "yesterday", "&language=fr&filter_pattern=^all"),
+        None,
+    )
+    .await;
+    assert_eq!(french[0]["label"], "Allemagne");
+    assert_eq!(french.as_array().unwrap().len(), 1);
+    // Both days' pages: /a seen 4 times in 3 visits, /b 3 in 3, /c once.
+    let pages =
+        call(&s.collector, &ask("Actions.getPageUrls", "range", "previous2", "&filter_sort_column=nb_hits"), None)
+            .await;
+    assert_eq!(
+        pages,
+        json!([
+            {"label": "/a", "url": "https://example.org/a", "nb_uniq_visitors": 3, "nb_visits": 3, "nb_hits": 4},
+            {"label": "/b", "url": "https://example.org/b", "nb_uniq_visitors": 3, "nb_visits": 3, "nb_hits": 3},
+            {"label": "/c", "url": "https://example.org/c", "nb_uniq_visitors": 1, "nb_visits": 1, "nb_hits": 1},
+        ])
+    );
+    let limited = call(
+        &s.collector,
+        &ask(
+            "Actions.getPageUrls",
+            "range",
+            "previous2",
+            "&filter_sort_column=nb_hits&filter_limit=1&showColumns=nb_hits",
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(limited, json!([{"label": "/a", "nb_hits": 4}]));
+    // Entry pages of both days: /a for A, B (day 1) and C; /c for B (day 2); /b for D.
+    let entries = call(
+        &s.collector,
+        &ask(
+            "Actions.getEntryPageUrls",
+            "range",
+            "previous2",
+            "&filter_sort_column=entry_nb_visits&showColumns=entry_nb_visits,entry_bounce_count",
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(entries[0], json!({"label": "/a", "entry_nb_visits": 3, "entry_bounce_count": 1}));
+    // Yesterday's referrer types, browsers and events.
+    let types = call(
+        &s.collector,
+        &ask(
+            "Referrers.getReferrerType",
+            "day",
+            "yesterday",
+            "&filter_sort_column=label&filter_sort_order=asc&showColumns=nb_visits",
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(
+        types,
+        json!([
+            {"label": "Direct Entry", "nb_visits": 1},
+            {"label": "Search Engines", "nb_visits": 1},
+            {"label": "Social Networks", "nb_visits": 1},
+        ])
+    );
+    let engines =
+        call(&s.collector, &ask("Referrers.getSearchEngines", "range", "previous2", "&showColumns=nb_visits"), None)
+            .await;
+    assert_eq!(engines, json!([{"label": "Google", "nb_visits": 2}]));
+    let browsers = call(
+        &s.collector,
+        &ask(
+            "DevicesDetection.getBrowsers",
+            "day",
+            "yesterday",
+            "&filter_sort_column=label&filter_sort_order=asc&showColumns=nb_visits",
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(
+        browsers,
+        json!([{"label": "Chrome", "nb_visits": 1}, {"label": "Firefox", "nb_visits": 1}, {"label": "Safari", "nb_visits": 1}])
+    );
+    let devices = call(
+        &s.collector,
+        &ask(
+            "DevicesDetection.getType",
+            "range",
+            "previous2",
+            "&filter_sort_column=label&filter_sort_order=asc&showColumns=nb_visits",
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(
+        devices,
+        json!([{"label": "Desktop", "nb_visits": 2}, {"label": "Smartphone", "nb_visits": 2}, {"label": "Tablet", "nb_visits": 1}])
+    );
+    let events = call(&s.collector, &ask("Events.getName", "day", "yesterday", ""), None).await;
+    assert_eq!(events, json!([{"label": "Signup", "nb_uniq_visitors": 1, "nb_visits": 1, "nb_events": 1}]));
+    // Several periods: keyed by date, each with its own rows (an empty day is an empty table).
+    let by_day = call(&s.collector, &ask("Events.getName", "day", "last3", "&showColumns=nb_events"), None).await;
+    assert_eq!(by_day[&s.day1], json!([]));
+    assert_eq!(by_day[&s.day2], json!([{"label": "Signup", "nb_events": 1}]));
+    // A bad pattern is Matomo's error.
+    let bad = call(&s.collector, &ask("Actions.getPageUrls", "day", "yesterday", "&filter_pattern=("), None).await;
+    assert_eq!(bad["result"], "error");
 }

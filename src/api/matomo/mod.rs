@@ -11,17 +11,21 @@
 //! plugin (no per-visitor record is kept, by design); any other method gets Matomo's "does not
 //! exist" error, never a 404 or a page.
 
+mod filters;
+mod labels;
 mod periods;
+mod reports;
 
 use hyper::StatusCode;
 use serde_json::{Value, json};
 
-use super::access::{Caller, Credential};
+use super::access::{Caller, Credential, Grant};
 use super::{Access, Refusal};
 use crate::config::SiteConfig;
 use crate::http::{self, Params, Request, Response};
+use crate::query::metrics::Metric;
 use crate::query::period::{DateRange, date_text, day_of};
-use crate::query::request::{Format, Metric, StatsRequest};
+use crate::query::request::{Dimension, FilterTree, Format, StatsRequest};
 use periods::Periods;
 
 /// The Matomo version we answer as: clients check only that it is recent (Looker reads the
@@ -91,7 +95,15 @@ async fn answer(access: &Access, params: &Params<'_>, credential: &Credential<'_
             });
             Ok(json!(matching.map(|site| json!({"idsite": site.id.to_string()})).collect::<Vec<_>>()))
         }
-        ("VisitsSummary", "get") => visits_summary(access, params, credential).await,
+        ("VisitsSummary", "get") => visits_summary(access, params, credential, None).await,
+        ("VisitsSummary", variant) if SUMMARY_VALUES.iter().any(|(name, _)| *name == variant) => {
+            let column = SUMMARY_VALUES.iter().find(|(name, _)| *name == variant).map(|(_, column)| *column);
+            visits_summary(access, params, credential, column).await
+        }
+        (module, name) if reports::find(module, name).is_some() => {
+            let found = reports::find(module, name).expect("just found");
+            report(access, params, credential, found).await
+        }
         ("API", "getBulkRequest") => bulk(access, params, credential).await,
         (plugin, _) if DISABLED_PLUGINS.contains(&plugin) => Err(format!(
             "The plugin {plugin} is not enabled. You can activate the plugin on Settings > Plugins page in Matomo."
@@ -137,13 +149,60 @@ async fn bulk(access: &Access, params: &Params<'_>, credential: &Credential<'_>)
 }
 
 /// The metrics of `VisitsSummary.get`, in the order [`summary`] reads them.
-const SUMMARY: [Metric; 6] =
-    [Metric::Visitors, Metric::Visits, Metric::Pageviews, Metric::Events, Metric::BounceRate, Metric::VisitDuration];
+const SUMMARY: [Metric; 6] = [
+    Metric::Visitors,
+    Metric::Visits,
+    Metric::Actions,
+    Metric::Bounces,
+    Metric::TotalVisitDuration,
+    Metric::Conversions,
+];
 
-/// `VisitsSummary.get`: one object for one period, or an object keyed by period label.
-async fn visits_summary(access: &Access, params: &Params<'_>, credential: &Credential<'_>) -> Result<Value, String> {
-    let id =
-        params.non_empty("idSite").and_then(|v| v.parse::<u32>().ok()).ok_or("Please specify a value for 'idSite'.")?;
+/// `VisitsSummary.getVisits` and the other one-value variants: the column each answers.
+const SUMMARY_VALUES: [(&str, &str); 6] = [
+    ("getUniqueVisitors", "nb_uniq_visitors"),
+    ("getVisits", "nb_visits"),
+    ("getActions", "nb_actions"),
+    ("getBounceCount", "bounce_count"),
+    ("getSumVisitsLength", "sum_visit_length"),
+    ("getVisitsConverted", "nb_visits_converted"),
+];
+
+/// A query of `metrics` by `dimensions` over the days `first..=last` of site `site_id`.
+fn stats_request(
+    site_id: u32,
+    metrics: Vec<Metric>,
+    dimensions: Vec<Dimension>,
+    filters: Vec<FilterTree>,
+    (first, last): (i64, i64),
+) -> StatsRequest {
+    let limit = if dimensions.is_empty() { 1 } else { MAX_REPORT_ROWS };
+    StatsRequest {
+        site_id,
+        metrics,
+        date_range: DateRange::Custom(date_text(first), date_text(last)),
+        dimensions,
+        filters,
+        order_by: Vec::new(),
+        limit,
+        offset: 0,
+        comparison: false,
+        format: Format::Json,
+        total_rows: false,
+        time_labels: false,
+    }
+}
+
+/// The most rows a report reads before Matomo's filters (the query layer's own bound).
+const MAX_REPORT_ROWS: u32 = 10_000;
+
+/// What a per-period method answers for: the site's grant and the periods named.
+async fn periods_of<'a>(
+    access: &'a Access,
+    params: &Params<'_>,
+    credential: &Credential<'_>,
+) -> Result<(Grant<'a>, Periods), String> {
+    let id = site_param(params)?;
     let period = params.non_empty("period").ok_or("Please specify a value for 'period'.")?;
     let date = params.non_empty("date").ok_or("Please specify a value for 'date'.")?;
     let grant = access.authorize(credential, id).await.map_err(|refusal| refused(&refusal, id))?;
@@ -154,53 +213,93 @@ async fn visits_summary(access: &Access, params: &Params<'_>, credential: &Crede
         .await
         .map_err(|_| refused(&Refusal::Failed, None))?;
     let today = today.get(..10).and_then(day_of).unwrap_or((now / 86_400) as i64);
-    let one = |first: i64, last: i64| StatsRequest {
-        site_id: id,
-        metrics: SUMMARY.to_vec(),
-        date_range: DateRange::Custom(date_text(first), date_text(last)),
-        dimensions: Vec::new(),
-        filters: Vec::new(),
-        order_by: Vec::new(),
-        limit: 1,
-        offset: 0,
-        comparison: false,
-        format: Format::Json,
-        total_rows: false,
-        time_labels: false,
-    };
-    let run = async |first: i64, last: i64| -> Result<Value, String> {
-        let answer = grant.run(&one(first, last)).await.map_err(|refusal| refused(&refusal, id))?;
-        Ok(answer.rows.first().map_or(json!([]), |row| summary(&row.metrics)))
-    };
-    match periods::parse(period, date, today)? {
-        Periods::One(p) => run(p.first_day, p.last_day).await,
+    Ok((grant, periods::parse(period, date, today)?))
+}
+
+/// The answers of each period as Matomo gives them: the one period's, or an object keyed by
+/// period label for several.
+fn keyed(periods: &Periods, mut answers: Vec<Value>) -> Value {
+    match periods {
+        Periods::One(_) => answers.pop().unwrap_or(json!([])),
         Periods::Several(list) => {
-            let mut keyed = serde_json::Map::new();
-            for p in list {
-                keyed.insert(p.label.clone(), run(p.first_day, p.last_day).await?);
-            }
-            Ok(Value::Object(keyed))
+            Value::Object(list.iter().map(|p| p.label.clone()).zip(answers).collect::<serde_json::Map<_, _>>())
         }
     }
 }
 
+/// `idSite` (Matomo's clients also write `idsite`).
+fn site_param(params: &Params<'_>) -> Result<u32, String> {
+    let id = params.non_empty("idSite").or(params.non_empty("idsite"));
+    id.and_then(|v| v.trim().parse::<u32>().ok()).ok_or_else(|| "Please specify a value for 'idSite'.".to_string())
+}
+
+/// `VisitsSummary.get` (one object a period, `[]` for a period without visits), or one of its
+/// one-value variants (`{"value": N}`).
+async fn visits_summary(
+    access: &Access,
+    params: &Params<'_>,
+    credential: &Credential<'_>,
+    value: Option<&str>,
+) -> Result<Value, String> {
+    let (grant, periods) = periods_of(access, params, credential).await?;
+    let mut answers = Vec::new();
+    for days in periods.spans() {
+        let request = stats_request(grant.site().id, SUMMARY.to_vec(), Vec::new(), Vec::new(), days);
+        let answer = grant.run(&request).await.map_err(|refusal| refused(&refusal, grant.site().id))?;
+        let row = answer.rows.first().map_or(json!([]), |row| summary(&row.metrics));
+        answers.push(match value {
+            Some(column) => json!({"value": row.get(column).cloned().unwrap_or(json!(0))}),
+            None => {
+                let mut one = [row];
+                filters::select_columns(params, &mut one);
+                let [row] = one;
+                row
+            }
+        });
+    }
+    Ok(keyed(&periods, answers))
+}
+
 /// A period's `VisitsSummary.get` object from [`SUMMARY`]'s values (an empty period is `[]`,
-/// as Matomo answers it). Matomo's actions also count downloads, outlinks and searches; here
-/// they are page views and custom events.
+/// as Matomo answers it); the rates and averages are Matomo's, from the exact counts.
 fn summary(values: &[f64]) -> Value {
-    let [visitors, visits, pageviews, events, bounce_rate, duration] = values[..] else { return json!([]) };
+    let [visitors, visits, actions, bounces, duration, converted] = values[..] else { return json!([]) };
     if visits == 0.0 {
         return json!([]);
     }
-    let actions = pageviews + events;
     json!({
         "nb_uniq_visitors": visitors as u64,
         "nb_visits": visits as u64,
         "nb_actions": actions as u64,
+        "nb_visits_converted": converted as u64,
+        "bounce_count": bounces as u64,
+        "sum_visit_length": duration as u64,
+        "bounce_rate": format!("{}%", (100.0 * bounces / visits).round()),
         "nb_actions_per_visit": (actions / visits * 10.0).round() / 10.0,
-        "bounce_rate": format!("{}%", bounce_rate.round()),
-        "avg_time_on_site": duration.round() as u64,
+        "avg_time_on_site": (duration / visits).round() as u64,
     })
+}
+
+/// A report method ([`reports::REPORTS`]): its rows per period, through Matomo's filters.
+async fn report(
+    access: &Access,
+    params: &Params<'_>,
+    credential: &Credential<'_>,
+    report: &reports::Report,
+) -> Result<Value, String> {
+    let french = params.get("language").is_some_and(|l| l.to_ascii_lowercase().starts_with("fr"));
+    let (grant, periods) = periods_of(access, params, credential).await?;
+    let site = grant.site();
+    let host = site.domains.first().map(String::as_str).unwrap_or("");
+    let metrics: Vec<Metric> = report.columns.metrics().iter().map(|(metric, _)| *metric).collect();
+    let mut answers = Vec::new();
+    for days in periods.spans() {
+        let request = stats_request(site.id, metrics.clone(), report.dimensions.to_vec(), report.filters(), days);
+        let answer = grant.run(&request).await.map_err(|refusal| refused(&refusal, site.id))?;
+        let rows = answer.rows.iter().filter_map(|row| report.row(&row.dimensions, &row.metrics, host, french));
+        answers.push(Value::Array(filters::apply(params, rows.collect())?));
+    }
+    Ok(keyed(&periods, answers))
 }
 
 /// A refusal in Matomo's words (a busy or failing store is said as such), about `site` when

@@ -23,6 +23,16 @@ pub(crate) enum Periods {
     Several(Vec<Period>),
 }
 
+impl Periods {
+    /// The first and last day of each period, in order.
+    pub(crate) fn spans(&self) -> Vec<(i64, i64)> {
+        match self {
+            Periods::One(p) => vec![(p.first_day, p.last_day)],
+            Periods::Several(list) => list.iter().map(|p| (p.first_day, p.last_day)).collect(),
+        }
+    }
+}
+
 fn unit_of(period: &str) -> Option<Unit> {
     Some(match period {
         "day" => Unit::Day,

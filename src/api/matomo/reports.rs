@@ -1,0 +1,301 @@
+//! Matomo's report methods (`UserCountry.getCountry`, `Actions.getPageUrls`, …): which of our
+//! dimensions each breaks down by, under which fixed filter, and how its rows are labelled and
+//! named as Matomo names them. One table, [`REPORTS`]; the rows then go through Matomo's generic
+//! filters ([`super::filters`]).
+//!
+//! Rows are flat, as Matomo answers with `flat=1`, whatever `flat` says: page URLs are paths
+//! (`/articles/42`), not a tree of folders; outlinks and downloads are `host/path`.
+
+use serde_json::{Map, Value, json};
+
+use super::labels;
+use crate::query::metrics::Metric;
+use crate::query::request::{Dimension, Filter, FilterTree, Operator};
+
+/// Which Matomo columns a report's rows have, and from which of our metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Columns {
+    /// Visits grouped by something the same on every hit of a visit (place, device, source).
+    Visits,
+    /// Page views grouped by their page or title.
+    Pages,
+    /// Hits of one kind grouped by what they name (a keyword, a link).
+    Hits,
+    /// Custom events grouped by category, action or name.
+    Events,
+    /// Visits grouped by their first page.
+    Entry,
+    /// Visits grouped by their last page.
+    Exit,
+    /// Content blocks: impressions and interactions.
+    Contents,
+}
+
+impl Columns {
+    /// Our metrics and the Matomo columns they fill, in order.
+    pub(crate) fn metrics(self) -> &'static [(Metric, &'static str)] {
+        match self {
+            Columns::Visits => &[
+                (Metric::Visitors, "nb_uniq_visitors"),
+                (Metric::Visits, "nb_visits"),
+                (Metric::Actions, "nb_actions"),
+                (Metric::TotalVisitDuration, "sum_visit_length"),
+                (Metric::Bounces, "bounce_count"),
+                (Metric::Conversions, "nb_visits_converted"),
+            ],
+            Columns::Pages => {
+                &[(Metric::Visitors, "nb_uniq_visitors"), (Metric::Visits, "nb_visits"), (Metric::Pageviews, "nb_hits")]
+            }
+            // The dimension keeps one kind of hit, so its actions are those hits.
+            Columns::Hits => {
+                &[(Metric::Visitors, "nb_uniq_visitors"), (Metric::Visits, "nb_visits"), (Metric::Actions, "nb_hits")]
+            }
+            Columns::Events => {
+                &[(Metric::Visitors, "nb_uniq_visitors"), (Metric::Visits, "nb_visits"), (Metric::Actions, "nb_events")]
+            }
+            Columns::Entry => &[
+                (Metric::Visitors, "entry_nb_uniq_visitors"),
+                (Metric::Visits, "entry_nb_visits"),
+                (Metric::Actions, "entry_nb_actions"),
+                (Metric::TotalVisitDuration, "entry_sum_visit_length"),
+                (Metric::Bounces, "entry_bounce_count"),
+            ],
+            Columns::Exit => &[(Metric::Visitors, "exit_nb_uniq_visitors"), (Metric::Visits, "exit_nb_visits")],
+            Columns::Contents => &[
+                (Metric::Visitors, "nb_uniq_visitors"),
+                (Metric::Impressions, "nb_impressions"),
+                (Metric::Interactions, "nb_interactions"),
+            ],
+        }
+    }
+}
+
+/// How a row's label (and the columns beside it) is made from its dimension values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Label {
+    /// The value as stored.
+    Plain,
+    /// A page path, with its full `url`.
+    PageUrl,
+    /// A country code: the country's name, and `code`.
+    Country,
+    /// Region and country code: `Region, Country`.
+    Region,
+    /// City, region and country code: `City, Region, Country`.
+    City,
+    /// A channel: Matomo's referrer type (`Search Engines`, `Websites`, …).
+    ReferrerType,
+    /// Channel and source: the source, and its `referer_type`.
+    ReferrerAndType,
+    /// A device type: Matomo's (`Desktop`, `Smartphone`, `Tablet`).
+    Device,
+    /// A browser or an OS name and its version: `Firefox 140.0`.
+    WithVersion,
+    /// An OS name: Matomo's family (`GNU/Linux`, `Mac`, …).
+    OsFamily,
+}
+
+/// One report method.
+pub(crate) struct Report {
+    pub module: &'static str,
+    pub method: &'static str,
+    pub dimensions: &'static [Dimension],
+    /// Only visits of this channel (our `visit:channel` values).
+    pub channels: &'static [&'static str],
+    pub columns: Columns,
+    pub label: Label,
+}
+
+const fn report(
+    module: &'static str,
+    method: &'static str,
+    dimensions: &'static [Dimension],
+    columns: Columns,
+    label: Label,
+) -> Report {
+    Report { module, method, dimensions, channels: &[], columns, label }
+}
+
+/// Every report method answered.
+pub(crate) static REPORTS: &[Report] = &[
+    report("Actions", "getPageUrls", &[Dimension::Page], Columns::Pages, Label::PageUrl),
+    report("Actions", "getPageTitles", &[Dimension::PageTitle], Columns::Pages, Label::Plain),
+    report("Actions", "getEntryPageUrls", &[Dimension::EntryPage], Columns::Entry, Label::PageUrl),
+    report("Actions", "getExitPageUrls", &[Dimension::ExitPage], Columns::Exit, Label::PageUrl),
+    report("Actions", "getOutlinks", &[Dimension::Outlink], Columns::Hits, Label::Plain),
+    report("Actions", "getDownloads", &[Dimension::Download], Columns::Hits, Label::Plain),
+    report("Actions", "getSiteSearchKeywords", &[Dimension::SearchKeyword], Columns::Hits, Label::Plain),
+    report("Actions", "getSiteSearchCategories", &[Dimension::SearchCategory], Columns::Hits, Label::Plain),
+    report("Referrers", "getReferrerType", &[Dimension::Channel], Columns::Visits, Label::ReferrerType),
+    report("Referrers", "getAll", &[Dimension::Channel, Dimension::Source], Columns::Visits, Label::ReferrerAndType),
+    Report {
+        channels: &["website"],
+        ..report("Referrers", "getWebsites", &[Dimension::Referrer], Columns::Visits, Label::Plain)
+    },
+    Report {
+        channels: &["search"],
+        ..report("Referrers", "getSearchEngines", &[Dimension::Source], Columns::Visits, Label::Plain)
+    },
+    Report {
+        channels: &["social"],
+        ..report("Referrers", "getSocials", &[Dimension::Source], Columns::Visits, Label::Plain)
+    },
+    report("Referrers", "getCampaigns", &[Dimension::UtmCampaign], Columns::Visits, Label::Plain),
+    report("UserCountry", "getCountry", &[Dimension::Country], Columns::Visits, Label::Country),
+    report("UserCountry", "getRegion", &[Dimension::Region, Dimension::Country], Columns::Visits, Label::Region),
+    report(
+        "UserCountry",
+        "getCity",
+        &[Dimension::City, Dimension::Region, Dimension::Country],
+        Columns::Visits,
+        Label::City,
+    ),
+    report("DevicesDetection", "getType", &[Dimension::Device], Columns::Visits, Label::Device),
+    report("DevicesDetection", "getBrowsers", &[Dimension::Browser], Columns::Visits, Label::Plain),
+    report(
+        "DevicesDetection",
+        "getBrowserVersions",
+        &[Dimension::Browser, Dimension::BrowserVersion],
+        Columns::Visits,
+        Label::WithVersion,
+    ),
+    report("DevicesDetection", "getOsFamilies", &[Dimension::Os], Columns::Visits, Label::OsFamily),
+    report(
+        "DevicesDetection",
+        "getOsVersions",
+        &[Dimension::Os, Dimension::OsVersion],
+        Columns::Visits,
+        Label::WithVersion,
+    ),
+    report("UserLanguage", "getLanguageCode", &[Dimension::Language], Columns::Visits, Label::Plain),
+    report("UserLanguage", "getLanguage", &[Dimension::Language], Columns::Visits, Label::Plain),
+    report("Events", "getCategory", &[Dimension::EventCategory], Columns::Events, Label::Plain),
+    report("Events", "getAction", &[Dimension::EventAction], Columns::Events, Label::Plain),
+    report("Events", "getName", &[Dimension::EventLabel], Columns::Events, Label::Plain),
+    report("Contents", "getContentNames", &[Dimension::ContentName], Columns::Contents, Label::Plain),
+    report("Contents", "getContentPieces", &[Dimension::ContentPiece], Columns::Contents, Label::Plain),
+];
+
+/// The report of `Module.method`, if it is one.
+pub(crate) fn find(module: &str, method: &str) -> Option<&'static Report> {
+    REPORTS.iter().find(|r| r.module == module && r.method == method)
+}
+
+impl Report {
+    /// The fixed filter of the report (its channels), if any.
+    pub(crate) fn filters(&self) -> Vec<FilterTree> {
+        if self.channels.is_empty() {
+            return Vec::new();
+        }
+        vec![FilterTree::Leaf(Filter {
+            operator: Operator::Is,
+            dimension: Dimension::Channel,
+            values: self.channels.iter().map(|c| c.to_string()).collect(),
+            case_sensitive: true,
+        })]
+    }
+
+    /// One Matomo row from a row of our answer (`None`: a row Matomo would not show, such as
+    /// an empty campaign).
+    pub(crate) fn row(&self, dimensions: &[String], metrics: &[f64], host: &str, french: bool) -> Option<Value> {
+        let first = dimensions.first().map(String::as_str).unwrap_or("");
+        if first.is_empty() && !matches!(self.label, Label::ReferrerType | Label::Device) {
+            return None;
+        }
+        let mut row = Map::new();
+        let country = |code: &str| labels::country_name(code, french).unwrap_or(code).to_string();
+        let label = match self.label {
+            Label::Plain => first.to_string(),
+            Label::PageUrl => {
+                row.insert("url".into(), json!(format!("https://{host}{first}")));
+                first.to_string()
+            }
+            Label::Country => {
+                row.insert("code".into(), json!(first.to_ascii_lowercase()));
+                row.insert("segment".into(), json!(format!("countryCode=={}", first.to_ascii_lowercase())));
+                country(first)
+            }
+            Label::Region => format!("{first}, {}", country(dimensions.get(1)?)),
+            Label::City => {
+                let (region, code) = (dimensions.get(1)?, dimensions.get(2)?);
+                row.insert("city_name".into(), json!(first));
+                row.insert("region_name".into(), json!(region));
+                row.insert("country_code".into(), json!(code.to_ascii_lowercase()));
+                row.insert("country_name".into(), json!(country(code)));
+                [first, region.as_str(), &country(code)]
+                    .iter()
+                    .filter(|s| !s.is_empty())
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+            Label::ReferrerType => {
+                let (name, segment) = labels::referrer_type(first);
+                row.insert("segment".into(), json!(format!("referrerType=={segment}")));
+                name.to_string()
+            }
+            Label::ReferrerAndType => {
+                let (name, segment) = labels::referrer_type(first);
+                row.insert("referer_type".into(), json!(segment));
+                row.insert("referrer_type_name".into(), json!(name));
+                let source = dimensions.get(1).map(String::as_str).unwrap_or("");
+                if source.is_empty() { name.to_string() } else { source.to_string() }
+            }
+            Label::Device => labels::device_type(first).to_string(),
+            Label::WithVersion => match dimensions.get(1).map(String::as_str) {
+                Some(version) if !version.is_empty() => format!("{first} {version}"),
+                _ => format!("{first} (unknown version)"),
+            },
+            Label::OsFamily => labels::os_family(first).to_string(),
+        };
+        row.insert("label".into(), json!(label));
+        for ((_, column), value) in self.columns.metrics().iter().zip(metrics) {
+            row.insert((*column).into(), number(*value));
+        }
+        Some(Value::Object(row))
+    }
+}
+
+/// A count as an integer, anything else as it is (Matomo's JSON has integers for counts).
+pub(crate) fn number(value: f64) -> Value {
+    if value.fract() == 0.0 && value.abs() < 9.0e15 { json!(value as i64) } else { json!(value) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_report_is_found_by_its_name_and_labels_its_rows_as_matomo_does() {
+        for report in REPORTS {
+            assert!(std::ptr::eq(find(report.module, report.method).unwrap(), report), "{}", report.method);
+        }
+        let country = find("UserCountry", "getCountry").unwrap();
+        let row = country.row(&["FR".into()], &[3.0, 4.0, 9.0, 600.0, 1.0, 0.0], "example.org", false).unwrap();
+        assert_eq!(
+            row,
+            json!({"label": "France", "code": "fr", "segment": "countryCode==fr", "nb_uniq_visitors": 3,
+                   "nb_visits": 4, "nb_actions": 9, "sum_visit_length": 600, "bounce_count": 1, "nb_visits_converted": 0})
+        );
+        let german = country.row(&["DE".into()], &[1.0; 6], "example.org", true).unwrap();
+        assert_eq!(german["label"], "Allemagne");
+        let city = find("UserCountry", "getCity").unwrap();
+        let row = city.row(&["Lyon".into(), "Auvergne-Rhône-Alpes".into(), "FR".into()], &[1.0; 6], "", false);
+        assert_eq!(row.unwrap()["label"], "Lyon, Auvergne-Rhône-Alpes, France");
+        let pages = find("Actions", "getPageUrls").unwrap();
+        let row = pages.row(&["/a".into()], &[2.0, 2.0, 3.0], "example.org", false).unwrap();
+        assert_eq!(
+            row,
+            json!({"label": "/a", "url": "https://example.org/a", "nb_uniq_visitors": 2, "nb_visits": 2, "nb_hits": 3})
+        );
+        let types = find("Referrers", "getReferrerType").unwrap();
+        assert_eq!(types.row(&["search".into()], &[1.0; 6], "", false).unwrap()["label"], "Search Engines");
+        // An empty campaign is no row; an empty channel is direct entry.
+        assert!(find("Referrers", "getCampaigns").unwrap().row(&["".into()], &[1.0; 6], "", false).is_none());
+        let versions = find("DevicesDetection", "getBrowserVersions").unwrap();
+        assert_eq!(
+            versions.row(&["Firefox".into(), "140".into()], &[1.0; 6], "", false).unwrap()["label"],
+            "Firefox 140"
+        );
+    }
+}
