@@ -51,6 +51,13 @@ impl<'a> Params<'a> {
         Ok(params)
     }
 
+    /// These parameters with `key` set to `value` (it wins over any earlier value).
+    pub(crate) fn with(&self, key: &'a str, value: String) -> Params<'a> {
+        let mut params = self.clone();
+        params.pairs.push((Cow::Borrowed(key), Cow::Owned(value)));
+        params
+    }
+
     /// The last value given for `key`.
     pub fn get(&self, key: &str) -> Option<&str> {
         self.pairs.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_ref())

@@ -354,3 +354,50 @@ async fn reports_answer_the_hand_computed_rows() {
     let bad = call(&s.collector, &ask("Actions.getPageUrls", "day", "yesterday", "&filter_pattern=("), None).await;
     assert_eq!(bad["result"], "error");
 }
+
+/// Two Reporting API clients from the registries, run unchanged against the hand-computed data
+/// set: `matomo-api` (PyPI; GET on `/` with its parameters) and `piwik-client` (npm; the client
+/// of a ministry's dashboards, GET on `/index.php`). Their answers are Matomo's shapes with our
+/// numbers, and a refusal reaches them as Matomo's error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn third_party_reporting_clients_run_unchanged() {
+    let s = crate::stats::seed_with("[[sites]]\nid = 1\ndomains = [\"example.org\"]\n").await;
+    let token = crate::stats::token_for(&s.collector, 1);
+    let base = s.collector.url("");
+    let dir = std::path::Path::new(crate::common::REPO).join("tests/clients");
+    let run = |program: &'static str, script: &'static str| {
+        let (base, token, dir) = (base.clone(), token.clone(), dir.clone());
+        tokio::task::spawn_blocking(move || {
+            let out = std::process::Command::new("timeout")
+                .args(["60", program, script, &base, &token])
+                .current_dir(&dir)
+                .output()
+                .expect("the client runs");
+            let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+            assert!(out.status.success(), "{script}: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+            serde_json::from_str::<Value>(&stdout).unwrap_or_else(|e| panic!("{script}: {e}: {stdout}"))
+        })
+    };
+    let (python, node) = tokio::join!(run("python3", "matomo_api_client.py"), run("node", "piwik-client.mjs"));
+    let (python, node) = (python.unwrap(), node.unwrap());
+    // matomo-api (Python).
+    assert_eq!(python["version"], json!({"value": "5.2.0"}));
+    assert_eq!(python["summary"]["nb_visits"], 5, "{python}");
+    assert_eq!(python["summary"]["bounce_count"], 2);
+    assert_eq!(python["days"][&s.day1], json!({"value": 2}));
+    assert_eq!(python["days"][&s.day2], json!({"value": 3}));
+    // Each country had one visit yesterday: in any order, named in French.
+    let mut countries: Vec<String> = python["countries"].as_array().unwrap().iter().map(Value::to_string).collect();
+    countries.sort();
+    let expected = [("Allemagne", 1), ("France", 1), ("Royaume-Uni", 1)];
+    let expected: Vec<String> = expected.iter().map(|(l, n)| json!({"label": l, "nb_visits": n}).to_string()).collect();
+    assert_eq!(countries, expected);
+    assert_eq!(python["pages"], json!([{"label": "/a", "nb_hits": 4}, {"label": "/b", "nb_hits": 3}]));
+    assert!(python["visitor_log"]["message"].as_str().unwrap().contains("Live is not enabled"), "{python}");
+    // piwik-client (npm).
+    assert_eq!(node["summary"]["nb_visits"], 3, "{node}");
+    assert_eq!(node["summary"]["sum_visit_length"], 720);
+    assert_eq!(node["bulk"][0]["nb_visits"], 5);
+    assert_eq!(node["bulk"][1].as_array().map(Vec::len), Some(3), "{node}");
+    assert!(node["refused"]["error"].as_str().unwrap().contains("requires 'view' access"), "{node}");
+}

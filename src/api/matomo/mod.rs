@@ -64,6 +64,23 @@ fn matomo_error(message: &str) -> Response {
 async fn answer(access: &Access, params: &Params<'_>, credential: &Credential<'_>) -> Result<Value, String> {
     let method = params.non_empty("method").ok_or("Please specify a value for 'method'.")?;
     let (module, name) = method.split_once('.').unwrap_or((method, ""));
+    let per_site = module == "VisitsSummary" || reports::find(module, name).is_some();
+    if per_site && let Some(ids) = several_sites(access, params, credential).await? {
+        // Each site and period is a query: bounded together.
+        let today = (access.clock.now() / 86_400) as i64;
+        let spans = periods::parse(params.get("period").unwrap_or(""), params.get("date").unwrap_or(""), today)
+            .map_or(1, |p| p.spans().len());
+        if ids.len() * spans > MAX_SITE_PERIODS {
+            return Err(format!("at most {MAX_SITE_PERIODS} sites × periods in one request"));
+        }
+        // Matomo answers each site's, keyed by its id.
+        let mut keyed = serde_json::Map::new();
+        for id in ids {
+            let one = params.with("idSite", id.to_string());
+            keyed.insert(id.to_string(), Box::pin(answer(access, &one, credential)).await?);
+        }
+        return Ok(Value::Object(keyed));
+    }
     match (module, name) {
         ("API", "getMatomoVersion" | "getPiwikVersion") => Ok(json!({"value": MATOMO_VERSION})),
         ("SitesManager", "getSiteFromId") => {
@@ -225,6 +242,26 @@ fn keyed(periods: &Periods, mut answers: Vec<Value>) -> Value {
             Value::Object(list.iter().map(|p| p.label.clone()).zip(answers).collect::<serde_json::Map<_, _>>())
         }
     }
+}
+
+/// The most site × period answers one request over several sites gives.
+const MAX_SITE_PERIODS: usize = 200;
+
+/// The sites of `idSite=all` (those the credential reads) or `idSite=1,2`; `None` for one site.
+async fn several_sites(
+    access: &Access,
+    params: &Params<'_>,
+    credential: &Credential<'_>,
+) -> Result<Option<Vec<u32>>, String> {
+    let Some(ids) = params.non_empty("idSite").or(params.non_empty("idsite")) else { return Ok(None) };
+    if ids.trim() == "all" {
+        return Ok(Some(readable_sites(access, credential).await?.iter().map(|s| s.id).collect()));
+    }
+    if !ids.contains(',') {
+        return Ok(None);
+    }
+    let ids: Option<Vec<u32>> = ids.split(',').map(|id| id.trim().parse().ok()).collect();
+    ids.map(Some).ok_or_else(|| "The idSite parameter must be a number, a list of numbers, or 'all'.".to_string())
 }
 
 /// `idSite` (Matomo's clients also write `idsite`).

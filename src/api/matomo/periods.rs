@@ -53,14 +53,30 @@ fn label(unit: Unit, first: i64, last: i64) -> String {
     }
 }
 
-/// A single date as Matomo reads it: `today`, `now`, `yesterday`, `yesterdaySameTime` or
-/// `YYYY-MM-DD` (an ISO date-time is read for its date).
+/// A single date as Matomo reads it: `today`, `now`, `yesterday`, `yesterdaySameTime`,
+/// `lastWeek`, `lastMonth`, `lastYear` (that day a week, a month or a year ago; the month's
+/// last day when it has no such day) or `YYYY-MM-DD` (an ISO date-time is read for its date).
 fn day(text: &str, today: i64) -> Option<i64> {
     match text {
         "today" | "now" => Some(today),
         "yesterday" | "yesterdaySameTime" => Some(today - 1),
+        "lastWeek" => Some(today - 7),
+        "lastMonth" => Some(months_before(today, 1)),
+        "lastYear" => Some(months_before(today, 12)),
         _ => day_of(text.get(..10)?),
     }
+}
+
+/// The same day of the month `months` months before `day`, or that month's last day.
+fn months_before(day: i64, months: i64) -> i64 {
+    let text = date_text(day);
+    let (year, month, date): (i64, i64, i64) =
+        (text[..4].parse().unwrap_or(1970), text[5..7].parse().unwrap_or(1), text[8..10].parse().unwrap_or(1));
+    let index = year * 12 + (month - 1) - months;
+    let (year, month) = (index.div_euclid(12), index.rem_euclid(12) + 1);
+    let first = |y: i64, m: i64| day_of(&format!("{y:04}-{m:02}-01")).unwrap_or(0);
+    let next = if month == 12 { first(year + 1, 1) } else { first(year, month + 1) };
+    (first(year, month) + date - 1).min(next - 1)
 }
 
 /// The periods of `period` and `date` when today is `today` (in the site's time zone), or
@@ -147,6 +163,10 @@ mod tests {
         assert_eq!(labels("day", "last3"), ["2026-12-01", "2026-12-02", "2026-12-03"]);
         assert_eq!(labels("month", "previous2"), ["2026-10", "2026-11"]);
         assert_eq!(labels("day", "2026-11-29,2026-12-01"), ["2026-11-29", "2026-11-30", "2026-12-01"]);
+        assert_eq!(one("day", "lastWeek").0, "2026-11-26");
+        assert_eq!(one("day", "lastYear").0, "2025-12-03");
+        assert_eq!(months_before(day_of("2026-03-31").unwrap(), 1), day_of("2026-02-28").unwrap());
+        assert_eq!(months_before(day_of("2026-01-15").unwrap(), 1), day_of("2025-12-15").unwrap());
         assert!(parse("day", "last1000", today).unwrap_err().contains("at most 100"));
         assert!(parse("day", "someday", today).unwrap_err().contains("is not a correct date"));
         assert!(parse("hour", "today", today).unwrap_err().contains("is not supported"));
