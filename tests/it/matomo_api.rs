@@ -384,8 +384,8 @@ async fn third_party_reporting_clients_run_unchanged() {
     assert_eq!(python["version"], json!({"value": "5.2.0"}));
     assert_eq!(python["summary"]["nb_visits"], 5, "{python}");
     assert_eq!(python["summary"]["bounce_count"], 2);
-    assert_eq!(python["days"][&s.day1], json!({"value": 2}));
-    assert_eq!(python["days"][&s.day2], json!({"value": 3}));
+    assert_eq!(python["days"][&s.day1], 2, "several periods: bare numbers keyed by date");
+    assert_eq!(python["days"][&s.day2], 3);
     // Each country had one visit yesterday: in any order, named in French.
     let mut countries: Vec<String> = python["countries"].as_array().unwrap().iter().map(Value::to_string).collect();
     countries.sort();
@@ -400,4 +400,73 @@ async fn third_party_reporting_clients_run_unchanged() {
     assert_eq!(node["bulk"][0]["nb_visits"], 5);
     assert_eq!(node["bulk"][1].as_array().map(Vec::len), Some(3), "{node}");
     assert!(node["refused"]["error"].as_str().unwrap().contains("requires 'view' access"), "{node}");
+}
+
+/// The methods the mobile app, Looker and WP-Matomo build their screens from, over the same
+/// data set: report metadata listing what is answered, a processed report, the all-websites
+/// dashboard with evolutions, the live counters, segments, and the empty per-user lists.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metadata_multisites_live_counters_and_segments() {
+    let s = crate::stats::seed_with("[[sites]]\nid = 1\ndomains = [\"example.org\"]\n").await;
+    let token = crate::stats::token_for(&s.collector, 1);
+    let api = |query: &str| format!("/index.php?module=API&format=json&token_auth={token}&{query}");
+    let metadata =
+        call(&s.collector, &api("method=API.getReportMetadata&idSite=1&period=day&date=yesterday"), None).await;
+    let listed: Vec<String> = metadata
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| format!("{}.{}", r["module"].as_str().unwrap(), r["action"].as_str().unwrap()))
+        .collect();
+    assert!(
+        listed.contains(&"VisitsSummary.get".to_string()) && listed.contains(&"UserCountry.getCountry".to_string())
+    );
+    // Every listed report answers (never "does not exist").
+    for method in &listed {
+        let answer =
+            call(&s.collector, &api(&format!("method={method}&idSite=1&period=day&date=yesterday")), None).await;
+        assert_ne!(answer["result"], "error", "{method}: {answer}");
+    }
+    let processed = call(
+        &s.collector,
+        &api("method=API.getProcessedReport&idSite=1&period=day&date=yesterday&apiModule=UserCountry&apiAction=getCountry&filter_sort_column=nb_actions"),
+        None,
+    )
+    .await;
+    assert_eq!(processed["website"], "example.org");
+    assert_eq!(processed["columns"]["label"], "Country");
+    assert_eq!(processed["reportData"][0]["label"], "France");
+    assert_eq!(processed["reportMetadata"].as_array().map(Vec::len), Some(3));
+    // The all-websites dashboard: yesterday's 3 visits against the day before's 2.
+    let all = call(&s.collector, &api("method=MultiSites.getAll&period=day&date=yesterday&enhanced=1"), None).await;
+    assert_eq!(all[0]["idsite"], 1, "{all}");
+    assert_eq!((all[0]["nb_visits"].as_u64(), all[0]["nb_pageviews"].as_u64()), (Some(3), Some(5)));
+    assert_eq!(all[0]["visits_evolution"], "50%");
+    // Live counters: E's visit of a minute ago.
+    let live = call(&s.collector, &api("method=Live.getCounters&idSite=1&lastMinutes=30"), None).await;
+    assert_eq!(live, json!([{"visits": 1, "actions": 1, "visitors": 1, "visitsConverted": 0}]));
+    // Segments: yesterday's visitors from France, or on a smartphone; one we cannot answer.
+    let segment =
+        |s: &str| api(&format!("method=VisitsSummary.getVisits&idSite=1&period=day&date=yesterday&segment={s}"));
+    assert_eq!(call(&s.collector, &segment("countryCode%3D%3Dfr"), None).await, json!({"value": 1}));
+    assert_eq!(
+        call(&s.collector, &segment("countryCode%3D%3Dfr,countryCode%3D%3Dgb"), None).await,
+        json!({"value": 2})
+    );
+    assert_eq!(
+        call(&s.collector, &segment("referrerType%3D%3Dsearch;browserName%3D%3DFirefox"), None).await,
+        json!({"value": 1})
+    );
+    let refused = call(&s.collector, &segment("visitorId%3D%3Dabc"), None).await;
+    assert!(refused["message"].as_str().unwrap().contains("not supported"), "{refused}");
+    for empty in ["method=SegmentEditor.getAll", "method=Dashboard.getDashboards"] {
+        assert_eq!(call(&s.collector, &api(empty), None).await, json!([]));
+    }
+    let preference =
+        call(&s.collector, &api("method=UsersManager.getUserPreference&preferenceName=defaultReportDate"), None).await;
+    assert_eq!(preference, json!({"value": "yesterday"}));
+    // Several sites at once: keyed by id.
+    let keyed =
+        call(&s.collector, &api("method=VisitsSummary.getVisits&idSite=all&period=day&date=yesterday"), None).await;
+    assert_eq!(keyed, json!({"1": 3}));
 }

@@ -13,8 +13,10 @@
 
 mod filters;
 mod labels;
+mod meta;
 mod periods;
 mod reports;
+mod segments;
 
 use hyper::StatusCode;
 use serde_json::{Value, json};
@@ -77,7 +79,15 @@ async fn answer(access: &Access, params: &Params<'_>, credential: &Credential<'_
         let mut keyed = serde_json::Map::new();
         for id in ids {
             let one = params.with("idSite", id.to_string());
-            keyed.insert(id.to_string(), Box::pin(answer(access, &one, credential)).await?);
+            let value = Box::pin(answer(access, &one, credential)).await?;
+            // One number per site is bare in the keyed answer, as for several periods.
+            let value = match value {
+                Value::Object(mut single) if single.len() == 1 && single.contains_key("value") => {
+                    single.remove("value").unwrap_or(Value::Null)
+                }
+                other => other,
+            };
+            keyed.insert(id.to_string(), value);
         }
         return Ok(Value::Object(keyed));
     }
@@ -122,6 +132,24 @@ async fn answer(access: &Access, params: &Params<'_>, credential: &Credential<'_
             report(access, params, credential, found).await
         }
         ("API", "getBulkRequest") => bulk(access, params, credential).await,
+        // Matomo's API.get adds other plugins' totals to these; here it is the visits summary.
+        ("API", "get") => visits_summary(access, params, credential, None).await,
+        ("API", "getReportMetadata") => Ok(meta::report_metadata(params.get("idSite").unwrap_or(""))),
+        ("API", "getMetadata") => {
+            let (module, action) = api_report(params)?;
+            Ok(match reports::find(module, action) {
+                Some(report) => json!([meta::metadata(report, params.get("idSite").unwrap_or(""))]),
+                None => meta::report_metadata(params.get("idSite").unwrap_or(""))
+                    .as_array()
+                    .and_then(|list| list.first().cloned())
+                    .map_or(json!([]), |first| json!([first])),
+            })
+        }
+        ("API", "getProcessedReport") => processed_report(access, params, credential).await,
+        ("MultiSites", "getAll") => all_sites(access, params, credential).await,
+        ("Live", "getCounters") => live_counters(access, params, credential).await,
+        ("SegmentEditor", "getAll") | ("Dashboard", "getDashboards") => Ok(json!([])),
+        ("UsersManager", "getUserPreference") => Ok(meta::user_preference(params.get("preferenceName").unwrap_or(""))),
         (plugin, _) if DISABLED_PLUGINS.contains(&plugin) => Err(format!(
             "The plugin {plugin} is not enabled. You can activate the plugin on Settings > Plugins page in Matomo."
         )),
@@ -278,14 +306,19 @@ async fn visits_summary(
     credential: &Credential<'_>,
     value: Option<&str>,
 ) -> Result<Value, String> {
+    let segment = segments::filters(params.get("segment"))?;
     let (grant, periods) = periods_of(access, params, credential).await?;
     let mut answers = Vec::new();
     for days in periods.spans() {
-        let request = stats_request(grant.site().id, SUMMARY.to_vec(), Vec::new(), Vec::new(), days);
+        let request = stats_request(grant.site().id, SUMMARY.to_vec(), Vec::new(), segment.clone(), days);
         let answer = grant.run(&request).await.map_err(|refusal| refused(&refusal, grant.site().id))?;
         let row = answer.rows.first().map_or(json!([]), |row| summary(&row.metrics));
         answers.push(match value {
-            Some(column) => json!({"value": row.get(column).cloned().unwrap_or(json!(0))}),
+            // One number: `{"value": N}` for one period, the bare number in a keyed answer.
+            Some(column) => {
+                let number = row.get(column).cloned().unwrap_or(json!(0));
+                if matches!(periods, Periods::One(_)) { json!({"value": number}) } else { number }
+            }
             None => {
                 let mut one = [row];
                 filters::select_columns(params, &mut one);
@@ -325,19 +358,123 @@ async fn report(
     report: &reports::Report,
 ) -> Result<Value, String> {
     let french = params.get("language").is_some_and(|l| l.to_ascii_lowercase().starts_with("fr"));
+    let mut filters = report.filters();
+    filters.extend(segments::filters(params.get("segment"))?);
     let (grant, periods) = periods_of(access, params, credential).await?;
     let site = grant.site();
     let host = site.domains.first().map(String::as_str).unwrap_or("");
     let metrics: Vec<Metric> = report.columns.metrics().iter().map(|(metric, _)| *metric).collect();
     let mut answers = Vec::new();
     for days in periods.spans() {
-        let request = stats_request(site.id, metrics.clone(), report.dimensions.to_vec(), report.filters(), days);
+        let request = stats_request(site.id, metrics.clone(), report.dimensions.to_vec(), filters.clone(), days);
         let answer = grant.run(&request).await.map_err(|refusal| refused(&refusal, site.id))?;
         let rows = answer.rows.iter().filter_map(|row| report.row(&row.dimensions, &row.metrics, host, french));
         answers.push(Value::Array(filters::apply(params, rows.collect())?));
     }
     Ok(keyed(&periods, answers))
 }
+
+/// `apiModule` and `apiAction` of the metadata methods.
+fn api_report<'p>(params: &'p Params<'_>) -> Result<(&'p str, &'p str), String> {
+    let module = params.non_empty("apiModule").ok_or("Please specify a value for 'apiModule'.")?;
+    let action = params.non_empty("apiAction").ok_or("Please specify a value for 'apiAction'.")?;
+    Ok((module, action))
+}
+
+/// `API.getProcessedReport`: a report (or the visits summary) with its metadata and columns,
+/// as the mobile app and Looker read it.
+async fn processed_report(access: &Access, params: &Params<'_>, credential: &Credential<'_>) -> Result<Value, String> {
+    let (module, action) = api_report(params)?;
+    let found = reports::find(module, action);
+    let rows = match (module, action, found) {
+        (_, _, Some(found)) => report(access, params, credential, found).await?,
+        ("VisitsSummary", "get", None) => visits_summary(access, params, credential, None).await?,
+        _ => {
+            return Err(format!(
+                "The method '{action}' does not exist or is not available in the module '\\Piwik\\Plugins\\{module}\\API'."
+            ));
+        }
+    };
+    let id = site_param(params)?;
+    let live = access.live.current();
+    let name = live.sites.get(id).and_then(|s| s.domains.first().cloned()).unwrap_or_default();
+    let label = format!("{} {}", params.get("period").unwrap_or(""), params.get("date").unwrap_or(""));
+    Ok(meta::processed(found, &name, &label, rows))
+}
+
+/// The metrics of `MultiSites.getAll`, in the order its rows read them.
+const ALL_SITES_METRICS: [Metric; 4] = [Metric::Visits, Metric::Actions, Metric::Pageviews, Metric::TotalRevenue];
+
+/// `MultiSites.getAll`: one row per site the credential reads, with `enhanced=1` the
+/// evolution of each figure against the period of the same length just before.
+async fn all_sites(access: &Access, params: &Params<'_>, credential: &Credential<'_>) -> Result<Value, String> {
+    let enhanced = params.get("enhanced") == Some("1");
+    let segment = segments::filters(params.get("segment"))?;
+    let sites = readable_sites(access, credential).await?;
+    if sites.len() > MAX_SITE_PERIODS {
+        return Err(format!("at most {MAX_SITE_PERIODS} sites in one request"));
+    }
+    let mut rows = Vec::new();
+    for site in sites {
+        let one = params.with("idSite", site.id.to_string());
+        let (grant, periods) = periods_of(access, &one, credential).await?;
+        let spans = periods.spans();
+        let (first, last) = (spans.first().map_or(0, |s| s.0), spans.last().map_or(0, |s| s.1));
+        let figures = async |days: (i64, i64)| -> Result<Vec<f64>, String> {
+            let request = stats_request(site.id, ALL_SITES_METRICS.to_vec(), Vec::new(), segment.clone(), days);
+            let answer = grant.run(&request).await.map_err(|refusal| refused(&refusal, site.id))?;
+            Ok(answer.rows.first().map_or(vec![0.0; 4], |row| row.metrics.clone()))
+        };
+        let now = figures((first, last)).await?;
+        let domain = site.domains.first().cloned().unwrap_or_default();
+        let mut row = json!({
+            "label": domain,
+            "idsite": site.id,
+            "main_url": format!("https://{domain}"),
+            "nb_visits": reports::number(now[0]),
+            "nb_actions": reports::number(now[1]),
+            "nb_pageviews": reports::number(now[2]),
+            "revenue": reports::number(now[3]),
+        });
+        if enhanced {
+            let length = last - first + 1;
+            let before = figures((first - length, first - 1)).await?;
+            for (i, name) in
+                ["visits_evolution", "actions_evolution", "pageviews_evolution", "revenue_evolution"].iter().enumerate()
+            {
+                row[*name] = json!(meta::evolution(now[i], before[i]));
+            }
+        }
+        rows.push(row);
+    }
+    Ok(Value::Array(filters::apply(params, rows)?))
+}
+
+/// `Live.getCounters`: visits, actions, visitors and converted visits of the last
+/// `lastMinutes` minutes (at most [`meta::MAX_LIVE_MINUTES`]), as `[{…}]`.
+async fn live_counters(access: &Access, params: &Params<'_>, credential: &Credential<'_>) -> Result<Value, String> {
+    let id = site_param(params)?;
+    let minutes = params.non_empty("lastMinutes").ok_or("Please specify a value for 'lastMinutes'.")?;
+    let minutes = minutes.trim().parse::<u64>().ok().filter(|m| (1..=meta::MAX_LIVE_MINUTES).contains(m));
+    let minutes = minutes.ok_or(format!("lastMinutes: 1 to {}", meta::MAX_LIVE_MINUTES))?;
+    let grant = access.authorize(credential, id).await.map_err(|refusal| refused(&refusal, id))?;
+    let now = access.clock.now();
+    let request = StatsRequest {
+        date_range: DateRange::Instants(now.saturating_sub(minutes * 60), now + 1),
+        ..stats_request(id, LIVE.to_vec(), Vec::new(), segments::filters(params.get("segment"))?, (0, 0))
+    };
+    let answer = grant.run(&request).await.map_err(|refusal| refused(&refusal, id))?;
+    let values = answer.rows.first().map_or(vec![0.0; 4], |row| row.metrics.clone());
+    Ok(json!([{
+        "visits": reports::number(values[0]),
+        "actions": reports::number(values[1]),
+        "visitors": reports::number(values[2]),
+        "visitsConverted": reports::number(values[3]),
+    }]))
+}
+
+/// The metrics of `Live.getCounters`, in its order.
+const LIVE: [Metric; 4] = [Metric::Visits, Metric::Actions, Metric::Visitors, Metric::Conversions];
 
 /// A refusal in Matomo's words (a busy or failing store is said as such), about `site` when
 /// one was asked for.
