@@ -470,3 +470,85 @@ async fn metadata_multisites_live_counters_and_segments() {
         call(&s.collector, &api("method=VisitsSummary.getVisits&idSite=all&period=day&date=yesterday"), None).await;
     assert_eq!(keyed, json!({"1": 3}));
 }
+
+/// Outlinks, downloads, site search, page titles and custom events, tracked through Matomo's
+/// endpoint by two visitors and read back through Matomo's reports: grouped by domain with
+/// subtables as Matomo groups links, and the same figures in our own API.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn links_searches_titles_and_events_are_reported() {
+    let ch = clickhouse();
+    let db = unique_database("matomo_actions");
+    let collector = Collector::start(&CollectorConfig::new(ch, &db)).await;
+    let token = crate::stats::token_for(&collector, 1);
+    let http = crate::common::http();
+    let hit = |ip: &'static str, query: String| {
+        let request = http
+            .get(collector.url(&format!("/matomo.php?idsite=1&rec=1&url=https%3A%2F%2Fexample.org%2Fdocs&{query}")))
+            .header("user-agent", "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0")
+            .header("x-forwarded-for", ip);
+        async move { assert!(request.send().await.unwrap().status().is_success()) }
+    };
+    for (ip, extra) in [("198.51.100.20", true), ("198.51.100.21", false)] {
+        hit(ip, "action_name=Docs".into()).await;
+        hit(ip, format!("link=https%3A%2F%2Fdocs.example.net%2F{}", if extra { "a" } else { "b" })).await;
+        hit(ip, "search=Imp%C3%B4ts&search_cat=aide".into()).await;
+        if extra {
+            hit(ip, "download=https%3A%2F%2Fexample.org%2Ffiles%2Freport.pdf".into()).await;
+            hit(ip, "e_c=Video&e_a=Play&e_n=Intro".into()).await;
+        } else {
+            hit(ip, "link=https%3A%2F%2Fother.example%2Fx".into()).await;
+        }
+    }
+    let stored = crate::common::eventually(std::time::Duration::from_secs(15), || async {
+        (ch.count(&format!("SELECT count() FROM {db}.events")).await >= 9).then_some(())
+    })
+    .await;
+    assert!(stored.is_some(), "the hits were not stored");
+    let ask = |method: &str, extra: &str| {
+        format!(
+            "/index.php?module=API&method={method}&idSite=1&period=day&date=today&format=json&token_auth={token}{extra}"
+        )
+    };
+    let outlinks = call(&collector, &ask("Actions.getOutlinks", "&expanded=1&filter_sort_column=nb_hits"), None).await;
+    assert_eq!(outlinks[0]["label"], "docs.example.net", "{outlinks}");
+    assert_eq!((outlinks[0]["nb_hits"].as_u64(), outlinks[0]["nb_visits"].as_u64()), (Some(2), Some(2)));
+    let urls: Vec<&str> =
+        outlinks[0]["subtable"].as_array().unwrap().iter().map(|r| r["label"].as_str().unwrap()).collect();
+    assert_eq!(urls.len(), 2);
+    assert!(urls.contains(&"docs.example.net/a") && urls.contains(&"docs.example.net/b"), "{urls:?}");
+    assert_eq!(outlinks[1]["label"], "other.example");
+    let id = outlinks[1]["idsubdatatable"].as_u64().unwrap();
+    let sub = call(&collector, &ask("Actions.getOutlinks", &format!("&idSubtable={id}")), None).await;
+    assert_eq!(
+        sub,
+        json!([{"label": "other.example/x", "url": "https://other.example/x", "nb_uniq_visitors": 1, "nb_visits": 1, "nb_hits": 1}])
+    );
+    let flat = call(&collector, &ask("Actions.getOutlinks", "&flat=1"), None).await;
+    assert_eq!(flat.as_array().map(Vec::len), Some(3));
+    let downloads = call(&collector, &ask("Actions.getDownloads", "&expanded=1"), None).await;
+    assert_eq!(downloads[0]["label"], "example.org");
+    assert_eq!(downloads[0]["subtable"][0]["label"], "example.org/files/report.pdf");
+    let keywords = call(&collector, &ask("Actions.getSiteSearchKeywords", ""), None).await;
+    assert_eq!(keywords, json!([{"label": "impôts", "nb_uniq_visitors": 2, "nb_visits": 2, "nb_hits": 2}]));
+    let categories = call(&collector, &ask("Actions.getSiteSearchCategories", "&showColumns=nb_hits"), None).await;
+    assert_eq!(categories, json!([{"label": "aide", "nb_hits": 2}]));
+    let titles = call(&collector, &ask("Actions.getPageTitles", "&showColumns=nb_hits,nb_visits"), None).await;
+    assert_eq!(titles, json!([{"label": "Docs", "nb_visits": 2, "nb_hits": 2}]));
+    let categories = call(&collector, &ask("Events.getCategory", "&showColumns=nb_events"), None).await;
+    assert_eq!(categories, json!([{"label": "Video", "nb_events": 1}]));
+    let actions = call(&collector, &ask("Events.getAction", "&showColumns=nb_events"), None).await;
+    assert_eq!(actions, json!([{"label": "Play", "nb_events": 1}]));
+    // The same figures through our own API's new dimensions.
+    let ours: Value = http
+        .post(collector.url("/api/v1/query"))
+        .bearer_auth(&token)
+        .json(&json!({"site_id": 1, "metrics": ["visitors", "actions"], "date_range": "today", "dimensions": ["event:search_keyword"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ours["results"][0]["dimensions"], json!(["impôts"]), "{ours}");
+    assert_eq!(ours["results"][0]["metrics"], json!([2, 2]));
+}

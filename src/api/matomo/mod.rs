@@ -368,8 +368,17 @@ async fn report(
     for days in periods.spans() {
         let request = stats_request(site.id, metrics.clone(), report.dimensions.to_vec(), filters.clone(), days);
         let answer = grant.run(&request).await.map_err(|refusal| refused(&refusal, site.id))?;
-        let rows = answer.rows.iter().filter_map(|row| report.row(&row.dimensions, &row.metrics, host, french));
-        answers.push(Value::Array(filters::apply(params, rows.collect())?));
+        let rows: Vec<Value> =
+            answer.rows.iter().filter_map(|row| report.row(&row.dimensions, &row.metrics, host, french)).collect();
+        // Outlinks and downloads: grouped by domain unless flat, or one domain's subtable.
+        let rows = match (report.label, params.non_empty("idSubtable").and_then(|id| id.parse().ok())) {
+            (reports::Label::Link, Some(id)) => reports::subtable(rows, id),
+            (reports::Label::Link, None) if params.get("flat") != Some("1") => {
+                reports::by_domain(rows, params.get("expanded") == Some("1"))
+            }
+            _ => rows,
+        };
+        answers.push(Value::Array(filters::apply(params, rows)?));
     }
     Ok(keyed(&periods, answers))
 }

@@ -3,8 +3,10 @@
 //! named as Matomo names them. One table, [`REPORTS`]; the rows then go through Matomo's generic
 //! filters ([`super::filters`]).
 //!
-//! Rows are flat, as Matomo answers with `flat=1`, whatever `flat` says: page URLs are paths
-//! (`/articles/42`), not a tree of folders; outlinks and downloads are `host/path`.
+//! Page URLs are flat, as Matomo answers with `flat=1`, whatever `flat` says: paths
+//! (`/articles/42`), not a tree of folders. Outlinks and downloads are grouped by domain as
+//! Matomo groups them, each domain's URLs in its subtable (`idsubdatatable`; `expanded=1`
+//! embeds them, `idSubtable=N` answers one), or flat (`host/path`) with `flat=1`.
 
 use serde_json::{Map, Value, json};
 
@@ -77,6 +79,8 @@ pub(crate) enum Label {
     Plain,
     /// A page path, with its full `url`.
     PageUrl,
+    /// A link's `host/path`, grouped by domain unless flat.
+    Link,
     /// A country code: the country's name, and `code`.
     Country,
     /// Region and country code: `Region, Country`.
@@ -122,8 +126,8 @@ pub(crate) static REPORTS: &[Report] = &[
     report("Actions", "getPageTitles", &[Dimension::PageTitle], Columns::Pages, Label::Plain),
     report("Actions", "getEntryPageUrls", &[Dimension::EntryPage], Columns::Entry, Label::PageUrl),
     report("Actions", "getExitPageUrls", &[Dimension::ExitPage], Columns::Exit, Label::PageUrl),
-    report("Actions", "getOutlinks", &[Dimension::Outlink], Columns::Hits, Label::Plain),
-    report("Actions", "getDownloads", &[Dimension::Download], Columns::Hits, Label::Plain),
+    report("Actions", "getOutlinks", &[Dimension::Outlink], Columns::Hits, Label::Link),
+    report("Actions", "getDownloads", &[Dimension::Download], Columns::Hits, Label::Link),
     report("Actions", "getSiteSearchKeywords", &[Dimension::SearchKeyword], Columns::Hits, Label::Plain),
     report("Actions", "getSiteSearchCategories", &[Dimension::SearchCategory], Columns::Hits, Label::Plain),
     report("Referrers", "getReferrerType", &[Dimension::Channel], Columns::Visits, Label::ReferrerType),
@@ -210,6 +214,10 @@ impl Report {
                 row.insert("url".into(), json!(format!("https://{host}{first}")));
                 first.to_string()
             }
+            Label::Link => {
+                row.insert("url".into(), json!(format!("https://{first}")));
+                first.to_string()
+            }
             Label::Country => {
                 row.insert("code".into(), json!(first.to_ascii_lowercase()));
                 row.insert("segment".into(), json!(format!("countryCode=={}", first.to_ascii_lowercase())));
@@ -256,6 +264,63 @@ impl Report {
     }
 }
 
+/// The id of a domain's subtable: stable for the domain, so a client can ask for it again.
+pub(crate) fn subtable_id(domain: &str) -> u32 {
+    crc32fast::hash(domain.as_bytes()) & 0x7fff_ffff
+}
+
+/// Link rows grouped by domain as Matomo groups outlinks and downloads: one row per domain
+/// (its figures added up) with `idsubdatatable`, its URLs in `subtable` when `expanded`.
+pub(crate) fn by_domain(rows: Vec<Value>, expanded: bool) -> Vec<Value> {
+    let mut domains: Vec<(String, Map<String, Value>, Vec<Value>)> = Vec::new();
+    for row in rows {
+        let label = row["label"].as_str().unwrap_or("");
+        let domain = label.split('/').next().unwrap_or(label).to_string();
+        let index = match domains.iter().position(|(d, _, _)| *d == domain) {
+            Some(index) => index,
+            None => {
+                let mut top = Map::new();
+                top.insert("label".into(), json!(domain));
+                top.insert("idsubdatatable".into(), json!(subtable_id(&domain)));
+                domains.push((domain, top, Vec::new()));
+                domains.len() - 1
+            }
+        };
+        let (_, top, urls) = &mut domains[index];
+        if let Value::Object(fields) = &row {
+            for (key, value) in fields {
+                if let Some(n) = value.as_f64() {
+                    let sum = top.get(key).and_then(Value::as_f64).unwrap_or(0.0) + n;
+                    top.insert(key.clone(), number(sum));
+                }
+            }
+        }
+        urls.push(row);
+    }
+    domains
+        .into_iter()
+        .map(|(_, mut top, urls)| {
+            // The id was summed with the figures: set it again.
+            let domain = top["label"].as_str().unwrap_or("").to_string();
+            top.insert("idsubdatatable".into(), json!(subtable_id(&domain)));
+            if expanded {
+                top.insert("subtable".into(), Value::Array(urls));
+            }
+            Value::Object(top)
+        })
+        .collect()
+}
+
+/// The URLs of the domain whose subtable id is `id`.
+pub(crate) fn subtable(rows: Vec<Value>, id: u32) -> Vec<Value> {
+    rows.into_iter()
+        .filter(|row| {
+            let label = row["label"].as_str().unwrap_or("");
+            subtable_id(label.split('/').next().unwrap_or(label)) == id
+        })
+        .collect()
+}
+
 /// A count as an integer, anything else as it is (Matomo's JSON has integers for counts).
 pub(crate) fn number(value: f64) -> Value {
     if value.fract() == 0.0 && value.abs() < 9.0e15 { json!(value as i64) } else { json!(value) }
@@ -292,6 +357,22 @@ mod tests {
         assert_eq!(types.row(&["search".into()], &[1.0; 6], "", false).unwrap()["label"], "Search Engines");
         // An empty campaign is no row; an empty channel is direct entry.
         assert!(find("Referrers", "getCampaigns").unwrap().row(&["".into()], &[1.0; 6], "", false).is_none());
+        let links = vec![
+            json!({"label": "docs.example.net/a", "nb_hits": 2}),
+            json!({"label": "other.example/x", "nb_hits": 1}),
+            json!({"label": "docs.example.net/b", "nb_hits": 3}),
+        ];
+        let grouped = by_domain(links.clone(), true);
+        assert_eq!(grouped.len(), 2);
+        assert_eq!(grouped[0]["label"], "docs.example.net");
+        assert_eq!(grouped[0]["nb_hits"], 5);
+        assert_eq!(grouped[0]["idsubdatatable"], subtable_id("docs.example.net"));
+        assert_eq!(grouped[0]["subtable"].as_array().map(Vec::len), Some(2));
+        assert!(by_domain(links.clone(), false)[0].get("subtable").is_none());
+        assert_eq!(
+            subtable(links, subtable_id("other.example")),
+            vec![json!({"label": "other.example/x", "nb_hits": 1})]
+        );
         let versions = find("DevicesDetection", "getBrowserVersions").unwrap();
         assert_eq!(
             versions.row(&["Firefox".into(), "140".into()], &[1.0; 6], "", false).unwrap()["label"],
