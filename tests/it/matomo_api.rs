@@ -350,6 +350,29 @@ async fn reports_answer_the_hand_computed_rows() {
     let by_day = call(&s.collector, &ask("Events.getName", "day", "last3", "&showColumns=nb_events"), None).await;
     assert_eq!(by_day[&s.day1], json!([]));
     assert_eq!(by_day[&s.day2], json!([{"label": "Signup", "nb_events": 1}]));
+    // Totals of actions over both days, referrer types yesterday, and one page by its URL.
+    let actions = call(&s.collector, &ask("Actions.get", "range", "previous2", ""), None).await;
+    assert_eq!(
+        actions,
+        json!({"nb_pageviews": 8, "nb_downloads": 0, "nb_uniq_downloads": 0, "nb_outlinks": 0, "nb_uniq_outlinks": 0, "nb_searches": 0, "nb_keywords": 0})
+    );
+    let referrers = call(&s.collector, &ask("Referrers.get", "day", "yesterday", ""), None).await;
+    assert_eq!(
+        referrers,
+        json!({"Referrers_visitorsFromDirectEntry": 1, "Referrers_visitorsFromSearchEngines": 1, "Referrers_visitorsFromSocialNetworks": 1,
+               "Referrers_visitorsFromWebsites": 0, "Referrers_visitorsFromCampaigns": 0, "Referrers_distinctSearchEngines": 1,
+               "Referrers_distinctSocialNetworks": 1, "Referrers_distinctWebsites": 0, "Referrers_distinctCampaigns": 0})
+    );
+    let page = call(
+        &s.collector,
+        &ask("Actions.getPageUrl", "range", "previous2", "&pageUrl=https%3A%2F%2Fexample.org%2Fb"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        page,
+        json!([{"label": "/b", "url": "https://example.org/b", "nb_uniq_visitors": 3, "nb_visits": 3, "nb_hits": 3}])
+    );
     // A bad pattern is Matomo's error.
     let bad = call(&s.collector, &ask("Actions.getPageUrls", "day", "yesterday", "&filter_pattern=("), None).await;
     assert_eq!(bad["result"], "error");

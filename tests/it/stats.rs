@@ -596,6 +596,24 @@ async fn shop_content_and_speed_answers_match_the_hand_computed_ones() {
             "{dimension}"
         );
     }
+    // The same items through Matomo's ecommerce item report (a public site: no token).
+    let items: Value = http()
+        .get(s.collector.url(
+            "/index.php?module=API&method=Goals.getItemsSku&idSite=1&period=day&date=yesterday&format=json&filter_sort_column=label&filter_sort_order=asc",
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        items,
+        json!([
+            {"label": "SKU-1", "revenue": 100, "quantity": 2, "orders": 1, "nb_visits": 2, "avg_price": 50, "avg_quantity": 2},
+            {"label": "SKU-2", "revenue": 20, "quantity": 4, "orders": 2, "nb_visits": 2, "avg_price": 5, "avg_quantity": 2},
+        ])
+    );
 }
 
 /// Plausible's engagement metrics, yesterday: visit 1 reads /a (engagements: 40 % for 3 s, then

@@ -24,6 +24,9 @@ fn column_name(column: &str) -> &'static str {
         "nb_visits_converted" => "Visits converted",
         "nb_impressions" => "Impressions",
         "nb_interactions" => "Interactions",
+        "revenue" => "Product revenue",
+        "quantity" => "Quantity",
+        "orders" => "Unique purchases",
         _ => "Value",
     }
 }
@@ -50,6 +53,9 @@ fn dimension_name(report: &Report) -> &'static str {
         ("Events", "getCategory") => "Event category",
         ("Events", "getAction") => "Event action",
         ("Events", _) => "Event name",
+        ("Goals", "getItemsSku") => "Product SKU",
+        ("Goals", "getItemsName") => "Product name",
+        ("Goals", _) => "Product category",
         _ => "Content",
     }
 }
@@ -60,6 +66,7 @@ fn category(report: &Report) -> &'static str {
         ("Actions", _) => "Actions",
         ("Referrers", _) => "Referrers",
         ("Events", _) | ("Contents", _) => "Behaviour",
+        ("Goals", _) => "Goals",
         (_, Columns::Visits) => "Visitors",
         _ => "Actions",
     }

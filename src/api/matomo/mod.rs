@@ -147,6 +147,15 @@ async fn answer(access: &Access, params: &Params<'_>, credential: &Credential<'_
         }
         ("API", "getProcessedReport") => processed_report(access, params, credential).await,
         ("MultiSites", "getAll") => all_sites(access, params, credential).await,
+        ("Actions", "get") => actions_totals(access, params, credential).await,
+        ("Referrers", "get") => referrer_totals(access, params, credential).await,
+        ("Actions", "getPageUrl") => {
+            let url = params.non_empty("pageUrl").ok_or("Please specify a value for 'pageUrl'.")?;
+            let path = url::Url::parse(url).map_or_else(|_| url.to_string(), |u| u.path().to_string());
+            let one = params.with("label", path);
+            let pages = reports::find("Actions", "getPageUrls").expect("in the table");
+            report(access, &one, credential, pages).await
+        }
         ("Live", "getCounters") => live_counters(access, params, credential).await,
         ("SegmentEditor", "getAll") | ("Dashboard", "getDashboards") => Ok(json!([])),
         ("UsersManager", "getUserPreference") => Ok(meta::user_preference(params.get("preferenceName").unwrap_or(""))),
@@ -409,6 +418,82 @@ async fn processed_report(access: &Access, params: &Params<'_>, credential: &Cre
     let name = live.sites.get(id).and_then(|s| s.domains.first().cloned()).unwrap_or_default();
     let label = format!("{} {}", params.get("period").unwrap_or(""), params.get("date").unwrap_or(""));
     Ok(meta::processed(found, &name, &label, rows))
+}
+
+/// The rows of one query for a grant's site over `days` (with the request's segment).
+async fn rows_of(
+    grant: &Grant<'_>,
+    metrics: &[Metric],
+    dimensions: &[Dimension],
+    filters: &[FilterTree],
+    days: (i64, i64),
+) -> Result<Vec<crate::query::ResultRow>, String> {
+    let request = stats_request(grant.site().id, metrics.to_vec(), dimensions.to_vec(), filters.to_vec(), days);
+    Ok(grant.run(&request).await.map_err(|refusal| refused(&refusal, grant.site().id))?.rows)
+}
+
+/// `Actions.get`: page views, downloads, outlinks and site searches of each period (unique
+/// downloads and outlinks are, as in Matomo, the visits that made each, added up over URLs).
+async fn actions_totals(access: &Access, params: &Params<'_>, credential: &Credential<'_>) -> Result<Value, String> {
+    let segment = segments::filters(params.get("segment"))?;
+    let (grant, periods) = periods_of(access, params, credential).await?;
+    let mut answers = Vec::new();
+    for days in periods.spans() {
+        let totals = rows_of(&grant, &[Metric::Pageviews], &[], &segment, days).await?;
+        let pageviews = totals.first().map_or(0.0, |row| row.metrics[0]);
+        let mut sums = Vec::new();
+        for dimension in [Dimension::Download, Dimension::Outlink, Dimension::SearchKeyword] {
+            let rows = rows_of(&grant, &[Metric::Actions, Metric::Visits], &[dimension], &segment, days).await?;
+            let hits: f64 = rows.iter().map(|row| row.metrics[0]).sum();
+            let visits: f64 = rows.iter().map(|row| row.metrics[1]).sum();
+            sums.push((hits, visits, rows.len()));
+        }
+        answers.push(json!({
+            "nb_pageviews": reports::number(pageviews),
+            "nb_downloads": reports::number(sums[0].0),
+            "nb_uniq_downloads": reports::number(sums[0].1),
+            "nb_outlinks": reports::number(sums[1].0),
+            "nb_uniq_outlinks": reports::number(sums[1].1),
+            "nb_searches": reports::number(sums[2].0),
+            "nb_keywords": sums[2].2,
+        }));
+    }
+    Ok(keyed(&periods, answers))
+}
+
+/// `Referrers.get`: visits by referrer type, and how many distinct search engines, social
+/// networks, websites and campaigns sent them, for each period.
+async fn referrer_totals(access: &Access, params: &Params<'_>, credential: &Credential<'_>) -> Result<Value, String> {
+    let segment = segments::filters(params.get("segment"))?;
+    let (grant, periods) = periods_of(access, params, credential).await?;
+    let mut answers = Vec::new();
+    for days in periods.spans() {
+        let rows = rows_of(&grant, &[Metric::Visits], &[Dimension::Channel, Dimension::Source], &segment, days).await?;
+        let campaigns = rows_of(&grant, &[Metric::Visits], &[Dimension::UtmCampaign], &segment, days).await?;
+        let (mut visits, mut distinct) = (serde_json::Map::new(), serde_json::Map::new());
+        let types = [
+            ("direct", "DirectEntry", ""),
+            ("search", "SearchEngines", "SearchEngines"),
+            ("social", "SocialNetworks", "SocialNetworks"),
+            ("website", "Websites", "Websites"),
+            ("campaign", "Campaigns", ""),
+        ];
+        for (segment_value, name, distinct_name) in types {
+            let of_type = rows.iter().filter(|row| labels::referrer_type(&row.dimensions[0]).1 == segment_value);
+            let of_type: Vec<_> = of_type.collect();
+            let sum: f64 = of_type.iter().map(|row| row.metrics[0]).sum();
+            visits.insert(format!("Referrers_visitorsFrom{name}"), reports::number(sum));
+            if !distinct_name.is_empty() {
+                let sources = of_type.iter().filter(|row| !row.dimensions[1].is_empty()).count();
+                distinct.insert(format!("Referrers_distinct{distinct_name}"), json!(sources));
+            }
+        }
+        let named_campaigns = campaigns.iter().filter(|row| !row.dimensions[0].is_empty()).count();
+        distinct.insert("Referrers_distinctCampaigns".into(), json!(named_campaigns));
+        visits.extend(distinct);
+        answers.push(Value::Object(visits));
+    }
+    Ok(keyed(&periods, answers))
 }
 
 /// The metrics of `MultiSites.getAll`, in the order its rows read them.

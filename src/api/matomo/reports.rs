@@ -31,6 +31,8 @@ pub(crate) enum Columns {
     Exit,
     /// Content blocks: impressions and interactions.
     Contents,
+    /// Ecommerce items: what orders held.
+    Items,
 }
 
 impl Columns {
@@ -67,6 +69,12 @@ impl Columns {
                 (Metric::Visitors, "nb_uniq_visitors"),
                 (Metric::Impressions, "nb_impressions"),
                 (Metric::Interactions, "nb_interactions"),
+            ],
+            Columns::Items => &[
+                (Metric::TotalRevenue, "revenue"),
+                (Metric::Quantity, "quantity"),
+                (Metric::Orders, "orders"),
+                (Metric::Visits, "nb_visits"),
             ],
         }
     }
@@ -178,6 +186,9 @@ pub(crate) static REPORTS: &[Report] = &[
     report("Events", "getName", &[Dimension::EventLabel], Columns::Events, Label::Plain),
     report("Contents", "getContentNames", &[Dimension::ContentName], Columns::Contents, Label::Plain),
     report("Contents", "getContentPieces", &[Dimension::ContentPiece], Columns::Contents, Label::Plain),
+    report("Goals", "getItemsSku", &[Dimension::ProductSku], Columns::Items, Label::Plain),
+    report("Goals", "getItemsName", &[Dimension::ProductName], Columns::Items, Label::Plain),
+    report("Goals", "getItemsCategory", &[Dimension::ProductCategory], Columns::Items, Label::Plain),
 ];
 
 /// The report of `Module.method`, if it is one.
@@ -259,6 +270,11 @@ impl Report {
         row.insert("label".into(), json!(label));
         for ((_, column), value) in self.columns.metrics().iter().zip(metrics) {
             row.insert((*column).into(), number(*value));
+        }
+        if let (Columns::Items, [revenue, quantity, orders, _]) = (self.columns, metrics) {
+            let ratio = |a: f64, b: f64, scale: f64| if b == 0.0 { 0.0 } else { (a / b * scale).round() / scale };
+            row.insert("avg_price".into(), number(ratio(*revenue, *quantity, 100.0)));
+            row.insert("avg_quantity".into(), number(ratio(*quantity, *orders, 10.0)));
         }
         Some(Value::Object(row))
     }
