@@ -575,3 +575,79 @@ async fn links_searches_titles_and_events_are_reported() {
     assert_eq!(ours["results"][0]["dimensions"], json!(["impôts"]), "{ours}");
     assert_eq!(ours["results"][0]["metrics"], json!([2, 2]));
 }
+
+/// The request forms of the official Looker Studio connector (matomo-org/looker-studio-connector,
+/// `src/api.ts`, `src/config.ts`, `src/data.ts`): a POST to `index.php?` with every parameter in
+/// the body (`format=JSON`, `fromLooker=1`, the token last); the report list from
+/// `API.getReportMetadata`, which must carry `metricTypes` and `metrics`; a data request with
+/// `flat=1`, `format_metrics=0`, `filter_limit`/`filter_offset` paging, `showColumns`,
+/// `idGoal=0`; and a date dimension, which asks per day and reads a date-keyed answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_looker_studio_connectors_requests_are_answered() {
+    let s = crate::stats::seed_with("[[sites]]\nid = 1\ndomains = [\"example.org\"]\n").await;
+    let token = crate::stats::token_for(&s.collector, 1);
+    let looker = |method: &str, params: &str| {
+        Some(format!("module=API&method={method}&format=JSON&{params}&fromLooker=1&token_auth={token}"))
+    };
+    let version = call(&s.collector, "/index.php?", looker("API.getMatomoVersion", "x=1")).await;
+    let major_minor: Vec<&str> = version["value"].as_str().unwrap().split('.').take(2).collect();
+    assert!(major_minor[0].parse::<u32>().unwrap() >= 5, "{version}");
+    let sites = call(&s.collector, "/index.php?", looker("SitesManager.getSitesWithAtLeastViewAccess", "x=1")).await;
+    assert_eq!(sites[0]["currency"], "EUR");
+    let metadata = call(
+        &s.collector,
+        "/index.php?",
+        looker("API.getReportMetadata", "idSite=1&period=day&date=yesterday&filter_limit=-1&language=fr"),
+    )
+    .await;
+    let reports = metadata.as_array().unwrap();
+    assert!(reports.iter().any(|r| r["metricTypes"].is_object()), "without metricTypes Looker warns of an old Matomo");
+    assert!(reports.iter().all(|r| r["metrics"].is_object() && r["category"].is_string() && r["name"].is_string()));
+    // A data request as data.ts builds it for the countries report over a date range.
+    let range = format!("{},{}", s.day1, s.day2);
+    let page = |offset: u32| {
+        looker(
+            "UserCountry.getCountry",
+            &format!(
+                "idSite=1&period=range&date={range}&format_metrics=0&flat=1&filter_limit=2&filter_offset={offset}&showColumns=label,nb_visits&idGoal=0&filter_update_columns_when_show_all_goals=1"
+            ),
+        )
+    };
+    let first = call(&s.collector, "/index.php?", page(0)).await;
+    let second = call(&s.collector, "/index.php?", page(2)).await;
+    assert_eq!(first.as_array().map(Vec::len), Some(2), "{first}");
+    assert_eq!(second.as_array().map(Vec::len), Some(1), "{second}: fewer than the limit ends the paging");
+    let total: u64 = first
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(second.as_array().unwrap())
+        .map(|r| r["nb_visits"].as_u64().unwrap())
+        .sum();
+    assert_eq!(total, 5, "every visit of both days, once");
+    assert!(first[0].get("nb_actions").is_none(), "showColumns keeps only the fields asked for");
+    // With a date dimension: per day, keyed by date, each day's rows.
+    let by_day = call(
+        &s.collector,
+        "/index.php?",
+        looker(
+            "DevicesDetection.getType",
+            &format!("idSite=1&period=day&date={range}&format_metrics=0&flat=1&filter_limit=1000&filter_offset=0&showColumns=label,nb_visits"),
+        ),
+    )
+    .await;
+    let day2: u64 = by_day[&s.day2].as_array().unwrap().iter().map(|r| r["nb_visits"].as_u64().unwrap()).sum();
+    assert_eq!(day2, 3);
+    // Its final errors: a disabled plugin and an unknown method are not retried.
+    let live =
+        call(&s.collector, "/index.php?", looker("Live.getLastVisitsDetails", "idSite=1&period=day&date=yesterday"))
+            .await;
+    assert!(live["message"].as_str().unwrap().contains("is not enabled"));
+    let unknown = call(
+        &s.collector,
+        "/index.php?",
+        looker("VisitorInterest.getNumberOfVisitsPerVisitDuration", "idSite=1&period=day&date=yesterday"),
+    )
+    .await;
+    assert!(unknown["message"].as_str().unwrap().contains("does not exist"));
+}

@@ -31,6 +31,16 @@ fn column_name(column: &str) -> &'static str {
     }
 }
 
+/// How a column is formatted, as Matomo's `metricTypes` say (Looker formats fields by it).
+fn column_type(column: &str) -> &'static str {
+    match column.trim_start_matches("entry_").trim_start_matches("exit_") {
+        "sum_visit_length" | "avg_time_on_site" => "duration_s",
+        "revenue" | "avg_price" => "money",
+        "bounce_rate" => "percent",
+        _ => "number",
+    }
+}
+
 /// The dimension's name in a report's metadata.
 fn dimension_name(report: &Report) -> &'static str {
     match (report.module, report.method) {
@@ -80,7 +90,9 @@ pub(crate) fn metadata(report: &Report, id_site: &str) -> Value {
         .iter()
         .map(|(_, column)| ((*column).to_string(), json!(column_name(column))))
         .collect();
+    let types: Map<String, Value> = metrics.keys().map(|column| (column.clone(), json!(column_type(column)))).collect();
     json!({
+        "metricTypes": types,
         "category": category(report),
         "name": format!("{} - {}", report.module, dimension_name(report)),
         "module": report.module,
@@ -101,7 +113,11 @@ fn visits_summary_metadata(id_site: &str) -> Value {
     let columns =
         ["nb_uniq_visitors", "nb_visits", "nb_actions", "nb_visits_converted", "bounce_count", "sum_visit_length"];
     let metrics: Map<String, Value> = columns.iter().map(|c| ((*c).to_string(), json!(column_name(c)))).collect();
+    let processed = ["bounce_rate", "nb_actions_per_visit", "avg_time_on_site"];
+    let types: Map<String, Value> =
+        columns.iter().chain(processed.iter()).map(|c| ((*c).to_string(), json!(column_type(c)))).collect();
     json!({
+        "metricTypes": types,
         "category": "Visitors",
         "name": "Visits Summary",
         "module": "VisitsSummary",
@@ -185,6 +201,7 @@ mod tests {
         let country = list.iter().find(|r| r["action"] == "getCountry").unwrap();
         assert_eq!(country["module"], "UserCountry");
         assert_eq!(country["metrics"]["nb_visits"], "Visits");
+        assert_eq!(country["metricTypes"]["sum_visit_length"], "duration_s");
         assert_eq!(evolution(150.0, 100.0), "50%");
         assert_eq!(evolution(0.0, 4.0), "-100%");
         assert_eq!(evolution(1.0, 3.0), "-66.7%");

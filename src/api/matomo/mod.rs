@@ -27,7 +27,7 @@ use crate::config::SiteConfig;
 use crate::http::{self, Params, Request, Response};
 use crate::query::metrics::Metric;
 use crate::query::period::{DateRange, date_text, day_of};
-use crate::query::request::{Dimension, FilterTree, Format, StatsRequest};
+use crate::query::request::{Dimension, FilterTree, Format, OrderKey, StatsRequest};
 use periods::Periods;
 
 /// The Matomo version we answer as: clients check only that it is recent (Looker reads the
@@ -231,13 +231,17 @@ fn stats_request(
     (first, last): (i64, i64),
 ) -> StatsRequest {
     let limit = if dimensions.is_empty() { 1 } else { MAX_REPORT_ROWS };
+    // The first metric, then the labels: the same order on every call, so that a client
+    // paging with filter_offset sees each row once.
+    let mut order_by: Vec<(OrderKey, bool)> = metrics.first().map(|m| (OrderKey::Metric(*m), true)).into_iter().collect();
+    order_by.extend((0..dimensions.len()).map(|i| (OrderKey::Dimension(i), false)));
     StatsRequest {
         site_id,
         metrics,
         date_range: DateRange::Custom(date_text(first), date_text(last)),
         dimensions,
         filters,
-        order_by: Vec::new(),
+        order_by,
         limit,
         offset: 0,
         comparison: false,
