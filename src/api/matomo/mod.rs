@@ -233,7 +233,8 @@ fn stats_request(
     let limit = if dimensions.is_empty() { 1 } else { MAX_REPORT_ROWS };
     // The first metric, then the labels: the same order on every call, so that a client
     // paging with filter_offset sees each row once.
-    let mut order_by: Vec<(OrderKey, bool)> = metrics.first().map(|m| (OrderKey::Metric(*m), true)).into_iter().collect();
+    let mut order_by: Vec<(OrderKey, bool)> =
+        metrics.first().map(|m| (OrderKey::Metric(*m), true)).into_iter().collect();
     order_by.extend((0..dimensions.len()).map(|i| (OrderKey::Dimension(i), false)));
     StatsRequest {
         site_id,
