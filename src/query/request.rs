@@ -40,6 +40,9 @@ pub enum TimeBucket {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Dimension {
     Time(TimeBucket),
+    /// The hour of the day (`0`..`23`) in the site's time zone: of the hit, or of the visit's
+    /// start in a visit-level query (Matomo's VisitTime).
+    HourOfDay,
     Page,
     EntryPage,
     ExitPage,
@@ -132,6 +135,7 @@ const DIMENSIONS: &[DimensionSpec] = &[
     spec("time:day", Dimension::Time(TimeBucket::Day), "", Level::Time),
     spec("time:week", Dimension::Time(TimeBucket::Week), "", Level::Time),
     spec("time:month", Dimension::Time(TimeBucket::Month), "", Level::Time),
+    spec("time:hour_of_day", Dimension::HourOfDay, "", Level::Time),
     spec("event:page", Dimension::Page, "url_path", Level::Event),
     spec("visit:entry_page", Dimension::EntryPage, "entry_page", Level::VisitDerived),
     spec("visit:exit_page", Dimension::ExitPage, "exit_page", Level::VisitDerived),
@@ -394,7 +398,8 @@ fn check_shape(metrics: &[Metric], dimensions: &[Dimension]) -> Result<(), BadRe
             ));
         }
         let fits = |d: &Dimension| {
-            matches!(d, Dimension::Time(_) | Dimension::Page | Dimension::Hostname) || d.level() == Level::Visit
+            matches!(d, Dimension::Time(_) | Dimension::HourOfDay | Dimension::Page | Dimension::Hostname)
+                || d.level() == Level::Visit
         };
         if let Some(dimension) = dimensions.iter().find(|d| !fits(d)) {
             return Err(bad(
@@ -577,7 +582,7 @@ fn parse_filter(value: &Value) -> Result<Filter, BadRequest> {
     })?;
     let name = items[1].as_str().unwrap_or("");
     let dimension = Dimension::parse(name).ok_or_else(|| bad("filters", format!("unknown dimension {name:?}")))?;
-    if matches!(dimension, Dimension::Time(_)) {
+    if matches!(dimension, Dimension::Time(_) | Dimension::HourOfDay) {
         return Err(bad("filters", "filter time with date_range"));
     }
     let values: Vec<String> = match &items[2] {

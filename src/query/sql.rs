@@ -52,6 +52,9 @@ fn dimension_expr(d: &Dimension, ctx: &Context<'_>, time_column: &str) -> Sql {
             sql.push(f).push(time_column).push(", ").bind_str(ctx.time_zone);
             sql.push(if matches!(bucket, TimeBucket::Week | TimeBucket::Month) { ")))" } else { "))" });
         }
+        Dimension::HourOfDay => {
+            sql.push("toString(toHour(").push(time_column).push(", ").bind_str(ctx.time_zone).push("))");
+        }
         Dimension::Prop(key) => {
             sql.push("prop_values[indexOf(prop_keys, ").bind_str(key).push(")]");
         }

@@ -651,3 +651,36 @@ async fn the_looker_studio_connectors_requests_are_answered() {
     .await;
     assert!(unknown["message"].as_str().unwrap().contains("does not exist"));
 }
+
+/// `VisitTime.getVisitInformationPerServerTime` over the hand-computed data set: all 24 hours
+/// of the site's time zone, in order, the hour of each visit's start holding it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn visits_by_hour_of_the_day() {
+    let s = crate::stats::seed_with("[[sites]]\nid = 1\ndomains = [\"example.org\"]\n").await;
+    let token = crate::stats::token_for(&s.collector, 1);
+    let hours = call(
+        &s.collector,
+        &format!("/index.php?module=API&method=VisitTime.getVisitInformationPerServerTime&idSite=1&period=range&date=previous2&format=json&token_auth={token}&showColumns=nb_visits"),
+        None,
+    )
+    .await;
+    let hours = hours.as_array().unwrap();
+    assert_eq!(hours.len(), 24);
+    let labels: Vec<&str> = hours.iter().map(|h| h["label"].as_str().unwrap()).collect();
+    assert_eq!(labels[..3], ["0", "1", "2"]);
+    let visits: u64 = hours.iter().map(|h| h["nb_visits"].as_u64().unwrap()).sum();
+    assert_eq!(visits, 5, "every visit of both days in the hour it started: {hours:?}");
+    // The same through our own API's dimension.
+    let ours: Value = crate::common::http()
+        .post(s.collector.url("/api/v1/query"))
+        .bearer_auth(&token)
+        .json(&json!({"site_id": 1, "metrics": ["visits"], "date_range": [s.day1, s.day2], "dimensions": ["time:hour_of_day"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ours: u64 = ours["results"].as_array().unwrap().iter().map(|r| r["metrics"][0].as_u64().unwrap()).sum();
+    assert_eq!(ours, 5);
+}

@@ -63,6 +63,7 @@ fn dimension_name(report: &Report) -> &'static str {
         ("Events", "getCategory") => "Event category",
         ("Events", "getAction") => "Event action",
         ("Events", _) => "Event name",
+        ("VisitTime", _) => "Server time",
         ("Goals", "getItemsSku") => "Product SKU",
         ("Goals", "getItemsName") => "Product name",
         ("Goals", _) => "Product category",

@@ -390,6 +390,7 @@ async fn report(
             (reports::Label::Link, None) if params.get("flat") != Some("1") => {
                 reports::by_domain(rows, params.get("expanded") == Some("1"))
             }
+            (reports::Label::Hour, _) => reports::all_hours(report, rows),
             _ => rows,
         };
         answers.push(Value::Array(filters::apply(params, rows)?));

@@ -105,6 +105,8 @@ pub(crate) enum Label {
     WithVersion,
     /// An OS name: Matomo's family (`GNU/Linux`, `Mac`, …).
     OsFamily,
+    /// An hour of the day, with its `segment`.
+    Hour,
 }
 
 /// One report method.
@@ -186,6 +188,7 @@ pub(crate) static REPORTS: &[Report] = &[
     report("Events", "getName", &[Dimension::EventLabel], Columns::Events, Label::Plain),
     report("Contents", "getContentNames", &[Dimension::ContentName], Columns::Contents, Label::Plain),
     report("Contents", "getContentPieces", &[Dimension::ContentPiece], Columns::Contents, Label::Plain),
+    report("VisitTime", "getVisitInformationPerServerTime", &[Dimension::HourOfDay], Columns::Visits, Label::Hour),
     report("Goals", "getItemsSku", &[Dimension::ProductSku], Columns::Items, Label::Plain),
     report("Goals", "getItemsName", &[Dimension::ProductName], Columns::Items, Label::Plain),
     report("Goals", "getItemsCategory", &[Dimension::ProductCategory], Columns::Items, Label::Plain),
@@ -266,6 +269,10 @@ impl Report {
                 _ => format!("{first} (unknown version)"),
             },
             Label::OsFamily => labels::os_family(first).to_string(),
+            Label::Hour => {
+                row.insert("segment".into(), json!(format!("visitServerHour=={first}")));
+                first.to_string()
+            }
         };
         row.insert("label".into(), json!(label));
         for ((_, column), value) in self.columns.metrics().iter().zip(metrics) {
@@ -278,6 +285,20 @@ impl Report {
         }
         Some(Value::Object(row))
     }
+}
+
+/// Every hour of the day in order, as Matomo answers its time reports: an hour without visits
+/// is a row of zeros.
+pub(crate) fn all_hours(report: &Report, rows: Vec<Value>) -> Vec<Value> {
+    (0..24)
+        .map(|hour| {
+            let label = hour.to_string();
+            rows.iter().find(|row| row["label"] == label.as_str()).cloned().unwrap_or_else(|| {
+                let zeros = vec![0.0; report.columns.metrics().len()];
+                report.row(std::slice::from_ref(&label), &zeros, "", false).unwrap_or(Value::Null)
+            })
+        })
+        .collect()
 }
 
 /// The id of a domain's subtable: stable for the domain, so a client can ask for it again.

@@ -52,7 +52,7 @@ pub(crate) fn parse_tree(value: &Value, range: &DateRange) -> Result<FilterTree,
                 return Err("#/filters: segments are not supported".into());
             }
             let dimension = parse_dimension(name, range)?;
-            if matches!(dimension, Dimension::Time(_)) {
+            if matches!(dimension, Dimension::Time(_) | Dimension::HourOfDay) {
                 return Err(format!("Invalid filter dimension \"{name}\": filter time with date_range"));
             }
             if dimension == Dimension::Goal && !matches!(operator, Operator::Is | Operator::Contains) {
