@@ -260,9 +260,12 @@ async fn reports_answer_the_hand_computed_rows() {
     assert_eq!(
         pages,
         json!([
-            {"label": "/a", "url": "https://example.org/a", "nb_uniq_visitors": 3, "nb_visits": 3, "nb_hits": 4},
-            {"label": "/b", "url": "https://example.org/b", "nb_uniq_visitors": 3, "nb_visits": 3, "nb_hits": 3},
-            {"label": "/c", "url": "https://example.org/c", "nb_uniq_visitors": 1, "nb_visits": 1, "nb_hits": 1},
+            {"label": "/a", "url": "https://example.org/a", "nb_uniq_visitors": 3, "nb_visits": 3, "nb_hits": 4,
+             "entry_nb_visits": 3, "entry_bounce_count": 1, "exit_nb_visits": 1, "bounce_rate": "33%", "exit_rate": "33%"},
+            {"label": "/b", "url": "https://example.org/b", "nb_uniq_visitors": 3, "nb_visits": 3, "nb_hits": 3,
+             "entry_nb_visits": 1, "entry_bounce_count": 1, "exit_nb_visits": 3, "bounce_rate": "100%", "exit_rate": "100%"},
+            {"label": "/c", "url": "https://example.org/c", "nb_uniq_visitors": 1, "nb_visits": 1, "nb_hits": 1,
+             "entry_nb_visits": 1, "entry_bounce_count": 0, "exit_nb_visits": 1, "bounce_rate": "0%", "exit_rate": "100%"},
         ])
     );
     let limited = call(
@@ -371,7 +374,8 @@ async fn reports_answer_the_hand_computed_rows() {
     .await;
     assert_eq!(
         page,
-        json!([{"label": "/b", "url": "https://example.org/b", "nb_uniq_visitors": 3, "nb_visits": 3, "nb_hits": 3}])
+        json!([{"label": "/b", "url": "https://example.org/b", "nb_uniq_visitors": 3, "nb_visits": 3, "nb_hits": 3,
+                "entry_nb_visits": 1, "entry_bounce_count": 1, "exit_nb_visits": 3, "bounce_rate": "100%", "exit_rate": "100%"}])
     );
     // A bad pattern is Matomo's error.
     let bad = call(&s.collector, &ask("Actions.getPageUrls", "day", "yesterday", "&filter_pattern=("), None).await;

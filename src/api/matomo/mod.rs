@@ -382,8 +382,11 @@ async fn report(
     for days in periods.spans() {
         let request = stats_request(site.id, metrics.clone(), report.dimensions.to_vec(), filters.clone(), days);
         let answer = grant.run(&request).await.map_err(|refusal| refused(&refusal, site.id))?;
-        let rows: Vec<Value> =
+        let mut rows: Vec<Value> =
             answer.rows.iter().filter_map(|row| report.row(&row.dimensions, &row.metrics, host, french)).collect();
+        if report.label == reports::Label::PageUrl && report.columns == reports::Columns::Pages {
+            add_entries_and_exits(&grant, &filters, days, &mut rows).await?;
+        }
         // Outlinks and downloads: grouped by domain unless flat, or one domain's subtable.
         let rows = match (report.label, params.non_empty("idSubtable").and_then(|id| id.parse().ok())) {
             (reports::Label::Link, Some(id)) => reports::subtable(rows, id),
@@ -396,6 +399,35 @@ async fn report(
         answers.push(Value::Array(filters::apply(params, rows)?));
     }
     Ok(keyed(&periods, answers))
+}
+
+/// Matomo's entry and exit figures on page rows: `entry_nb_visits`, `entry_bounce_count`,
+/// `exit_nb_visits`, and from them the page's `bounce_rate` (bounces of the visits that entered
+/// there, over those visits) and `exit_rate` (the page's visits that left there).
+async fn add_entries_and_exits(
+    grant: &Grant<'_>,
+    filters: &[FilterTree],
+    days: (i64, i64),
+    rows: &mut [Value],
+) -> Result<(), String> {
+    let entries = rows_of(grant, &[Metric::Visits, Metric::Bounces], &[Dimension::EntryPage], filters, days).await?;
+    let exits = rows_of(grant, &[Metric::Visits], &[Dimension::ExitPage], filters, days).await?;
+    let of = |list: &[crate::query::ResultRow], page: &str, i: usize| {
+        list.iter().find(|r| r.dimensions[0] == page).map_or(0.0, |r| r.metrics[i])
+    };
+    let percent =
+        |part: f64, whole: f64| format!("{}%", if whole == 0.0 { 0.0 } else { (100.0 * part / whole).round() });
+    for row in rows.iter_mut() {
+        let page = row["label"].as_str().unwrap_or("").to_string();
+        let visits = row["nb_visits"].as_f64().unwrap_or(0.0);
+        let (entered, bounced, left) = (of(&entries, &page, 0), of(&entries, &page, 1), of(&exits, &page, 0));
+        row["entry_nb_visits"] = reports::number(entered);
+        row["entry_bounce_count"] = reports::number(bounced);
+        row["exit_nb_visits"] = reports::number(left);
+        row["bounce_rate"] = json!(percent(bounced, entered));
+        row["exit_rate"] = json!(percent(left, visits));
+    }
+    Ok(())
 }
 
 /// `apiModule` and `apiAction` of the metadata methods.
