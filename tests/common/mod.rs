@@ -397,6 +397,12 @@ where
 pub const BROWSER_UA: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
 
 /// An HTTP client that presents itself as a browser.
+/// The JSON body of the answer to `request` (sent once; panics on a transport error or a body
+/// that is not JSON).
+pub async fn json_of(request: reqwest::RequestBuilder) -> serde_json::Value {
+    request.send().await.unwrap().json().await.unwrap()
+}
+
 pub fn http() -> reqwest::Client {
     browser().build().unwrap()
 }

@@ -40,19 +40,10 @@ impl Lcg {
 /// `10/Nov/2026:13:55:36 +0000`.
 fn clf_time(at: u64) -> String {
     const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    let days = (at / DAY) as i64;
-    // Civil from days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
+    let date = mesure::query::period::date_text((at / DAY) as i64);
+    let (y, m, d) = (&date[..4], date[5..7].parse::<usize>().unwrap(), &date[8..10]);
     let s = at % DAY;
-    format!("{d:02}/{}/{y}:{:02}:{:02}:{:02} +0000", MONTHS[(m - 1) as usize], s / 3600, s % 3600 / 60, s % 60)
+    format!("{d}/{}/{y}:{:02}:{:02}:{:02} +0000", MONTHS[m - 1], s / 3600, s % 3600 / 60, s % 60)
 }
 
 /// A combined-format log over three days ending a few days ago: 120 visitors (some back on

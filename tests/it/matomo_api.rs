@@ -208,15 +208,8 @@ async fn tokens_of_several_sites_read_each_of_them() {
     assert_eq!(call(&collector, &summary(3, "tracking-secret"), None).await, json!([]));
     assert_eq!(call(&collector, &summary(1, "tracking-secret"), None).await["result"], "error");
     // Our own API lists the same sites for the token.
-    let listed: Value = crate::common::http()
-        .get(collector.url("/api/v1/sites"))
-        .bearer_auth(&two)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed: Value =
+        crate::common::json_of(crate::common::http().get(collector.url("/api/v1/sites")).bearer_auth(&two)).await;
     let listed: Vec<u64> = listed["sites"].as_array().unwrap().iter().map(|s| s["id"].as_u64().unwrap()).collect();
     assert_eq!(listed, [1, 2]);
 }
@@ -566,16 +559,13 @@ async fn links_searches_titles_and_events_are_reported() {
     let actions = call(&collector, &ask("Events.getAction", "&showColumns=nb_events"), None).await;
     assert_eq!(actions, json!([{"label": "Play", "nb_events": 1}]));
     // The same figures through our own API's new dimensions.
-    let ours: Value = http
+    let ours = crate::common::json_of(
+        http
         .post(collector.url("/api/v1/query"))
         .bearer_auth(&token)
         .json(&json!({"site_id": 1, "metrics": ["visitors", "actions"], "date_range": "today", "dimensions": ["event:search_keyword"]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    )
+    .await;
     assert_eq!(ours["results"][0]["dimensions"], json!(["impôts"]), "{ours}");
     assert_eq!(ours["results"][0]["metrics"], json!([2, 2]));
 }
@@ -675,16 +665,10 @@ async fn visits_by_hour_of_the_day() {
     let visits: u64 = hours.iter().map(|h| h["nb_visits"].as_u64().unwrap()).sum();
     assert_eq!(visits, 5, "every visit of both days in the hour it started: {hours:?}");
     // The same through our own API's dimension.
-    let ours: Value = crate::common::http()
+    let ours: Value = crate::common::json_of(crate::common::http()
         .post(s.collector.url("/api/v1/query"))
         .bearer_auth(&token)
-        .json(&json!({"site_id": 1, "metrics": ["visits"], "date_range": [s.day1, s.day2], "dimensions": ["time:hour_of_day"]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json(&json!({"site_id": 1, "metrics": ["visits"], "date_range": [s.day1, s.day2], "dimensions": ["time:hour_of_day"]}))).await;
     let ours: u64 = ours["results"].as_array().unwrap().iter().map(|r| r["metrics"][0].as_u64().unwrap()).sum();
     assert_eq!(ours, 5);
 }

@@ -597,16 +597,10 @@ async fn shop_content_and_speed_answers_match_the_hand_computed_ones() {
         );
     }
     // The same items through Matomo's ecommerce item report (a public site: no token).
-    let items: Value = http()
-        .get(s.collector.url(
-            "/index.php?module=API&method=Goals.getItemsSku&idSite=1&period=day&date=yesterday&format=json&filter_sort_column=label&filter_sort_order=asc",
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let items = crate::common::json_of(http().get(s.collector.url(
+        "/index.php?module=API&method=Goals.getItemsSku&idSite=1&period=day&date=yesterday&format=json&filter_sort_column=label&filter_sort_order=asc",
+    )))
+    .await;
     assert_eq!(
         items,
         json!([
