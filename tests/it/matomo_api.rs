@@ -672,3 +672,26 @@ async fn visits_by_hour_of_the_day() {
     let ours: u64 = ours["results"].as_array().unwrap().iter().map(|r| r["metrics"][0].as_u64().unwrap()).sum();
     assert_eq!(ours, 5);
 }
+
+/// `Goals.getGoals` and `Goals.get` over the hand-computed data set with the site's goal
+/// `Signup`: yesterday B converted (1 of 3 visits); a goal id that names no goal converts
+/// nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn goals_are_listed_and_counted() {
+    let s = crate::stats::seed_with("[[sites]]\nid = 1\ndomains = [\"example.org\"]\ngoals = [\"Signup\"]\n").await;
+    let token = crate::stats::token_for(&s.collector, 1);
+    let api = |query: &str| format!("/index.php?module=API&format=json&idSite=1&token_auth={token}&{query}");
+    let goals = call(&s.collector, &api("method=Goals.getGoals"), None).await;
+    assert_eq!(goals[0]["idgoal"], "1");
+    assert_eq!(goals[0]["name"], "Signup");
+    let all = call(&s.collector, &api("method=Goals.get&period=day&date=yesterday"), None).await;
+    assert_eq!(all, json!({"nb_conversions": 1, "nb_visits_converted": 1, "revenue": 0, "conversion_rate": "33.33%"}));
+    let signup = call(&s.collector, &api("method=Goals.get&period=day&date=yesterday&idGoal=1"), None).await;
+    assert_eq!(signup["nb_conversions"], 1);
+    let other = call(&s.collector, &api("method=Goals.get&period=day&date=yesterday&idGoal=7"), None).await;
+    assert_eq!(other, json!({"nb_conversions": 0, "nb_visits_converted": 0, "revenue": 0, "conversion_rate": "0%"}));
+    let days =
+        call(&s.collector, &api("method=Goals.get&period=day&date=last3&showColumns=nb_conversions"), None).await;
+    assert_eq!(days[&s.day1]["nb_conversions"], 0);
+    assert_eq!(days[&s.day2]["nb_conversions"], 1);
+}

@@ -149,6 +149,14 @@ async fn answer(access: &Access, params: &Params<'_>, credential: &Credential<'_
         ("MultiSites", "getAll") => all_sites(access, params, credential).await,
         ("Actions", "get") => actions_totals(access, params, credential).await,
         ("Referrers", "get") => referrer_totals(access, params, credential).await,
+        ("Goals", "get") => goal_totals(access, params, credential).await,
+        ("Goals", "getGoals") => {
+            let id = site_param(params)?;
+            let grant = access.authorize(credential, id).await.map_err(|refusal| refused(&refusal, id))?;
+            Ok(Value::Array(
+                grant.site().goals.iter().enumerate().map(|(i, name)| goal_object(id, i + 1, name)).collect(),
+            ))
+        }
         ("Actions", "getPageUrl") => {
             let url = params.non_empty("pageUrl").ok_or("Please specify a value for 'pageUrl'.")?;
             let path = url::Url::parse(url).map_or_else(|_| url.to_string(), |u| u.path().to_string());
@@ -530,6 +538,64 @@ async fn referrer_totals(access: &Access, params: &Params<'_>, credential: &Cred
         distinct.insert("Referrers_distinctCampaigns".into(), json!(named_campaigns));
         visits.extend(distinct);
         answers.push(Value::Object(visits));
+    }
+    Ok(keyed(&periods, answers))
+}
+
+/// A configured goal as `Goals.getGoals` lists it: its id is its place in the site's `goals`.
+fn goal_object(site: u32, id: usize, name: &str) -> Value {
+    json!({
+        "idsite": site.to_string(),
+        "idgoal": id.to_string(),
+        "name": name,
+        "description": "",
+        "match_attribute": "event_name",
+        "pattern": name,
+        "pattern_type": "exact",
+        "case_sensitive": "0",
+        "allow_multiple": "0",
+        "revenue": "0",
+        "deleted": "0",
+    })
+}
+
+/// `Goals.get`: conversions, converted visits, revenue and conversion rate of each period, of
+/// every goal or of `idGoal` (a Matomo goal id, or the place of a name in the site's `goals`).
+/// A goal converts once a visit, as Matomo's goals do by default.
+async fn goal_totals(access: &Access, params: &Params<'_>, credential: &Credential<'_>) -> Result<Value, String> {
+    let segment = segments::filters(params.get("segment"))?;
+    let goal = params.non_empty("idGoal").and_then(|g| g.trim().parse::<usize>().ok()).filter(|g| *g > 0);
+    let (grant, periods) = periods_of(access, params, credential).await?;
+    let wanted: Option<Vec<String>> = goal.map(|id| {
+        let mut labels = vec![format!("Goal {id}")];
+        labels.extend(grant.site().goals.get(id - 1).cloned());
+        labels
+    });
+    let mut answers = Vec::new();
+    for days in periods.spans() {
+        let goals =
+            rows_of(&grant, &[Metric::Visits, Metric::TotalRevenue], &[Dimension::Goal], &segment, days).await?;
+        let totals =
+            rows_of(&grant, &[Metric::Visits, Metric::Conversions, Metric::TotalRevenue], &[], &segment, days).await?;
+        let total = |i: usize| totals.first().map_or(0.0, |row| row.metrics[i]);
+        let chosen: Vec<_> = goals
+            .iter()
+            .filter(|row| wanted.as_ref().is_none_or(|labels| labels.contains(&row.dimensions[0])))
+            .collect();
+        // `+ 0.0`: an empty sum of floats is -0.0, which would print as "-0%".
+        let conversions: f64 = chosen.iter().map(|row| row.metrics[0]).sum::<f64>() + 0.0;
+        let (converted, revenue) = match wanted {
+            Some(_) => (conversions, chosen.iter().map(|row| row.metrics[1]).sum::<f64>() + 0.0),
+            None => (total(1), total(2)),
+        };
+        let visits = total(0);
+        let rate = if visits == 0.0 { 0.0 } else { (10_000.0 * converted / visits).round() / 100.0 };
+        answers.push(json!({
+            "nb_conversions": reports::number(conversions),
+            "nb_visits_converted": reports::number(converted),
+            "revenue": reports::number((revenue * 100.0).round() / 100.0),
+            "conversion_rate": format!("{rate}%"),
+        }));
     }
     Ok(keyed(&periods, answers))
 }
