@@ -83,8 +83,9 @@ pub fn statements(dialect: Dialect) -> Vec<Statement> {
 }
 
 /// The combination table: every metric alone, every pair of metrics, every metric by every
-/// dimension (alone and beside a time bucket), and every filter operator on every dimension,
-/// case-sensitive and not, under a visit-level, an event-level and a per-visit metric. Each is a
+/// dimension (alone and beside a time bucket), every filter operator on every dimension,
+/// case-sensitive and not, under a visit-level, an event-level and a per-visit metric, and
+/// every dimension filtered by itself under a per-visit and a per-page-visit metric. Each is a
 /// request the engine either builds (then its SQL is in the catalog, run on both servers) or
 /// refuses with a message.
 pub fn combinations() -> Vec<(String, Result<StatsRequest, BadRequest>)> {
@@ -122,6 +123,14 @@ pub fn combinations() -> Vec<(String, Result<StatsRequest, BadRequest>)> {
                 }
             }
             out.push((format!("visitors by event:page where {op} {d}, any case"), any_case));
+        }
+    }
+    // A dimension filtered by itself, over visits and over page visits: the grouping
+    // subqueries carry the dimension's column under another name than the one the filter reads.
+    for d in dimensions.iter().filter(|d| !d.starts_with("time")) {
+        let filter = serde_json::json!([["is", d, ["x"]]]);
+        for m in ["bounce_rate", "scroll_depth"] {
+            out.push((format!("{m} by {d} where is {d}"), request(&[m], &[d], filter.clone())));
         }
     }
     out

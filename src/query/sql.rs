@@ -97,6 +97,29 @@ fn row_condition(filter: &Filter, ctx: &Context<'_>, spread: bool) -> Sql {
     }
 }
 
+/// The name a column carried through a grouping subquery has there. Not the column's own:
+/// ClickHouse reads an alias wherever its name appears in the query, so `any(country_code) AS
+/// country_code` would turn a filter on `country_code` in the same subquery's WHERE into an
+/// aggregate.
+fn carried_alias(column: &str) -> String {
+    format!("v_{column}")
+}
+
+/// A dimension as the query over a grouping subquery reads it: a carried column by its alias
+/// there (page visits also carry their host), anything else as over `events` rows (time
+/// buckets of the group's `start`).
+fn over_groups(d: &Dimension, ctx: &Context<'_>, grouping: Grouping) -> Sql {
+    let host = (grouping == Grouping::PageVisit && *d == Dimension::Hostname).then_some("url_host");
+    match visit_column(d).or(host) {
+        Some(column) => {
+            let mut sql = Sql::default();
+            sql.push(&carried_alias(column));
+            sql
+        }
+        None => dimension_expr(d, ctx, "start"),
+    }
+}
+
 /// The visit-level column a visit-level dimension reads (carried through the subquery).
 fn visit_column(d: &Dimension) -> Option<&'static str> {
     (d.level() == Level::Visit).then(|| d.column()).flatten()
@@ -239,7 +262,7 @@ fn not_in_shape(metric: Metric, shape: &str) -> BadRequest {
 /// engagement reported, the engaged time, and the visit-level columns carried through.
 fn page_visits(request: &StatsRequest, scope: &Scope, ctx: &Context<'_>) -> Sql {
     let mut sql = Sql::default();
-    sql.push("(SELECT visit_id, url_path, any(visitor_id) AS visitor_id, any(url_host) AS url_host, ");
+    sql.push("(SELECT visit_id, url_path, any(visitor_id) AS visitor_id, any(url_host) AS v_url_host, ");
     sql.push("min(timestamp) AS start, ");
     sql.push("maxIf(scroll_depth, event_type = 'engagement' AND scroll_depth <= 100) AS page_scroll, ");
     sql.push("countIf(event_type = 'engagement' AND scroll_depth <= 100) > 0 AS scrolled, ");
@@ -266,7 +289,7 @@ fn carried_and_filtered(request: &StatsRequest, scope: &Scope, ctx: &Context<'_>
     let mut carried: Vec<&str> = request.dimensions.iter().filter_map(visit_column).collect();
     carried.dedup();
     for column in carried {
-        sql.push(&format!(", any({column}) AS {column}"));
+        sql.push(&format!(", any({column}) AS {}", carried_alias(column)));
     }
     sql.push(" FROM events WHERE ").append(scope.condition());
     let leaf = |f: &Filter| {
@@ -294,7 +317,7 @@ pub fn build(request: &StatsRequest, site: &SiteConfig, scope: &Scope) -> Result
     sql.push("SELECT ");
     if page_visit_level {
         for (i, d) in request.dimensions.iter().enumerate() {
-            sql.append(dimension_expr(d, &ctx, "start")).push(&format!(" AS d{i}, "));
+            sql.append(over_groups(d, &ctx, Grouping::PageVisit)).push(&format!(" AS d{i}, "));
         }
         for (i, m) in request.metrics.iter().enumerate() {
             sql.push(over_page_visits(*m)?).push(&format!(" AS m{i}"));
@@ -303,7 +326,7 @@ pub fn build(request: &StatsRequest, site: &SiteConfig, scope: &Scope) -> Result
         sql.push("FROM ").append(page_visits(request, scope, &ctx));
     } else if visit_level {
         for (i, d) in request.dimensions.iter().enumerate() {
-            sql.append(dimension_expr(d, &ctx, "start")).push(&format!(" AS d{i}, "));
+            sql.append(over_groups(d, &ctx, Grouping::Visit)).push(&format!(" AS d{i}, "));
         }
         for (i, m) in request.metrics.iter().enumerate() {
             sql.push(over_visits(*m)?).push(&format!(" AS m{i}"));

@@ -695,3 +695,61 @@ async fn goals_are_listed_and_counted() {
     assert_eq!(days[&s.day1]["nb_conversions"], 0);
     assert_eq!(days[&s.day2]["nb_conversions"], 1);
 }
+
+/// The Matomo mobile app's request forms (matomo-mobile-2: every parameter in the body of a
+/// POST to `index.php`, `segment` also in the URL; its start-up bulk of report metadata,
+/// dashboards and the default-report preference; the all-websites screen and a report screen
+/// through `API.getProcessedReport`; the live counters through a bulk, read as
+/// `response[0][0]`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mobile_apps_requests_are_answered() {
+    let s = crate::stats::seed_with("[[sites]]\nid = 1\ndomains = [\"example.org\"]\n").await;
+    let token = crate::stats::token_for(&s.collector, 1);
+    let encode = |call: &str| call.replace('=', "%3D").replace('&', "%26");
+    let body = |rest: &str| Some(format!("module=API&format=json&token_auth={token}&{rest}"));
+    let start = call(
+        &s.collector,
+        "/index.php",
+        body(&format!(
+            "method=API.getBulkRequest&urls%5B0%5D={}&urls%5B1%5D={}&urls%5B2%5D={}",
+            encode("method=API.getReportMetadata&idSite=1&period=day&date=today&hideMetricsDoc=1&showSubtableReports=0&filter_limit=-1"),
+            encode("method=Dashboard.getDashboards"),
+            encode("method=UsersManager.getUserPreference&preferenceName=defaultReport"),
+        )),
+    )
+    .await;
+    assert!(start[0].as_array().is_some_and(|reports| reports.len() > 10), "{start}");
+    assert_eq!(start[1], json!([]));
+    assert_eq!(start[2], json!({"value": "MultiSites"}));
+    let websites = call(
+        &s.collector,
+        "/index.php",
+        body("method=API.getProcessedReport&apiModule=MultiSites&apiAction=getAll&period=day&date=yesterday&enhanced=1&filter_sort_column=nb_visits&filter_limit=-1"),
+    )
+    .await;
+    assert_eq!(websites["reportData"][0]["nb_visits"], 3, "{websites}");
+    assert_eq!(websites["reportMetadata"][0]["idsite"], 1);
+    assert_eq!(websites["columns"]["nb_visits"], "Visits");
+    let segment = "countryCode%3D%3Dfr";
+    let countries = call(
+        &s.collector,
+        &format!("/index.php?segment={segment}"),
+        body(&format!("method=API.getProcessedReport&idSite=1&apiModule=UserCountry&apiAction=getCountry&period=day&date=yesterday&filter_limit=40&format_metrics=1&hideMetricsDoc=1&showTimer=0&language=fr&segment={segment}")),
+    )
+    .await;
+    let rows = countries["reportData"].as_array().unwrap_or_else(|| panic!("{countries}\n{}", s.collector.stderr()));
+    assert_eq!(rows.len(), 1, "the segment keeps France only: {countries}");
+    assert_eq!(rows[0]["label"], "France");
+    let live = call(
+        &s.collector,
+        "/index.php",
+        body(&format!(
+            "method=API.getBulkRequest&urls%5B0%5D={}&urls%5B1%5D={}",
+            encode("method=Live.getCounters&idSite=1&lastMinutes=30"),
+            encode("method=Live.getCounters&idSite=1&lastMinutes=1440"),
+        )),
+    )
+    .await;
+    assert_eq!(live[0][0]["visits"], 1, "{live}");
+    assert!(live[1][0]["visits"].as_u64().unwrap() >= 1);
+}

@@ -171,6 +171,43 @@ pub(crate) fn processed(report: Option<&Report>, site_name: &str, period_label: 
     })
 }
 
+/// `API.getProcessedReport` of `MultiSites.getAll` (the mobile app's all-websites screen).
+pub(crate) fn processed_all_sites(period_label: &str, rows: Value) -> Value {
+    let columns = json!({
+        "label": "Website",
+        "nb_visits": "Visits",
+        "nb_actions": "Actions",
+        "nb_pageviews": "Pageviews",
+        "revenue": "Revenue",
+    });
+    let metadata = json!({
+        "category": "All Websites",
+        "name": "All Websites dashboard",
+        "module": "MultiSites",
+        "action": "getAll",
+        "dimension": "Website",
+        "metrics": {"nb_visits": "Visits", "nb_actions": "Actions", "nb_pageviews": "Pageviews", "revenue": "Revenue"},
+        "metricTypes": {"nb_visits": "number", "nb_actions": "number", "nb_pageviews": "number", "revenue": "money"},
+        "processedMetrics": {},
+        "uniqueId": "MultiSites_getAll",
+    });
+    let row_metadata = match &rows {
+        Value::Array(list) => {
+            Value::Array(list.iter().map(|row| json!({"idsite": row["idsite"], "main_url": row["main_url"]})).collect())
+        }
+        _ => json!([]),
+    };
+    json!({
+        "website": "",
+        "prettyDate": period_label,
+        "metadata": metadata,
+        "columns": columns,
+        "reportData": rows,
+        "reportMetadata": row_metadata,
+        "reportTotal": {},
+    })
+}
+
 /// `UsersManager.getUserPreference`: Matomo's defaults (nobody's preferences are kept).
 pub(crate) fn user_preference(name: &str) -> Value {
     match name {

@@ -453,6 +453,12 @@ async fn processed_report(access: &Access, params: &Params<'_>, credential: &Cre
     let rows = match (module, action, found) {
         (_, _, Some(found)) => report(access, params, credential, found).await?,
         ("VisitsSummary", "get", None) => visits_summary(access, params, credential, None).await?,
+        // The mobile app's all-websites screen.
+        ("MultiSites", "getAll", None) => {
+            let rows = all_sites(access, params, credential).await?;
+            let label = format!("{} {}", params.get("period").unwrap_or(""), params.get("date").unwrap_or(""));
+            return Ok(meta::processed_all_sites(&label, rows));
+        }
         _ => {
             return Err(format!(
                 "The method '{action}' does not exist or is not available in the module '\\Piwik\\Plugins\\{module}\\API'."
