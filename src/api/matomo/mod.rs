@@ -1,15 +1,16 @@
 //! Matomo's Reporting API (`index.php?module=API&method=…`, and `POST /` as Matomo's log
-//! importer sends it): the endpoint as Matomo serves it, and its first methods. Parameters come
-//! from the query string and the form body together (the body wins); `token_auth` in either
-//! (`anonymous`: only public sites); answers are JSON; an error is HTTP 200 with
-//! `{"result":"error","message":…}` in Matomo's words, which clients test for.
+//! importer sends it): the endpoint as Matomo serves it, and the dispatch of its methods.
+//! Parameters come from the query string and the form body together (the body wins);
+//! `token_auth` in either (`anonymous`: only public sites); answers are JSON; an error is HTTP
+//! 200 with `{"result":"error","message":…}` in Matomo's words, which clients test for.
 //!
-//! Answered so far: `API.getMatomoVersion` / `API.getPiwikVersion`, the sites a credential
-//! reads (`SitesManager.getSiteFromId`, `getSitesWithAtLeastViewAccess`,
-//! `getSitesIdWithAtLeastViewAccess`, `getSitesIdFromSiteUrl`), and `VisitsSummary.get` for any `period` and `date`
-//! Matomo takes ([`periods`]). The visitor log and profiles are declined as a disabled
-//! plugin (no per-visitor record is kept, by design); any other method gets Matomo's "does not
-//! exist" error, never a 404 or a page.
+//! Here: the version, the sites a credential reads (`SitesManager.*`), bulk requests,
+//! `VisitsSummary.*`, the totals methods (`Actions.get`, `Referrers.get`, `Goals.get`),
+//! `MultiSites.getAll`, `Live.getCounters`, and running a report of [`reports`] for each period
+//! ([`periods`]) and site asked, through [`segments`] and [`filters`]; [`meta`] shapes the
+//! metadata answers. The visitor log and profiles are declined as a disabled plugin (no
+//! per-visitor record is kept, by design); any other method gets Matomo's "does not exist"
+//! error, never a 404 or a page. docs/stats-api.md lists every method.
 
 mod filters;
 mod labels;
