@@ -95,7 +95,7 @@ impl Scope {
         Scope::Sites(vec![site])
     }
 
-    /// Whether it reads site `id` (never [`NO_SITE`]).
+    /// Whether it reads site `id` (never `NO_SITE`).
     pub fn covers(&self, id: u32) -> bool {
         id != NO_SITE
             && match self {

@@ -6,9 +6,9 @@
 //!
 //! Here: the version, the sites a credential reads (`SitesManager.*`), bulk requests,
 //! `VisitsSummary.*`, the totals methods (`Actions.get`, `Referrers.get`, `Goals.get`),
-//! `MultiSites.getAll`, `Live.getCounters`, and running a report of [`reports`] for each period
-//! ([`periods`]) and site asked, through [`segments`] and [`filters`]; [`meta`] shapes the
-//! metadata answers. The visitor log and profiles are declined as a disabled plugin (no
+//! `MultiSites.getAll`, `Live.getCounters`, and running a report of `reports` for each period
+//! (`periods`) and site asked, through `segments` and `filters`; `meta` shapes the metadata
+//! answers. The visitor log and profiles are declined as a disabled plugin (no
 //! per-visitor record is kept, by design); any other method gets Matomo's "does not exist"
 //! error, never a 404 or a page. docs/stats-api.md lists every method.
 
