@@ -167,17 +167,21 @@ impl Ingest {
     /// report adds up.
     async fn matomo_bulk(&self, body: &str, origin: Origin<'_>) -> Response {
         let live = self.live.current();
-        let authenticated = match serde_json::from_str::<BulkToken>(body) {
-            Ok(BulkToken { token_auth }) => token_auth.is_some_and(|t| matomo::token_of_a_site(&live.sites, &t)),
-            Err(e) => return plain(StatusCode::BAD_REQUEST, &format!("malformed bulk request: {e}\n")),
-        };
-        if body.len() > MAX_BODY_BYTES && !authenticated {
-            return too_large();
+        let is_sites =
+            |token: &Option<String>| token.as_deref().is_some_and(|t| matomo::token_of_a_site(&live.sites, t));
+        // A large body is parsed whole only once it is known to carry a site's token.
+        if body.len() > MAX_BODY_BYTES {
+            match serde_json::from_str::<BulkToken>(body) {
+                Ok(BulkToken { token_auth }) if is_sites(&token_auth) => {}
+                Ok(_) => return too_large(),
+                Err(e) => return plain(StatusCode::BAD_REQUEST, &format!("malformed bulk request: {e}\n")),
+            }
         }
         let bulk: BulkRequest = match serde_json::from_str(body) {
             Ok(b) => b,
             Err(e) => return plain(StatusCode::BAD_REQUEST, &format!("malformed bulk request: {e}\n")),
         };
+        let authenticated = is_sites(&bulk.token_auth);
         let max = if authenticated { self.bulk.authenticated } else { self.bulk.anonymous };
         if bulk.requests.len() > max {
             let message = format!("{} requests in one bulk request; at most {max} allowed\n", bulk.requests.len());

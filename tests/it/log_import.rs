@@ -209,4 +209,21 @@ async fn matomo_log_importer_replays_a_log_unchanged() {
     let visits = ch.count(&format!("SELECT uniqExact(visit_id) FROM {db}.events WHERE site_id = 1")).await;
     assert_eq!(visits as usize, expected_visits(&sent, 3600), "visits as Matomo counts them");
     assert!(!collector.stderr().contains("198.51.100."), "an address in the collector's log");
+
+    // The importer's large bulk requests were taken because they carried the token; the same
+    // size without it, or more items than a browser's queue, is refused before any hit is read.
+    let big = |token: Option<&str>, items: usize, url_chars: usize| {
+        let item =
+            serde_json::json!({"idsite": 1, "rec": 1, "url": format!("https://example.org/{}", "x".repeat(url_chars))});
+        let mut body = serde_json::json!({"requests": vec![item; items]});
+        if let Some(token) = token {
+            body["token_auth"] = serde_json::json!(token);
+        }
+        crate::common::http().post(collector.url("/matomo.php")).body(body.to_string()).send()
+    };
+    assert_eq!(big(None, 90, 900).await.unwrap().status().as_u16(), 413, "over 64 KiB without a token");
+    assert_eq!(big(Some("not-a-token"), 90, 900).await.unwrap().status().as_u16(), 413, "with a wrong token");
+    assert_eq!(big(None, 101, 10).await.unwrap().status().as_u16(), 400, "over 100 items without a token");
+    assert_eq!(big(Some(TOKEN), 1001, 10).await.unwrap().status().as_u16(), 400, "over 1000 items even with the token");
+    assert_eq!(big(Some(TOKEN), 1000, 1100).await.unwrap().status().as_u16(), 413, "over 1 MiB even with the token");
 }

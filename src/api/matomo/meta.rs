@@ -156,8 +156,21 @@ pub(crate) fn processed(report: Option<&Report>, site_name: &str, period_label: 
     {
         columns.extend(row.keys().map(|key| (key.clone(), json!(column_name(key)))));
     }
+    envelope(site_name, period_label, metadata, Value::Object(columns), rows, |_| json!({}))
+}
+
+/// `API.getProcessedReport`'s answer: the rows with their report's metadata and columns, and
+/// `row_metadata` of each row.
+fn envelope(
+    site_name: &str,
+    period_label: &str,
+    metadata: Value,
+    columns: Value,
+    rows: Value,
+    row_metadata: impl Fn(&Value) -> Value,
+) -> Value {
     let row_metadata = match &rows {
-        Value::Array(list) => Value::Array(list.iter().map(|_| json!({})).collect()),
+        Value::Array(list) => Value::Array(list.iter().map(row_metadata).collect()),
         _ => json!([]),
     };
     json!({
@@ -191,21 +204,14 @@ pub(crate) fn processed_all_sites(period_label: &str, rows: Value) -> Value {
         "processedMetrics": {},
         "uniqueId": "MultiSites_getAll",
     });
-    let row_metadata = match &rows {
-        Value::Array(list) => {
-            Value::Array(list.iter().map(|row| json!({"idsite": row["idsite"], "main_url": row["main_url"]})).collect())
-        }
-        _ => json!([]),
-    };
-    json!({
-        "website": "",
-        "prettyDate": period_label,
-        "metadata": metadata,
-        "columns": columns,
-        "reportData": rows,
-        "reportMetadata": row_metadata,
-        "reportTotal": {},
-    })
+    envelope(
+        "",
+        period_label,
+        metadata,
+        columns,
+        rows,
+        |row| json!({"idsite": row["idsite"], "main_url": row["main_url"]}),
+    )
 }
 
 /// `UsersManager.getUserPreference`: Matomo's defaults (nobody's preferences are kept).

@@ -367,7 +367,7 @@ fn summary(values: &[f64]) -> Value {
         "nb_visits_converted": converted as u64,
         "bounce_count": bounces as u64,
         "sum_visit_length": duration as u64,
-        "bounce_rate": format!("{}%", (100.0 * bounces / visits).round()),
+        "bounce_rate": reports::percent(bounces, visits, 0),
         "nb_actions_per_visit": (actions / visits * 10.0).round() / 10.0,
         "avg_time_on_site": (duration / visits).round() as u64,
     })
@@ -424,8 +424,6 @@ async fn add_entries_and_exits(
     let of = |list: &[crate::query::ResultRow], page: &str, i: usize| {
         list.iter().find(|r| r.dimensions[0] == page).map_or(0.0, |r| r.metrics[i])
     };
-    let percent =
-        |part: f64, whole: f64| format!("{}%", if whole == 0.0 { 0.0 } else { (100.0 * part / whole).round() });
     for row in rows.iter_mut() {
         let page = row["label"].as_str().unwrap_or("").to_string();
         let visits = row["nb_visits"].as_f64().unwrap_or(0.0);
@@ -433,8 +431,8 @@ async fn add_entries_and_exits(
         row["entry_nb_visits"] = reports::number(entered);
         row["entry_bounce_count"] = reports::number(bounced);
         row["exit_nb_visits"] = reports::number(left);
-        row["bounce_rate"] = json!(percent(bounced, entered));
-        row["exit_rate"] = json!(percent(left, visits));
+        row["bounce_rate"] = json!(reports::percent(bounced, entered, 0));
+        row["exit_rate"] = json!(reports::percent(left, visits, 0));
     }
     Ok(())
 }
@@ -589,19 +587,16 @@ async fn goal_totals(access: &Access, params: &Params<'_>, credential: &Credenti
             .iter()
             .filter(|row| wanted.as_ref().is_none_or(|labels| labels.contains(&row.dimensions[0])))
             .collect();
-        // `+ 0.0`: an empty sum of floats is -0.0, which would print as "-0%".
-        let conversions: f64 = chosen.iter().map(|row| row.metrics[0]).sum::<f64>() + 0.0;
+        let conversions: f64 = chosen.iter().map(|row| row.metrics[0]).sum();
         let (converted, revenue) = match wanted {
-            Some(_) => (conversions, chosen.iter().map(|row| row.metrics[1]).sum::<f64>() + 0.0),
+            Some(_) => (conversions, chosen.iter().map(|row| row.metrics[1]).sum()),
             None => (total(1), total(2)),
         };
-        let visits = total(0);
-        let rate = if visits == 0.0 { 0.0 } else { (10_000.0 * converted / visits).round() / 100.0 };
         answers.push(json!({
             "nb_conversions": reports::number(conversions),
             "nb_visits_converted": reports::number(converted),
             "revenue": reports::number((revenue * 100.0).round() / 100.0),
-            "conversion_rate": format!("{rate}%"),
+            "conversion_rate": reports::percent(converted, total(0), 2),
         }));
     }
     Ok(keyed(&periods, answers))

@@ -358,6 +358,15 @@ pub(crate) fn subtable(rows: Vec<Value>, id: u32) -> Vec<Value> {
         .collect()
 }
 
+/// `part` of `whole` as Matomo writes a rate: `"33%"`, or `"33.33%"` with `decimals` 2; `"0%"`
+/// when `whole` is 0.
+pub(crate) fn percent(part: f64, whole: f64, decimals: i32) -> String {
+    let scale = 10f64.powi(decimals);
+    let rate = if whole == 0.0 { 0.0 } else { (100.0 * part / whole * scale).round() / scale };
+    // `+ 0.0`: a rate of nothing can be -0.0 (an empty sum of floats is), which prints as "-0".
+    format!("{}%", rate + 0.0)
+}
+
 /// A count as an integer, anything else as it is (Matomo's JSON has integers for counts).
 pub(crate) fn number(value: f64) -> Value {
     if value.fract() == 0.0 && value.abs() < 9.0e15 { json!(value as i64) } else { json!(value) }
@@ -410,6 +419,11 @@ mod tests {
             subtable(links, subtable_id("other.example")),
             vec![json!({"label": "other.example/x", "nb_hits": 1})]
         );
+        assert_eq!(
+            (percent(1.0, 3.0, 0), percent(1.0, 3.0, 2), percent(-0.0, 3.0, 2)),
+            ("33%".into(), "33.33%".into(), "0%".into())
+        );
+        assert_eq!(percent(5.0, 0.0, 0), "0%");
         let versions = find("DevicesDetection", "getBrowserVersions").unwrap();
         assert_eq!(
             versions.row(&["Firefox".into(), "140".into()], &[1.0; 6], "", false).unwrap()["label"],
