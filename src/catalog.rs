@@ -24,7 +24,7 @@ pub struct Statement {
 
 /// The stats requests whose SQL the catalog samples: every metric, filter operator and
 /// dimension kind, both query shapes.
-const STATS_SAMPLES: [&str; 12] = [
+const STATS_SAMPLES: [&str; 13] = [
     r#"{"site_id": 1, "metrics": ["visitors", "visits", "pageviews", "views_per_visit", "bounce_rate", "visit_duration", "events", "conversions", "conversion_rate"], "date_range": "7d",
         "filters": [["is", "visit:country", ["FR"]], ["is_not", "visit:browser", ["Chrome"]], ["contains", "event:page", ["/blog"]], ["is", "visit:entry_page", ["/"]]]}"#,
     r#"{"site_id": 1, "metrics": ["visitors", "pageviews", "events", "conversions"], "date_range": "30d", "dimensions": ["event:page", "event:props:plan"], "filters": [["contains", "visit:source", ["goo"]]], "order_by": [["pageviews", "desc"]]}"#,
@@ -38,6 +38,7 @@ const STATS_SAMPLES: [&str; 12] = [
     r#"{"site_id": 1, "metrics": ["impressions", "interactions"], "date_range": "7d", "dimensions": ["event:content_name", "event:content_piece", "event:content_target"]}"#,
     r#"{"site_id": 1, "metrics": ["pageviews", "load_time", "quantity"], "date_range": "7d", "dimensions": ["event:page"], "filters": [["contains", "event:product_category", ["a", "b"]]]}"#,
     r#"{"site_id": 1, "metrics": ["visitors", "scroll_depth", "time_on_page"], "date_range": "7d", "dimensions": ["event:page", "visit:country", "time:day"], "filters": [["is", "visit:entry_page", ["/"]], ["contains", "event:product_name", ["x"]]]}"#,
+    r#"{"site_id": 1, "metrics": ["visits", "pageviews", "page_time", "visitors"], "date_range": "7d", "dimensions": ["event:page"], "filters": [["contains", "event:page", ["/a"]]]}"#,
 ];
 
 /// The statements for a server of `dialect`, in an order that runs on an empty database:

@@ -17,7 +17,9 @@
 //!   page load time (ms); **impressions**, **interactions**: content tracking;
 //! - **scroll_depth**, **time_on_page** (Plausible's engagement): over page visits (a visit's
 //!   rows of one page), the mean deepest scroll (%) and the mean engaged time (s) of those that
-//!   reported them.
+//!   reported them;
+//! - **page_time** (Matomo's time on page): over page visits, the time from each of the page's
+//!   hits to the visit's next hit, added up (the visit's last hit adds nothing), seconds.
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Metric {
@@ -56,6 +58,8 @@ pub enum Metric {
     Bounces,
     /// The visits' durations added up, seconds (Matomo's `sum_visit_length`).
     TotalVisitDuration,
+    /// Matomo's time on page added up (`sum_time_spent`), seconds.
+    PageTime,
 }
 
 /// The hits Matomo counts as actions.
@@ -192,8 +196,14 @@ pub(crate) const METRICS: &[MetricSpec] = &[
         over_page_visits: "toFloat64(uniqExact(visitor_id))",
         ..count(Metric::Visitors, "visitors", "toFloat64(uniqExact(visitor_id))", "toFloat64(uniqExact(visitor_id))")
     },
-    count(Metric::Visits, "visits", "toFloat64(uniqExact(visit_id))", "toFloat64(count())"),
-    count(Metric::Pageviews, "pageviews", "toFloat64(countIf(event_type = 'pageview'))", "toFloat64(sum(pageviews))"),
+    MetricSpec {
+        over_page_visits: "toFloat64(uniqExact(visit_id))",
+        ..count(Metric::Visits, "visits", "toFloat64(uniqExact(visit_id))", "toFloat64(count())")
+    },
+    MetricSpec {
+        over_page_visits: "toFloat64(sum(page_views))",
+        ..count(Metric::Pageviews, "pageviews", "toFloat64(countIf(event_type = 'pageview'))", "toFloat64(sum(pageviews))")
+    },
     per_visit(Metric::ViewsPerVisit, "views_per_visit", "if(count() = 0, 0, round(sum(pageviews) / count(), 2))", true),
     per_visit(Metric::BounceRate, "bounce_rate", "if(count() = 0, 0, round(100 * sum(bounced) / count()))", true),
     per_visit(Metric::VisitDuration, "visit_duration", "if(count() = 0, 0, round(avg(duration)))", true),
@@ -287,6 +297,7 @@ pub(crate) const METRICS: &[MetricSpec] = &[
     count(Metric::Actions, "actions", concat!("toFloat64(countIf(", action!(), "))"), "toFloat64(sum(actions))"),
     MetricSpec { roundable: true, ..per_visit(Metric::Bounces, "bounces", "toFloat64(sum(bounced))", false) },
     per_visit(Metric::TotalVisitDuration, "total_visit_duration", "toFloat64(sum(duration))", false),
+    MetricSpec { ratio: false, ..per_page_visit(Metric::PageTime, "page_time", "toFloat64(sum(page_time))") },
 ];
 
 /// The SQL condition of a hit that Matomo counts as an action.

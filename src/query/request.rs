@@ -373,7 +373,7 @@ pub struct StatsRequest {
 /// The shapes the engine computes, whatever the dialect asked (checked for every request,
 /// again when it runs: [`StatsRequest::check_shape`]): at most [`MAX_DIMENSIONS`] dimensions;
 /// per-visit metrics not split by what differs within a visit; per-page-visit metrics with
-/// visitors only, split by time, page, hostname or a visit's columns.
+/// visitors, visits and page views only, split by time, page, hostname or a visit's columns.
 fn check_shape(metrics: &[Metric], dimensions: &[Dimension]) -> Result<(), BadRequest> {
     if dimensions.len() > MAX_DIMENSIONS {
         return Err(bad("dimensions", format!("at most {MAX_DIMENSIONS}")));
@@ -387,11 +387,11 @@ fn check_shape(metrics: &[Metric], dimensions: &[Dimension]) -> Result<(), BadRe
         ));
     }
     if let Some(metric) = metrics.iter().find(|m| m.is_page_visit_level()) {
-        if let Some(other) = metrics.iter().find(|m| !m.is_page_visit_level() && **m != Metric::Visitors) {
+        if let Some(other) = metrics.iter().find(|m| !m.is_page_visit_level() && m.spec().over_page_visits.is_empty()) {
             return Err(bad(
                 "metrics",
                 format!(
-                    "{} goes with visitors, scroll_depth and time_on_page only, not {}",
+                    "{} goes with visitors, visits, pageviews, scroll_depth, time_on_page and page_time only, not {}",
                     metric.name(),
                     other.name()
                 ),

@@ -246,7 +246,8 @@ async fn reports_answer_the_hand_computed_rows() {
     .await;
     assert_eq!(french[0]["label"], "Allemagne");
     assert_eq!(french.as_array().unwrap().len(), 1);
-    // Both days' pages: /a seen 4 times in 3 visits, /b 3 in 3, /c once.
+    // Both days' pages: /a seen 4 times in 3 visits, /b 3 in 3, /c once. Time on page, to the
+    // visit's next hit: /a 100 s (A) + 300 + 300 s (C); /c 120 s to B's Signup; /b always last.
     let pages =
         call(&s.collector, &ask("Actions.getPageUrls", "range", "previous2", "&filter_sort_column=nb_hits"), None)
             .await;
@@ -254,11 +255,14 @@ async fn reports_answer_the_hand_computed_rows() {
         pages,
         json!([
             {"label": "/a", "url": "https://example.org/a", "nb_uniq_visitors": 3, "nb_visits": 3, "nb_hits": 4,
-             "entry_nb_visits": 3, "entry_bounce_count": 1, "exit_nb_visits": 1, "bounce_rate": "33%", "exit_rate": "33%"},
+             "entry_nb_visits": 3, "entry_bounce_count": 1, "exit_nb_visits": 1, "bounce_rate": "33%", "exit_rate": "33%",
+             "sum_time_spent": 700, "avg_time_on_page": 175},
             {"label": "/b", "url": "https://example.org/b", "nb_uniq_visitors": 3, "nb_visits": 3, "nb_hits": 3,
-             "entry_nb_visits": 1, "entry_bounce_count": 1, "exit_nb_visits": 3, "bounce_rate": "100%", "exit_rate": "100%"},
+             "entry_nb_visits": 1, "entry_bounce_count": 1, "exit_nb_visits": 3, "bounce_rate": "100%", "exit_rate": "100%",
+             "sum_time_spent": 0, "avg_time_on_page": 0},
             {"label": "/c", "url": "https://example.org/c", "nb_uniq_visitors": 1, "nb_visits": 1, "nb_hits": 1,
-             "entry_nb_visits": 1, "entry_bounce_count": 0, "exit_nb_visits": 1, "bounce_rate": "0%", "exit_rate": "100%"},
+             "entry_nb_visits": 1, "entry_bounce_count": 0, "exit_nb_visits": 1, "bounce_rate": "0%", "exit_rate": "100%",
+             "sum_time_spent": 120, "avg_time_on_page": 120},
         ])
     );
     let limited = call(
@@ -368,7 +372,8 @@ async fn reports_answer_the_hand_computed_rows() {
     assert_eq!(
         page,
         json!([{"label": "/b", "url": "https://example.org/b", "nb_uniq_visitors": 3, "nb_visits": 3, "nb_hits": 3,
-                "entry_nb_visits": 1, "entry_bounce_count": 1, "exit_nb_visits": 3, "bounce_rate": "100%", "exit_rate": "100%"}])
+                "entry_nb_visits": 1, "entry_bounce_count": 1, "exit_nb_visits": 3, "bounce_rate": "100%", "exit_rate": "100%",
+                "sum_time_spent": 0, "avg_time_on_page": 0}])
     );
     // A bad pattern is Matomo's error.
     let bad = call(&s.collector, &ask("Actions.getPageUrls", "day", "yesterday", "&filter_pattern=("), None).await;

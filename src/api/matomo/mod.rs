@@ -410,9 +410,11 @@ async fn report(
     Ok(keyed(&periods, answers))
 }
 
-/// Matomo's entry and exit figures on page rows: `entry_nb_visits`, `entry_bounce_count`,
+/// Matomo's entry, exit and time figures on page rows: `entry_nb_visits`, `entry_bounce_count`,
 /// `exit_nb_visits`, and from them the page's `bounce_rate` (bounces of the visits that entered
-/// there, over those visits) and `exit_rate` (the page's visits that left there).
+/// there, over those visits) and `exit_rate` (the page's visits that left there); `sum_time_spent`
+/// (the gaps from the page's hits to the visit's next hit) and `avg_time_on_page` (that sum
+/// over the page's views, Matomo's rounding to whole seconds).
 async fn add_entries_and_exits(
     grant: &Grant<'_>,
     filters: &[FilterTree],
@@ -421,6 +423,7 @@ async fn add_entries_and_exits(
 ) -> Result<(), String> {
     let entries = rows_of(grant, &[Metric::Visits, Metric::Bounces], &[Dimension::EntryPage], filters, days).await?;
     let exits = rows_of(grant, &[Metric::Visits], &[Dimension::ExitPage], filters, days).await?;
+    let times = rows_of(grant, &[Metric::PageTime], &[Dimension::Page], filters, days).await?;
     let of = |list: &[crate::query::ResultRow], page: &str, i: usize| {
         list.iter().find(|r| r.dimensions[0] == page).map_or(0.0, |r| r.metrics[i])
     };
@@ -428,11 +431,14 @@ async fn add_entries_and_exits(
         let page = row["label"].as_str().unwrap_or("").to_string();
         let visits = row["nb_visits"].as_f64().unwrap_or(0.0);
         let (entered, bounced, left) = (of(&entries, &page, 0), of(&entries, &page, 1), of(&exits, &page, 0));
+        let (spent, hits) = (of(&times, &page, 0), row["nb_hits"].as_f64().unwrap_or(0.0));
         row["entry_nb_visits"] = reports::number(entered);
         row["entry_bounce_count"] = reports::number(bounced);
         row["exit_nb_visits"] = reports::number(left);
         row["bounce_rate"] = json!(reports::percent(bounced, entered, 0));
         row["exit_rate"] = json!(reports::percent(left, visits, 0));
+        row["sum_time_spent"] = reports::number(spent);
+        row["avg_time_on_page"] = json!(if hits > 0.0 { (spent / hits).round() as u64 } else { 0 });
     }
     Ok(())
 }
