@@ -610,7 +610,7 @@ async fn shop_content_and_speed_answers_match_the_hand_computed_ones() {
     );
 }
 
-/// Plausible's engagement metrics, yesterday: visit 1 reads /a (engagements: 40 % for 3 s, then
+/// Plausible's engagement metrics and Matomo's time on page, yesterday: visit 1 reads /a (engagements: 40 % for 3 s, then
 /// 80 % for 2 s) and /b (100 % for 10 s); visit 2 reads /a (60 %, 1 s); visit 3 only views /a.
 /// Page visits that reported engagement: (1, /a) 80 % 5 s, (1, /b) 100 % 10 s, (2, /a) 60 % 1 s.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -649,8 +649,18 @@ async fn engagement_answers_match_the_hand_computed_ones() {
     let (_, v) =
         ask(json!({"metrics": ["visitors", "scroll_depth", "time_on_page"], "dimensions": ["event:page"]})).await;
     assert_eq!(rows(&v), vec![(strings(&["/a"]), vec![3.0, 70.0, 3.0]), (strings(&["/b"]), vec![1.0, 100.0, 10.0])]);
-    // They are per page visit: no mixing with per-hit metrics or per-hit dimensions.
-    let (status, v) = ask(json!({"metrics": ["scroll_depth", "pageviews"]})).await;
+    // Counts that add up over page visits go with them: 4 page views in 3 visits.
+    let (status, v) = ask(json!({"metrics": ["scroll_depth", "pageviews", "visits"]})).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(rows(&v), vec![(vec![], vec![80.0, 4.0, 3.0])]);
+    // Matomo's time on page, to the visit's next hit (engagement hits are hits): visit 1 spends
+    // 5 + 4 + 1 s on /a and 20 s on /b (its last hit adds nothing), visit 2 2 s on /a.
+    let (_, v) = ask(json!({"metrics": ["visitors", "page_time"], "dimensions": ["event:page"]})).await;
+    assert_eq!(rows(&v), vec![(strings(&["/a"]), vec![3.0, 12.0]), (strings(&["/b"]), vec![1.0, 20.0])]);
+    let (_, v) = ask(json!({"metrics": ["page_time", "visits"]})).await;
+    assert_eq!(rows(&v), vec![(vec![], vec![32.0, 3.0])]);
+    // They are per page visit: no mixing with per-visit rates or per-hit dimensions.
+    let (status, v) = ask(json!({"metrics": ["scroll_depth", "bounce_rate"]})).await;
     assert_eq!((status, v["parameter"].as_str()), (400, Some("metrics")));
     let (status, v) = ask(json!({"metrics": ["time_on_page"], "dimensions": ["event:name"]})).await;
     assert_eq!((status, v["parameter"].as_str()), (400, Some("dimensions")));
