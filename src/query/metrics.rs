@@ -19,7 +19,10 @@
 //!   rows of one page), the mean deepest scroll (%) and the mean engaged time (s) of those that
 //!   reported them;
 //! - **page_time** (Matomo's time on page): over page visits, the time from each of the page's
-//!   hits to the visit's next hit, added up (the visit's last hit adds nothing), seconds.
+//!   hits to the visit's next hit, added up (the visit's last hit adds nothing), seconds;
+//! - **network_time** … **on_load_time** (Matomo's page performance): the mean of each timing
+//!   over the page views that carried timings, ms to a tenth; together they add up to the mean
+//!   page load time.
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Metric {
@@ -60,6 +63,14 @@ pub enum Metric {
     TotalVisitDuration,
     /// Matomo's time on page added up (`sum_time_spent`), seconds.
     PageTime,
+    /// The mean of one of Matomo's page timings (`pf_net`, `pf_srv`, `pf_tfr`, `pf_dm1`,
+    /// `pf_dm2`, `pf_onl`) over the page views that carried timings, ms.
+    NetworkTime,
+    ServerTime,
+    TransferTime,
+    DomProcessingTime,
+    DomCompletionTime,
+    OnLoadTime,
 }
 
 /// The hits Matomo counts as actions.
@@ -106,8 +117,8 @@ pub(crate) struct MetricSpec {
     pub over_hits: OverHits,
     /// Over the per-visit subquery's rows (empty: not computed over visits). They read its
     /// columns ([`crate::query::sql`]): `pageviews`, `events`, `orders`, `revenue_total`,
-    /// `revenue_hits`, `quantity`, `impressions`, `interactions`, `load_times`, `bounced`,
-    /// `converted`, `duration`.
+    /// `revenue_hits`, `quantity`, `impressions`, `interactions`, `load_times`, `timed_views`
+    /// and a `<timing column>_total` per [`TIMINGS`], `bounced`, `converted`, `duration`.
     pub over_visits: &'static str,
     /// Over the page-visit subquery's rows (empty: not computed over page visits).
     pub over_page_visits: &'static str,
@@ -181,7 +192,50 @@ macro_rules! load_time {
 pub(crate) const LOAD_TIME: &str = load_time!();
 
 /// A page view that carried timings (the tracker sends them with a page's first view only).
-pub(crate) const TIMED_PAGE_VIEW: &str = concat!("event_type = 'pageview' AND ", load_time!(), " > 0");
+macro_rules! timed_page_view {
+    () => {
+        concat!("event_type = 'pageview' AND ", load_time!(), " > 0")
+    };
+}
+pub(crate) const TIMED_PAGE_VIEW: &str = timed_page_view!();
+
+/// The mean of one timing column over the page views that carried timings (a timing the
+/// tracker left out of such a view counts as 0), ms to a tenth; over visits it reads the
+/// per-visit sums `<column>_total` and `timed_views`.
+macro_rules! timing_mean {
+    ($metric:expr, $name:literal, $column:literal) => {
+        MetricSpec {
+            roundable: false,
+            ratio: true,
+            ..count(
+                $metric,
+                $name,
+                concat!(
+                    "if(countIf(",
+                    timed_page_view!(),
+                    ") = 0, 0, round(sumIf(",
+                    $column,
+                    ", ",
+                    timed_page_view!(),
+                    ") / countIf(",
+                    timed_page_view!(),
+                    "), 1))"
+                ),
+                concat!("if(sum(timed_views) = 0, 0, round(sum(", $column, "_total) / sum(timed_views), 1))"),
+            )
+        }
+    };
+}
+
+/// The timing columns, in the order of [`Metric::NetworkTime`] and the ones after it.
+pub(crate) const TIMINGS: [&str; 6] = [
+    "perf_network_ms",
+    "perf_server_ms",
+    "perf_transfer_ms",
+    "perf_dom_processing_ms",
+    "perf_dom_completion_ms",
+    "perf_on_load_ms",
+];
 
 /// The revenue of the spread items of orders.
 macro_rules! item_revenue {
@@ -202,7 +256,12 @@ pub(crate) const METRICS: &[MetricSpec] = &[
     },
     MetricSpec {
         over_page_visits: "toFloat64(sum(page_views))",
-        ..count(Metric::Pageviews, "pageviews", "toFloat64(countIf(event_type = 'pageview'))", "toFloat64(sum(pageviews))")
+        ..count(
+            Metric::Pageviews,
+            "pageviews",
+            "toFloat64(countIf(event_type = 'pageview'))",
+            "toFloat64(sum(pageviews))",
+        )
     },
     per_visit(Metric::ViewsPerVisit, "views_per_visit", "if(count() = 0, 0, round(sum(pageviews) / count(), 2))", true),
     per_visit(Metric::BounceRate, "bounce_rate", "if(count() = 0, 0, round(100 * sum(bounced) / count()))", true),
@@ -298,6 +357,12 @@ pub(crate) const METRICS: &[MetricSpec] = &[
     MetricSpec { roundable: true, ..per_visit(Metric::Bounces, "bounces", "toFloat64(sum(bounced))", false) },
     per_visit(Metric::TotalVisitDuration, "total_visit_duration", "toFloat64(sum(duration))", false),
     MetricSpec { ratio: false, ..per_page_visit(Metric::PageTime, "page_time", "toFloat64(sum(page_time))") },
+    timing_mean!(Metric::NetworkTime, "network_time", "perf_network_ms"),
+    timing_mean!(Metric::ServerTime, "server_time", "perf_server_ms"),
+    timing_mean!(Metric::TransferTime, "transfer_time", "perf_transfer_ms"),
+    timing_mean!(Metric::DomProcessingTime, "dom_processing_time", "perf_dom_processing_ms"),
+    timing_mean!(Metric::DomCompletionTime, "dom_completion_time", "perf_dom_completion_ms"),
+    timing_mean!(Metric::OnLoadTime, "on_load_time", "perf_on_load_ms"),
 ];
 
 /// The SQL condition of a hit that Matomo counts as an action.

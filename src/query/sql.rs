@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 
 use crate::config::SiteConfig;
 use crate::query::Scope;
-use crate::query::metrics::{ACTION, EARNED, LOAD_TIME, Metric, OverHits, QUANTITY, REVENUE, TIMED_PAGE_VIEW};
+use crate::query::metrics::{ACTION, EARNED, LOAD_TIME, Metric, OverHits, QUANTITY, REVENUE, TIMED_PAGE_VIEW, TIMINGS};
 use crate::query::request::{
     BadRequest, Dimension, Filter, FilterTree, Level, Operator, OrderKey, StatsRequest, TimeBucket,
 };
@@ -275,8 +275,9 @@ fn page_visits(request: &StatsRequest, scope: &Scope, ctx: &Context<'_>) -> Sql 
         return sql;
     }
     let mut joined = Sql::default();
-    joined.push("(SELECT * FROM ").append(sql).push(" ANY LEFT JOIN ").append(page_times(scope));
-    joined.push(" USING (visit_id, url_path))");
+    // Current servers want joined subqueries named.
+    joined.push("(SELECT * FROM ").append(sql).push(" AS page_visit ANY LEFT JOIN ").append(page_times(scope));
+    joined.push(" AS page_gaps USING (visit_id, url_path))");
     joined
 }
 
@@ -364,6 +365,10 @@ pub fn build(request: &StatsRequest, site: &SiteConfig, scope: &Scope) -> Result
         sql.push("countIf(event_type = 'content_interaction') AS interactions, ");
         sql.push(&format!("countIf({ACTION}) AS actions, "));
         sql.push(&format!("groupArrayIf({LOAD_TIME}, {TIMED_PAGE_VIEW}) AS load_times, "));
+        sql.push(&format!("countIf({TIMED_PAGE_VIEW}) AS timed_views, "));
+        for column in TIMINGS {
+            sql.push(&format!("sumIf({column}, {TIMED_PAGE_VIEW}) AS {column}_total, "));
+        }
         sql.push("countIf(event_type = 'pageview') = 1 AND countIf(event_type IN ('event', 'outlink', 'download', 'search', 'goal', 'order', 'cart', 'content_interaction') AND non_interactive = 0) = 0 AS bounced, ");
         sql.push("countIf(").append(conversion(&ctx)).push(") > 0 AS converted, ");
         sql.push("argMinIf(url_path, timestamp, event_type = 'pageview') AS entry_page, ");

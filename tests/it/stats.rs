@@ -564,6 +564,30 @@ async fn shop_content_and_speed_answers_match_the_hand_computed_ones() {
             .await,
         vec![row(&["/home"], &[2.0, 900.0]), row(&["/shoe"], &[2.0, 500.0]), row(&["/cart"], &[1.0, 0.0]), row(&["/checkout"], &[0.0, 0.0])]
     );
+    // Each timing's mean over the 4 timed page views: network (100 + 0 + 0 + 0) / 4, server
+    // (200 + 500) / 4, onload (900 + 100) / 4; over visits too, and by page.
+    assert_eq!(
+        ask(json!({"metrics": ["network_time", "server_time", "transfer_time", "on_load_time"]})).await,
+        vec![row(&[], &[25.0, 175.0, 0.0, 250.0])]
+    );
+    assert_eq!(ask(json!({"metrics": ["server_time", "bounce_rate"]})).await, vec![row(&[], &[175.0, 0.0])]);
+    assert_eq!(
+        ask(json!({"metrics": ["network_time", "on_load_time"], "dimensions": ["event:page"], "filters": [["is", "event:page", ["/shoe", "/home"]]], "order_by": [["event:page", "asc"]]}))
+            .await,
+        vec![row(&["/home"], &[0.0, 500.0]), row(&["/shoe"], &[50.0, 0.0])]
+    );
+    let performance = crate::common::json_of(
+        http()
+            .get(s.collector.url(
+                "/index.php?module=API&method=PagePerformance.get&idSite=1&period=day&date=yesterday&format=json",
+            )),
+    )
+    .await;
+    assert_eq!(
+        performance,
+        json!({"avg_time_network": 0.03, "avg_time_server": 0.18, "avg_time_transfer": 0.0, "avg_time_dom_processing": 0.0,
+               "avg_time_dom_completion": 0.0, "avg_time_on_load": 0.25, "avg_page_load_time": 0.45})
+    );
     // Products: viewed on their page, and ordered as items (revenue = price × quantity).
     assert_eq!(
         ask(json!({"metrics": ["pageviews", "orders", "quantity", "total_revenue"], "dimensions": ["event:product_sku"]})).await,

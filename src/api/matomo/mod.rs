@@ -5,7 +5,8 @@
 //! 200 with `{"result":"error","message":…}` in Matomo's words, which clients test for.
 //!
 //! Here: the version, the sites a credential reads (`SitesManager.*`), bulk requests,
-//! `VisitsSummary.*`, the totals methods (`Actions.get`, `Referrers.get`, `Goals.get`),
+//! `VisitsSummary.*`, the totals methods (`Actions.get`, `Referrers.get`, `Goals.get`,
+//! `PagePerformance.get`),
 //! `MultiSites.getAll`, `Live.getCounters`, and running a report of `reports` for each period
 //! (`periods`) and site asked, through `segments` and `filters`; `meta` shapes the metadata
 //! answers. The visitor log and profiles are declined as a disabled plugin (no
@@ -151,6 +152,7 @@ async fn answer(access: &Access, params: &Params<'_>, credential: &Credential<'_
         ("Actions", "get") => actions_totals(access, params, credential).await,
         ("Referrers", "get") => referrer_totals(access, params, credential).await,
         ("Goals", "get") => goal_totals(access, params, credential).await,
+        ("PagePerformance", "get") => page_performance(access, params, credential).await,
         ("Goals", "getGoals") => {
             let id = site_param(params)?;
             let grant = access.authorize(credential, id).await.map_err(|refusal| refused(&refusal, id))?;
@@ -514,6 +516,37 @@ async fn actions_totals(access: &Access, params: &Params<'_>, credential: &Crede
             "nb_searches": reports::number(sums[2].0),
             "nb_keywords": sums[2].2,
         }));
+    }
+    Ok(keyed(&periods, answers))
+}
+
+/// `PagePerformance.get`: for each period, the mean of each of the tracker's page timings over
+/// the page views that carried timings, and their sum (the mean page load time), in seconds to
+/// the hundredth as Matomo answers them.
+async fn page_performance(access: &Access, params: &Params<'_>, credential: &Credential<'_>) -> Result<Value, String> {
+    const TIMINGS: [(Metric, &str); 6] = [
+        (Metric::NetworkTime, "avg_time_network"),
+        (Metric::ServerTime, "avg_time_server"),
+        (Metric::TransferTime, "avg_time_transfer"),
+        (Metric::DomProcessingTime, "avg_time_dom_processing"),
+        (Metric::DomCompletionTime, "avg_time_dom_completion"),
+        (Metric::OnLoadTime, "avg_time_on_load"),
+    ];
+    let segment = segments::filters(params.get("segment"))?;
+    let (grant, periods) = periods_of(access, params, credential).await?;
+    let metrics: Vec<Metric> = TIMINGS.iter().map(|(metric, _)| *metric).collect();
+    let seconds = |ms: f64| json!((ms / 10.0).round() / 100.0);
+    let mut answers = Vec::new();
+    for days in periods.spans() {
+        let totals = rows_of(&grant, &metrics, &[], &segment, days).await?;
+        let means = totals.first().map_or(vec![0.0; TIMINGS.len()], |row| row.metrics.clone());
+        let mut answer = serde_json::Map::new();
+        for ((_, column), mean) in TIMINGS.iter().zip(&means) {
+            answer.insert(column.to_string(), seconds(*mean));
+        }
+        // Every mean is over the same page views, so their sum is the mean of the sums.
+        answer.insert("avg_page_load_time".into(), seconds(means.iter().sum()));
+        answers.push(Value::Object(answer));
     }
     Ok(keyed(&periods, answers))
 }
