@@ -83,6 +83,8 @@ pub struct Event {
     pub revenue: f64,
     pub search_keyword: String,
     pub search_category: String,
+    /// A site search's result count as the tracker sent it; [`SEARCH_COUNT_UNKNOWN`] when it
+    /// sent none (0 is a search without results).
     pub search_count: u32,
     pub link_url: String,
     pub prop_keys: Vec<String>,
@@ -169,6 +171,9 @@ impl Acquisition {
 }
 
 /// The columns [`Event::write_row_binary`] writes, in order (for `INSERT INTO events(...)`).
+/// The `search_count` of a site search whose result count was not sent (Matomo's NULL).
+pub const SEARCH_COUNT_UNKNOWN: u32 = u32::MAX;
+
 pub(crate) const COLUMNS: &str = "site_id, timestamp, retention_days, visitor_id, visit_id, event_type, event_name, url_host, \
      url_path, page_title, referrer_host, channel, source, utm_source, utm_medium, utm_campaign, utm_term, \
      utm_content, country_code, region_code, region_name, city, browser, browser_version, os, os_version, device, \

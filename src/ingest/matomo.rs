@@ -180,7 +180,9 @@ fn describe_action(params: &Params<'_>, action: &mut Action) -> Result<(), Decli
         action.kind = EventType::Search;
         action.search_keyword = label("search").to_lowercase();
         action.search_category = label("search_cat");
-        action.search_count = params.get("search_count").and_then(|c| c.trim().parse().ok()).unwrap_or(0);
+        // Without a count Matomo stores NULL: such a search is not a search without results.
+        let count = params.get("search_count").and_then(|c| c.trim().parse::<u32>().ok());
+        action.search_count = count.map(|c| c.min(crate::event::SEARCH_COUNT_UNKNOWN - 1));
     } else if params.non_empty("c_n").is_some() {
         // Content tracking: a block shown, or (with `c_i`) interacted with. An impression is
         // not an interaction (it does not end a bounce).

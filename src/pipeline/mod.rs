@@ -77,7 +77,8 @@ pub struct Action {
     pub revenue: f64,
     pub search_keyword: String,
     pub search_category: String,
-    pub search_count: u32,
+    /// A site search's result count, when the tracker sent one.
+    pub search_count: Option<u32>,
     /// An outlink's or download's target as sent (minimised by enrichment).
     pub link_target: Option<String>,
     pub prop_keys: Vec<String>,
@@ -290,7 +291,11 @@ impl Pipeline {
             revenue: action.revenue,
             search_keyword: action.search_keyword,
             search_category: action.search_category,
-            search_count: action.search_count,
+            search_count: match (action.kind, action.search_count) {
+                (_, Some(count)) => count,
+                (EventType::Search, None) => crate::event::SEARCH_COUNT_UNKNOWN,
+                _ => 0,
+            },
             link_url: link_url.unwrap_or_default(),
             prop_keys: action.prop_keys,
             prop_values: action.prop_values,

@@ -75,9 +75,11 @@ pub enum Dimension {
     /// An outlink's or a download's target (host + path).
     Outlink,
     Download,
-    /// A site search's keyword and category.
+    /// A site search's keyword and category, and its result count as the tracker sent it
+    /// (none: no value).
     SearchKeyword,
     SearchCategory,
+    SearchResults,
     Goal,
     /// The name of a content block (impressions and interactions).
     ContentName,
@@ -178,6 +180,12 @@ const DIMENSIONS: &[DimensionSpec] = &[
         Level::Event,
     ),
     spec(
+        "event:search_results",
+        Dimension::SearchResults,
+        "if(event_type = 'search' AND search_count != 4294967295, toString(search_count), '')",
+        Level::Event,
+    ),
+    spec(
         "event:goal",
         Dimension::Goal,
         "if(event_type = 'goal', concat('Goal ', toString(goal_id)), event_name)",
@@ -264,6 +272,7 @@ impl Dimension {
                     | Dimension::Download
                     | Dimension::SearchKeyword
                     | Dimension::SearchCategory
+                    | Dimension::SearchResults
                     | Dimension::ContentName
                     | Dimension::ContentPiece
                     | Dimension::ContentTarget

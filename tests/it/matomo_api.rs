@@ -516,16 +516,18 @@ async fn links_searches_titles_and_events_are_reported() {
     for (ip, extra) in [("198.51.100.20", true), ("198.51.100.21", false)] {
         hit(ip, "action_name=Docs".into()).await;
         hit(ip, format!("link=https%3A%2F%2Fdocs.example.net%2F{}", if extra { "a" } else { "b" })).await;
-        hit(ip, "search=Imp%C3%B4ts&search_cat=aide".into()).await;
+        // The first search found nothing; the second sent no result count.
+        hit(ip, format!("search=Imp%C3%B4ts&search_cat=aide{}", if extra { "&search_count=0" } else { "" })).await;
         if extra {
             hit(ip, "download=https%3A%2F%2Fexample.org%2Ffiles%2Freport.pdf".into()).await;
             hit(ip, "e_c=Video&e_a=Play&e_n=Intro".into()).await;
         } else {
             hit(ip, "link=https%3A%2F%2Fother.example%2Fx".into()).await;
+            hit(ip, "search=Horaires&search_count=4".into()).await;
         }
     }
     let stored = crate::common::eventually(std::time::Duration::from_secs(15), || async {
-        (ch.count(&format!("SELECT count() FROM {db}.events")).await >= 9).then_some(())
+        (ch.count(&format!("SELECT count() FROM {db}.events")).await >= 10).then_some(())
     })
     .await;
     assert!(stored.is_some(), "the hits were not stored");
@@ -554,7 +556,14 @@ async fn links_searches_titles_and_events_are_reported() {
     assert_eq!(downloads[0]["label"], "example.org");
     assert_eq!(downloads[0]["subtable"][0]["label"], "example.org/files/report.pdf");
     let keywords = call(&collector, &ask("Actions.getSiteSearchKeywords", ""), None).await;
-    assert_eq!(keywords, json!([{"label": "impôts", "nb_uniq_visitors": 2, "nb_visits": 2, "nb_hits": 2}]));
+    assert_eq!(
+        keywords,
+        json!([{"label": "impôts", "nb_uniq_visitors": 2, "nb_visits": 2, "nb_hits": 2},
+               {"label": "horaires", "nb_uniq_visitors": 1, "nb_visits": 1, "nb_hits": 1}])
+    );
+    // Only the search that reported no result: one without a count is not one.
+    let nothing_found = call(&collector, &ask("Actions.getSiteSearchNoResultKeywords", ""), None).await;
+    assert_eq!(nothing_found, json!([{"label": "impôts", "nb_uniq_visitors": 1, "nb_visits": 1, "nb_hits": 1}]));
     let categories = call(&collector, &ask("Actions.getSiteSearchCategories", "&showColumns=nb_hits"), None).await;
     assert_eq!(categories, json!([{"label": "aide", "nb_hits": 2}]));
     let titles = call(&collector, &ask("Actions.getPageTitles", "&showColumns=nb_hits,nb_visits"), None).await;
@@ -573,6 +582,16 @@ async fn links_searches_titles_and_events_are_reported() {
     .await;
     assert_eq!(ours["results"][0]["dimensions"], json!(["impôts"]), "{ours}");
     assert_eq!(ours["results"][0]["metrics"], json!([2, 2]));
+    let counts = crate::common::json_of(
+        http
+        .post(collector.url("/api/v1/query"))
+        .bearer_auth(&token)
+        .json(&json!({"site_id": 1, "metrics": ["actions"], "date_range": "today", "dimensions": ["event:search_results"], "order_by": [["event:search_results", "asc"]]}))
+    )
+    .await;
+    let counts: Vec<(Value, Value)> =
+        counts["results"].as_array().unwrap().iter().map(|r| (r["dimensions"].clone(), r["metrics"].clone())).collect();
+    assert_eq!(counts, [(json!(["0"]), json!([1])), (json!(["4"]), json!([1]))]);
 }
 
 /// The request forms of the official Looker Studio connector (matomo-org/looker-studio-connector,

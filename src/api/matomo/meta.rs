@@ -47,7 +47,7 @@ fn dimension_name(report: &Report) -> &'static str {
         ("Actions", "getPageTitles") => "Page title",
         ("Actions", "getOutlinks") => "Outlink",
         ("Actions", "getDownloads") => "Download",
-        ("Actions", "getSiteSearchKeywords") => "Keyword",
+        ("Actions", "getSiteSearchKeywords" | "getSiteSearchNoResultKeywords") => "Keyword",
         ("Actions", "getSiteSearchCategories") => "Search category",
         ("Actions", _) => "Page URL",
         ("Referrers", "getReferrerType") => "Channel type",
@@ -95,7 +95,10 @@ pub(crate) fn metadata(report: &Report, id_site: &str) -> Value {
     json!({
         "metricTypes": types,
         "category": category(report),
-        "name": format!("{} - {}", report.module, dimension_name(report)),
+        "name": match report.method {
+            "getSiteSearchNoResultKeywords" => "Actions - Keywords with no results".to_string(),
+            _ => format!("{} - {}", report.module, dimension_name(report)),
+        },
         "module": report.module,
         "action": report.method,
         "dimension": dimension_name(report),

@@ -114,8 +114,9 @@ pub(crate) struct Report {
     pub module: &'static str,
     pub method: &'static str,
     pub dimensions: &'static [Dimension],
-    /// Only visits of this channel (our `visit:channel` values).
-    pub channels: &'static [&'static str],
+    /// Only the rows with one of these values of this dimension (a channel's visits, the
+    /// searches without results).
+    pub only: Option<(Dimension, &'static [&'static str])>,
     pub columns: Columns,
     pub label: Label,
 }
@@ -127,7 +128,19 @@ const fn report(
     columns: Columns,
     label: Label,
 ) -> Report {
-    Report { module, method, dimensions, channels: &[], columns, label }
+    Report { module, method, dimensions, only: None, columns, label }
+}
+
+/// A report of only the rows with one of `values` of `dimension`.
+const fn report_of(
+    dimension: Dimension,
+    values: &'static [&'static str],
+    (module, method): (&'static str, &'static str),
+    dimensions: &'static [Dimension],
+    columns: Columns,
+    label: Label,
+) -> Report {
+    Report { module, method, dimensions, only: Some((dimension, values)), columns, label }
 }
 
 /// Every report method answered.
@@ -139,21 +152,13 @@ pub(crate) static REPORTS: &[Report] = &[
     report("Actions", "getOutlinks", &[Dimension::Outlink], Columns::Hits, Label::Link),
     report("Actions", "getDownloads", &[Dimension::Download], Columns::Hits, Label::Link),
     report("Actions", "getSiteSearchKeywords", &[Dimension::SearchKeyword], Columns::Hits, Label::Plain),
+    report_of(Dimension::SearchResults, &["0"], ("Actions", "getSiteSearchNoResultKeywords"), &[Dimension::SearchKeyword], Columns::Hits, Label::Plain),
     report("Actions", "getSiteSearchCategories", &[Dimension::SearchCategory], Columns::Hits, Label::Plain),
     report("Referrers", "getReferrerType", &[Dimension::Channel], Columns::Visits, Label::ReferrerType),
     report("Referrers", "getAll", &[Dimension::Channel, Dimension::Source], Columns::Visits, Label::ReferrerAndType),
-    Report {
-        channels: &["website"],
-        ..report("Referrers", "getWebsites", &[Dimension::Referrer], Columns::Visits, Label::Plain)
-    },
-    Report {
-        channels: &["search"],
-        ..report("Referrers", "getSearchEngines", &[Dimension::Source], Columns::Visits, Label::Plain)
-    },
-    Report {
-        channels: &["social"],
-        ..report("Referrers", "getSocials", &[Dimension::Source], Columns::Visits, Label::Plain)
-    },
+    report_of(Dimension::Channel, &["website"], ("Referrers", "getWebsites"), &[Dimension::Referrer], Columns::Visits, Label::Plain),
+    report_of(Dimension::Channel, &["search"], ("Referrers", "getSearchEngines"), &[Dimension::Source], Columns::Visits, Label::Plain),
+    report_of(Dimension::Channel, &["social"], ("Referrers", "getSocials"), &[Dimension::Source], Columns::Visits, Label::Plain),
     report("Referrers", "getCampaigns", &[Dimension::UtmCampaign], Columns::Visits, Label::Plain),
     report("UserCountry", "getCountry", &[Dimension::Country], Columns::Visits, Label::Country),
     report("UserCountry", "getRegion", &[Dimension::Region, Dimension::Country], Columns::Visits, Label::Region),
@@ -200,15 +205,13 @@ pub(crate) fn find(module: &str, method: &str) -> Option<&'static Report> {
 }
 
 impl Report {
-    /// The fixed filter of the report (its channels), if any.
+    /// The fixed filter of the report, if any.
     pub(crate) fn filters(&self) -> Vec<FilterTree> {
-        if self.channels.is_empty() {
-            return Vec::new();
-        }
+        let Some((dimension, values)) = &self.only else { return Vec::new() };
         vec![FilterTree::Leaf(Filter {
             operator: Operator::Is,
-            dimension: Dimension::Channel,
-            values: self.channels.iter().map(|c| c.to_string()).collect(),
+            dimension: dimension.clone(),
+            values: values.iter().map(|c| c.to_string()).collect(),
             case_sensitive: true,
         })]
     }
