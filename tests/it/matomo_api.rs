@@ -314,6 +314,15 @@ async fn reports_answer_the_hand_computed_rows() {
         call(&s.collector, &ask("Referrers.getSearchEngines", "range", "previous2", "&showColumns=nb_visits"), None)
             .await;
     assert_eq!(engines, json!([{"label": "Google", "nb_visits": 2}]));
+    // No engine sends a keyword: its visits (A's and C's) are Matomo's "Keyword not defined".
+    let keywords = call(&s.collector, &ask("Referrers.getKeywords", "range", "previous2", ""), None).await;
+    assert_eq!(
+        keywords,
+        json!([{"label": "Keyword not defined", "nb_uniq_visitors": 2, "nb_visits": 2, "nb_actions": 5,
+                "sum_visit_length": 700, "bounce_count": 0, "nb_visits_converted": 0}])
+    );
+    let french = call(&s.collector, &ask("Referrers.getKeywords", "day", "yesterday", "&language=fr"), None).await;
+    assert_eq!((french[0]["label"].as_str(), french[0]["nb_visits"].as_u64()), (Some("Mot clef indéfini"), Some(1)));
     let browsers = call(
         &s.collector,
         &ask(

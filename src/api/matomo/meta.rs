@@ -52,6 +52,7 @@ fn dimension_name(report: &Report) -> &'static str {
         ("Actions", _) => "Page URL",
         ("Referrers", "getReferrerType") => "Channel type",
         ("Referrers", "getCampaigns") => "Campaign",
+        ("Referrers", "getKeywords") => "Keyword",
         ("Referrers", _) => "Referrer",
         ("UserCountry", "getCountry") => "Country",
         ("UserCountry", "getRegion") => "Region",

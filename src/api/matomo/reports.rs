@@ -107,6 +107,8 @@ pub(crate) enum Label {
     OsFamily,
     /// An hour of the day, with its `segment`.
     Hour,
+    /// Search-engine visits, whose keyword no engine sends: Matomo's "Keyword not defined".
+    UndefinedKeyword,
 }
 
 /// One report method.
@@ -159,6 +161,14 @@ pub(crate) static REPORTS: &[Report] = &[
     report_of(Dimension::Channel, &["website"], ("Referrers", "getWebsites"), &[Dimension::Referrer], Columns::Visits, Label::Plain),
     report_of(Dimension::Channel, &["search"], ("Referrers", "getSearchEngines"), &[Dimension::Source], Columns::Visits, Label::Plain),
     report_of(Dimension::Channel, &["social"], ("Referrers", "getSocials"), &[Dimension::Source], Columns::Visits, Label::Plain),
+    report_of(
+        Dimension::Channel,
+        &["search"],
+        ("Referrers", "getKeywords"),
+        &[Dimension::Channel],
+        Columns::Visits,
+        Label::UndefinedKeyword,
+    ),
     report("Referrers", "getCampaigns", &[Dimension::UtmCampaign], Columns::Visits, Label::Plain),
     report("UserCountry", "getCountry", &[Dimension::Country], Columns::Visits, Label::Country),
     report("UserCountry", "getRegion", &[Dimension::Region, Dimension::Country], Columns::Visits, Label::Region),
@@ -276,6 +286,8 @@ impl Report {
                 row.insert("segment".into(), json!(format!("visitServerHour=={first}")));
                 first.to_string()
             }
+            // No `segment`: we keep no keyword to segment by.
+            Label::UndefinedKeyword => (if french { "Mot clef indéfini" } else { "Keyword not defined" }).to_string(),
         };
         row.insert("label".into(), json!(label));
         for ((_, column), value) in self.columns.metrics().iter().zip(metrics) {
