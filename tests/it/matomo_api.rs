@@ -246,6 +246,13 @@ async fn reports_answer_the_hand_computed_rows() {
     .await;
     assert_eq!(french[0]["label"], "Allemagne");
     assert_eq!(french.as_array().unwrap().len(), 1);
+    // Every country of both days is in Europe: FR (A, C), DE (B twice), GB (D), added up.
+    let continents = call(&s.collector, &ask("UserCountry.getContinent", "range", "previous2", ""), None).await;
+    assert_eq!(
+        continents,
+        json!([{"label": "Europe", "code": "Europe", "nb_uniq_visitors": 4, "nb_visits": 5, "nb_actions": 9,
+                "sum_visit_length": 820, "bounce_count": 2, "nb_visits_converted": 1}])
+    );
     // Both days' pages: /a seen 4 times in 3 visits, /b 3 in 3, /c once. Time on page, to the
     // visit's next hit: /a 100 s (A) + 300 + 300 s (C); /c 120 s to B's Signup; /b always last.
     let pages =

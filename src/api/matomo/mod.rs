@@ -405,6 +405,7 @@ async fn report(
                 reports::by_domain(rows, params.get("expanded") == Some("1"))
             }
             (reports::Label::Hour, _) => reports::all_hours(report, rows),
+            (reports::Label::Continent, _) => reports::by_continent(rows),
             _ => rows,
         };
         answers.push(Value::Array(filters::apply(params, rows)?));

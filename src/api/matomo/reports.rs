@@ -109,6 +109,9 @@ pub(crate) enum Label {
     Hour,
     /// Search-engine visits, whose keyword no engine sends: Matomo's "Keyword not defined".
     UndefinedKeyword,
+    /// A country code: its continent's name (also its `code`, as Matomo answers); the rows of a
+    /// continent's countries are then added up ([`by_continent`]).
+    Continent,
 }
 
 /// One report method.
@@ -154,13 +157,41 @@ pub(crate) static REPORTS: &[Report] = &[
     report("Actions", "getOutlinks", &[Dimension::Outlink], Columns::Hits, Label::Link),
     report("Actions", "getDownloads", &[Dimension::Download], Columns::Hits, Label::Link),
     report("Actions", "getSiteSearchKeywords", &[Dimension::SearchKeyword], Columns::Hits, Label::Plain),
-    report_of(Dimension::SearchResults, &["0"], ("Actions", "getSiteSearchNoResultKeywords"), &[Dimension::SearchKeyword], Columns::Hits, Label::Plain),
+    report_of(
+        Dimension::SearchResults,
+        &["0"],
+        ("Actions", "getSiteSearchNoResultKeywords"),
+        &[Dimension::SearchKeyword],
+        Columns::Hits,
+        Label::Plain,
+    ),
     report("Actions", "getSiteSearchCategories", &[Dimension::SearchCategory], Columns::Hits, Label::Plain),
     report("Referrers", "getReferrerType", &[Dimension::Channel], Columns::Visits, Label::ReferrerType),
     report("Referrers", "getAll", &[Dimension::Channel, Dimension::Source], Columns::Visits, Label::ReferrerAndType),
-    report_of(Dimension::Channel, &["website"], ("Referrers", "getWebsites"), &[Dimension::Referrer], Columns::Visits, Label::Plain),
-    report_of(Dimension::Channel, &["search"], ("Referrers", "getSearchEngines"), &[Dimension::Source], Columns::Visits, Label::Plain),
-    report_of(Dimension::Channel, &["social"], ("Referrers", "getSocials"), &[Dimension::Source], Columns::Visits, Label::Plain),
+    report_of(
+        Dimension::Channel,
+        &["website"],
+        ("Referrers", "getWebsites"),
+        &[Dimension::Referrer],
+        Columns::Visits,
+        Label::Plain,
+    ),
+    report_of(
+        Dimension::Channel,
+        &["search"],
+        ("Referrers", "getSearchEngines"),
+        &[Dimension::Source],
+        Columns::Visits,
+        Label::Plain,
+    ),
+    report_of(
+        Dimension::Channel,
+        &["social"],
+        ("Referrers", "getSocials"),
+        &[Dimension::Source],
+        Columns::Visits,
+        Label::Plain,
+    ),
     report_of(
         Dimension::Channel,
         &["search"],
@@ -171,6 +202,7 @@ pub(crate) static REPORTS: &[Report] = &[
     ),
     report("Referrers", "getCampaigns", &[Dimension::UtmCampaign], Columns::Visits, Label::Plain),
     report("UserCountry", "getCountry", &[Dimension::Country], Columns::Visits, Label::Country),
+    report("UserCountry", "getContinent", &[Dimension::Country], Columns::Visits, Label::Continent),
     report("UserCountry", "getRegion", &[Dimension::Region, Dimension::Country], Columns::Visits, Label::Region),
     report(
         "UserCountry",
@@ -286,6 +318,11 @@ impl Report {
                 row.insert("segment".into(), json!(format!("visitServerHour=={first}")));
                 first.to_string()
             }
+            Label::Continent => {
+                let name = labels::continent_name(first, french)?;
+                row.insert("code".into(), json!(name));
+                name.to_string()
+            }
             // No `segment`: we keep no keyword to segment by.
             Label::UndefinedKeyword => (if french { "Mot clef indéfini" } else { "Keyword not defined" }).to_string(),
         };
@@ -316,6 +353,31 @@ pub(crate) fn all_hours(report: &Report, rows: Vec<Value>) -> Vec<Value> {
         .collect()
 }
 
+/// Country rows added up by continent (their label), in the order each continent first
+/// appears; every number is a sum, as Matomo groups them.
+pub(crate) fn by_continent(rows: Vec<Value>) -> Vec<Value> {
+    let mut continents: Vec<Map<String, Value>> = Vec::new();
+    for row in rows {
+        let Value::Object(fields) = row else { continue };
+        match continents.iter_mut().find(|c| c.get("label") == fields.get("label")) {
+            Some(continent) => add_numbers(continent, &fields),
+            None => continents.push(fields),
+        }
+    }
+    continents.into_iter().map(Value::Object).collect()
+}
+
+/// Adds the numbers of `from` to those of `into`, column by column (a column `into` lacks
+/// starts at 0).
+fn add_numbers(into: &mut Map<String, Value>, from: &Map<String, Value>) {
+    for (column, value) in from {
+        if let Some(n) = value.as_f64() {
+            let sum = into.get(column).and_then(Value::as_f64).unwrap_or(0.0) + n;
+            into.insert(column.clone(), number(sum));
+        }
+    }
+}
+
 /// The id of a domain's subtable: stable for the domain, so a client can ask for it again.
 pub(crate) fn subtable_id(domain: &str) -> u32 {
     crc32fast::hash(domain.as_bytes()) & 0x7fff_ffff
@@ -340,12 +402,7 @@ pub(crate) fn by_domain(rows: Vec<Value>, expanded: bool) -> Vec<Value> {
         };
         let (_, top, urls) = &mut domains[index];
         if let Value::Object(fields) = &row {
-            for (key, value) in fields {
-                if let Some(n) = value.as_f64() {
-                    let sum = top.get(key).and_then(Value::as_f64).unwrap_or(0.0) + n;
-                    top.insert(key.clone(), number(sum));
-                }
-            }
+            add_numbers(top, fields);
         }
         urls.push(row);
     }
@@ -439,6 +496,23 @@ mod tests {
             ("33%".into(), "33.33%".into(), "0%".into())
         );
         assert_eq!(percent(5.0, 0.0, 0), "0%");
+        // Continents: Mexico is North America, Guatemala Central America (as Matomo splits
+        // them), France Europe; a continent's countries are added up.
+        let continents = find("UserCountry", "getContinent").unwrap();
+        let rows: Vec<Value> = [("US", 3.0), ("FR", 2.0), ("GT", 1.0), ("MX", 4.0)]
+            .iter()
+            .map(|(code, n)| continents.row(&[code.to_string()], &[*n; 6], "", false).unwrap())
+            .collect();
+        let grouped = by_continent(rows);
+        let labels: Vec<(&str, &str, u64)> = grouped
+            .iter()
+            .map(|r| (r["label"].as_str().unwrap(), r["code"].as_str().unwrap(), r["nb_visits"].as_u64().unwrap()))
+            .collect();
+        assert_eq!(
+            labels,
+            [("North America", "North America", 7), ("Europe", "Europe", 2), ("Central America", "Central America", 1)]
+        );
+        assert_eq!(continents.row(&["GF".into()], &[1.0; 6], "", true).unwrap()["label"], "Amérique du Sud");
         let versions = find("DevicesDetection", "getBrowserVersions").unwrap();
         assert_eq!(
             versions.row(&["Firefox".into(), "140".into()], &[1.0; 6], "", false).unwrap()["label"],
