@@ -34,7 +34,8 @@ const CONTINENTS: &str = include_str!("data/continents/continents.tsv");
 pub(crate) fn continent_name(code: &str, french: bool) -> Option<&'static str> {
     static CODES: OnceLock<HashMap<&'static str, &'static str>> = OnceLock::new();
     let codes = CODES.get_or_init(|| CONTINENTS.lines().filter_map(|line| line.split_once('\t')).collect());
-    let (english, french_name) = match *codes.get(code.to_ascii_uppercase().as_str())? {
+    let continent: &str = codes.get(code.to_ascii_uppercase().as_str())?;
+    let (english, french_name) = match continent {
         "afr" => ("Africa", "Afrique"),
         "amc" => ("Central America", "Amérique centrale"),
         "amn" => ("North America", "Amérique du Nord"),
