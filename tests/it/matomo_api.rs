@@ -146,6 +146,53 @@ async fn visits_summary_answers_the_hand_computed_figures() {
     let bad = call(&s.collector, &ask("day", "someday"), None).await;
     assert_eq!(bad["result"], "error");
     assert!(bad["message"].as_str().unwrap().contains("is not a correct date"), "{bad}");
+    // The same answers as XML, CSV and TSV, as Matomo writes them.
+    let raw = |path: String| {
+        let url = s.collector.url(&path);
+        async move {
+            let r = crate::common::http().get(url).send().await.unwrap();
+            let kind = r.headers()["content-type"].to_str().unwrap().to_string();
+            (kind, r.bytes().await.unwrap().to_vec())
+        }
+    };
+    let as_format = |period: &str, date: &str, format: &str| ask(period, date).replace("format=json", format);
+    let (kind, xml) = raw(as_format("day", "yesterday", "format=XML")).await;
+    assert!(kind.starts_with("text/xml"), "{kind}");
+    let xml = String::from_utf8(xml).unwrap();
+    assert!(xml.starts_with("<?xml version=\"1.0\" encoding=\"utf-8\" ?>\n<result>\n\t<nb_uniq_visitors>3</nb_uniq_visitors>\n\t<nb_visits>3</nb_visits>"), "{xml}");
+    assert!(xml.contains("\t<bounce_rate>33%</bounce_rate>\n") && xml.ends_with("</result>"), "{xml}");
+    let (_, days) = raw(as_format("day", "last3", "format=xml")).await;
+    let days = String::from_utf8(days).unwrap();
+    assert!(
+        days.contains(&format!(
+            "<results>\n\t<result date=\"{}\">\n\t\t<nb_uniq_visitors>2</nb_uniq_visitors>",
+            s.day1
+        )),
+        "{days}"
+    );
+    // CSV in UTF-8 on request: a header line, a line per period with its date.
+    let (kind, csv) =
+        raw(as_format("day", "last3", "format=csv&convertToUnicode=0&showColumns=nb_visits,bounce_rate")).await;
+    assert!(kind.starts_with("application/vnd.ms-excel"), "{kind}");
+    let csv = String::from_utf8(csv).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[..3],
+        ["date,nb_visits,bounce_rate".to_string(), format!("{},2,50%", s.day1), format!("{},3,33%", s.day2)]
+    );
+    // TSV by default in UTF-16LE after a byte order mark, as spreadsheets read it.
+    let (_, tsv) = raw(as_format("range", "previous2", "format=tsv&showColumns=nb_visits,nb_actions")).await;
+    assert_eq!(tsv[..2], [0xff, 0xfe]);
+    let units: Vec<u16> = tsv[2..].chunks(2).map(|pair| u16::from_le_bytes([pair[0], pair[1]])).collect();
+    assert_eq!(String::from_utf16(&units).unwrap(), "nb_visits\tnb_actions\n5\t9");
+    // Errors in each format's words.
+    let (_, error) = raw(as_format("day", "someday", "format=xml")).await;
+    let error = String::from_utf8(error).unwrap();
+    assert!(error.contains("<error message=\"The date &apos;someday&apos; is not a correct date.\" />"), "{error}");
+    let (_, error) = raw(as_format("day", "someday", "format=csv")).await;
+    assert_eq!(String::from_utf8(error).unwrap(), "Error: The date 'someday' is not a correct date.");
+    let unknown = call(&s.collector, &as_format("day", "yesterday", "format=php"), None).await;
+    assert!(unknown["message"].as_str().unwrap().contains("not supported"), "{unknown}");
 }
 
 /// A token for several sites, or all (`mesure token create --sites 1,2` / `--all-sites`), read

@@ -14,6 +14,7 @@
 //! error, never a 404 or a page. docs/stats-api.md lists every method.
 
 mod filters;
+mod formats;
 mod labels;
 mod meta;
 mod periods;
@@ -52,11 +53,26 @@ pub async fn handle(access: &Access, request: &Request, caller: Caller) -> Respo
     if params.get("module") != Some("API") {
         return http::plain(StatusCode::NOT_FOUND, "not found\n");
     }
+    let format = match formats::Format::of(&params) {
+        Ok(format) => format,
+        Err(message) => return matomo_error(&message),
+    };
     let token = params.non_empty("token_auth").filter(|t| *t != "anonymous");
     let credential = Credential::of(request.headers(), token, caller);
-    match answer(access, &params, &credential).await {
-        Ok(value) => http::json(StatusCode::OK, &value),
-        Err(message) => matomo_error(&message),
+    let outcome = answer(access, &params, &credential).await;
+    // Bulk answers stay JSON: each call in them has its own format.
+    let format = if params.get("method") == Some("API.getBulkRequest") { formats::Format::Json } else { format };
+    format.answer(outcome, &keys_of(access, &params), &params)
+}
+
+/// Which levels an answer to `params` may be keyed by (several sites, several periods).
+fn keys_of(access: &Access, params: &Params<'_>) -> formats::Keys {
+    let ids = params.non_empty("idSite").or(params.non_empty("idsite")).unwrap_or("");
+    let today = (access.clock.now() / 86_400) as i64;
+    let periods = periods::parse(params.get("period").unwrap_or(""), params.get("date").unwrap_or(""), today);
+    formats::Keys {
+        sites: ids.trim() == "all" || ids.contains(','),
+        periods: matches!(periods, Ok(Periods::Several(_))),
     }
 }
 
