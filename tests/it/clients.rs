@@ -332,7 +332,8 @@ async fn matomo_js_from_the_collector_in_chromium() {
         vec![
             // The click on the content block's link: an outlink and a content interaction.
             "/matomo/actions.html\toutlink\t\t\t\t0\t0\t0\t",
-            "/matomo/actions.html\tsearch\tActions\topening hours\t\t0\t0\t0\t",
+            // A search sent without a result count: the count is unknown (u32::MAX), not 0.
+            "/matomo/actions.html\tsearch\tActions\topening hours\t\t4294967295\t0\t0\t",
             "/matomo/actions.html\tcontent_impression\t\t\t\t0\t0\t0\t",
             "/matomo/actions.html\tcontent_interaction\t\t\t\t0\t0\t0\t",
             "/matomo/second.html\tpageview\tSecond\t\t\t0\t0\t0\t",

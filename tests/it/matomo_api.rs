@@ -141,6 +141,11 @@ async fn visits_summary_answers_the_hand_computed_figures() {
     let shown =
         call(&s.collector, &format!("{}&showColumns=nb_visits,bounce_rate", ask("range", "previous2")), None).await;
     assert_eq!(shown, json!({"nb_visits": 5, "bounce_rate": "40%"}));
+    // Raw values (Looker's format_metrics=0): rates as fractions.
+    let raw =
+        call(&s.collector, &format!("{}&showColumns=bounce_rate&format_metrics=0", ask("day", "yesterday")), None)
+            .await;
+    assert_eq!(raw, json!({"bounce_rate": 0.33}));
     // A day without visits is Matomo's empty table; a bad date is Matomo's error.
     assert_eq!(call(&s.collector, &ask("day", "2026-01-01"), None).await, json!([]));
     let bad = call(&s.collector, &ask("day", "someday"), None).await;

@@ -10,6 +10,8 @@
 //!   text that a spreadsheet would run as a formula is prefixed with `'`. UTF-16LE with a byte
 //!   order mark, as Matomo sends it for spreadsheets, unless `convertToUnicode=0` (UTF-8). An
 //!   error is `Error: …` as text.
+//!
+//! `format_metrics=0` answers rates as fractions ([`raw_rates`]), as Matomo's raw values are.
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -77,6 +79,26 @@ impl Format {
     }
 }
 
+/// `format_metrics=0`: rates (`"33%"`) as Matomo's raw fractions (`0.33`), which Looker Studio's
+/// connector reads for its percent fields. Labels are left as they are.
+pub(crate) fn raw_rates(value: &mut Value) {
+    match value {
+        Value::Array(list) => list.iter_mut().for_each(raw_rates),
+        Value::Object(map) => {
+            for (key, field) in map.iter_mut() {
+                let rate = field.as_str().and_then(|text| text.strip_suffix('%')).and_then(|n| n.parse::<f64>().ok());
+                match rate {
+                    Some(percent) if key != "label" => {
+                        *field = serde_json::json!((percent * 100.0).round() / 10_000.0);
+                    }
+                    _ => raw_rates(field),
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
 fn with_type(body: Bytes, content_type: &'static str) -> Response {
     let mut response = hyper::Response::new(Full::new(body));
     *response.status_mut() = StatusCode::OK;
@@ -119,12 +141,7 @@ fn levels<'v>(value: &'v Value, keys: &Keys) -> Vec<&'static str> {
 }
 
 /// The rows of an answer, each with the keys that lead to it (site, period).
-fn rows(
-    value: &Value,
-    levels: &[&str],
-    prefix: &mut Vec<String>,
-    out: &mut Vec<(Vec<String>, Map<String, Value>)>,
-) {
+fn rows(value: &Value, levels: &[&str], prefix: &mut Vec<String>, out: &mut Vec<(Vec<String>, Map<String, Value>)>) {
     if !levels.is_empty()
         && let Value::Object(keyed) = value
     {
@@ -362,5 +379,15 @@ mod tests {
             )
         );
         assert_eq!(tag_name("2x y"), "_2x_y");
+    }
+
+    #[test]
+    fn raw_rates_are_fractions() {
+        let mut value = json!({"2026-12-01": [{"label": "50%", "bounce_rate": "33%", "conversion_rate": "33.33%", "nb_visits": 3}]});
+        raw_rates(&mut value);
+        assert_eq!(
+            value,
+            json!({"2026-12-01": [{"label": "50%", "bounce_rate": 0.33, "conversion_rate": 0.3333, "nb_visits": 3}]})
+        );
     }
 }

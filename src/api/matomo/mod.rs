@@ -59,7 +59,12 @@ pub async fn handle(access: &Access, request: &Request, caller: Caller) -> Respo
     };
     let token = params.non_empty("token_auth").filter(|t| *t != "anonymous");
     let credential = Credential::of(request.headers(), token, caller);
-    let outcome = answer(access, &params, &credential).await;
+    let mut outcome = answer(access, &params, &credential).await;
+    if params.get("format_metrics").map(str::trim) == Some("0")
+        && let Ok(value) = &mut outcome
+    {
+        formats::raw_rates(value);
+    }
     // Bulk answers stay JSON: each call in them has its own format.
     let format = if params.get("method") == Some("API.getBulkRequest") { formats::Format::Json } else { format };
     format.answer(outcome, &keys_of(access, &params), &params)
