@@ -85,6 +85,16 @@ async fn the_reporting_api_answers_as_matomo_does() {
     )
     .await;
     assert!(error(&visitor_log).1.starts_with("The plugin Live is not enabled"), "{visitor_log}");
+    // A screen's exact resolution is not stored (a screen class is): declined the same way.
+    let resolution = call(
+        &collector,
+        &format!(
+            "/index.php?module=API&method=Resolution.getResolution&idSite=1&period=day&date=today&token_auth={token}"
+        ),
+        None,
+    )
+    .await;
+    assert!(error(&resolution).1.starts_with("The plugin Resolution is not enabled"), "{resolution}");
     // The dashboard is still the page at `/`.
     let page = crate::common::http().get(collector.url("/")).send().await.unwrap();
     assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));

@@ -37,8 +37,9 @@ use periods::Periods;
 /// major and minor, the mobile app wants at least 2.0).
 pub(crate) const MATOMO_VERSION: &str = "5.2.0";
 
-/// Plugins whose methods are declined as disabled: they list visits and visitors one by one.
-const DISABLED_PLUGINS: [&str; 3] = ["Live", "UserId", "Heatmaps"];
+/// Plugins whose methods are declined as disabled: they list visits and visitors one by one,
+/// or read what we do not store by design (a screen's exact resolution, a fingerprint).
+const DISABLED_PLUGINS: [&str; 4] = ["Live", "UserId", "Heatmaps", "Resolution"];
 
 /// `GET|POST /index.php?module=API…` and `POST /` (`module=API` in the body).
 pub async fn handle(access: &Access, request: &Request, caller: Caller) -> Response {
