@@ -326,6 +326,8 @@ pub struct SiteConfig {
     /// Custom event names that are goals; Matomo goal hits (`idgoal`) always are. Empty: every
     /// custom event counts as a conversion.
     pub goals: Vec<String>,
+    /// The site's numbers in Piano Analytics / AT Internet (`s=` of their collection requests).
+    pub piano_site_ids: Vec<u32>,
 }
 
 impl SiteConfig {
@@ -347,6 +349,7 @@ impl SiteConfig {
             share_secret_sha256: None,
             round_counts: false,
             goals: Vec::new(),
+            piano_site_ids: Vec::new(),
         }
     }
 }
@@ -791,6 +794,7 @@ fn build_sites(root: &mut Section<'_>) -> Vec<SiteConfig> {
     let mut sites = Vec::new();
     let mut ids = HashSet::new();
     let mut domains_seen: HashMap<String, u32> = HashMap::new();
+    let mut piano_seen: HashMap<u32, u32> = HashMap::new();
     for (i, entry) in entries.into_iter().enumerate() {
         let path = format!("sites[{i}]");
         let Value::Table(table) = entry else {
@@ -892,6 +896,24 @@ fn build_sites(root: &mut Section<'_>) -> Vec<SiteConfig> {
         });
         let round_counts = s.bool("round_counts", false);
         let goals = s.string_list("goals").unwrap_or_default();
+        let mut piano_site_ids = Vec::new();
+        if let Some(Value::Array(numbers)) = s.take("piano_site_ids", "array") {
+            for (j, number) in numbers.iter().enumerate() {
+                let key = format!("piano_site_ids[{j}]");
+                match number.as_integer().and_then(|n| u32::try_from(n).ok()).filter(|n| *n > 0) {
+                    Some(piano) => {
+                        if let Some(id) = id
+                            && let Some(other) = piano_seen.insert(piano, id)
+                            && other != id
+                        {
+                            s.error(&key, format!("Piano site {piano} already belongs to site {other}"));
+                        }
+                        piano_site_ids.push(piano);
+                    }
+                    None => s.error(&key, "expected a Piano site number (a positive integer)"),
+                }
+            }
+        }
         s.finish();
         if let Some(id) = id {
             sites.push(SiteConfig {
@@ -909,6 +931,7 @@ fn build_sites(root: &mut Section<'_>) -> Vec<SiteConfig> {
                 share_secret_sha256,
                 round_counts,
                 goals,
+                piano_site_ids,
             });
         }
     }

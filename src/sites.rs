@@ -33,6 +33,8 @@ pub struct Sites {
     by_id: HashMap<u32, usize>,
     /// Every domain of every site (lower case) → index in `list`.
     by_domain: HashMap<String, usize>,
+    /// Every Piano site number → index in `list`.
+    by_piano_id: HashMap<u32, usize>,
 }
 
 impl Sites {
@@ -44,8 +46,10 @@ impl Sites {
             .enumerate()
             .flat_map(|(i, s)| s.domains.iter().map(move |d| (d.to_ascii_lowercase(), i)))
             .collect();
+        let by_piano_id =
+            list.iter().enumerate().flat_map(|(i, s)| s.piano_site_ids.iter().map(move |p| (*p, i))).collect();
         let zones = list.iter().map(|s| (s.id, zone(&s.timezone))).collect();
-        Sites { zones, list, by_id, by_domain }
+        Sites { zones, list, by_id, by_domain, by_piano_id }
     }
 
     /// The start (Unix seconds) of the day that contains `at` in the site's time zone: Matomo
@@ -70,6 +74,11 @@ impl Sites {
     /// The site one of whose domains is exactly `domain` (lower case).
     pub(crate) fn by_domain(&self, domain: &str) -> Option<&SiteConfig> {
         self.by_domain.get(domain).map(|&i| &self.list[i])
+    }
+
+    /// The site with this Piano site number.
+    pub(crate) fn by_piano_id(&self, piano: u32) -> Option<&SiteConfig> {
+        self.by_piano_id.get(&piano).map(|&i| &self.list[i])
     }
 
     /// Every site, in configuration order.

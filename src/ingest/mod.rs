@@ -1,7 +1,7 @@
 //! The HTTP edge of the tracking endpoints: size caps and decoding, then the hit
 //! [`crate::pipeline`] (which owns the order: gate → protocol adapter → … → `Event`), then the
 //! append to the spool (never a wait for ClickHouse) and the answer. The protocol adapters are
-//! [`matomo`] and [`plausible`].
+//! [`matomo`], [`plausible`] and [`piano`].
 //!
 //! Answers: the tracker gets the same 43-byte GIF (or 204 with `send_image=0`) whether its hit
 //! was stored or filtered, so it cannot learn what was filtered. Only structurally malformed
@@ -10,6 +10,7 @@
 //! with `Retry-After`. The handlers get the request with its body read, so a test can call them.
 
 pub mod matomo;
+pub mod piano;
 pub mod plausible;
 
 use std::convert::Infallible;
@@ -286,6 +287,38 @@ impl Ingest {
         }
     }
 
+    /// Handles `POST /event?s=SITE&idclient=ID` (Piano Analytics' collection endpoint, as
+    /// piano-analytics-js sends its events) and its CORS preflight: 204 whatever became of the
+    /// events (the page learns nothing of it), 400 for a body that is not Piano's.
+    pub async fn piano(&self, request: &Request, peer: SocketAddr) -> Response {
+        let origin = request.headers().get(ORIGIN).cloned();
+        let response = match *request.method() {
+            Method::OPTIONS => no_content(),
+            Method::POST => self.piano_events(request, peer).await,
+            _ => plain(StatusCode::METHOD_NOT_ALLOWED, "use POST\n"),
+        };
+        with_cors(response, origin)
+    }
+
+    async fn piano_events(&self, request: &Request, peer: SocketAddr) -> Response {
+        let params = match Params::parse(request.uri().query().unwrap_or("")) {
+            Ok(p) => p,
+            Err(e) => return plain(StatusCode::BAD_REQUEST, &format!("malformed query string: {e}\n")),
+        };
+        let (live, mut decoded) = (self.live.current(), None);
+        let tracked = self
+            .track(&live, Origin { headers: request.headers(), peer }, |sites, now| {
+                let events = decoded.insert(piano::decode(request.body())?);
+                Ok::<_, piano::BadBody>(piano::interpret(events, params.get("s"), params.get("idclient"), sites, now))
+            })
+            .await;
+        match tracked {
+            Ok(Tracked::Spooled(_)) => no_content(),
+            Ok(Tracked::Overloaded) => overloaded(),
+            Err(error) => plain(StatusCode::BAD_REQUEST, &format!("{error}\n")),
+        }
+    }
+
     /// Runs a protocol adapter through the hit pipeline (with `live`'s sites and privacy
     /// settings) and spools the events it accepts: the adapter's error, or what became of them.
     /// A new protocol's handler is its decoding, this call and its answer.
@@ -402,7 +435,7 @@ fn with_cors(mut response: Response, origin: Option<HeaderValue>) -> Response {
             headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
         }
     }
-    headers.insert("access-control-allow-methods", HeaderValue::from_static("POST, OPTIONS"));
+    headers.insert(ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("POST, OPTIONS"));
     headers.insert("access-control-allow-headers", HeaderValue::from_static("Content-Type"));
     headers.insert("access-control-max-age", HeaderValue::from_static("86400"));
     response

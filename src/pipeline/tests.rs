@@ -16,7 +16,7 @@ use crate::config::{PrivacyProfile, Retention};
 use crate::enrich::user_agent::UaVerdict;
 use crate::enrich::{Enricher, Landing};
 use crate::http::Params;
-use crate::ingest::{matomo, plausible};
+use crate::ingest::{matomo, piano, plausible};
 use crate::privacy::SaltSource;
 use crate::privacy::geo::Geo;
 use crate::privacy::salts::{Backdated, Salt, SaltSet};
@@ -105,7 +105,9 @@ impl Harness {
         let mut one = SiteConfig::with_defaults(1, "example.org");
         one.domains.push("www.example.org".into());
         one.token_auth_sha256 = Some(sha2::Sha256::digest(b"secret-token").into());
+        one.piano_site_ids = vec![123_456];
         let two = SiteConfig {
+            piano_site_ids: vec![654_321],
             cookie_mode: true,
             keep_query: vec!["item".into()],
             retention: Retention::Months(13),
@@ -158,6 +160,22 @@ impl Harness {
         block_on(self.pipeline.run(&self.sites, &self.privacy_config, origin, |sites, now| {
             let event = decoded.insert(plausible::decode(body.as_bytes())?);
             Ok::<_, plausible::BadEvent>(plausible::interpret(event, sites, now))
+        }))
+    }
+
+    /// A Piano Analytics request: its `s` and `idclient` and its body.
+    pub(crate) fn piano(
+        &self,
+        site: &str,
+        idclient: Option<&str>,
+        body: &str,
+        headers: &HeaderMap,
+    ) -> Result<Outcome, piano::BadBody> {
+        let origin = Origin { headers, peer: "198.51.100.7:4242".parse().unwrap() };
+        let mut decoded = None;
+        block_on(self.pipeline.run(&self.sites, &self.privacy_config, origin, |sites, now| {
+            let events = decoded.insert(piano::decode(body.as_bytes())?);
+            Ok::<_, piano::BadBody>(piano::interpret(events, Some(site), idclient, sites, now))
         }))
     }
 

@@ -28,6 +28,8 @@ pub(crate) enum Handler {
     MatomoScript,
     /// Plausible's Events API.
     PlausibleEvent,
+    /// Piano Analytics' collection endpoint (`/event`).
+    PianoEvent,
     /// Our tracker under its own and Plausible's script names.
     TrackerScript,
     /// A site's machine-readable privacy notice.
@@ -146,6 +148,7 @@ const MATOMO: Route = Route::new(Handler::MatomoTracking, "matomo")
 const MATOMO_SCRIPT: Route = Route::new(Handler::MatomoScript, "script");
 const TRACKER_SCRIPT: Route = Route::new(Handler::TrackerScript, "script");
 const PLAUSIBLE_EVENT: Route = Route::new(Handler::PlausibleEvent, "plausible").body(MAX_BODY_BYTES);
+const PIANO_EVENT: Route = Route::new(Handler::PianoEvent, "piano").body(MAX_BODY_BYTES).query(MAX_QUERY_BYTES);
 const DASHBOARD: Route = Route::new(Handler::Dashboard, "dashboard");
 const OPT_OUT_BODY: usize = crate::web::optout::MAX_CHOICE_BYTES;
 const NOT_FOUND: Route = Route::new(Handler::NotFound, "other");
@@ -161,6 +164,7 @@ pub(crate) fn find(method: &Method, path: &str, query: Option<&str>) -> Route {
         "/js/" | "/js/tracker.php" if method == Method::GET && query.is_none_or(str::is_empty) => MATOMO_SCRIPT,
         "/js/" | "/js/tracker.php" => MATOMO,
         "/api/event" => PLAUSIBLE_EVENT,
+        "/event" => PIANO_EVENT,
         // mesure.js, and Plausible's script names (/js/script.hash.js, /js/pa-….js).
         "/mesure.js" => TRACKER_SCRIPT,
         p if p.starts_with("/js/") && p.ends_with(".js") => TRACKER_SCRIPT,
@@ -240,6 +244,7 @@ mod tests {
             (Method::POST, "/js/tracker.php", MatomoTracking),
             (Method::GET, "/piwik.js", MatomoScript),
             (Method::POST, "/api/event", PlausibleEvent),
+            (Method::POST, "/event?s=123456&idclient=x", PianoEvent),
             (Method::GET, "/js/script.outbound-links.js", TrackerScript),
             (Method::GET, "/mesure.js", TrackerScript),
             (Method::GET, "/privacy.json?site=1", PrivacyNotice),
