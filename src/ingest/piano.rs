@@ -223,10 +223,15 @@ pub(crate) fn decode(body: &[u8]) -> Result<Decoded, BadBody> {
             data.retain(|key, _| EXEMPT_PROPERTIES.contains(&key.as_str()) || key.starts_with("ch_ua"));
             data.insert("visitor_privacy_mode".into(), Value::String("exempt".into()));
         }
-        let language = text(&data, "browser_language").map(|primary| match text(&data, "browser_language_local") {
-            Some(region) => bounded(&format!("{primary}-{region}"), 35),
-            None => bounded(primary, 35),
-        });
+        let language = match text(&data, "browser_language") {
+            Some(primary) => Some(match text(&data, "browser_language_local") {
+                Some(region) => bounded(&format!("{primary}-{region}"), 35),
+                None => bounded(primary, 35),
+            }),
+            // Not the `Accept-Language` header either: exempt mode reads no language at all.
+            None if mode(&data) == "exempt" => Some(String::new()),
+            None => None,
+        };
         let client_hints = client_hints(&data);
         events.push(Event { name, data, language, client_hints });
     }

@@ -30,6 +30,8 @@ pub(crate) enum Handler {
     PlausibleEvent,
     /// Piano Analytics' collection endpoint (`/event`).
     PianoEvent,
+    /// Piano's own SDK.
+    PianoScript,
     /// Our tracker under its own and Plausible's script names.
     TrackerScript,
     /// A site's machine-readable privacy notice.
@@ -165,6 +167,7 @@ pub(crate) fn find(method: &Method, path: &str, query: Option<&str>) -> Route {
         "/js/" | "/js/tracker.php" => MATOMO,
         "/api/event" => PLAUSIBLE_EVENT,
         "/event" => PIANO_EVENT,
+        "/piano-analytics.js" => Route::new(Handler::PianoScript, "script"),
         // mesure.js, and Plausible's script names (/js/script.hash.js, /js/pa-….js).
         "/mesure.js" => TRACKER_SCRIPT,
         p if p.starts_with("/js/") && p.ends_with(".js") => TRACKER_SCRIPT,
@@ -245,6 +248,7 @@ mod tests {
             (Method::GET, "/piwik.js", MatomoScript),
             (Method::POST, "/api/event", PlausibleEvent),
             (Method::POST, "/event?s=123456&idclient=x", PianoEvent),
+            (Method::GET, "/piano-analytics.js", PianoScript),
             (Method::GET, "/js/script.outbound-links.js", TrackerScript),
             (Method::GET, "/mesure.js", TrackerScript),
             (Method::GET, "/privacy.json?site=1", PrivacyNotice),

@@ -698,3 +698,67 @@ async fn matomo_mobile_sdk_request_forms() {
     assert!(at(&rows[2]).abs_diff(now) <= 5, "{rows:?}");
     assert!(at(&rows[3]).abs_diff(now - 600) <= 2, "{rows:?}");
 }
+
+/// Piano Analytics' own SDK (piano-analytics-js 6.17.0, loaded from the collector's
+/// `/piano-analytics.js`) in headless Chromium, configured as Piano documents it with only
+/// `collectDomain` changed: a page display with chapters, a download, an exit, an action, a
+/// search and a custom event with properties, each stored as docs/tracking.md maps it; the
+/// `exempt` mode keeps Piano's exempt properties only (no custom event, no language); the
+/// `optout` mode and a Do-Not-Track browser store nothing, though the SDK sent their events.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn piano_analytics_sdk_in_chromium() {
+    let ch = clickhouse();
+    let db = unique_database("piano");
+    let mut config = CollectorConfig::new(ch, &db);
+    config.extra = config.extra.replacen("id = 1\n", "id = 1\npiano_site_ids = [123456]\n", 1);
+    let collector = Collector::start(&config).await;
+    let base = collector.url("");
+    let seen = tokio::task::spawn_blocking(move || node("piano-browser.mjs", &[&base])).await.unwrap();
+    let seen: serde_json::Value = serde_json::from_str(&seen).expect("scenario results are JSON");
+    // The SDK sent every event, to /event with the site's number, and no request failed.
+    for (scenario, events) in [("optin", 6), ("exempt", 2), ("optout", 2), ("dnt", 2)] {
+        assert_eq!(seen[scenario]["failures"], serde_json::json!([]), "{scenario}: {seen}");
+        let sent = seen[scenario]["sent"].as_array().unwrap();
+        let names: usize = sent.iter().map(|r| r["body"]["events"].as_array().map_or(0, Vec::len)).sum();
+        assert!(names >= events, "{scenario}: {names} events sent: {seen}");
+        assert!(sent.iter().all(|r| r["url"].as_str().unwrap().contains("/event?s=123456")), "{seen}");
+    }
+    let rows = rows_where(
+        &db,
+        "SELECT url_path, event_type, page_title, event_category, event_name, link_url, search_keyword, arrayStringConcat(arrayMap((k, v) -> concat(k, '=', v), prop_keys, prop_values), ','), language FROM {db}.events ORDER BY url_path, event_type, event_name",
+        8,
+    )
+    .await;
+    assert_eq!(
+        rows,
+        vec![
+            "/piano/exempt.html\tpageview\tExempt\t\t\t\t\tpage_chapter1=services,page_chapter2=etat-civil\t",
+            "/piano/exempt.html\tdownload\t\t\tclick.download\texample.org/files/guide.pdf\t\t\t",
+            "/piano/optin.html\tpageview\tAccueil Services\t\t\t\t\tpage_chapter1=services,page_chapter2=etat-civil\ten",
+            "/piano/optin.html\tevent\t\tclick.action\tImprimer\t\t\tclick_chapter1=outils\ten",
+            "/piano/optin.html\tevent\t\t\tform.submit\t\t\tform_name=contact,form_step=2\ten",
+            "/piano/optin.html\toutlink\t\t\tclick.exit\twww.service-public.fr/particuliers\t\t\ten",
+            "/piano/optin.html\tdownload\t\t\tclick.download\texample.org/files/guide.pdf\t\t\ten",
+            "/piano/optin.html\tsearch\t\t\t\t\thoraires\t\ten",
+        ],
+        "{seen}"
+    );
+    // Nothing of the opted-out or Do-Not-Track visitors, and no visitor id (idclient) stored.
+    let idclient =
+        seen["optin"]["sent"][0]["url"].as_str().unwrap().split("idclient=").nth(1).unwrap_or("").to_string();
+    if !idclient.is_empty() {
+        let text = ch.query(&format!("SELECT count() FROM {db}.events WHERE positionCaseInsensitive(toString(tuple(*)), '{idclient}') > 0 FORMAT TSV")).await;
+        assert_eq!(text.trim(), "0", "the idclient was stored");
+    }
+    // The chapters are a breakdown in the stats API.
+    let token = crate::stats::token_for(&collector, 1);
+    let chapters = crate::common::json_of(
+        crate::common::http()
+            .post(collector.url("/api/v1/query"))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({"site_id": 1, "metrics": ["pageviews"], "date_range": "day", "dimensions": ["event:props:page_chapter1"]})),
+    )
+    .await;
+    assert_eq!(chapters["results"][0]["dimensions"], serde_json::json!(["services"]), "{chapters}");
+    assert_eq!(chapters["results"][0]["metrics"], serde_json::json!([2]), "{chapters}");
+}
