@@ -387,6 +387,7 @@ impl Metrics {
         match endpoint {
             "matomo" => self.hot.matomo_duration.observe(took.as_secs_f64()),
             "plausible" => self.hot.plausible_duration.observe(took.as_secs_f64()),
+            "piano" => self.tracking_duration.with_label_values(&["piano"]).observe(took.as_secs_f64()),
             _ => {}
         }
         match (endpoint, status.as_u16()) {
