@@ -1,7 +1,7 @@
 //! The HTTP edge of the tracking endpoints: size caps and decoding, then the hit
 //! [`crate::pipeline`] (which owns the order: gate → protocol adapter → … → `Event`), then the
 //! append to the spool (never a wait for ClickHouse) and the answer. The protocol adapters are
-//! [`matomo`], [`plausible`] and [`piano`].
+//! [`matomo`], [`plausible`], [`piano`] and [`xiti`] (AT Internet's classic hits).
 //!
 //! Answers: the tracker gets the same 43-byte GIF (or 204 with `send_image=0`) whether its hit
 //! was stored or filtered, so it cannot learn what was filtered. Only structurally malformed
@@ -12,6 +12,7 @@
 pub mod matomo;
 pub mod piano;
 pub mod plausible;
+pub mod xiti;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -316,6 +317,29 @@ impl Ingest {
             Ok(Tracked::Spooled(_)) => no_content(),
             Ok(Tracked::Overloaded) => overloaded(),
             Err(error) => plain(StatusCode::BAD_REQUEST, &format!("{error}\n")),
+        }
+    }
+
+    /// Handles `GET /hit.xiti` (AT Internet's classic hits, from the legacy SmartTag and the app
+    /// SDKs): the pixel whatever became of the hit, 400 for an undecodable query.
+    pub async fn xiti(&self, request: &Request, peer: SocketAddr) -> Response {
+        if request.method() != Method::GET {
+            return plain(StatusCode::METHOD_NOT_ALLOWED, "use GET\n");
+        }
+        let params = match Params::parse(request.uri().query().unwrap_or("")) {
+            Ok(p) => p,
+            Err(e) => return plain(StatusCode::BAD_REQUEST, &format!("malformed query string: {e}\n")),
+        };
+        let live = self.live.current();
+        let decoded = xiti::decode(&params, &live.sites);
+        let Ok(tracked) = self
+            .track(&live, Origin { headers: request.headers(), peer }, |sites, now| {
+                Ok::<_, Infallible>(vec![xiti::interpret(&params, decoded.as_ref(), sites, now)])
+            })
+            .await;
+        match tracked {
+            Tracked::Spooled(_) => gif(),
+            Tracked::Overloaded => overloaded(),
         }
     }
 

@@ -16,7 +16,7 @@ use crate::config::{PrivacyProfile, Retention};
 use crate::enrich::user_agent::UaVerdict;
 use crate::enrich::{Enricher, Landing};
 use crate::http::Params;
-use crate::ingest::{matomo, piano, plausible};
+use crate::ingest::{matomo, piano, plausible, xiti};
 use crate::privacy::SaltSource;
 use crate::privacy::geo::Geo;
 use crate::privacy::salts::{Backdated, Salt, SaltSet};
@@ -177,6 +177,17 @@ impl Harness {
             let events = decoded.insert(piano::decode(body.as_bytes())?);
             Ok::<_, piano::BadBody>(piano::interpret(events, Some(site), idclient, sites, now))
         }))
+    }
+
+    /// An AT Internet classic hit (`/hit.xiti?…`).
+    pub(crate) fn xiti(&self, query: &str, headers: &HeaderMap) -> Outcome {
+        let params = Params::parse(query).expect("a decodable query");
+        let decoded = xiti::decode(&params, &self.sites);
+        let origin = Origin { headers, peer: "198.51.100.7:4242".parse().unwrap() };
+        let Ok(outcome) = block_on(self.pipeline.run(&self.sites, &self.privacy_config, origin, |sites, now| {
+            Ok::<_, Infallible>(vec![xiti::interpret(&params, decoded.as_ref(), sites, now)])
+        }));
+        outcome
     }
 
     fn enrichments(&self) -> usize {

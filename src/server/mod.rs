@@ -108,6 +108,7 @@ impl Routes {
             Handler::PlausibleEvent => self.ingest.plausible(request, peer).await,
             Handler::PianoEvent => self.ingest.piano(request, peer).await,
             Handler::PianoScript => web::piano_js::serve(),
+            Handler::XitiHit => self.ingest.xiti(request, peer).await,
             Handler::MatomoScript => self.matomo_scripts.serve(&self.live.current(), request.headers()),
             Handler::TrackerScript => web::tracker::serve(request.uri().path()).unwrap_or_else(not_found),
             Handler::Dashboard => web::dashboard::serve(request.uri().path()).unwrap_or_else(not_found),

@@ -32,6 +32,8 @@ pub(crate) enum Handler {
     PianoEvent,
     /// Piano's own SDK.
     PianoScript,
+    /// AT Internet's classic hits (`/hit.xiti`).
+    XitiHit,
     /// Our tracker under its own and Plausible's script names.
     TrackerScript,
     /// A site's machine-readable privacy notice.
@@ -168,6 +170,7 @@ pub(crate) fn find(method: &Method, path: &str, query: Option<&str>) -> Route {
         "/api/event" => PLAUSIBLE_EVENT,
         "/event" => PIANO_EVENT,
         "/piano-analytics.js" => Route::new(Handler::PianoScript, "script"),
+        "/hit.xiti" => Route::new(Handler::XitiHit, "piano").query(MAX_QUERY_BYTES),
         // mesure.js, and Plausible's script names (/js/script.hash.js, /js/pa-….js).
         "/mesure.js" => TRACKER_SCRIPT,
         p if p.starts_with("/js/") && p.ends_with(".js") => TRACKER_SCRIPT,
@@ -249,6 +252,7 @@ mod tests {
             (Method::POST, "/api/event", PlausibleEvent),
             (Method::POST, "/event?s=123456&idclient=x", PianoEvent),
             (Method::GET, "/piano-analytics.js", PianoScript),
+            (Method::GET, "/hit.xiti?s=123456&p=accueil", XitiHit),
             (Method::GET, "/js/script.outbound-links.js", TrackerScript),
             (Method::GET, "/mesure.js", TrackerScript),
             (Method::GET, "/privacy.json?site=1", PrivacyNotice),

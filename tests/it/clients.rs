@@ -761,4 +761,22 @@ async fn piano_analytics_sdk_in_chromium() {
     .await;
     assert_eq!(chapters["results"][0]["dimensions"], serde_json::json!(["services"]), "{chapters}");
     assert_eq!(chapters["results"][0]["metrics"], serde_json::json!([2]), "{chapters}");
+    // AT Internet's classic hit, as its Android SDK sends it (`Core.addContextVariables`, a
+    // screen with chapters): the pixel, and a page view under the screen's label.
+    let hit = "/hit.xiti?s=123456&vtag=2.23.0&ptag=android&lng=fr-FR&os=%5Bandroid%5D-%5B13%5D&r=1080x2400&idclient=3f2c1a9e&vm=optin&vc=1&na=1&p=demarches::carte-identite::formulaire&s2=3";
+    let answer = crate::common::http()
+        .get(collector.url(hit))
+        .header("user-agent", "Dalvik/2.1.0 (Linux; U; Android 13; SM-G991B Build/TP1A.220624.014)")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 200);
+    assert_eq!(answer.headers()["content-type"], "image/gif");
+    let classic = rows_where(
+        &db,
+        "SELECT url_path, event_type, page_title, arrayStringConcat(prop_values, ',') FROM {db}.events WHERE url_path LIKE '/demarches/%'",
+        1,
+    )
+    .await;
+    assert_eq!(classic, vec!["/demarches/carte-identite/formulaire\tpageview\tformulaire\tdemarches,carte-identite"]);
 }
