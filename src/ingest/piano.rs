@@ -21,8 +21,9 @@
 //! - `internal_search_result.display`: a site search of `ise_keyword`;
 //! - any other name: a custom event with its own properties (bounded as Plausible's are).
 //!
-//! Screen width, browser language and the client hints (`ch_ua*`) are read as every endpoint
-//! reads them; every other property the SDK adds (times, sizes, ids) is dropped.
+//! Screen width, browser language, campaign properties (`utm_*`, Piano's `src_*`) and the
+//! client hints (`ch_ua*`) are read as every endpoint reads them; every other property the SDK
+//! adds (times, sizes, ids) is dropped.
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -195,6 +196,8 @@ struct Event {
     language: Option<String>,
     /// The `ch_ua*` client hints as a user-agent data object (JSON).
     client_hints: Option<String>,
+    /// The page's URL with the event's campaign ([`page_url`]).
+    url: Option<String>,
 }
 
 /// A decoded request body.
@@ -233,7 +236,8 @@ pub(crate) fn decode(body: &[u8]) -> Result<Decoded, BadBody> {
             None => None,
         };
         let client_hints = client_hints(&data);
-        events.push(Event { name, data, language, client_hints });
+        let url = page_url(&data);
+        events.push(Event { name, data, language, client_hints, url });
     }
     Ok(Decoded(events))
 }
@@ -257,6 +261,36 @@ fn scalar(value: &Value) -> Option<String> {
         _ => return None,
     };
     (!text.is_empty()).then_some(text)
+}
+
+/// Campaign properties and the `utm_*` parameter each stands for: the SDK reads the page URL's
+/// `utm_*` (and Piano's `at_*`, as `src_*`) into properties, and sends the URL without its query.
+const CAMPAIGN_PROPERTIES: [(&str, &str); 8] = [
+    ("utm_source", "utm_source"),
+    ("utm_medium", "utm_medium"),
+    ("utm_campaign", "utm_campaign"),
+    ("utm_term", "utm_term"),
+    ("utm_content", "utm_content"),
+    ("src_platform", "utm_source"),
+    ("src_medium", "utm_medium"),
+    ("src_campaign", "utm_campaign"),
+];
+
+/// The page's URL (`event_url_full`, or `page_url`) with the event's campaign properties put
+/// back as `utm_*` parameters, where the campaign rules read them (and where URL minimisation
+/// drops them from the stored URL, as for every tracker).
+fn page_url(data: &Map<String, Value>) -> Option<String> {
+    let mut url = url::Url::parse(text(data, "event_url_full").or(text(data, "page_url"))?).ok()?;
+    let mut given: Vec<&str> = Vec::new();
+    for (property, parameter) in CAMPAIGN_PROPERTIES {
+        if let Some(value) = text(data, property)
+            && !given.contains(&parameter)
+        {
+            url.query_pairs_mut().append_pair(parameter, &bounded(value, 255));
+            given.push(parameter);
+        }
+    }
+    Some(url.into())
 }
 
 /// The `ch_ua*` properties (`ch_ua` brands, `ch_ua_full_version_list`, `ch_ua_mobile`,
@@ -311,7 +345,7 @@ fn hit<'a>(
         return Err(DeclineReason::OptOut);
     }
     let site = site.ok_or(DeclineReason::UnknownSite)?;
-    let url = text(data, "event_url_full").or(text(data, "page_url")).ok_or(DeclineReason::Invalid)?;
+    let url = event.url.as_deref().ok_or(DeclineReason::Invalid)?;
     let page_url = url::Url::parse(url).map_err(|_| DeclineReason::Invalid)?;
     let host = page_url.host_str().unwrap_or("").trim_start_matches("www.").to_ascii_lowercase();
     if !site.domains.iter().any(|d| d.trim_start_matches("www.") == host) {
@@ -364,7 +398,8 @@ fn hit<'a>(
             action.kind = EventType::Event;
             action.name = bounded(other, MAX_NAME_CHARS);
             let own = data.iter().filter(|(key, _)| {
-                !STANDARD_PROPERTIES.contains(&key.as_str()) && !key.starts_with("ch_ua") && !key.starts_with("src_")
+                !STANDARD_PROPERTIES.contains(&key.as_str())
+                    && !["ch_ua", "src_", "utm_"].iter().any(|prefix| key.starts_with(prefix))
             });
             for (key, value) in own.take(MAX_PROPERTIES) {
                 if let Some(value) = scalar(value) {
@@ -463,6 +498,26 @@ mod tests {
             (rows[4].event_name.as_str(), rows[4].prop_keys.clone()),
             ("form.submit", vec!["form_name".to_string()])
         );
+    }
+
+    #[test]
+    fn campaigns_and_client_hints_are_read_as_everywhere() {
+        let body = one(
+            "page.display",
+            r#""page":"a","utm_source":"lettre","utm_medium":"email","src_campaign":"rentree","ch_ua_platform":"Windows","ch_ua_platform_version":"15.0.0","ch_ua":[{"brand":"Google Chrome","version":"131"}],"ch_ua_mobile":false"#,
+        );
+        let harness = Harness::new();
+        let windows = [(
+            "user-agent",
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+        )];
+        let row = harness.piano("123456", None, &body, &browser(&windows)).map(hits).unwrap().remove(0).unwrap();
+        assert_eq!(
+            (row.utm_source.as_str(), row.utm_medium.as_str(), row.utm_campaign.as_str()),
+            ("lettre", "email", "rentree")
+        );
+        assert_eq!((row.channel.as_str(), row.url_path.as_str()), ("email", "/services"));
+        assert_eq!((row.os.as_str(), row.os_version.as_str()), ("Windows", "11"));
     }
 
     #[test]
