@@ -155,6 +155,35 @@ proptest! {
     }
 
     #[test]
+    fn any_piano_body_makes_at_most_one_bounded_event_per_event(
+        names in prop::collection::vec(hostile_value(), 0..8),
+        props in prop::collection::vec((hostile_value(), hostile_value()), 0..36),
+        url in hostile_value(), site in hostile_value(), idclient in prop::option::of(hostile_value()),
+    ) {
+        let harness = Harness::new();
+        let mut data: serde_json::Map<String, serde_json::Value> =
+            props.into_iter().map(|(k, v)| (k, serde_json::Value::String(v))).collect();
+        data.insert("event_url_full".into(), serde_json::Value::String(url));
+        let events_sent: Vec<serde_json::Value> =
+            names.iter().map(|name| serde_json::json!({"name": name, "data": data})).collect();
+        let body = serde_json::json!({"events": events_sent}).to_string();
+        if let Ok(outcome) = harness.piano(&site, idclient.as_deref(), &body, &browser_headers()) {
+            let made = events(outcome);
+            prop_assert!(made.len() <= names.len().min(crate::ingest::piano::MAX_EVENTS));
+            made.iter().for_each(bounded);
+        }
+    }
+
+    #[test]
+    fn any_xiti_query_is_refused_or_bounded(query in matomo_query(), label in hostile_value()) {
+        let harness = Harness::new();
+        let query = format!("s=123456&p={}&{query}", form_urlencoded::byte_serialize(label.as_bytes()).collect::<String>());
+        if Params::parse(&query).is_ok() {
+            events(harness.xiti(&query, &browser_headers())).iter().for_each(bounded);
+        }
+    }
+
+    #[test]
     fn any_cdt_is_a_time_or_nothing(text in prop_oneof![any::<String>(), hostile_value()]) {
         if let Some(time) = crate::ingest::matomo::parse_cdt(&text) {
             prop_assert!(time < 1 << 40, "{text:?} → {time}");
