@@ -64,7 +64,12 @@ pub fn statements(dialect: Dialect) -> Vec<Statement> {
     for statement in statements::ALL.iter().filter(|s| store.supports(s)) {
         add(&format!("store: {}", statement.name), store.sample_text(statement));
     }
-    let site = SiteConfig { timezone: "Europe/Paris".into(), ..SiteConfig::with_defaults(1, "example.org") };
+    // A site with an event goal and a page goal: every conversion and goal statement carries both.
+    let site = SiteConfig {
+        timezone: "Europe/Paris".into(),
+        goals: vec!["Signup".into(), "Visit /contact/thanks*".into(), "Visit /blog/**".into()],
+        ..SiteConfig::with_defaults(1, "example.org")
+    };
     let now = 1_790_000_000;
     add("stats: totals", store.built_text(&totals_query(&Scope::new(&site, 0, now, now))));
     let scope = Scope::new(&site, now - 86_400 * 7, now, now);

@@ -9,8 +9,9 @@
 //! - **bounce_rate**: % of visits with one page view and no interactive event (custom event,
 //!   outlink, download, site search or goal not marked non-interactive);
 //! - **visit_duration**: mean of (last hit − first hit) per visit, in seconds;
-//! - **conversions**: visits that reached a goal (a Matomo goal hit, or a custom event whose name
-//!   is one of the site's `goals`; every custom event when none are set);
+//! - **conversions**: visits that reached a goal (a Matomo goal hit, a custom event whose name
+//!   is one of the site's `goals`, every custom event when none are set, or a page view of one
+//!   of its page goals, [`crate::query::goals`]);
 //!   **conversion_rate**: conversions / visits, %.
 //! - **orders**, **quantity**, **total_revenue**: ecommerce orders, their items, their revenue
 //!   (with goals'); **average_revenue**: revenue per hit that earned some; **load_time**: median

@@ -6,6 +6,7 @@
 //! the requested time range that is inside the site's retention. Expired rows are therefore
 //! never returned, even before the retention job has deleted them (docs/privacy.md E1).
 
+pub(crate) mod goals;
 pub mod metrics;
 pub mod period;
 pub(crate) mod public;

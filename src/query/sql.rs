@@ -12,6 +12,7 @@ use std::fmt::Write as _;
 
 use crate::config::SiteConfig;
 use crate::query::Scope;
+use crate::query::goals;
 use crate::query::metrics::{ACTION, EARNED, LOAD_TIME, Metric, OverHits, QUANTITY, REVENUE, TIMED_PAGE_VIEW, TIMINGS};
 use crate::query::request::{
     BadRequest, Dimension, Filter, FilterTree, Level, Operator, OrderKey, StatsRequest, TimeBucket,
@@ -24,15 +25,57 @@ struct Context<'a> {
     goals: &'a [String],
 }
 
-/// The condition "this hit is a conversion".
+/// The condition "this hit is a conversion": a Matomo goal hit, a custom event of one of the
+/// site's goals (every custom event when it has none), or a page view of one of its page goals
+/// ([`goals`]).
 fn conversion(ctx: &Context<'_>) -> Sql {
     let mut sql = Sql::default();
     if ctx.goals.is_empty() {
         sql.push("event_type IN ('goal', 'event')");
-    } else {
-        sql.push("(event_type = 'goal' OR (event_type = 'event' AND event_name IN (");
-        sql.bind_list(ctx.goals, ", ").push(")))");
+        return sql;
     }
+    let (events, pages) = site_goals(ctx);
+    sql.push("(event_type = 'goal'");
+    if !events.is_empty() {
+        sql.push(" OR (event_type = 'event' AND event_name IN (").bind_list(&events, ", ").push("))");
+    }
+    if !pages.is_empty() {
+        sql.push(" OR (event_type = 'pageview' AND (");
+        for (i, (_, pattern)) in pages.iter().enumerate() {
+            sql.push(if i == 0 { "match(url_path, " } else { " OR match(url_path, " }).bind_str(pattern).push(")");
+        }
+        sql.push("))");
+    }
+    sql.push(")");
+    sql
+}
+
+/// The site's event goals (names) and page goals (name, path pattern).
+fn site_goals<'c>(ctx: &Context<'c>) -> (Vec<String>, Vec<(&'c str, String)>) {
+    let (mut events, mut pages) = (Vec::new(), Vec::new());
+    for goal in ctx.goals {
+        match goals::parse(goal) {
+            goals::Goal::Event(name) => events.push(name.to_string()),
+            goals::Goal::Page { name, pattern } => pages.push((name, pattern)),
+        }
+    }
+    (events, pages)
+}
+
+/// The goal a hit reached: `Goal N` for Matomo's goal N, the first page goal a page view
+/// matches, or the custom event's name (the conversion condition keeps only goals' rows).
+fn goal_expr(ctx: &Context<'_>) -> Sql {
+    let (_, pages) = site_goals(ctx);
+    let mut sql = Sql::default();
+    sql.push("multiIf(event_type = 'goal', concat('Goal ', toString(goal_id)), ");
+    if !pages.is_empty() {
+        sql.push("event_type = 'pageview', multiIf(");
+        for (name, pattern) in &pages {
+            sql.push("match(url_path, ").bind_str(pattern).push("), ").bind_str(name).push(", ");
+        }
+        sql.push("''), ");
+    }
+    sql.push("event_name)");
     sql
 }
 
@@ -57,6 +100,9 @@ fn dimension_expr(d: &Dimension, ctx: &Context<'_>, time_column: &str) -> Sql {
         }
         Dimension::Prop(key) => {
             sql.push("prop_values[indexOf(prop_keys, ").bind_str(key).push(")]");
+        }
+        Dimension::Goal => {
+            sql.append(goal_expr(ctx));
         }
         other => {
             let column = other.column().expect("a fixed dimension has a column");

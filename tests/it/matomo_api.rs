@@ -780,22 +780,54 @@ async fn visits_by_hour_of_the_day() {
 /// nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn goals_are_listed_and_counted() {
-    let s = crate::stats::seed_with("[[sites]]\nid = 1\ndomains = [\"example.org\"]\ngoals = [\"Signup\"]\n").await;
+    let goals = "goals = [\"Signup\", \"Visit /b\"]";
+    let s = crate::stats::seed_with(&format!("[[sites]]\nid = 1\ndomains = [\"example.org\"]\n{goals}\n")).await;
     let token = crate::stats::token_for(&s.collector, 1);
     let api = |query: &str| format!("/index.php?module=API&format=json&idSite=1&token_auth={token}&{query}");
     let goals = call(&s.collector, &api("method=Goals.getGoals"), None).await;
-    assert_eq!(goals[0]["idgoal"], "1");
-    assert_eq!(goals[0]["name"], "Signup");
+    assert_eq!((goals[0]["idgoal"].as_str(), goals[0]["name"].as_str()), (Some("1"), Some("Signup")));
+    assert_eq!(
+        (goals[1]["name"].as_str(), goals[1]["match_attribute"].as_str(), goals[1]["pattern"].as_str()),
+        (Some("Visit /b"), Some("url"), Some("^/b$"))
+    );
+    // Yesterday: B signed up; C and D viewed /b (a page goal): three visits of three converted.
     let all = call(&s.collector, &api("method=Goals.get&period=day&date=yesterday"), None).await;
-    assert_eq!(all, json!({"nb_conversions": 1, "nb_visits_converted": 1, "revenue": 0, "conversion_rate": "33.33%"}));
+    assert_eq!(all, json!({"nb_conversions": 3, "nb_visits_converted": 3, "revenue": 0, "conversion_rate": "100%"}));
     let signup = call(&s.collector, &api("method=Goals.get&period=day&date=yesterday&idGoal=1"), None).await;
     assert_eq!(signup["nb_conversions"], 1);
+    let page = call(&s.collector, &api("method=Goals.get&period=day&date=yesterday&idGoal=2"), None).await;
+    assert_eq!(page["nb_conversions"], 2);
     let other = call(&s.collector, &api("method=Goals.get&period=day&date=yesterday&idGoal=7"), None).await;
     assert_eq!(other, json!({"nb_conversions": 0, "nb_visits_converted": 0, "revenue": 0, "conversion_rate": "0%"}));
+    // Two days ago A viewed /b too.
     let days =
         call(&s.collector, &api("method=Goals.get&period=day&date=last3&showColumns=nb_conversions"), None).await;
-    assert_eq!(days[&s.day1]["nb_conversions"], 0);
-    assert_eq!(days[&s.day2]["nb_conversions"], 1);
+    assert_eq!(days[&s.day1]["nb_conversions"], 1);
+    assert_eq!(days[&s.day2]["nb_conversions"], 3);
+    // The same goals in our API: by goal, and a goal as a filter.
+    let (status, by_goal) = crate::stats::post(
+        &s,
+        "/api/v1/query",
+        Some(&token),
+        &json!({"site_id": 1, "metrics": ["visitors", "conversions"], "date_range": "7d", "dimensions": ["event:goal"]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{by_goal}");
+    let rows: Vec<(Value, Value)> = by_goal["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["dimensions"].clone(), r["metrics"].clone()))
+        .collect();
+    assert_eq!(rows, [(json!(["Visit /b"]), json!([3, 3])), (json!(["Signup"]), json!([1, 1]))]);
+    let (_, filtered) = crate::stats::post(
+        &s,
+        "/api/v1/query",
+        Some(&token),
+        &json!({"site_id": 1, "metrics": ["visits"], "date_range": "7d", "filters": [["is", "event:goal", ["Visit /b"]]]}),
+    )
+    .await;
+    assert_eq!(filtered["results"][0]["metrics"], json!([3]), "{filtered}");
 }
 
 /// The Matomo mobile app's request forms (matomo-mobile-2: every parameter in the body of a

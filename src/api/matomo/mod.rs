@@ -611,14 +611,19 @@ async fn referrer_totals(access: &Access, params: &Params<'_>, credential: &Cred
 
 /// A configured goal as `Goals.getGoals` lists it: its id is its place in the site's `goals`.
 fn goal_object(site: u32, id: usize, name: &str) -> Value {
+    // A page goal matches the page's path with its pattern; an event goal the event's name.
+    let (attribute, pattern, kind) = match crate::query::goals::parse(name) {
+        crate::query::goals::Goal::Page { pattern, .. } => ("url", pattern, "regex"),
+        crate::query::goals::Goal::Event(event) => ("event_name", event.to_string(), "exact"),
+    };
     json!({
         "idsite": site.to_string(),
         "idgoal": id.to_string(),
         "name": name,
         "description": "",
-        "match_attribute": "event_name",
-        "pattern": name,
-        "pattern_type": "exact",
+        "match_attribute": attribute,
+        "pattern": pattern,
+        "pattern_type": kind,
         "case_sensitive": "0",
         "allow_multiple": "0",
         "revenue": "0",
