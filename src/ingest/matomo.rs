@@ -17,14 +17,12 @@ use crate::config::SiteConfig;
 use crate::enrich::RawPage;
 use crate::event::EventType;
 use crate::http::Params;
-use crate::ingest::bounded;
+use crate::ingest::{MAX_TITLE_CHARS, bounded, page_view_id};
 use crate::pipeline::{Action, Ecommerce, EcommerceItem, Hit, VisitorInput};
 use crate::privacy::client_ip::ClientIp;
 use crate::sites::Sites;
 use crate::telemetry::metrics::DeclineReason;
 
-/// Longest page title kept (characters); Matomo truncates too.
-const MAX_TITLE_CHARS: usize = 512;
 /// Longest event category / action / name, search keyword (characters).
 const MAX_LABEL_CHARS: usize = 256;
 /// Custom dimensions kept at most, and their longest value (docs/privacy.md D5).
@@ -32,8 +30,6 @@ const MAX_DIMENSIONS: usize = 20;
 const MAX_DIMENSION_CHARS: usize = 255;
 /// Items of one order or cart kept at most.
 const MAX_ECOMMERCE_ITEMS: usize = 100;
-/// Longest page-view id kept (Matomo's are 6 alphanumerics).
-const MAX_PAGE_VIEW_ID_CHARS: usize = 32;
 /// A performance timing over this (an hour, in ms) is not believed.
 const MAX_TIMING_MS: u32 = 3_600_000;
 /// A `cdt` older than this needs the token (seconds): Matomo's default
@@ -211,11 +207,7 @@ fn describe_action(params: &Params<'_>, action: &mut Action) -> Result<(), Decli
 /// the page's later actions carry), the product or category a shop page shows (`_pks`, `_pkn`,
 /// `_pkc`, `_pkp`), and its performance timings (`pf_*`, milliseconds, at most an hour each).
 fn describe_page(params: &Params<'_>, action: &mut Action) {
-    action.page_view_id = params
-        .non_empty("pv_id")
-        .filter(|id| id.len() <= MAX_PAGE_VIEW_ID_CHARS && id.bytes().all(|b| b.is_ascii_alphanumeric()))
-        .unwrap_or_default()
-        .to_string();
+    action.page_view_id = page_view_id(params.non_empty("pv_id"));
     let label = |key: &str| params.get(key).map(|v| bounded(v, MAX_LABEL_CHARS)).unwrap_or_default();
     if ["_pks", "_pkn", "_pkc"].iter().any(|key| params.non_empty(key).is_some()) {
         // A category may come as a JSON list (up to five), as `ec_items` categories do.

@@ -52,6 +52,20 @@ pub(crate) const TRANSPARENT_GIF: [u8; 43] = [
 
 pub(crate) use crate::enrich::bounded;
 
+/// Longest page title kept (characters), whatever the protocol; Matomo truncates too.
+pub(crate) const MAX_TITLE_CHARS: usize = 512;
+/// Longest page-view id kept (Matomo's are 6 alphanumerics, Piano's 16).
+const MAX_PAGE_VIEW_ID_CHARS: usize = 32;
+
+/// A tracker's page-view id if it looks like one (alphanumerics, at most 32), else none: it
+/// only ties a page's events together, so anything else is not kept.
+pub(crate) fn page_view_id(raw: Option<&str>) -> String {
+    raw.map(str::trim)
+        .filter(|id| id.len() <= MAX_PAGE_VIEW_ID_CHARS && id.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .unwrap_or_default()
+        .to_string()
+}
+
 /// State shared by every tracking request.
 pub struct Ingest {
     pipeline: Pipeline,

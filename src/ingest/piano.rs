@@ -30,8 +30,8 @@ use serde_json::{Map, Value};
 
 use crate::enrich::RawPage;
 use crate::event::EventType;
-use crate::ingest::bounded;
 use crate::ingest::matomo::screen_class;
+use crate::ingest::{MAX_TITLE_CHARS, bounded, page_view_id};
 use crate::pipeline::{Action, Hit, VisitorInput};
 use crate::sites::Sites;
 use crate::telemetry::metrics::DeclineReason;
@@ -43,8 +43,6 @@ const MAX_PROPERTIES: usize = 30;
 const MAX_KEY_CHARS: usize = 120;
 const MAX_VALUE_CHARS: usize = 500;
 const MAX_NAME_CHARS: usize = 120;
-const MAX_TITLE_CHARS: usize = 512;
-const MAX_PAGE_VIEW_ID_CHARS: usize = 32;
 
 /// The properties Piano's `exempt` mode allows (piano-analytics-js 6.17.0's list, in its
 /// order), the only ones read from an exempt event, besides the client hints and the privacy
@@ -247,7 +245,7 @@ fn mode(data: &Map<String, Value>) -> &str {
     text(data, "visitor_privacy_mode").unwrap_or("optin")
 }
 
-/// A property as text: a string, or a number or boolean written out; `None` when empty.
+/// A string property, trimmed; `None` when absent, not a string, or empty.
 fn text<'d>(data: &'d Map<String, Value>, key: &str) -> Option<&'d str> {
     data.get(key).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty())
 }
@@ -316,6 +314,22 @@ fn client_hints(data: &Map<String, Value>) -> Option<String> {
 /// Ids the SDK sends in the place of a visitor id when it has none to send.
 const NO_VISITOR_IDS: [&str; 4] = ["OPT-OUT", "no-consent", "no-storage", "Consent-NO"];
 
+/// Whether a Piano privacy mode (`visitor_privacy_mode`, or a classic hit's `vm`) refuses
+/// measurement: Piano's own opt-out and refusal, of which nothing is stored.
+pub(crate) fn refuses(mode: &str) -> bool {
+    matches!(mode, "optout" | "extended-optout" | "no-consent")
+}
+
+/// How a Piano or AT Internet visitor is counted: by its `idclient` on a cookie-mode site (as
+/// Matomo's `_id`, hashed, never stored), with the rotating salts everywhere else or when the
+/// SDK sent a placeholder (`OPT-OUT`, …).
+pub(crate) fn visitor<'a>(site: &crate::config::SiteConfig, idclient: Option<&'a str>) -> VisitorInput<'a> {
+    match idclient.map(str::trim) {
+        Some(id) if site.cookie_mode && !id.is_empty() && !NO_VISITOR_IDS.contains(&id) => VisitorInput::Cookie(id),
+        _ => VisitorInput::Cookieless,
+    }
+}
+
 /// One hit per event (received at `now` for Piano site `site_number`, visitor `idclient`), or
 /// the reason it is not stored.
 pub fn interpret<'a>(
@@ -337,8 +351,7 @@ fn hit<'a>(
 ) -> Result<Hit<'a>, DeclineReason> {
     let data = &event.data;
     let mode = mode(data);
-    // Piano's own opt-out and refusal: nothing is stored.
-    if matches!(mode, "optout" | "extended-optout" | "no-consent") {
+    if refuses(mode) {
         return Err(DeclineReason::OptOut);
     }
     if mode == "exempt" && !EXEMPT_EVENTS.contains(&event.name.as_str()) {
@@ -353,7 +366,7 @@ fn hit<'a>(
     }
     let mut action = Action {
         screen_class: data.get("device_screen_width").and_then(scalar).map_or("", |w| screen_class(&w)),
-        page_view_id: text(data, "pageview_id").map(|id| bounded(id, MAX_PAGE_VIEW_ID_CHARS)).unwrap_or_default(),
+        page_view_id: page_view_id(text(data, "pageview_id")),
         ..Action::default()
     };
     let keep = |action: &mut Action, key: &str| {
@@ -409,10 +422,7 @@ fn hit<'a>(
             }
         }
     }
-    let visitor = match idclient.map(str::trim) {
-        Some(id) if site.cookie_mode && !id.is_empty() && !NO_VISITOR_IDS.contains(&id) => VisitorInput::Cookie(id),
-        _ => VisitorInput::Cookieless,
-    };
+    let visitor = visitor(site, idclient);
     let page = RawPage { url, referrer: text(data, "previous_url"), ..RawPage::default() };
     Ok(Hit {
         site,

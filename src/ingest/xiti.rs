@@ -16,9 +16,9 @@
 use crate::enrich::RawPage;
 use crate::event::EventType;
 use crate::http::Params;
-use crate::ingest::bounded;
 use crate::ingest::matomo::screen_class;
-use crate::pipeline::{Action, Hit, VisitorInput};
+use crate::ingest::{MAX_TITLE_CHARS, bounded, piano};
+use crate::pipeline::{Action, Hit};
 use crate::sites::Sites;
 use crate::telemetry::metrics::DeclineReason;
 
@@ -71,7 +71,7 @@ pub fn interpret<'a>(
     now: u64,
 ) -> Result<Hit<'a>, DeclineReason> {
     let mode = params.get("vm").unwrap_or("optin");
-    if matches!(mode, "optout" | "extended-optout" | "no-consent") || params.get("idclient") == Some("OPT-OUT") {
+    if piano::refuses(mode) || params.get("idclient") == Some("OPT-OUT") {
         return Err(DeclineReason::OptOut);
     }
     let exempt = mode == "exempt";
@@ -114,16 +114,13 @@ pub fn interpret<'a>(
         action.search_keyword = bounded(keyword, 100).to_lowercase();
     } else {
         action.kind = EventType::Pageview;
-        action.title = bounded(label.name, MAX_LABEL_CHARS);
+        action.title = bounded(label.name, MAX_TITLE_CHARS);
         for (i, chapter) in label.chapters.iter().enumerate() {
             action.prop_keys.push(format!("page_chapter{}", i + 1));
             action.prop_values.push(bounded(chapter, MAX_LABEL_CHARS));
         }
     }
-    let visitor = match params.non_empty("idclient") {
-        Some(id) if site.cookie_mode => VisitorInput::Cookie(id),
-        _ => VisitorInput::Cookieless,
-    };
+    let visitor = piano::visitor(site, params.non_empty("idclient"));
     // Only its host is kept (the SmartTag writes its `&` as `$`, which changes no host).
     let referrer = params.non_empty("ref");
     Ok(Hit {

@@ -55,7 +55,8 @@ pub struct Hit<'a> {
     pub user_agent: Option<&'a str>,
     /// Client hints given as a parameter (Matomo `uadata`, JSON).
     pub ua_data: Option<&'a str>,
-    /// A language given as a parameter (Matomo `lang`), replacing `Accept-Language`.
+    /// A language given as a parameter (Matomo `lang`), replacing `Accept-Language`; an empty
+    /// one stores no language at all (Piano's exempt mode reads none).
     pub language: Option<&'a str>,
     /// Sent by the site's own server with its token: a missing user agent is then no sign of a
     /// bot (server-side trackers often send none).

@@ -618,6 +618,13 @@ fn parse_filter(value: &Value) -> Result<Filter, BadRequest> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn search_results_leave_out_the_unknown_count() {
+        // The dimension's SQL is a constant: it must name the sentinel the pipeline stores.
+        let sql = Dimension::SearchResults.column().unwrap();
+        assert!(sql.contains(&format!("search_count != {}", crate::event::SEARCH_COUNT_UNKNOWN)), "{sql}");
+    }
+
     /// The dimension table round-trips: each name parses to its dimension and back.
     #[test]
     fn the_dimension_table_round_trips() {

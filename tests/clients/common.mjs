@@ -1,6 +1,7 @@
 // What the browser scenarios share: a real desktop Chrome user agent (headless Chromium's own
 // says "HeadlessChrome", which is rightly a bot), Debian's Chromium launched with a fresh
 // profile, and Matomo's standard tracking code with the collector as its host.
+import http from "node:http";
 import { chromium } from "playwright-core";
 
 export const userAgent =
@@ -36,4 +37,19 @@ export function matomoSnippet(collectorHost, siteId, { extra = "", linkTracking 
     g.async=true; g.src=u+'matomo.js'; s.parentNode.insertBefore(g,s);
   })();
 </script>`;
+}
+
+// Serves `pages` (path → HTML) on a free loopback port; anything else is 404.
+export async function servePages(pages) {
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url, "http://x");
+    if (pages[url.pathname]) {
+      res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
+      return res.end(pages[url.pathname]);
+    }
+    res.writeHead(404);
+    res.end();
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  return server;
 }

@@ -3,9 +3,8 @@
 //   node matomo-browser.mjs COLLECTOR_BASE_URL ARTIFACT_DIR
 // Serves test pages on a free loopback port, runs each scenario in a fresh browser context with
 // real clicks, and prints one JSON object with what each scenario saw in the browser.
-import http from "node:http";
 import path from "node:path";
-import { launch, matomoSnippet, userAgent } from "./common.mjs";
+import { launch, matomoSnippet, servePages, userAgent } from "./common.mjs";
 
 const collector = process.argv[2];
 const artifacts = process.argv[3] || "/tmp";
@@ -57,16 +56,7 @@ const devices = {
   },
 };
 
-const server = http.createServer((req, res) => {
-  const url = new URL(req.url, "http://x");
-  if (pages[url.pathname]) {
-    res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
-    return res.end(pages[url.pathname]);
-  }
-  res.writeHead(404);
-  res.end();
-});
-await new Promise((r) => server.listen(0, "127.0.0.1", r));
+const server = await servePages(pages);
 const origin = `http://127.0.0.1:${server.address().port}`;
 
 const browser = await launch();

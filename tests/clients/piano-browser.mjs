@@ -4,8 +4,7 @@
 // Serves test pages as http://example.org:PORT (mapped to loopback), runs each scenario in a
 // fresh browser context with real clicks, and prints one JSON object: for each scenario, the
 // collection requests the SDK sent (URL, body, status) and the requests that failed.
-import http from "node:http";
-import { launch, userAgent } from "./common.mjs";
+import { launch, servePages, userAgent } from "./common.mjs";
 
 const collector = process.argv[2];
 
@@ -33,16 +32,7 @@ const pages = {
   "/piano/dnt.html": page("DNT", { script: display }),
 };
 
-const server = http.createServer((req, res) => {
-  const url = new URL(req.url, "http://x");
-  if (pages[url.pathname]) {
-    res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
-    return res.end(pages[url.pathname]);
-  }
-  res.writeHead(404);
-  res.end();
-});
-await new Promise((r) => server.listen(0, "127.0.0.1", r));
+const server = await servePages(pages);
 const origin = `http://example.org:${server.address().port}`;
 
 const browser = await launch();

@@ -56,10 +56,8 @@ impl Format {
     pub(crate) fn answer(self, outcome: Result<Value, String>, keys: &Keys, params: &Params<'_>) -> Response {
         let unicode = params.get("convertToUnicode").is_none_or(|v| v.trim() != "0");
         let (text, content_type) = match (self, outcome) {
-            (Format::Json, Ok(value)) => (value.to_string(), "application/json"),
-            (Format::Json, Err(message)) => {
-                (serde_json::json!({"result": "error", "message": message}).to_string(), "application/json")
-            }
+            (Format::Json, Ok(value)) => return crate::http::json(StatusCode::OK, &value),
+            (Format::Json, Err(message)) => return super::matomo_error(&message),
             (Format::Xml, Ok(value)) => (xml(&value, keys), "text/xml; charset=utf-8"),
             (Format::Xml, Err(message)) => (
                 format!(
